@@ -1,0 +1,1 @@
+"""Architecture description (config, registry, YAML, compat) and the builder."""

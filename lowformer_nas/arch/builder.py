@@ -1,0 +1,130 @@
+"""``build_model``: a pure function from an ``ArchConfig`` to a timm-compatible ``nn.Module``.
+
+Blocks are timm's own LowFormer blocks (``timm.models.lowformer``); only the per-stage
+composition is ours, because timm's ``LowFormer`` ties every stage to one global
+``fused_conv`` flag. Module names follow timm's exactly, so timm's pretrained LowFormer
+checkpoints load straight into the official variants built here, and the model inherits
+timm's ``forward_features`` / ``forward_head`` / ``reset_classifier`` / ``forward_intermediates``.
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+import torch.nn as nn
+from timm.layers import GroupNorm1, Linear, SelectAdaptivePool2d, calculate_drop_path_rates
+from timm.models.lowformer import (ConvAttention, ConvLayer, FusedMBConv, LowFormer, MBConv,
+                                   ResidualBlock)
+
+from .config import ArchConfig, StageConfig
+
+_NORM = nn.BatchNorm2d
+_ACT = nn.Hardswish
+
+
+def _local_block(cin: int, cout: int, stride: int, expand: float, fused: bool,
+                 bias: bool) -> nn.Module:
+    cls = FusedMBConv if fused else MBConv
+    return cls(in_channels=cin, out_channels=cout, stride=stride, expand_ratio=expand,
+               use_bias=bias, norm_layer=_NORM, act_layer=_ACT)
+
+
+class LowFormerNASBlock(nn.Module):
+    """A LowFormer block whose attention, MLP and local parts are chosen per stage.
+
+    Same attribute names (``attn``, ``mlp``, ``local``) and forward order as timm's
+    ``LowFormerBlock``, so state_dict keys match.
+    """
+
+    def __init__(self, channels: int, stage: StageConfig, drop_path: float = 0.,
+                 proj_drop: float = 0.) -> None:
+        super().__init__()
+        if stage.attention:
+            attn: nn.Module = ConvAttention(
+                input_dim=channels, head_dim_mul=0.5, att_stride=stage.attn_stride,
+                att_kernel=5 if stage.attn_stride > 1 else 3,
+                fuse_out_proj=stage.attn_fused_proj)
+            if stage.mlp:
+                attn = nn.Sequential(GroupNorm1(channels), attn)
+            self.attn = ResidualBlock(attn, nn.Identity(), drop_path)
+        else:
+            self.attn = nn.Identity()
+        if stage.mlp:
+            hidden = channels * stage.mlp_ratio
+            self.mlp = ResidualBlock(nn.Sequential(
+                GroupNorm1(channels), nn.Conv2d(channels, hidden, 1), nn.GELU(),
+                nn.Conv2d(hidden, channels, 1), nn.Dropout(proj_drop)), nn.Identity(), drop_path)
+        else:
+            self.mlp = nn.Identity()
+        local = _local_block(channels, channels, 1, stage.expand, stage.fused, bias=True)
+        self.local = ResidualBlock(local, nn.Identity(), drop_path)
+
+    def forward(self, x):
+        return self.local(self.mlp(self.attn(x)))
+
+
+def _stage_blocks(index: int, stage: StageConfig, cin: int, dpr: List[float],
+                  bias: bool, proj_drop: float) -> List[nn.Module]:
+    """Blocks of stage ``index`` >= 1: a stride-2 entry block, then stride-1 blocks."""
+    blocks: List[nn.Module] = [ResidualBlock(
+        _local_block(cin, stage.width, 2, stage.entry_expand, stage.entry_fused,
+                     bias=bias and not stage.entry_fused), None)]
+    if index <= 2:  # the entry block counts towards the stage depth
+        for i in range(1, stage.depth):
+            block = _local_block(stage.width, stage.width, 1, stage.expand, stage.fused,
+                                 bias=bias and not stage.fused)
+            blocks.append(ResidualBlock(block, nn.Identity(), dpr[i]))
+    else:
+        blocks += [LowFormerNASBlock(stage.width, stage, dpr[i], proj_drop)
+                   for i in range(stage.depth)]
+    return blocks
+
+
+class LowFormerNAS(LowFormer):
+    """timm's ``LowFormer`` interface over a per-stage ``ArchConfig``."""
+
+    def __init__(self, cfg: ArchConfig, num_classes: int = 1000, in_chans: int = 3,
+                 global_pool: str = "avg", drop_rate: float = 0., drop_path_rate: float = 0.,
+                 proj_drop_rate: float = 0.) -> None:
+        nn.Module.__init__(self)  # LowFormer.__init__ builds a fixed layout; we build our own
+        self.arch_config = cfg
+        self.num_classes, self.in_chans, self.drop_rate = num_classes, in_chans, drop_rate
+        self.grad_checkpointing = False
+        self.feature_info = []
+        dpr = calculate_drop_path_rates(drop_path_rate, sum(cfg.depths))
+        s0 = cfg.stages[0]
+        stem: List[nn.Module] = [ConvLayer(in_chans, s0.width, 3, 2, norm_layer=_NORM,
+                                           act_layer=_ACT)]
+        stem += [ResidualBlock(_local_block(s0.width, s0.width, 1, s0.expand, s0.fused,
+                                            bias=cfg.mbconv_bias and not s0.fused),
+                               nn.Identity(), dpr[i]) for i in range(s0.depth)]
+        self.stem = nn.Sequential(*stem)
+        stages, cin, start, reduction = [], s0.width, s0.depth, 2
+        for index, stage in enumerate(cfg.stages[1:], start=1):
+            blocks = _stage_blocks(index, stage, cin, dpr[start:start + stage.depth],
+                                   cfg.mbconv_bias, proj_drop_rate)
+            stages.append(nn.Sequential(*blocks))
+            cin, start, reduction = stage.width, start + stage.depth, reduction * 2
+            self.feature_info.append(dict(num_chs=cin, reduction=reduction,
+                                          module=f"stages.{index - 1}"))
+        self.stages = nn.Sequential(*stages)
+        self._build_head(cfg, global_pool)
+        self.apply(self._init_weights)
+
+    def _build_head(self, cfg: ArchConfig, global_pool: str) -> None:
+        h0, h1 = cfg.head_widths
+        self.num_features = cfg.stages[-1].width
+        self.head_hidden_size = h1
+        self.global_pool = SelectAdaptivePool2d(pool_type=global_pool)
+        self.flatten = nn.Flatten(1) if global_pool else nn.Identity()
+        self.in_conv = ConvLayer(self.num_features, h0, 1, norm_layer=_NORM, act_layer=_ACT)
+        self.pre_classifier = nn.Sequential(Linear(h0, h1, bias=False), nn.LayerNorm(h1), _ACT())
+        self.classifier = Linear(h1, self.num_classes) if self.num_classes > 0 else nn.Identity()
+
+
+def build_model(cfg: ArchConfig, num_classes: int = 1000, in_chans: int = 3,
+                drop_rate: float = 0., drop_path_rate: float = 0.,
+                global_pool: Optional[str] = "avg") -> LowFormerNAS:
+    """Build the network ``cfg`` describes (random init, timm's init scheme)."""
+    return LowFormerNAS(cfg, num_classes=num_classes, in_chans=in_chans,
+                        global_pool=global_pool or "", drop_rate=drop_rate,
+                        drop_path_rate=drop_path_rate)

@@ -1,0 +1,111 @@
+"""Named architectures: the official LowFormer variants as rows of one table, plus a tiny test arch.
+
+Rows hold (widths, depths, entry expansion, stage-0 expansion, head, attention, MLP): the
+published family differs only in these, so a variant is a row, never a flag.
+"""
+from __future__ import annotations
+
+import fnmatch
+from typing import Dict, List, NamedTuple, Tuple
+
+from ..errors import UnknownNameError
+from .config import ArchConfig, StageConfig, official_stage
+
+SMALL_HEAD = (1536, 1600)
+BIG_HEAD = (2304, 2560)
+
+
+class _Row(NamedTuple):
+    widths: Tuple[int, ...]
+    depths: Tuple[int, ...]
+    entry_expand: float
+    stem_expand: float
+    head: Tuple[int, int]
+    attention: bool
+    mlp: bool
+    about: str
+
+
+# LowFormer (arXiv 2409.03460, WACV 2025) and the edge variants of "Beyond MACs" (IJCV 2026).
+_OFFICIAL: Dict[str, _Row] = {
+    "lowformer_b0": _Row((16, 32, 64, 128, 256), (0, 1, 1, 3, 4), 4, 2, SMALL_HEAD, True, True,
+                         "LowFormer-B0, 14.1M params, 944M MACs, 78.4% ImageNet top-1"),
+    "lowformer_b1": _Row((16, 32, 64, 128, 256), (0, 1, 1, 5, 5), 6, 2, SMALL_HEAD, True, True,
+                         "LowFormer-B1, 17.9M params, 1410M MACs, 79.9% top-1"),
+    "lowformer_b15": _Row((20, 40, 80, 160, 320), (0, 1, 1, 6, 6), 6, 2, BIG_HEAD, True, True,
+                          "LowFormer-B1.5, 33.9M params, 2573M MACs, 81.2% top-1"),
+    "lowformer_b3": _Row((32, 64, 128, 256, 512), (1, 2, 3, 6, 6), 6, 4, SMALL_HEAD, True, True,
+                         "LowFormer-B3, 57.1M params, 6098M MACs, 83.6% top-1"),
+    "lowformer_e1": _Row((20, 40, 80, 160, 320), (0, 1, 1, 4, 4), 6, 2, BIG_HEAD, False, False,
+                         "LowFormer-E1 (edge GPU), 1350M MACs, 78.8% top-1"),
+    "lowformer_e2": _Row((32, 64, 128, 256, 512), (1, 2, 3, 4, 4), 6, 4, SMALL_HEAD, False, False,
+                         "LowFormer-E2 (edge GPU), 3800M MACs, 81.6% top-1"),
+    "lowformer_e3": _Row((32, 64, 128, 256, 512), (1, 2, 3, 6, 6), 6, 4, SMALL_HEAD, True, False,
+                         "LowFormer-E3 (edge GPU), 5350M MACs, 83.0% top-1"),
+}
+
+
+def _from_row(row: _Row) -> ArchConfig:
+    stages = tuple(
+        official_stage(w, d, index=i, entry_expand=row.entry_expand, expand=row.stem_expand,
+                       attention=row.attention, mlp=row.mlp)
+        for i, (w, d) in enumerate(zip(row.widths, row.depths)))
+    return ArchConfig(stages=stages, head_widths=row.head)
+
+
+def _test_arch() -> ArchConfig:
+    """A few thousand parameters, every block kind once: for fast tests."""
+    s = [StageConfig(width=8, depth=1, fused=True, expand=2.0),
+         StageConfig(width=8, depth=1, entry_expand=2.0),
+         StageConfig(width=16, depth=2, fused=False, expand=2.0, entry_expand=2.0),
+         StageConfig(width=16, depth=1, fused=True, expand=2.0, entry_expand=2.0,
+                     attention=True, attn_stride=2, mlp=True, mlp_ratio=2),
+         StageConfig(width=32, depth=1, fused=False, expand=2.0, entry_fused=False,
+                     entry_expand=2.0, attention=True, attn_stride=1, mlp=False)]
+    return ArchConfig(stages=tuple(s), head_widths=(64, 64))
+
+
+_ARCHS: Dict[str, ArchConfig] = {name: _from_row(row) for name, row in _OFFICIAL.items()}
+_ARCHS["lowformer_test"] = _test_arch()
+_ABOUT: Dict[str, str] = {name: row.about for name, row in _OFFICIAL.items()}
+_ABOUT["lowformer_test"] = "tiny test architecture (every block kind once)"
+OFFICIAL_NAMES: Tuple[str, ...] = tuple(_OFFICIAL)
+
+
+def list_archs(pattern: str = "*") -> List[str]:
+    """Registered names matching a shell-style ``pattern``, sorted (like ``timm.list_models``)."""
+    return sorted(n for n in _ARCHS if fnmatch.fnmatchcase(n, pattern))
+
+
+def get_arch(name: str) -> ArchConfig:
+    """The ``ArchConfig`` registered under ``name``."""
+    try:
+        return _ARCHS[name]
+    except KeyError:
+        raise UnknownNameError(
+            f"unknown architecture {name!r}; known: {', '.join(list_archs())}") from None
+
+
+def describe_arch(name: str) -> str:
+    get_arch(name)
+    return _ABOUT[name]
+
+
+def official_row(name: str) -> _Row:
+    return _OFFICIAL[name]
+
+
+def resolve_arch(name_or_path: str) -> Tuple[str, ArchConfig]:
+    """A registry name or a YAML path -> (display name, config)."""
+    if name_or_path in _ARCHS:
+        return name_or_path, _ARCHS[name_or_path]
+    import os
+
+    if name_or_path.endswith((".yaml", ".yml")) or os.sep in name_or_path \
+            or os.path.exists(name_or_path):
+        from .yaml_io import load_config
+
+        return os.path.basename(name_or_path), load_config(name_or_path)
+    raise UnknownNameError(
+        f"unknown architecture {name_or_path!r}: not a registered name ({', '.join(list_archs())}) "
+        f"nor a YAML file")

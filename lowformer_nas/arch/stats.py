@@ -1,0 +1,35 @@
+"""Parameter and MAC counts of a config, measured on the built module (the reference's method)."""
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+from .config import ArchConfig
+
+
+def count_params_macs(cfg: ArchConfig, resolution: int = 224,
+                      num_classes: int = 1000) -> Tuple[int, int, List[Dict[str, object]]]:
+    """(params, MACs, per-stage rows) at ``resolution``; MACs = FLOPs / 2 from torch's counter."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .builder import build_model
+
+    model = build_model(cfg, num_classes=num_classes).eval()
+    parts = [("stem", model.stem)] + [(f"stage{i + 1}", s) for i, s in enumerate(model.stages)]
+    rows: List[Dict[str, object]] = []
+    x = torch.zeros(1, 3, resolution, resolution)
+    with torch.inference_mode():
+        for (name, module), stage in zip(parts, cfg.stages):
+            with FlopCounterMode(display=False) as fc:
+                x = module(x)
+            rows.append(dict(stage=name, width=stage.width, depth=stage.depth,
+                             resolution=int(x.shape[-1]),
+                             params=sum(p.numel() for p in module.parameters()),
+                             macs=fc.get_total_flops() // 2))
+        with FlopCounterMode(display=False) as fc:
+            model.forward_head(x)
+    head_params = sum(p.numel() for n, p in model.named_parameters()
+                      if not n.startswith(("stem", "stages")))
+    rows.append(dict(stage="head", width=cfg.head_widths[1], depth=1, resolution=1,
+                     params=head_params, macs=fc.get_total_flops() // 2))
+    return sum(r["params"] for r in rows), sum(r["macs"] for r in rows), rows  # type: ignore
