@@ -74,6 +74,10 @@ class ArchConfig:
         object.__setattr__(self, "stages", tuple(self.stages))
         object.__setattr__(self, "head_widths", tuple(self.head_widths))
         validate(self)
+        # fields that build nothing (e.g. attn_stride without attention) take their defaults,
+        # so two configs compare equal exactly when they build the same network
+        object.__setattr__(self, "stages", tuple(
+            _canonical(i, s) for i, s in enumerate(self.stages)))
 
     @property
     def widths(self) -> Tuple[int, ...]:
@@ -88,6 +92,29 @@ class ArchConfig:
         stages = list(self.stages)
         stages[index] = replace(stages[index], **changes)
         return replace(self, stages=tuple(stages))
+
+
+def relevant_fields(index: int, stage: StageConfig) -> Tuple[str, ...]:
+    """The fields of stage ``index`` that shape the network, given its depth and switches."""
+    names = [n for n in stage_fields_for(index)
+             if n not in ("fused", "expand") or stage.depth > (1 if index in (1, 2) else 0)]
+    if index in ATTN_STAGES:
+        if stage.depth == 0:
+            names = [n for n in names if n not in _ATTN_FIELDS]
+        if not stage.attention:
+            names = [n for n in names if n not in ("attn_stride", "attn_fused_proj")]
+        if not stage.mlp:
+            names = [n for n in names if n != "mlp_ratio"]
+    return tuple(names)
+
+
+def _canonical(index: int, stage: StageConfig) -> StageConfig:
+    keep = relevant_fields(index, stage)
+    changes = {n: d for n, d in _STAGE_DEFAULTS.items()
+               if n not in keep and n not in ("width", "depth")}
+    changes.setdefault("expand", float(stage.expand))
+    changes.setdefault("entry_expand", float(stage.entry_expand))
+    return replace(stage, **changes)
 
 
 def _fail(rule: str, where: str, value: Any) -> None:
