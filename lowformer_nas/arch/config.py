@@ -45,7 +45,7 @@ class StageConfig:
     mlp_ratio: int = 4
 
 
-_STAGE_DEFAULTS = {f.name: f.default for f in fields(StageConfig)}
+STAGE_DEFAULTS = {f.name: f.default for f in fields(StageConfig)}
 _ENTRY_FIELDS = ("entry_fused", "entry_expand")
 _ATTN_FIELDS = ("attention", "attn_stride", "attn_fused_proj", "mlp", "mlp_ratio")
 
@@ -110,7 +110,7 @@ def relevant_fields(index: int, stage: StageConfig) -> Tuple[str, ...]:
 
 def _canonical(index: int, stage: StageConfig) -> StageConfig:
     keep = relevant_fields(index, stage)
-    changes = {n: d for n, d in _STAGE_DEFAULTS.items()
+    changes = {n: d for n, d in STAGE_DEFAULTS.items()
                if n not in keep and n not in ("width", "depth")}
     changes.setdefault("expand", float(stage.expand))
     changes.setdefault("entry_expand", float(stage.entry_expand))
@@ -148,7 +148,7 @@ def _validate_stage(i: int, s: StageConfig) -> None:
     if not 1 <= s.mlp_ratio <= 8:
         _fail("1 <= mlp_ratio <= 8", where, s.mlp_ratio)
     allowed = stage_fields_for(i)
-    for name, default in _STAGE_DEFAULTS.items():
+    for name, default in STAGE_DEFAULTS.items():
         if name not in allowed and getattr(s, name) != default:
             raise ConfigError(
                 f"{where}.{name} is not used in stage {i} (allowed there: {', '.join(allowed)}); "
