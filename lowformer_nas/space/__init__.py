@@ -127,16 +127,31 @@ def _parse_stage(i: int, d: Any, where: str) -> Tuple[Tuple[str, Tuple[Any, ...]
     return tuple(out)
 
 
+def _build_error(space: SearchSpace, params: Dict[str, Any]) -> str:
+    try:
+        space.build(params)
+    except (ConfigError, ValueError, TypeError) as e:
+        return str(e)
+    return ""
+
+
 def _check_choices(space: SearchSpace, where: str) -> None:
-    """Every single choice must make a valid config together with the first choices."""
+    """Every single choice must make a valid config with otherwise valid choices."""
     dims = space.dimensions()
     base = {k: v[0] for k, v in dims.items()}
-    for key, choices in dims.items():
-        for value in choices:
-            try:
-                space.build({**base, key: value})
-            except (ConfigError, ValueError, TypeError) as e:
-                raise SpaceError(f"{where}: choice {key}={value!r} is invalid: {e}") from None
+    for rnd in range(2):  # the first pass moves ``base`` onto valid values
+        for key, choices in dims.items():
+            errors = {v: _build_error(space, {**base, key: v}) for v in choices}
+            good = [v for v, e in errors.items() if not e]
+            if not good:
+                continue  # another dimension's base value is the culprit
+            base[key] = good[0]
+            for value, err in errors.items():
+                if err and rnd:
+                    raise SpaceError(f"{where}: choice {key}={value!r} is invalid: {err}")
+    err = _build_error(space, base)
+    if err:
+        raise SpaceError(f"{where}: no valid combination of choices: {err}")
 
 
 def space_from_dict(d: Any, where: str = "space") -> SearchSpace:
