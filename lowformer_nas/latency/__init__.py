@@ -1,0 +1,27 @@
+"""Latency: measurement, kernel decomposition, a calibrated predictor and named targets.
+
+Importing this package does not import torch; the heavy parts load on first use.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "get_target": "profiles", "list_targets": "profiles", "load_profile": "profiles",
+    "Profile": "profiles", "Prediction": "profiles", "cache_dir": "profiles",
+    "measure": "measure", "Measurement": "measure", "BACKENDS": "measure",
+    "Kernel": "kernels", "enumerate_kernels": "kernels", "config_macs": "kernels",
+    "trace_kernels": "trace",
+    "calibrate": "calibrate", "calibrate_from_models": "calibrate",
+    "export_kit": "export_kit", "import_measurements": "export_kit",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

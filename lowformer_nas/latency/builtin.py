@@ -1,0 +1,160 @@
+"""Built-in targets: spec-sheet roofline priors, adjusted to published latencies where any exist.
+
+Peak figures are vendor spec sheets (fp32). Published latencies ship as package data
+(``data/profiles/published_latency.csv``, copied from the LowFormer README and the iFormer
+paper); the adjustment fits only the model-level scale and overhead, so three points suffice
+and the leave-one-out error is reported honestly.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import platform
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Tuple
+
+import numpy as np
+
+from .profiles import Profile, make_profile
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "profiles"
+
+# name -> (device words, roofline, published device key or None, threads, backend)
+SPECS: Dict[str, Tuple[str, Dict[str, Any], Any]] = {
+    "jetson-tx2": ("NVIDIA Jetson TX2 (256-core Pascal GPU, 1.3 GHz, 59.7 GB/s LPDDR4)",
+                   {"peak_gflops": 665.0, "bandwidth_gbs": 59.7, "launch_us": 40.0,
+                    "fused_epilogue": True}, "jetson-tx2"),
+    "titan-rtx": ("NVIDIA Titan RTX desktop GPU (16.3 TFLOP/s fp32, 672 GB/s), TorchScript",
+                  {"peak_gflops": 16300.0, "bandwidth_gbs": 672.0, "launch_us": 8.0,
+                   "fused_epilogue": True}, "titan-rtx"),
+    "a40": ("NVIDIA A40 (37.4 TFLOP/s fp32, 696 GB/s), TorchScript, batch 200 throughput",
+            {"peak_gflops": 37400.0, "bandwidth_gbs": 696.0, "launch_us": 8.0,
+             "fused_epilogue": True}, "a40"),
+    "rpi5": ("Raspberry Pi 5 (4x Cortex-A76 2.4 GHz, NEON 16 flop/cycle, LPDDR4X ~17 GB/s), "
+             "torch eager, 4 threads",
+             {"peak_gflops": 153.6, "bandwidth_gbs": 12.0, "launch_us": 15.0,
+              "fused_epilogue": False}, None),
+}
+
+
+def published_rows(device: str) -> List[Dict[str, Any]]:
+    """Published (model, batch, resolution, latency_ms) rows for ``device`` (throughput rows
+    become per-batch latency: batch / throughput)."""
+    rows = []
+    with open(DATA / "published_latency.csv", newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            if r["device"] != device:
+                continue
+            batch, value = int(r["batch"]), float(r["value"])
+            ms = value if r["metric"] == "latency" else 1000.0 * batch / value
+            rows.append({"model": r["model"], "batch": batch, "resolution": int(r["resolution"]),
+                         "latency_ms": ms, "source": r["source"]})
+    return rows
+
+
+def prior_params(roof: Dict[str, Any], rel_std: float = 0.5) -> Dict[str, Any]:
+    return {"roofline": dict(roof), "corrections": {},
+            "model": {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0}, "rel_std": rel_std}
+
+
+def adjust_to_rows(params: Dict[str, Any], rows: List[Dict[str, Any]]) -> Tuple[Dict[str, Any],
+                                                                                 Dict[str, Any]]:
+    """Fit (alpha, beta) on whole-model latencies; returns new params and the LOO error."""
+    from ..arch.registry import resolve_arch
+    from .kernels import block_kernels, config_blocks
+    from .predictor import Predictor, fit_model_level
+
+    pred = Predictor(params)
+    sums, counts = [], []
+    for r in rows:
+        blocks = config_blocks(resolve_arch(r["model"])[1], r["resolution"], r["batch"])
+        sums.append(sum(c * pred.block_ms(b) for _, b, c in blocks))
+        counts.append(sum(c * len(block_kernels(b)) for _, b, c in blocks))
+    measured = np.array([r["latency_ms"] for r in rows])
+    model, loo = fit_model_level(np.array(sums), np.array(counts), measured, use_counts=False)
+    rel = loo / measured - 1.0
+    err = {"mape_pct": float(100 * np.mean(np.abs(rel))),
+           "within10_pct": float(100 * np.mean(np.abs(rel) <= 0.10)), "n_models": len(rows),
+           "method": "LOO"}
+    out = dict(params, model=model, rel_std=float(max(0.1, np.sqrt(np.mean(rel ** 2)))))
+    return out, err
+
+
+def _builtin(name: str) -> Callable[[], Profile]:
+    @lru_cache(maxsize=1)
+    def build() -> Profile:
+        device, roof, pub = SPECS[name]
+        rows = published_rows(pub) if pub else []
+        params = prior_params(roof)
+        if rows:
+            params, err = adjust_to_rows(params, rows)
+            prov = (f"spec-sheet prior adjusted to {len(rows)} published latencies "
+                    f"({', '.join(sorted({r['model'] for r in rows}))})")
+            return make_profile(name, device, prov, "prior+published", params, error=err,
+                                published=rows)
+        prov = "spec-sheet prior only (run `lowformer-nas calibrate --device arm` on the board)"
+        return make_profile(name, device, prov, "prior", params)
+
+    return build
+
+
+BUILTINS: Dict[str, Callable[[], Profile]] = {name: _builtin(name) for name in SPECS}
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_flags() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return line
+    except OSError:
+        pass
+    return ""
+
+
+def local_roofline(threads: int, backend: str, device: str = "cpu") -> Dict[str, Any]:
+    """A rough prior for this machine; calibration learns the corrections on top."""
+    fused = backend != "torch"
+    if device.startswith("cuda"):
+        return {"peak_gflops": 20000.0, "bandwidth_gbs": 800.0, "launch_us": 10.0,
+                "fused_epilogue": fused}
+    flags = _cpu_flags()
+    per_cycle = 64 if "avx512f" in flags else 32 if "avx2" in flags else 16
+    ghz = 2.5
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            mhz = [float(x.split(":")[1]) for x in fh if x.startswith("cpu MHz")]
+        ghz = mhz[0] / 1000.0 if mhz else ghz
+    except (OSError, ValueError):
+        pass
+    return {"peak_gflops": threads * ghz * per_cycle, "bandwidth_gbs": 8.0 * min(threads, 4),
+            "launch_us": 5.0, "fused_epilogue": fused}
+
+
+def platform_facts(backend: str, threads: int, device: str = "cpu") -> Dict[str, Any]:
+    """What a profile records about the machine it was measured on."""
+    import torch
+
+    facts: Dict[str, Any] = {"cpu": cpu_model(), "cores": os.cpu_count(),
+                             "machine": platform.machine(), "system": platform.platform(),
+                             "python": platform.python_version(), "torch": torch.__version__,
+                             "backend": backend, "threads": threads, "device": device}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        facts["gpu"] = torch.cuda.get_device_name(0)
+    if backend == "onnxruntime":
+        import onnxruntime
+
+        facts["onnxruntime"] = onnxruntime.__version__
+    return facts

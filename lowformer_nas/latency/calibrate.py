@@ -1,0 +1,300 @@
+"""On-device calibration: measure kernels and whole models, fit, write a profile.
+
+Kernel configurations are drawn from the kernels of random configs of the search space; after
+a first uniform pass, more samples go to the kernel types whose fit is worst weighted by their
+share of model time. Whole models (random configs, never the official variants, so benchmarks
+on those stay clean) teach the model-level term and give the cross-validated error.
+Every measurement is appended to a journal with fsync, so Ctrl-C or a crash loses at most the
+group in flight and a rerun continues where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import ProfileError
+from .kernels import Kernel, config_blocks, enumerate_kernels
+from .profiles import Profile, cache_dir, make_profile
+
+KERNEL_SHARE, MODEL_SHARE = 0.45, 0.47  # of the budget; the rest covers fitting and overheads
+KERNEL_GROUP, MODEL_GROUP = 16, 4
+
+
+class Journal:
+    """Append-only JSONL file; each line is flushed and fsynced before the next measurement."""
+
+    def __init__(self, path: Path, header: Dict[str, Any]) -> None:
+        self.path, self.header = path, header
+        self.records = self._read()
+        if not self.records:
+            self.append(dict(header, kind="header"))
+        elif {k: self.records[0].get(k) for k in header} != header:
+            raise ProfileError(f"calibration journal {self.path} belongs to "
+                               f"{self.records[0]!r}, not {header!r}; delete it to start over")
+
+    def _read(self) -> List[Dict[str, Any]]:
+        if not self.path.is_file():
+            return []
+        out = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash: that group is simply measured again
+        return out
+
+    def append(self, rec: Dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.records.append(rec)
+
+    def of_kind(self, kind: str) -> List[Dict[str, Any]]:
+        return [r for r in self.records if r.get("kind") == kind]
+
+    @property
+    def spent_s(self) -> float:
+        return float(sum(r.get("cost_s", 0.0) for r in self.records))
+
+
+def sample_configs(space: str, rng: random.Random, n: int) -> List[Any]:
+    """``n`` random configs of the named search space."""
+    from ..space import load_space
+
+    sp = load_space(space)
+    return [sp.sample(rng) for _ in range(n)]
+
+
+def space_resolutions(space: str, resolutions: Optional[Sequence[int]]) -> List[int]:
+    if resolutions:
+        return list(resolutions)
+    from ..space import load_space
+
+    r = int(getattr(load_space(space), "resolution", 224))
+    return [r, r, max(32, (r * 7 // 8) // 16 * 16), max(32, (r * 3 // 4) // 16 * 16)]
+
+
+def kernel_pool(configs: Sequence[Any], resolutions: Sequence[int],
+                rng: random.Random) -> Dict[str, List[Kernel]]:
+    """Unique kernels of ``configs`` at random resolutions, by type."""
+    seen: Dict[Kernel, None] = {}
+    for cfg in configs:
+        for kr in enumerate_kernels(cfg, rng.choice(list(resolutions)), 1):
+            seen.setdefault(kr, None)
+    pool: Dict[str, List[Kernel]] = {}
+    for kr in seen:
+        pool.setdefault(kr.op, []).append(kr)
+    for ks in pool.values():
+        rng.shuffle(ks)
+    return pool
+
+
+def measure_kernels(kernels: Sequence[Kernel], backend: str, device: str) -> List[float]:
+    """Median-of-round-medians of each kernel, timed round-robin."""
+    from .kernel_modules import kernel_module
+    from .measure import prepare, summarize, time_interleaved
+
+    fns = []
+    for kr in kernels:
+        mod, x = kernel_module(kr)
+        fns.append(prepare(mod, x, backend, 1, device))
+    timed = time_interleaved(fns, rounds=5, runs=3, device=device)
+    return [summarize(t)["latency_ms"] for t in timed]
+
+
+def measure_models(items: Sequence[Tuple[Any, int]], backend: str, device: str) -> List[float]:
+    import torch
+
+    from ..arch.builder import build_model
+    from .measure import prepare, summarize, time_interleaved
+
+    fns = [prepare(build_model(cfg), torch.randn(1, 3, r, r), backend, 1, device)
+           for cfg, r in items]
+    timed = time_interleaved(fns, rounds=3, runs=3, device=device, min_sample_ms=0.0)
+    return [summarize(t)["latency_ms"] for t in timed]
+
+
+def _type_weights(pool: Dict[str, List[Kernel]], corr: Dict[str, Any],
+                  counts: Dict[str, int]) -> Dict[str, float]:
+    """Sampling weight per type: share of (prior) time x current CV error; unfit types first."""
+    from .predictor import MIN_FIT
+
+    weights = {}
+    for op, ks in pool.items():
+        share = len(ks)
+        if counts.get(op, 0) < MIN_FIT:
+            weights[op] = 1e6
+        else:
+            weights[op] = share * (corr.get(op, {}).get("cv_rmse", 0.3) + 0.05)
+    return weights
+
+
+def _pick_kernels(pool: Dict[str, List[Kernel]], done: set, weights: Dict[str, float],
+                  rng: random.Random, n: int) -> List[Kernel]:
+    avail = {op: [k for k in ks if k not in done][:64] for op, ks in pool.items()}
+    avail = {op: ks for op, ks in avail.items() if ks}
+    out: List[Kernel] = []
+    while avail and len(out) < n:
+        ops = list(avail)
+        op = rng.choices(ops, [weights.get(o, 1.0) for o in ops])[0]
+        kr = avail[op].pop(rng.randrange(len(avail[op])))
+        out.append(kr)
+        done.add(kr)
+        if not avail[op]:
+            del avail[op]
+    return out
+
+
+def _kernel_of(rec: Dict[str, Any]) -> Kernel:
+    return Kernel(*rec["kernel"])
+
+
+def fit_journal(journal: Journal, roof: Dict[str, Any]) -> Tuple[Dict[str, Any],
+                                                                 Dict[str, Any]]:
+    """Fit corrections on kernels, then the model-level term on whole models (LOO error)."""
+    from ..arch.yaml_io import config_from_dict
+    from .predictor import Predictor, fit_kernels, fit_model_level
+
+    krecs = journal.of_kind("kernel")
+    mrecs = journal.of_kind("model")
+    if len(mrecs) < 4:
+        raise ProfileError(f"calibration has only {len(mrecs)} whole-model measurements "
+                           f"(need >= 4); give it a larger --budget-minutes")
+    corr = fit_kernels([_kernel_of(r) for r in krecs], [r["ms"] for r in krecs], roof)
+    params: Dict[str, Any] = {"roofline": roof, "corrections": corr,
+                              "model": {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0}}
+    pred = Predictor(params)
+    sums, counts = [], []
+    for r in mrecs:
+        blocks = config_blocks(config_from_dict(r["arch"]), r["resolution"], r.get("batch", 1))
+        sums.append(sum(c * pred.block_ms(b) for _, b, c in blocks))
+        counts.append(sum(c * len(pred_kernels(b)) for _, b, c in blocks))
+    measured = np.array([r["ms"] for r in mrecs])
+    model, loo = fit_model_level(np.array(sums), np.array(counts), measured)
+    rel = loo / measured - 1.0
+    params.update(model=model, rel_std=float(max(0.02, np.sqrt(np.mean(rel ** 2)))))
+    err = {"mape_pct": float(100 * np.mean(np.abs(rel))),
+           "within10_pct": float(100 * np.mean(np.abs(rel) <= 0.10)),
+           "n_models": len(mrecs), "method": "LOO over whole models"}
+    return params, err
+
+
+def pred_kernels(block: Any) -> Tuple[Kernel, ...]:
+    from .kernels import block_kernels
+
+    return block_kernels(block)
+
+
+class _Progress:
+    """rich progress bar over the time budget, with counts; silent when disabled."""
+
+    def __init__(self, enabled: bool, total_s: float, done_s: float) -> None:
+        self.bar = None
+        if enabled:
+            from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                TextColumn("{task.fields[counts]}"), TimeElapsedColumn(),
+                                TextColumn("ETA"), TimeRemainingColumn())
+            self.bar.start()
+            self.task = self.bar.add_task("calibrating", total=total_s, completed=done_s,
+                                          counts="")
+
+    def update(self, done_s: float, phase: str, kernels: int, models: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done_s, description=phase,
+                            counts=f"kernels {kernels}, models {models}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def journal_path(device: str, backend: str, threads: int, space: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{device}-{space}")
+    return cache_dir() / "calibration" / f"{safe}-{backend}-t{threads}.jsonl"
+
+
+def _run_phases(j: Journal, space: str, res: List[int], budget_s: float, backend: str,
+                device: str, bar: _Progress, rng: random.Random) -> None:
+    """Measure kernel groups, then model groups, until each phase's share of the budget."""
+    from ..arch.yaml_io import config_to_dict
+    from .predictor import fit_kernels
+
+    configs = sample_configs(space, rng, 80)
+    pool = kernel_pool(configs, res, rng)
+    done = {_kernel_of(r) for r in j.of_kind("kernel")}
+    corr: Dict[str, Any] = {}
+    roof = j.header["roofline"]
+    while j.spent_s < KERNEL_SHARE * budget_s:
+        krecs = j.of_kind("kernel")
+        counts: Dict[str, int] = {}
+        for r in krecs:
+            counts[r["kernel"][0]] = counts.get(r["kernel"][0], 0) + 1
+        if len(krecs) >= 100 and len(krecs) % 64 < KERNEL_GROUP:
+            corr = fit_kernels([_kernel_of(r) for r in krecs], [r["ms"] for r in krecs], roof)
+        group = _pick_kernels(pool, done, _type_weights(pool, corr, counts), rng, KERNEL_GROUP)
+        if not group:
+            break
+        t0 = time.perf_counter()
+        times = measure_kernels(group, backend, device)
+        cost = (time.perf_counter() - t0) / len(group)
+        for kr, ms in zip(group, times):
+            j.append({"kind": "kernel", "kernel": list(kr), "ms": ms, "cost_s": cost})
+        bar.update(j.spent_s, "kernels", len(j.of_kind("kernel")), len(j.of_kind("model")))
+    while j.spent_s < (KERNEL_SHARE + MODEL_SHARE) * budget_s:
+        items = [(cfg, rng.choice(res)) for cfg in sample_configs(space, rng, MODEL_GROUP)]
+        t0 = time.perf_counter()
+        times = measure_models(items, backend, device)
+        cost = (time.perf_counter() - t0) / len(items)
+        for (cfg, r), ms in zip(items, times):
+            j.append({"kind": "model", "arch": config_to_dict(cfg), "resolution": r,
+                      "batch": 1, "ms": ms, "cost_s": cost})
+        bar.update(j.spent_s, "whole models", len(j.of_kind("kernel")),
+                   len(j.of_kind("model")))
+
+
+def calibrate(device: str = "local", backend: str = "torch", threads: int = 1,
+              budget_minutes: float = 5.0, out: Optional[str] = None, space: str = "lowformer",
+              resolutions: Optional[Sequence[int]] = None, progress: bool = True,
+              torch_device: str = "cpu") -> Profile:
+    """Calibrate this machine as ``device``; resumes from the journal of an earlier run."""
+    from .builtin import local_roofline, platform_facts
+    from .measure import check_backend, threads_set
+
+    check_backend(backend)
+    if budget_minutes <= 0 or threads < 1:
+        raise ProfileError(f"need --budget-minutes > 0 and --threads >= 1, got "
+                           f"{budget_minutes}, {threads}")
+    res = space_resolutions(space, resolutions)
+    header = {"device": device, "backend": backend, "threads": threads, "space": space,
+              "roofline": local_roofline(threads, backend, torch_device)}
+    j = Journal(journal_path(device, backend, threads, space), header)
+    budget_s = 60.0 * budget_minutes
+    rng = random.Random(len(j.records) * 7919 + 1)
+    bar = _Progress(progress, budget_s, min(j.spent_s, budget_s))
+    try:
+        with threads_set(threads):
+            _run_phases(j, space, res, budget_s, backend, torch_device, bar, rng)
+    finally:
+        bar.close()
+    params, err = fit_journal(j, j.header["roofline"])
+    prov = (f"calibrated on this machine ({len(j.of_kind('kernel'))} kernels, "
+            f"{len(j.of_kind('model'))} whole models, {backend}, {threads} thread(s))")
+    prof = make_profile(device, device, prov, "calibrated", params, error=err,
+                        platform=platform_facts(backend, threads, torch_device),
+                        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        space=space, budget_minutes=budget_minutes, journal=str(j.path))
+    if out:
+        prof.save(out)
+    return prof

@@ -1,0 +1,95 @@
+"""A small ``nn.Module`` per kernel record, so a kernel can be timed (or exported to ONNX)
+in isolation with the same layers, layouts and fusions the full model uses."""
+from __future__ import annotations
+
+from typing import Any, Tuple
+
+from .kernels import Kernel
+
+_ACT_LAYERS = {"hardswish": "Hardswish", "gelu": "GELU", "relu": "ReLU", "relu6": "ReLU6",
+               "silu": "SiLU", "sigmoid": "Sigmoid"}
+
+
+def _act(name: str) -> Any:
+    import torch.nn as nn
+
+    return getattr(nn, _ACT_LAYERS[name])() if name else nn.Identity()
+
+
+def _conv_module(kr: Kernel) -> Any:
+    import torch.nn as nn
+
+    if kr.op == "convT":
+        pad = 1 if kr.s == 1 else kr.s // 2
+        conv: Any = nn.ConvTranspose2d(kr.cin, kr.cout, kr.k, kr.s, pad, groups=kr.g,
+                                       bias=kr.bias)
+    else:
+        conv = nn.Conv2d(kr.cin, kr.cout, kr.k, kr.s, kr.k // 2, groups=kr.g, bias=kr.bias)
+    return nn.Sequential(conv, nn.BatchNorm2d(kr.cout) if kr.bn else nn.Identity(), _act(kr.act))
+
+
+def _modules() -> Any:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Add(nn.Module):
+        def __init__(self, shape: Tuple[int, ...]) -> None:
+            super().__init__()
+            self.register_buffer("other", torch.randn(*shape))
+
+        def forward(self, x):  # noqa: ANN001
+            return x + self.other
+
+    class SDPA(nn.Module):
+        """Input (n, heads, 3*d, L) as the qkv conv leaves it; permute + chunk like timm."""
+
+        def forward(self, x):  # noqa: ANN001
+            q, k, v = x.permute(0, 1, 3, 2).chunk(3, dim=3)
+            return F.scaled_dot_product_attention(q, k, v)
+
+    class HeadMerge(nn.Module):
+        def __init__(self, h: int, w: int) -> None:
+            super().__init__()
+            self.h, self.w = h, w
+
+        def forward(self, x):  # noqa: ANN001
+            n, heads, length, d = x.shape
+            return x.permute(0, 1, 3, 2).reshape(n, heads * d, self.h, self.w)
+
+    class GN(nn.Module):
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.norm = nn.GroupNorm(1, c)
+
+        def forward(self, x):  # noqa: ANN001
+            return self.norm(x)
+
+    return Add, SDPA, HeadMerge, GN
+
+
+def kernel_module(kr: Kernel) -> Tuple[Any, Any]:
+    """(module, example input) executing exactly ``kr``."""
+    import torch
+    import torch.nn as nn
+
+    Add, SDPA, HeadMerge, GN = _modules()
+    shape4 = (kr.n, kr.cin, kr.h, kr.w)
+    if kr.op in ("conv", "pw", "dw", "convT"):
+        return _conv_module(kr), torch.randn(*shape4)
+    if kr.op == "sdpa":
+        return SDPA(), torch.randn(kr.n, kr.cin, 3 * kr.cout, kr.h)
+    if kr.op == "copy":
+        return HeadMerge(kr.h, kr.w), torch.randn(kr.n, kr.cin, kr.h * kr.w, kr.cout)
+    if kr.op == "gn":
+        return GN(kr.cin), torch.randn(*shape4)
+    if kr.op == "add":
+        return Add(shape4), torch.randn(*shape4)
+    if kr.op == "pool":
+        return nn.AdaptiveAvgPool2d(1), torch.randn(*shape4)
+    if kr.op == "linear":
+        return nn.Sequential(nn.Linear(kr.cin, kr.cout, bias=kr.bias), _act(kr.act)), \
+            torch.randn(kr.n * kr.h * kr.w, kr.cin)
+    if kr.op == "ln":
+        return nn.Sequential(nn.LayerNorm(kr.cin), _act(kr.act)), torch.randn(kr.n, kr.cin)
+    return _act(kr.act or "relu"), torch.randn(*shape4)

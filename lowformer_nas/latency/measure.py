@@ -1,0 +1,211 @@
+"""Wall-clock measurement: inference mode, warm-up, many timed runs in interleaved rounds.
+
+Shared CPUs drift (one round in five can be 10% off), so timings are taken in rounds and the
+reported latency is the median of the round medians; p10/p90 are over every timed run.
+Backends: torch eager, TorchScript (trace + ``optimize_for_inference``, the LowFormer paper's
+protocol) and onnxruntime (deployment-like CPU numbers). On CUDA every run is synchronised.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from ..errors import ConfigError
+
+BACKENDS = ("torch", "torchscript", "onnxruntime")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A latency measurement in milliseconds."""
+
+    latency_ms: float  # median of round medians
+    p10_ms: float
+    p90_ms: float
+    n: int  # timed runs
+    backend: str
+    threads: int
+    device: str
+    resolution: int
+    batch: int
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
+    return backend
+
+
+def _sync(device: str) -> Callable[[], None]:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.synchronize
+    return lambda: None
+
+
+def _prepare_torchscript(module: Any, x: Any) -> Callable[[], Any]:
+    import torch
+
+    with torch.no_grad():
+        traced = torch.jit.trace(module, x, check_trace=False)
+        opt = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+
+    def run() -> Any:
+        with torch.no_grad():
+            return opt(x)
+
+    return run
+
+
+def _prepare_onnxruntime(module: Any, x: Any, threads: int, device: str) -> Callable[[], Any]:
+    import onnxruntime as ort
+    import torch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        with torch.no_grad():
+            torch.onnx.export(module, (x,), path, input_names=["x"], opset_version=17,
+                              dynamo=False)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CUDAExecutionProvider"] if device.startswith("cuda") else []
+        sess = ort.InferenceSession(path, opts, providers=providers + ["CPUExecutionProvider"])
+    feed = {"x": x.detach().cpu().numpy()}
+    return lambda: sess.run(None, feed)
+
+
+def prepare(module: Any, x: Any, backend: str = "torch", threads: int = 1,
+            device: str = "cpu") -> Callable[[], Any]:
+    """A zero-argument callable running ``module(x)`` through ``backend``."""
+    import torch
+
+    check_backend(backend)
+    module = module.eval().to(device)
+    x = x.to(device)
+    if backend == "torchscript":
+        return _prepare_torchscript(module, x)
+    if backend == "onnxruntime":
+        return _prepare_onnxruntime(module, x, threads, device)
+
+    def run() -> Any:
+        with torch.inference_mode():
+            return module(x)
+
+    return run
+
+
+def _time_once(fn: Callable[[], Any], inner: int, sync: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    sync()
+    return (time.perf_counter() - start) * 1000.0 / inner
+
+
+def time_interleaved(fns: Sequence[Callable[[], Any]], rounds: int = 5, runs: int = 5,
+                     device: str = "cpu", min_sample_ms: float = 0.3,
+                     warmup: int = 2) -> List[List[List[float]]]:
+    """Time several callables round-robin; returns per callable, per round, the run times (ms).
+
+    Interleaving spreads machine drift evenly over all callables. Very fast callables are
+    looped ``inner`` times per sample so perf_counter resolution does not matter.
+    """
+    sync = _sync(device)
+    inners = []
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+        sync()
+        est = _time_once(fn, 1, sync)
+        inners.append(max(1, min(200, int(min_sample_ms / max(est, 1e-4)))))
+    out: List[List[List[float]]] = [[] for _ in fns]
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            out[i].append([_time_once(fn, inners[i], sync) for _ in range(runs)])
+    return out
+
+
+def summarize(rounds: List[List[float]]) -> Dict[str, float]:
+    """Median of round medians, p10/p90 over all runs, run count."""
+    flat = sorted(t for r in rounds for t in r)
+    q = statistics.quantiles(flat, n=10, method="inclusive") if len(flat) > 1 else flat * 9
+    med = statistics.median(statistics.median(r) for r in rounds)
+    return {"latency_ms": med, "p10_ms": q[0], "p90_ms": q[-1], "n": len(flat)}
+
+
+class threads_set:
+    """Context manager: ``torch.set_num_threads(n)``, restored on exit."""
+
+    def __init__(self, n: Optional[int]) -> None:
+        self.n, self.old = n, None
+
+    def __enter__(self) -> "threads_set":
+        import torch
+
+        if self.n:
+            if self.n < 1:
+                raise ConfigError(f"threads must be >= 1, but got {self.n}")
+            self.old = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import torch
+
+        if self.old:
+            torch.set_num_threads(self.old)
+
+
+def _as_module(model_or_cfg: Any) -> Any:
+    from ..arch.config import ArchConfig
+
+    if isinstance(model_or_cfg, ArchConfig):
+        from ..arch.builder import build_model
+
+        return build_model(model_or_cfg)
+    if isinstance(model_or_cfg, str):
+        from ..arch.builder import build_model
+        from ..arch.registry import resolve_arch
+
+        return build_model(resolve_arch(model_or_cfg)[1])
+    return model_or_cfg
+
+
+def measure(model_or_cfg: Any, resolution: int = 224, batch: int = 1, backend: str = "torch",
+            threads: Optional[int] = 1, device: str = "cpu", min_time_s: float = 2.0,
+            rounds: int = 5) -> Measurement:
+    """Latency of a model (``nn.Module``, ``ArchConfig`` or registry name/YAML path) end to end.
+
+    Runs per round are chosen so the whole timing takes about ``min_time_s`` seconds.
+    """
+    import torch
+
+    check_backend(backend)
+    if resolution < 16 or batch < 1:
+        raise ConfigError(f"need resolution >= 16 and batch >= 1, but got {resolution}, {batch}")
+    module = _as_module(model_or_cfg)
+    with threads_set(threads):
+        x = torch.randn(batch, 3, resolution, resolution)
+        fn = prepare(module, x, backend, threads or torch.get_num_threads(), device)
+        sync = _sync(device)
+        for _ in range(3):
+            fn()
+        est = statistics.median(_time_once(fn, 1, sync) for _ in range(3))
+        runs = max(3, min(100, int(min_time_s * 1000.0 / max(est, 1e-3) / rounds)))
+        timed = time_interleaved([fn], rounds=rounds, runs=runs, device=device, warmup=1,
+                                 min_sample_ms=0.0)[0]
+        used = threads or torch.get_num_threads()
+    s = summarize(timed)
+    return Measurement(latency_ms=s["latency_ms"], p10_ms=s["p10_ms"], p90_ms=s["p90_ms"],
+                       n=int(s["n"]), backend=backend, threads=used, device=device,
+                       resolution=resolution, batch=batch)

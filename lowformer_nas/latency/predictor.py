@@ -1,0 +1,198 @@
+"""Latency model: per-kernel roofline prior x learned log-space correction, summed, then a
+model-level term (scale, fixed overhead, per-kernel overhead) learned from whole models.
+
+Why this shape: the roofline (FLOPs / peak, bytes / bandwidth, launch cost) already separates
+compute-bound dense convs from memory-bound depthwise convs and element-wise passes, which is
+what MACs miss; the per-type ridge correction in log space learns each kernel family's real
+efficiency as a smooth function of its shape; the model-level term absorbs what isolated
+kernel timings cannot see (cold caches, framework overhead between ops).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Iterable, List, Sequence, Tuple
+
+import numpy as np
+
+from .kernels import Block, Kernel, block_kernels, config_blocks, kernel_bytes, kernel_flops
+
+# roofline efficiency by kernel type (fraction of peak FLOP/s a good library reaches)
+DEFAULT_EFF = {"conv": 0.5, "pw": 0.5, "dw": 0.1, "convT": 0.25, "sdpa": 0.25, "linear": 0.4,
+               "matmul": 0.4, "copy": 0.1, "gn": 0.1, "ln": 0.1, "add": 0.1, "pool": 0.1,
+               "softmax": 0.1, "eltwise": 0.1}
+FEATURES = ("lF", "lB", "lE", "lci", "lco", "lhw", "lF2", "lB2", "lci_hw", "lco_hw", "k", "s",
+            "lt0")
+MIN_FIT = 12  # samples of a type below which only its scale (intercept) is learned
+CLIP = 2.5  # largest |log correction|: no more than ~12x away from the roofline
+
+
+def raw_features(kernels: Sequence[Kernel]) -> np.ndarray:
+    """Rows of [flops, main bytes, epilogue bytes, cin, cout, n*h*w, k, s] per kernel."""
+    rows = []
+    for kr in kernels:
+        main, epi = kernel_bytes(kr)
+        rows.append((kernel_flops(kr), main, epi, kr.cin, kr.cout, kr.n * kr.h * kr.w, kr.k,
+                     kr.s))
+    return np.asarray(rows, dtype=float).reshape(-1, 8)
+
+
+def roofline_ms(raw: np.ndarray, op: str, roof: Dict[str, Any]) -> np.ndarray:
+    """Prior time (ms): launch + max(compute, memory) + separate epilogue passes."""
+    eff = roof.get("eff", {}).get(op, DEFAULT_EFF.get(op, 0.1))
+    compute = raw[:, 0] / (roof["peak_gflops"] * 1e9 * eff)
+    memory = raw[:, 1] / (roof["bandwidth_gbs"] * 1e9)
+    epi = 0.0 if roof.get("fused_epilogue") else raw[:, 2] / (roof["bandwidth_gbs"] * 1e9)
+    return roof["launch_us"] * 1e-3 + 1e3 * (np.maximum(compute, memory) + epi)
+
+
+def design(raw: np.ndarray, lt0: np.ndarray) -> np.ndarray:
+    """Log-space shape features of the correction model (see ``FEATURES``)."""
+    lF, lB, lE = np.log1p(raw[:, 0]), np.log(raw[:, 1] + 1.0), np.log1p(raw[:, 2])
+    lci, lco, lhw = np.log(raw[:, 3]), np.log(raw[:, 4]), np.log(raw[:, 5])
+    return np.column_stack([lF, lB, lE, lci, lco, lhw, lF ** 2 / 10, lB ** 2 / 10, lci * lhw / 10,
+                            lco * lhw / 10, raw[:, 6], raw[:, 7], lt0])
+
+
+def ridge(X: np.ndarray, y: np.ndarray, lam: float) -> Dict[str, Any]:
+    """Ridge on standardised columns with an unpenalised intercept."""
+    mean, scale = X.mean(0), X.std(0)
+    scale[scale < 1e-9] = 1.0
+    Z = (X - mean) / scale
+    coef = np.linalg.solve(Z.T @ Z + lam * np.eye(Z.shape[1]), Z.T @ (y - y.mean()))
+    return {"intercept": float(y.mean()), "mean": mean.tolist(), "scale": scale.tolist(),
+            "coef": coef.tolist()}
+
+
+def apply_correction(corr: Dict[str, Any], X: np.ndarray) -> np.ndarray:
+    out = np.full(X.shape[0], corr["intercept"])
+    if corr.get("coef"):
+        Z = (X - np.asarray(corr["mean"])) / np.asarray(corr["scale"])
+        out = out + Z @ np.asarray(corr["coef"])
+    return np.clip(out, -CLIP, CLIP)
+
+
+def _cv_folds(n: int, k: int = 5) -> List[np.ndarray]:
+    idx = np.random.default_rng(0).permutation(n)
+    return [idx[i::k] for i in range(k)]
+
+
+def fit_type(X: np.ndarray, y: np.ndarray) -> Dict[str, Any]:
+    """Fit one kernel type's correction; pick the ridge strength by 5-fold CV (log RMSE)."""
+    if len(y) < MIN_FIT:
+        return {"intercept": float(np.median(y)), "coef": [], "cv_rmse": 0.3, "n": len(y)}
+    best = None
+    for lam in (0.3, 3.0, 30.0):
+        err = []
+        for fold in _cv_folds(len(y)):
+            train = np.setdiff1d(np.arange(len(y)), fold)
+            c = ridge(X[train], y[train], lam)
+            err.append(apply_correction(c, X[fold]) - y[fold])
+        rmse = float(np.sqrt(np.mean(np.concatenate(err) ** 2)))
+        if best is None or rmse < best[0]:
+            best = (rmse, lam)
+    corr = ridge(X, y, best[1])
+    corr.update(cv_rmse=best[0], n=len(y), lam=best[1])
+    return corr
+
+
+def fit_kernels(kernels: Sequence[Kernel], times_ms: Sequence[float],
+                roof: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Per-type corrections from isolated kernel timings."""
+    by_type: Dict[str, List[int]] = {}
+    for i, kr in enumerate(kernels):
+        by_type.setdefault(kr.op, []).append(i)
+    t = np.asarray(times_ms, dtype=float)
+    out = {}
+    for op, idx in by_type.items():
+        ks = [kernels[i] for i in idx]
+        raw = raw_features(ks)
+        lt0 = np.log(roofline_ms(raw, op, roof))
+        out[op] = fit_type(design(raw, lt0), np.log(t[idx]) - lt0)
+    return out
+
+
+def fit_model_level(sums: np.ndarray, counts: np.ndarray, measured: np.ndarray,
+                    use_counts: bool = True) -> Tuple[Dict[str, float], np.ndarray]:
+    """Non-negative (alpha, beta, gamma) for T = alpha*S + beta + gamma*K, relative-error
+    weighted, plus leave-one-out predictions of every model."""
+    from scipy.optimize import nnls
+
+    cols = [sums, np.ones_like(sums)] + ([counts] if use_counts else [])
+    A = np.column_stack(cols) / measured[:, None]
+    b = np.ones_like(measured)
+
+    def solve(rows: np.ndarray) -> np.ndarray:
+        return nnls(A[rows], b[rows])[0]
+
+    n = len(measured)
+    loo = np.empty(n)
+    for i in range(n):
+        rows = np.arange(n) != i
+        p = solve(rows) if rows.sum() >= len(cols) else solve(np.arange(n))
+        loo[i] = float(np.dot(p, A[i])) * measured[i]
+    p = solve(np.arange(n))
+    params = {"alpha": float(p[0]), "beta_ms": float(p[1]),
+              "gamma_ms": float(p[2]) if use_counts else 0.0}
+    return params, loo
+
+
+class Predictor:
+    """Evaluates a profile's parameters; caches per kernel and per block (the search's speed)."""
+
+    def __init__(self, params: Dict[str, Any]) -> None:
+        self.roof = params["roofline"]
+        self.corr = params.get("corrections", {})
+        self.model = params.get("model", {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0})
+        self.rel_std = float(params.get("rel_std", 0.3))
+        self.fallback = float(np.median([c["intercept"] for c in self.corr.values()])) \
+            if self.corr else 0.0
+        self._kernel_ms: Dict[Kernel, float] = {}
+        self._block_ms: Dict[Block, float] = {}
+
+    def kernel_ms(self, kernels: Sequence[Kernel]) -> np.ndarray:
+        """Predicted isolated time of each kernel (before the model-level term)."""
+        missing = [k for k in dict.fromkeys(kernels) if k not in self._kernel_ms]
+        by_type: Dict[str, List[Kernel]] = {}
+        for kr in missing:
+            by_type.setdefault(kr.op, []).append(kr)
+        for op, ks in by_type.items():
+            raw = raw_features(ks)
+            lt0 = np.log(roofline_ms(raw, op, self.roof))
+            corr = self.corr.get(op) or {"intercept": self.fallback, "coef": []}
+            ms = np.exp(lt0 + apply_correction(corr, design(raw, lt0)))
+            self._kernel_ms.update(zip(ks, ms.tolist()))
+        return np.array([self._kernel_ms[k] for k in kernels])
+
+    def block_ms(self, block: Block) -> float:
+        got = self._block_ms.get(block)
+        if got is None:
+            got = float(self.kernel_ms(block_kernels(block)).sum())
+            self._block_ms[block] = got
+        return got
+
+    def total(self, kernel_sum: float, n_kernels: int) -> float:
+        m = self.model
+        return m["alpha"] * kernel_sum + m["beta_ms"] + m["gamma_ms"] * n_kernels
+
+    def predict_blocks(self, blocks: Iterable[Tuple[str, Block, int]]) -> Tuple[float,
+                                                                                Dict[str, float]]:
+        """(latency ms, per-stage ms incl. an ``overhead`` entry) for a block list."""
+        alpha, gamma = self.model["alpha"], self.model["gamma_ms"]
+        per: Dict[str, float] = {}
+        for stage, block, count in blocks:
+            ms = count * (alpha * self.block_ms(block) + gamma * len(block_kernels(block)))
+            per[stage] = per.get(stage, 0.0) + ms
+        per["overhead"] = self.model["beta_ms"]
+        return sum(per.values()), per
+
+    def predict_config(self, cfg: Any, resolution: int, batch: int) -> Tuple[float,
+                                                                             Dict[str, float]]:
+        return self.predict_blocks(config_blocks(cfg, resolution, batch))
+
+    def predict_kernel_list(self, kernels: Sequence[Kernel]) -> float:
+        """Latency of an arbitrary kernel list (traced timm models)."""
+        return self.total(float(self.kernel_ms(kernels).sum()), len(kernels))
+
+
+def log_rmse_to_pct(x: float) -> float:
+    return 100.0 * (math.exp(x) - 1.0)

@@ -1,0 +1,215 @@
+"""Latency profiles (JSON files with a ``format`` key) and the named targets built on them.
+
+A profile says which device it describes, where its numbers come from (spec sheet, published
+latencies, calibration on the device) and how far off it is expected to be; every prediction
+carries that line. User-calibrated profiles live in the cache directory under the target's
+name and take precedence over the built-in prior of the same name.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, NamedTuple, Optional
+
+from .._io import atomic_write_text
+from ..errors import ProfileError, UnknownNameError
+
+FORMAT = "lowformer-nas/latency-profile"
+FORMAT_VERSION = 1
+ALIASES = {"jetson": "jetson-tx2", "gpu": "titan-rtx", "arm": "rpi5", "raspberry-pi-5": "rpi5"}
+
+
+def cache_dir() -> Path:
+    """``$LOWFORMER_NAS_CACHE`` or ``~/.cache/lowformer-nas``."""
+    root = os.environ.get("LOWFORMER_NAS_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "lowformer-nas")
+    return Path(root)
+
+
+def user_profile_path(name: str) -> Path:
+    return cache_dir() / "profiles" / f"{name}.json"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predicted latency with its one-sigma uncertainty and per-stage split (ms)."""
+
+    latency_ms: float
+    std_ms: float
+    per_stage: Dict[str, float]
+    profile: str
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"latency_ms": self.latency_ms, "std_ms": self.std_ms,
+                "per_stage": self.per_stage, "profile": self.profile}
+
+
+class Profile:
+    """A device's fitted latency model plus its provenance."""
+
+    def __init__(self, data: Dict[str, Any], source: str = "<memory>") -> None:
+        validate(data, source)
+        self.data = data
+        self.source = source
+        self.name: str = data["name"]
+        self._predictor: Any = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(canonical(self.data).encode()).hexdigest()
+
+    @property
+    def expected_error_pct(self) -> Optional[float]:
+        return self.data.get("error", {}).get("mape_pct")
+
+    def describe(self) -> str:
+        """One line: which profile, where its numbers come from, how far off it may be."""
+        err = self.data.get("error", {})
+        if err.get("mape_pct") is not None:
+            trust = f"{err.get('method', 'CV')} MAPE {err['mape_pct']:.0f}%"
+            if err.get("within10_pct") is not None:
+                trust += f", {err['within10_pct']:.0f}% within +-10%"
+        else:
+            trust = "uncalibrated, error unknown (roofline priors are often 30-100% off)"
+        return f"{self.name}: {self.data['provenance']}; {trust}"
+
+    @property
+    def predictor(self) -> Any:
+        if self._predictor is None:
+            from .predictor import Predictor
+
+            self._predictor = Predictor(self.data["params"])
+        return self._predictor
+
+    def _prediction(self, total: float, per_stage: Dict[str, float]) -> Prediction:
+        return Prediction(latency_ms=total, std_ms=total * self.predictor.rel_std,
+                          per_stage=per_stage, profile=self.name)
+
+    def predict(self, cfg: Any, resolution: int = 224, batch: int = 1) -> Prediction:
+        """Analytic path from an ``ArchConfig`` (no module is built)."""
+        total, per_stage = self.predictor.predict_config(cfg, resolution, batch)
+        return self._prediction(total, per_stage)
+
+    def predict_model(self, model: Any, resolution: int = 224, batch: int = 1) -> Prediction:
+        """Traced path: any ``nn.Module`` taking ``batch x 3 x res x res`` (e.g. timm models)."""
+        from .trace import trace_kernels
+
+        kernels = trace_kernels(model, (batch, 3, resolution, resolution))
+        total = self.predictor.predict_kernel_list(kernels)
+        return self._prediction(total, {"model": total})
+
+    def save(self, path: "os.PathLike[str] | str") -> Path:
+        atomic_write_text(path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
+        return Path(path)
+
+
+def canonical(data: Dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+_REQUIRED = ("name", "device", "provenance", "status", "params")
+
+
+def validate(data: Any, source: str) -> None:
+    """Reject foreign or damaged JSON with one line naming the file and the problem."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        got = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ProfileError(f"{source} is not a lowformer-nas latency profile "
+                           f"(expected format {FORMAT!r}, got {got!r})")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise ProfileError(f"{source}: unsupported profile format_version "
+                           f"{data.get('format_version')!r}; this version reads {FORMAT_VERSION}")
+    missing = [k for k in _REQUIRED if k not in data]
+    params = data.get("params")
+    if not missing and (not isinstance(params, dict) or "roofline" not in params):
+        missing = ["params.roofline"]
+    if missing:
+        raise ProfileError(f"{source}: profile is missing {', '.join(missing)}")
+    roof = params["roofline"]
+    for key in ("peak_gflops", "bandwidth_gbs", "launch_us"):
+        if not isinstance(roof.get(key), (int, float)) or roof[key] < 0 or \
+                (key != "launch_us" and roof[key] == 0):
+            raise ProfileError(f"{source}: params.roofline.{key} must be a positive number, "
+                               f"got {roof.get(key)!r}")
+
+
+def load_profile(path: "os.PathLike[str] | str") -> Profile:
+    p = Path(path)
+    if not p.is_file():
+        raise ProfileError(f"profile file {str(p)!r} does not exist")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ProfileError(f"{p} is not valid JSON ({e.__class__.__name__}: {e})") from None
+    return Profile(data, str(p))
+
+
+def make_profile(name: str, device: str, provenance: str, status: str, params: Dict[str, Any],
+                 **extra: Any) -> Profile:
+    """A new profile dict with the format key and the given fields."""
+    data = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "device": device,
+            "provenance": provenance, "status": status, "params": params}
+    data.update(extra)
+    return Profile(data)
+
+
+class TargetInfo(NamedTuple):
+    """(name, one-line description); prints as an aligned line."""
+
+    name: str
+    description: str
+
+    def __str__(self) -> str:
+        return f"{self.name:<12} {self.description}"
+
+
+def list_targets() -> List[TargetInfo]:
+    """Built-in targets with provenance and expected error (user-calibrated ones win)."""
+    from .builtin import BUILTINS
+
+    out = []
+    for name in ("local",) + tuple(BUILTINS):
+        alias = ", ".join(a for a, t in ALIASES.items() if t == name)
+        user = user_profile_path(name)
+        if user.is_file():
+            try:
+                desc = load_profile(user).describe() + f" [user profile {user}]"
+            except ProfileError as e:
+                desc = f"damaged user profile: {e}"
+        elif name == "local":
+            desc = "this machine, torch eager, 1 thread: calibrated on first use (~1 min), cached"
+        else:
+            desc = BUILTINS[name]().describe()
+        out.append(TargetInfo(name, desc + (f" (alias: {alias})" if alias else "")))
+    return out
+
+
+def known_targets() -> List[str]:
+    from .builtin import BUILTINS
+
+    return ["local"] + list(BUILTINS) + list(ALIASES)
+
+
+def get_target(name_or_path: str) -> Profile:
+    """A built-in target name, an alias, or a profile JSON path -> ``Profile``."""
+    if name_or_path.endswith(".json") or os.sep in name_or_path or os.path.isfile(name_or_path):
+        return load_profile(name_or_path)
+    name = ALIASES.get(name_or_path, name_or_path)
+    user = user_profile_path(name)
+    if user.is_file():
+        return load_profile(user)
+    from .builtin import BUILTINS
+
+    if name in BUILTINS:
+        return BUILTINS[name]()
+    if name == "local":
+        from .calibrate import calibrate
+
+        prof = calibrate(device="local", budget_minutes=1.0, progress=False)
+        prof.save(user)
+        return load_profile(user)
+    raise UnknownNameError(f"unknown latency target {name_or_path!r}; known: "
+                           f"{', '.join(known_targets())}, or a profile .json path")

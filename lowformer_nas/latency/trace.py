@@ -1,0 +1,154 @@
+"""Kernels of any torch model, recorded while it runs (so timm baselines can be predicted too).
+
+A ``TorchDispatchMode`` sees every aten op with its real shapes. BatchNorm and activations
+that consume the output of the kernel just before them are folded into it, like the runtime's
+conv+BN+act fusion, giving the same records as the analytic path in ``kernels``.
+"""
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence
+
+from .kernels import Kernel
+
+_ACTS = {"hardswish": "hardswish", "gelu": "gelu", "relu": "relu", "silu": "silu",
+         "hardtanh": "relu6", "sigmoid": "sigmoid"}
+_FOLD_INTO = ("conv", "pw", "dw", "convT", "linear", "ln", "gn")
+_IGNORED = {"view", "reshape", "permute", "chunk", "split", "flatten", "alias", "dropout",
+            "expand", "slice", "select", "t", "transpose", "unsqueeze", "squeeze", "contiguous",
+            "zeros", "empty", "detach", "_unsafe_view", "unbind", "split_with_sizes", "clone",
+            "identity", "lift_fresh", "size", "sym_size", "to", "_to_copy"}
+
+
+def _arg(args: Sequence[Any], i: int, default: Any) -> Any:
+    return args[i] if len(args) > i and args[i] is not None else default
+
+
+def _pair(v: Any) -> int:
+    return int(v[0]) if isinstance(v, (list, tuple)) else int(v)
+
+
+def _conv_kernel(args: Sequence[Any], transposed: bool) -> Kernel:
+    x, wt = args[0], args[1]
+    n, cin, h, w = x.shape
+    stride = _pair(_arg(args, 3, 1))
+    groups = int(_arg(args, 6 if transposed else 6, 1))
+    k = int(wt.shape[-1])
+    bias = _arg(args, 2, None) is not None
+    if transposed:
+        return Kernel("convT", n, cin, int(wt.shape[1]) * groups, h, w, k, stride, groups,
+                      bias=bias)
+    cout = int(wt.shape[0])
+    if groups > 1 and groups == cin == cout:
+        op = "dw"
+    else:
+        op = "pw" if k == 1 and groups == 1 else "conv"
+    return Kernel(op, n, cin, cout, h, w, k, stride, groups, bias=bias)
+
+
+def _spatial(x: Any) -> tuple:
+    """(n, c, h, w) of a tensor of rank 2-4 (rank 2 -> h = w = 1)."""
+    shape = tuple(int(s) for s in x.shape)
+    if len(shape) == 4:
+        return shape
+    if len(shape) == 3:
+        return shape[0], shape[1], shape[2], 1
+    if len(shape) == 2:
+        return shape[0], shape[1], 1, 1
+    n = 1
+    for s in shape:
+        n *= s
+    return 1, n, 1, 1
+
+
+def _record(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
+    """A kernel for a non-fusable op, or None for views and bookkeeping."""
+    import torch
+
+    if name in ("conv2d", "convolution") and not (name == "convolution" and args[6]):
+        return _conv_kernel(args, False)
+    if name in ("conv_transpose2d", "convolution"):
+        a = list(args)
+        if name == "convolution":  # (x, w, b, stride, pad, dil, transposed, out_pad, groups)
+            a = [a[0], a[1], a[2], a[3], a[4], a[7], a[8]]
+        return _conv_kernel(a, True)
+    if name == "scaled_dot_product_attention":
+        q, k = args[0], args[1]
+        return Kernel("sdpa", int(q.shape[0]), int(q.shape[1]), int(q.shape[-1]),
+                      int(q.shape[-2]), int(k.shape[-2]))
+    if name in ("linear", "addmm", "mm"):
+        x = args[1] if name == "addmm" else args[0]
+        wt = args[1] if name == "linear" else (args[2] if name == "addmm" else args[1])
+        rows = int(x.numel() // x.shape[-1])
+        cout = int(wt.shape[0]) if name == "linear" else int(wt.shape[-1])
+        return Kernel("linear", 1, int(x.shape[-1]), cout, rows, 1,
+                      bias=(name == "addmm" or _arg(args, 2, None) is not None))
+    if name in ("matmul", "bmm"):
+        a, b = args[0], args[1]
+        return Kernel("matmul", 1, int(a.shape[-1]), int(b.shape[-1]), int(a.numel() //
+                                                                           a.shape[-1]), 1)
+    if name == "reshape" and isinstance(out, torch.Tensor) and args[0].numel() > 0 \
+            and out.data_ptr() != args[0].data_ptr():
+        x = args[0]
+        if x.dim() == 4:  # attention's head merge: (n, heads, d, L) -> (n, heads*d, h, w)
+            n, heads, d, _ = (int(s) for s in x.shape)
+            return Kernel("copy", n, heads, d, int(out.shape[-2]), int(out.shape[-1]))
+        return Kernel("copy", 1, 1, 1, int(x.numel()), 1)
+    if name in _IGNORED or not isinstance(out, torch.Tensor) or not isinstance(
+            args[0] if args else None, torch.Tensor):
+        return None
+    n, c, h, w = _spatial(args[0])
+    if name in ("group_norm", "native_group_norm"):
+        return Kernel("gn", n, c, c, h, w)
+    if name in ("layer_norm", "native_layer_norm"):
+        return Kernel("ln", n, c, c, h, w)
+    if name == "add" and len(args) > 1 and isinstance(args[1], torch.Tensor):
+        return Kernel("add", n, c, c, h, w)
+    if name in ("adaptive_avg_pool2d", "mean", "avg_pool2d", "max_pool2d"):
+        return Kernel("pool", n, c, c, h, w)
+    if name in ("softmax", "_softmax"):
+        return Kernel("softmax", n, c, c, h, w)
+    return Kernel("eltwise", n, c, c, h, w)
+
+
+class _Recorder:
+    """Dispatch-mode body: records kernels and folds BN/activations into their producer."""
+
+    def __init__(self) -> None:
+        self.kernels: List[Kernel] = []
+        self.last_out: Any = None
+
+    def handle(self, func: Any, args: Sequence[Any], out: Any) -> None:
+        name = func.overloadpacket.__name__.rstrip("_")
+        x = args[0] if args else None
+        foldable = self.kernels and x is not None and x is self.last_out \
+            and self.kernels[-1].op in _FOLD_INTO
+        if name in ("batch_norm", "_native_batch_norm_legit_no_training") and foldable:
+            self.kernels[-1] = self.kernels[-1]._replace(bn=True)
+        elif name in _ACTS and foldable and not self.kernels[-1].act:
+            self.kernels[-1] = self.kernels[-1]._replace(act=_ACTS[name])
+        else:
+            kr = _record(name, args, out)
+            if kr is None:
+                return
+            self.kernels.append(kr)
+        self.last_out = out
+
+
+def trace_kernels(model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> List[Kernel]:
+    """Run ``model`` once on zeros of ``input_shape`` and return its kernels in order."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    rec = _Recorder()
+
+    class _Mode(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+            out = func(*args, **(kwargs or {}))
+            rec.handle(func, args, out)
+            return out
+
+    model = model.eval()
+    x = torch.zeros(*input_shape)
+    with torch.inference_mode(), _Mode():
+        model(x)
+    return rec.kernels
