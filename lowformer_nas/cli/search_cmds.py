@@ -1,0 +1,114 @@
+"""``search``, ``report``, ``plot`` and ``export``: one small function each, thin over the library."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_TRIALS = 300
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    _register_search(sub)
+    p = sub.add_parser("report", help="trial counts by state, the front and B0-B3 of a run")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("plot", help="(re)draw pareto.html of a run")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--output", help="HTML path (default RUN/pareto.html)")
+    p.set_defaults(func=cmd_plot)
+    p = sub.add_parser("export", help="export B0-B3 of a run as YAML, ONNX or TorchScript")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--format", default="yaml", choices=("yaml", "onnx", "torchscript"))
+    p.add_argument("--output", help="directory (default RUN/export/FORMAT)")
+    p.add_argument("--num-classes", type=int, default=1000)
+    p.set_defaults(func=cmd_export)
+
+
+def _register_search(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="hardware-aware search under a latency budget",
+                       description="Search the space for the best proxy accuracy under a latency "
+                                   "budget on a target; writes a run directory.")
+    p.add_argument("--target", required=True, help="latency target name or profile JSON")
+    p.add_argument("--latency-budget", required=True, metavar="B",
+                   help="e.g. 5ms, '5 ms', 0.005s, 5000us")
+    p.add_argument("--space", default="lowformer", help="space name or YAML (default lowformer)")
+    p.add_argument("--trials", type=int, default=DEFAULT_TRIALS,
+                   help=f"trials (zero-cost stage in two-stage); default {DEFAULT_TRIALS}")
+    p.add_argument("--proxy", default="zero-cost", help="zero-cost | train | two-stage")
+    p.add_argument("--dataset", default="digits",
+                   help="digits | fashion-mnist | cifar10 | imagefolder:PATH")
+    p.add_argument("--data", dest="data_dir", help="dataset directory (fashion-mnist, cifar10)")
+    p.add_argument("--backend", default="optuna", help="optuna | ray")
+    p.add_argument("--sampler", default="nsga2", help="nsga2 | tpe (default nsga2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="run directory (default runs/<target>-<budget>-<timestamp>)")
+    p.add_argument("--storage", help="Optuna RDB URL shared by many workers (PostgreSQL)")
+    p.add_argument("--address", help="Ray cluster address to join (--backend ray)")
+    p.add_argument("--measure", action="store_true",
+                   help="measure latency on this machine instead of predicting it")
+    p.add_argument("--epochs", type=int, default=6, help="epochs of a trained trial")
+    p.add_argument("--proxy-resolution", type=int, default=32,
+                   help="image size for proxies (latency always at the space's resolution)")
+    p.add_argument("--zc-score", default="naswot", help="naswot | synflow | gradnorm")
+    p.add_argument("--top-k", type=int, default=8, help="two-stage: trained candidates")
+    p.add_argument("--max-train", type=int, default=5000, help="training images used")
+    p.add_argument("--max-val", type=int, default=1000, help="validation images used")
+    p.add_argument("--references", default="all",
+                   help="official variants to score alike: all, none or a comma list")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    p.set_defaults(func=cmd_search)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from ..search.run import run_search
+    from ..search.settings import SearchSettings
+
+    settings = SearchSettings(
+        target=args.target, budget=args.latency_budget, space=args.space, trials=args.trials,
+        proxy=args.proxy, dataset=args.dataset, data_dir=args.data_dir, backend=args.backend,
+        seed=args.seed, out=args.out, storage=args.storage, address=args.address,
+        measure=args.measure, sampler=args.sampler, epochs=args.epochs,
+        proxy_resolution=args.proxy_resolution, zc_score=args.zc_score, top_k=args.top_k,
+        max_train=args.max_train, max_val=args.max_val,
+        references=[r.strip() for r in args.references.split(",") if r.strip()])
+    run_search(settings, quiet=args.quiet)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ..report.runinfo import load_run_data, report_text
+
+    data = load_run_data(Path(args.run))
+    if args.json:
+        json.dump(data, sys.stdout, indent=1, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(report_text(data, Path(args.run)))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from ..report.plots import write_pareto_html
+    from ..report.runinfo import load_run_data
+
+    run = Path(args.run)
+    data = load_run_data(run)
+    out = Path(args.output) if args.output else run / "pareto.html"
+    write_pareto_html(data, out)
+    print(out)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..report.export import export_family
+
+    if args.num_classes < 1:
+        from ..errors import RunError
+
+        raise RunError(f"--num-classes must be >= 1, but got {args.num_classes}")
+    for path in export_family(Path(args.run), args.format, args.output, args.num_classes):
+        print(path)
+    return 0

@@ -1,0 +1,131 @@
+"""Everything the Pareto page, the summary and ``report`` show, computed from the run files.
+
+Compute first, plot second: this module returns plain dicts (tested); ``plots`` only draws.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ..search.family import FRACTIONS, NAMES, family_rule_text, pick_family
+from ..search.pareto import front_indices, hypervolume_2d
+
+MAXIMIZE = (True, False)  # (score, latency)
+
+
+def primary_stage(proxy: str) -> str:
+    """The stage whose trials form the front: trained accuracy when anything was trained."""
+    return "zc" if proxy == "zero-cost" else "train"
+
+
+def score_name(settings: Dict[str, Any]) -> str:
+    return "accuracy" if settings["proxy"] != "zero-cost" else f"{settings['zc_score']} score"
+
+
+def _ok(x: Optional[float]) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def summarize_config(config_json: str) -> str:
+    """A one-line config description for hover text and tables."""
+    if not config_json:
+        return ""
+    d = json.loads(config_json)
+    parts = []
+    for i, s in enumerate(d["stages"]):
+        extra = ""
+        if s.get("attention"):
+            extra += f" attn/{s.get('attn_stride', 1)}"
+        if s.get("mlp"):
+            extra += " mlp"
+        kind = "F" if s.get("fused", True) else "U"
+        parts.append(f"s{i}:{s['width']}x{s['depth']}{kind}{extra}")
+    return "  ".join(parts) + f"  head {d['head_widths'][0]}/{d['head_widths'][1]}"
+
+
+def counts(rows: Sequence[Dict[str, Any]]) -> Dict[str, Dict[str, int]]:
+    """Per stage: trials by state, plus feasible / infeasible among completed ones."""
+    out: Dict[str, Dict[str, int]] = {}
+    for r in rows:
+        c = out.setdefault(r["stage"], {"total": 0})
+        c["total"] += 1
+        c[r["state"]] = c.get(r["state"], 0) + 1
+        if r["state"] == "COMPLETE":
+            key = "feasible" if r["feasible"] else "infeasible"
+            c[key] = c.get(key, 0) + 1
+    return out
+
+
+def _front_and_family(points: List[Dict[str, Any]], budget: float):
+    if not points:
+        return [], {n: None for n in NAMES}
+    arr = np.array([[p["score"], p["latency_ms"]] for p in points])
+    front = [points[i]["number"] for i in front_indices(arr, MAXIMIZE, sort_col=1)]
+    picks = pick_family(arr[:, 1], arr[:, 0], budget)
+    return front, {n: (points[i] if i is not None else None) for n, i in picks.items()}
+
+
+def _hypervolumes(front_pts: List[Dict[str, Any]], refs: List[Dict[str, Any]], budget: float,
+                  accuracy: bool) -> Dict[str, Any]:
+    scored = [r for r in refs if _ok(r.get("score"))]
+    all_scores = [p["score"] for p in front_pts + scored]
+    if not all_scores:
+        return {}
+    ref_score = 0.0 if accuracy else min(all_scores)
+    ref_lat = max([budget] + [r["latency_ms"] for r in scored])
+    point = [ref_score, ref_lat]
+    hv_f = hypervolume_2d(np.array([[p["score"], p["latency_ms"]] for p in front_pts]).reshape(-1, 2),
+                          point, MAXIMIZE)
+    hv_r = hypervolume_2d(np.array([[r["score"], r["latency_ms"]] for r in scored]).reshape(-1, 2),
+                          point, MAXIMIZE)
+    return {"reference_point": point, "front": hv_f, "references": hv_r,
+            "ratio": hv_f / hv_r if hv_r > 0 else None}
+
+
+def spearman(rows: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """Spearman rank correlation of each zero-cost score with trained accuracy."""
+    from scipy.stats import spearmanr
+
+    trained = [r for r in rows if r["stage"] == "train" and _ok(r.get("accuracy"))
+               and r["state"] == "COMPLETE" and not r.get("duplicate")]
+    out: Dict[str, Any] = {"n": len(trained)}
+    for name in ("naswot", "synflow", "gradnorm"):
+        pairs = [(r[name], r["accuracy"]) for r in trained if _ok(r.get(name))]
+        if len(pairs) >= 3 and len({p[0] for p in pairs}) > 1 and len({p[1] for p in pairs}) > 1:
+            rho = spearmanr([p[0] for p in pairs], [p[1] for p in pairs]).statistic
+            out[name] = float(rho)
+        else:
+            out[name] = None
+    return out
+
+
+def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]],
+            settings: Dict[str, Any]) -> Dict[str, Any]:
+    """The Pareto page data: trials, front, family, references, counts, hypervolume, Spearman."""
+    stage = primary_stage(settings["proxy"])
+    budget = float(settings["budget_ms"])
+    trials = [dict(r, config_text=summarize_config(r.get("config", "")))
+              for r in rows if r["stage"] == stage]
+    feasible = [t for t in trials if t["state"] == "COMPLETE" and t["feasible"]
+                and _ok(t["score"]) and not t.get("duplicate")]
+    front, family = _front_and_family(feasible, budget)
+    names = {p["number"]: n for n, p in family.items() if p is not None}
+    for t in trials:
+        t["on_front"] = t["number"] in front
+        t["family"] = names.get(t["number"])
+    front_pts = [t for t in feasible if t["on_front"]]
+    return {
+        "target": settings["target"], "budget_ms": budget, "proxy": settings["proxy"],
+        "stage": stage, "score_name": score_name(settings), "trials": trials, "front": front,
+        "family": {n: ({"number": p["number"], "latency_ms": p["latency_ms"],
+                        "score": p["score"], "config": p["config"]} if p else None)
+                   for n, p in family.items()},
+        "family_rule": family_rule_text(FRACTIONS), "references": list(references),
+        "counts": counts(rows),
+        "hypervolume": _hypervolumes(front_pts, list(references), budget,
+                                     settings["proxy"] != "zero-cost"),
+        "spearman": spearman(rows),
+    }

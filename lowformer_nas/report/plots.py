@@ -1,0 +1,63 @@
+"""The interactive Pareto page: a thin Plotly drawing of ``pareto_data.compute`` output."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List
+
+from .._io import atomic_write_text
+
+
+def _hover(t: Dict[str, Any], score_name: str) -> str:
+    score = "n/a" if t.get("score") is None else f"{t['score']:.4g}"
+    extra = f"<br>{t['family']}" if t.get("family") else ""
+    return (f"trial {t['number']} ({t['state']}){extra}<br>latency {t['latency_ms']:.3g} ms"
+            f"<br>{score_name} {score}<br>{t.get('config_text', '')}")
+
+
+def _trace(go, pts: List[Dict[str, Any]], name: str, marker: Dict[str, Any],
+           score_name: str, y_key: str = "score", mode: str = "markers", text=None):
+    return go.Scatter(x=[p["latency_ms"] for p in pts], y=[p[y_key] for p in pts], mode=mode,
+                      name=name, marker=marker, text=text,
+                      hovertext=[_hover(p, score_name) for p in pts], hoverinfo="text",
+                      textposition="top center")
+
+
+def figure(data: Dict[str, Any]):
+    """A Plotly figure: trials, infeasible greyed, front, budget line, B0-B3, references."""
+    import plotly.graph_objects as go
+
+    sn = data["score_name"]
+    trials = [t for t in data["trials"] if t.get("latency_ms") is not None]
+    scored = [t for t in trials if t.get("score") is not None and t["score"] > float("-inf")]
+    fig = go.Figure()
+    infeasible = [t for t in trials if t["feasible"] is False]
+    floor = min([t["score"] for t in scored] or [0.0])
+    fig.add_trace(_trace(go, [dict(t, score=floor) for t in infeasible],
+                         "infeasible (over budget, not scored)",
+                         dict(color="lightgrey", symbol="x", size=6), sn))
+    rest = [t for t in scored if t["feasible"] and not t["on_front"]]
+    fig.add_trace(_trace(go, rest, "feasible trials", dict(color="#6c8ebf", size=7), sn))
+    front = sorted([t for t in scored if t["on_front"]], key=lambda t: t["latency_ms"])
+    fig.add_trace(_trace(go, front, "Pareto front", dict(color="#d62728", size=9), sn,
+                         mode="lines+markers"))
+    fam = [t for t in scored if t.get("family")]
+    fig.add_trace(_trace(go, fam, "B0-B3", dict(color="#2ca02c", size=14, symbol="star"), sn,
+                         mode="markers+text", text=[t["family"] for t in fam]))
+    refs = [dict(r, number=r["name"], state="reference", family=None, config_text="")
+            for r in data["references"] if r.get("score") is not None]
+    fig.add_trace(_trace(go, refs, "official LowFormer (same proxy)",
+                         dict(color="black", symbol="diamond", size=10), sn,
+                         mode="markers+text", text=[r["name"].replace("lowformer_", "")
+                                                    for r in refs]))
+    fig.add_vline(x=data["budget_ms"], line_dash="dash", line_color="#ff7f0e",
+                  annotation_text=f"budget {data['budget_ms']:g} ms")
+    fig.update_layout(title=f"Pareto front on {data['target']} ({data['proxy']} proxy)",
+                      xaxis_title=f"latency on {data['target']} (ms)", yaxis_title=sn,
+                      template="plotly_white", hovermode="closest")
+    return fig
+
+
+def write_pareto_html(data: Dict[str, Any], path: Path) -> None:
+    """Self-contained HTML (plotly.js embedded, works offline)."""
+    html = figure(data).to_html(include_plotlyjs=True, full_html=True)
+    atomic_write_text(path, html)

@@ -1,0 +1,86 @@
+"""``summary.md``: what was run, how many trials did what, the front, B0-B3 and the proxy check."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List
+
+from .pareto_data import summarize_config
+
+SAMPLER_TEXT = {
+    "nsga2": "NSGA-II (Optuna), latency as a constraint via trial.set_constraint",
+    "tpe": "multi-objective TPE (Optuna), latency as a constraint via trial.set_constraint",
+}
+
+
+def _fmt(x: Any, spec: str = ".4g") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _counts_table(data: Dict[str, Any]) -> List[str]:
+    lines = ["| stage | total | complete | feasible | infeasible | pruned | failed |",
+             "|---|---|---|---|---|---|---|"]
+    for stage, c in data["counts"].items():
+        lines.append(f"| {stage} | {c['total']} | {c.get('COMPLETE', 0)} | "
+                     f"{c.get('feasible', 0)} | {c.get('infeasible', 0)} | "
+                     f"{c.get('PRUNED', 0)} | {c.get('FAIL', 0)} |")
+    return lines
+
+
+def _family_table(data: Dict[str, Any]) -> List[str]:
+    lines = [f"| model | trial | latency (ms) | {data['score_name']} | config |",
+             "|---|---|---|---|---|"]
+    for name, p in data["family"].items():
+        if p is None:
+            lines.append(f"| {name} | - | - | - | no feasible trial in its slot |")
+        else:
+            lines.append(f"| {name} | {p['number']} | {p['latency_ms']:.4g} | "
+                         f"{p['score']:.4g} | `{summarize_config(p['config'])}` |")
+    return lines
+
+
+def _reference_table(data: Dict[str, Any]) -> List[str]:
+    lines = [f"| official | latency (ms) | within budget | {data['score_name']} |",
+             "|---|---|---|---|"]
+    for r in data["references"]:
+        lines.append(f"| {r['name']} | {r['latency_ms']:.4g} | {r['feasible']} | "
+                     f"{_fmt(r.get('score'))} |")
+    return lines
+
+
+def _spearman_lines(data: Dict[str, Any]) -> List[str]:
+    sp = data["spearman"]
+    if sp["n"] < 3:
+        return ["Spearman (zero-cost score vs trained accuracy): n/a, fewer than 3 trained "
+                "trials (use `--proxy train` or `--proxy two-stage`)."]
+    return [f"Spearman rank correlation of each zero-cost score with trained accuracy over "
+            f"{sp['n']} trained trials: " + ", ".join(
+                f"{k} {_fmt(sp[k], '.3f')}" for k in ("naswot", "synflow", "gradnorm"))]
+
+
+def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: Path) -> str:
+    """The whole summary as Markdown text."""
+    hv = data["hypervolume"]
+    front = [t for t in data["trials"] if t["on_front"]]
+    front.sort(key=lambda t: t["latency_ms"])
+    lines = [f"# Search {run_path.name}", "",
+             f"- target `{settings['target']}`, budget {data['budget_ms']:g} ms "
+             f"({'measured here' if settings['measure'] else 'predicted'}), space "
+             f"`{settings['space']}`", f"- proxy `{settings['proxy']}` on `{settings['dataset']}` "
+             f"at {settings['proxy_resolution']}px; objective: maximise {data['score_name']}, "
+             f"minimise latency", f"- backend `{settings['backend']}`, sampler "
+             f"{SAMPLER_TEXT[settings['sampler']]}; seed {settings['seed']}",
+             "- over-budget configs are complete trials with constraint latency - budget > 0, "
+             "never run through a proxy (score recorded as -inf)", "", "## Trials", ""]
+    lines += _counts_table(data) + ["", "## B0-B3", "", f"Rule: {data['family_rule']}.", ""]
+    lines += _family_table(data) + ["", f"## Pareto front ({len(front)} trials)", "",
+                                     "| trial | latency (ms) | score |", "|---|---|---|"]
+    lines += [f"| {t['number']} | {t['latency_ms']:.4g} | {t['score']:.4g} |" for t in front]
+    lines += ["", "## Official LowFormer variants, same target and proxy", ""]
+    lines += _reference_table(data) + [""]
+    if hv:
+        lines.append(f"Hypervolume (reference point {data['score_name']} "
+                     f"{hv['reference_point'][0]:.4g}, latency {hv['reference_point'][1]:.4g} ms): "
+                     f"front {hv['front']:.4g}, official variants {hv['references']:.4g}, "
+                     f"ratio {_fmt(hv['ratio'], '.3f')}")
+    lines += ["", "## Zero-cost proxy check", ""] + _spearman_lines(data) + [""]
+    return "\n".join(lines)

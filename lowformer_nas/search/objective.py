@@ -1,0 +1,127 @@
+"""One evaluation, shared by both backends: latency first (hard constraint), then the proxy.
+
+A config predicted (or, with ``--measure``, measured) over budget is *not* run through any
+proxy: it is recorded as a complete trial with constraint ``latency_ms - budget_ms > 0`` and
+the worst score (``-inf``), so constrained samplers learn where the feasible region ends.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from ..arch.yaml_io import config_to_dict
+from ..space import SearchSpace
+from .datasets import ProxyData
+from .proxies import train_proxy, zero_cost_scores
+from .settings import SearchSettings
+
+WORST = float("-inf")
+STAGES = ("zc", "train")
+
+
+@dataclass
+class Evaluation:
+    """What one trial produced; ``score`` is the objective maximised (None when infeasible)."""
+
+    config_key: str
+    latency_ms: float
+    latency_std_ms: float
+    feasible: bool
+    zc: Dict[str, float] = field(default_factory=dict)
+    curve: List[float] = field(default_factory=list)
+    score: Optional[float] = None
+    seconds: float = 0.0
+
+    @property
+    def accuracy(self) -> Optional[float]:
+        return self.curve[-1] if self.curve else None
+
+    def values(self) -> Tuple[float, float]:
+        """Optuna objective values: (score to maximise, latency to minimise)."""
+        score = WORST if self.score is None or not math.isfinite(self.score) else self.score
+        return score, self.latency_ms
+
+    def attrs(self) -> Dict[str, Any]:
+        d = asdict(self)
+        d["accuracy"] = self.accuracy
+        return d
+
+
+def config_key(cfg) -> str:
+    """Canonical text of a config: equal keys build equal networks (duplicate detection)."""
+    return json.dumps(config_to_dict(cfg), sort_keys=True, separators=(",", ":"))
+
+
+class Evaluator:
+    """Latency (predict or measure) + proxy for one search's settings; no backend logic here."""
+
+    def __init__(self, settings: SearchSettings, space: SearchSpace, profile: Any,
+                 data: ProxyData) -> None:
+        self.settings, self.space, self.profile, self.data = settings, space, profile, data
+
+    def latency(self, cfg) -> Tuple[float, float]:
+        """(ms, std ms) at the space's resolution, batch 1: predicted, or measured here."""
+        if self.settings.measure:
+            from ..latency import measure
+
+            m = measure(cfg, resolution=self.space.resolution, batch=1)
+            return float(m.latency_ms), float(m.p90_ms - m.p10_ms) / 2.563
+        p = self.profile.predict(cfg, resolution=self.space.resolution, batch=1)
+        return float(p.latency_ms), float(p.std_ms)
+
+    def evaluate_config(self, cfg, stage: str,
+                        report: Optional[Callable[[int, float], None]] = None,
+                        latency: Optional[Tuple[float, float]] = None,
+                        force: bool = False) -> Evaluation:
+        """Latency check, then zero-cost scores; for the ``train`` stage also a training run.
+
+        ``latency`` may be passed when the caller already has it (early stopping needs it);
+        ``force`` runs the proxy even over budget (reference points are scored regardless).
+        """
+        start = time.perf_counter()
+        lat, std = latency or self.latency(cfg)
+        ev = Evaluation(config_key(cfg), lat, std, feasible=lat <= self.settings.budget_ms)
+        if ev.feasible or force:
+            s = self.settings
+            ev.zc = zero_cost_scores(cfg, self.data, s.proxy_resolution, seed=s.seed)
+            if stage == "train":
+                ev.curve = train_proxy(cfg, self.data, s.proxy_resolution, s.epochs, seed=s.seed,
+                                       report=report)
+                ev.score = ev.curve[-1]
+            else:
+                ev.score = ev.zc[s.zc_score]
+        ev.seconds = time.perf_counter() - start
+        return ev
+
+    def evaluate(self, params: Mapping[str, Any], stage: str,
+                 report: Optional[Callable[[int, float], None]] = None) -> Evaluation:
+        return self.evaluate_config(self.space.build(params), stage, report)
+
+
+def should_stop_early(epoch: int, acc: float, latency_ms: float,
+                      history: List[Tuple[float, List[float]]], epochs: int,
+                      eta: int = 3, min_peers: int = 3) -> bool:
+    """Successive halving over epochs that respects the latency trade-off.
+
+    Rungs are at ``epochs / eta**k`` (k >= 1). At a rung, a trial is stopped when at least
+    ``min_peers`` earlier trials that are *at least as fast* reached the same epoch and this
+    trial's accuracy is below the top ``1/eta`` of theirs: a slower and worse model cannot
+    reach the front, whereas a fast, weaker one is kept (it may become B0).
+    """
+    rungs = set()
+    r = epochs
+    while r // eta >= 1:
+        r //= eta
+        rungs.add(r)
+    if epoch not in rungs:
+        return False
+    peers = [curve[epoch - 1] for lat, curve in history
+             if lat <= latency_ms and len(curve) >= epoch]
+    if len(peers) < min_peers:
+        return False
+    peers.sort(reverse=True)
+    keep = max(1, len(peers) // eta)
+    return acc < peers[keep - 1]

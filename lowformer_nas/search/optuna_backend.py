@@ -1,0 +1,234 @@
+"""The Optuna backend: one study per proxy stage (``zc``, ``train``), ask-and-tell via optimize.
+
+Storage is a journal file in the run directory (crash-safe appends; the run directory is
+locked, so trials still RUNNING when we open it were left by a killed process: they are
+marked FAIL and their params re-enqueued), or ``--storage URL`` (RDB, e.g. PostgreSQL) with
+heartbeats so that many workers share one study and stale trials are failed and retried.
+Sampler: NSGA-II (default; population ``clamp(trials // 4, 8, 50)``) or multi-objective TPE;
+both read the latency constraint set with ``trial.set_constraint``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Dict, List, Optional
+
+from .objective import Evaluation, config_key, should_stop_early
+from .proxies import TrialDiverged
+
+STUDY_PREFIX = "lowformer-nas"
+CONSTRAINT = "latency"
+
+
+def _optuna():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def open_storage(settings, run_dir) -> Any:
+    """Journal file in the run dir, or an RDB URL with heartbeats and retry of stale trials."""
+    optuna = _optuna()
+    if settings.storage:
+        return optuna.storages.RDBStorage(
+            settings.storage, heartbeat_interval=30, grace_period=120,
+            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2))
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(str(run_dir / "study.journal")))
+
+
+def _sampler(settings, offset: int):
+    optuna = _optuna()
+    seed = settings.seed + offset  # a resumed run must not redraw the first run's samples
+    if settings.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True,
+                                          group=True)
+    pop = max(8, min(50, settings.trials // 4))
+    return optuna.samplers.NSGAIISampler(seed=seed, population_size=pop)
+
+
+def open_study(storage: Any, settings, stage: str):
+    optuna = _optuna()
+    name = f"{STUDY_PREFIX}-{stage}"
+    study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
+                                directions=["maximize", "minimize"])
+    n = len(study.get_trials(deepcopy=False))
+    return optuna.load_study(study_name=name, storage=storage, sampler=_sampler(settings, n))
+
+
+def recover_interrupted(study) -> int:
+    """Fail trials a killed process left RUNNING and enqueue their params again (local runs)."""
+    optuna = _optuna()
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+        study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number},
+                            skip_if_exists=False)
+        n += 1
+    return n
+
+
+def counted(t) -> bool:
+    """Trials that use up the trial budget: finished ones, and failures of the trial itself."""
+    state = t.state.name
+    return state in ("COMPLETE", "PRUNED") or (state == "FAIL" and "error" in t.user_attrs)
+
+
+def counted_row(row: Dict[str, Any]) -> bool:
+    """``counted`` for a trials.csv row."""
+    return row["state"] in ("COMPLETE", "PRUNED") or (row["state"] == "FAIL" and bool(row["error"]))
+
+
+def done_count(study) -> int:
+    return sum(counted(t) for t in study.get_trials(deepcopy=False))
+
+
+def _finished_evaluations(study) -> Dict[str, Evaluation]:
+    out: Dict[str, Evaluation] = {}
+    for t in study.get_trials(deepcopy=False):
+        if t.state.name == "COMPLETE" and "config_key" in t.user_attrs:
+            a = t.user_attrs
+            out.setdefault(a["config_key"], Evaluation(
+                a["config_key"], a["latency_ms"], a["latency_std_ms"], a["feasible"], a["zc"],
+                a["curve"], a["score"], 0.0))
+    return out
+
+
+def _history(study) -> List[tuple]:
+    return [(t.user_attrs["latency_ms"], t.user_attrs.get("curve") or [])
+            for t in study.get_trials(deepcopy=False)
+            if t.state.name in ("COMPLETE", "PRUNED") and "latency_ms" in t.user_attrs]
+
+
+def _early_stopper(ctx, study, trial, latency_ms: float) -> Callable[[int, float], None]:
+    optuna = _optuna()
+    history = _history(study)
+    curve: List[float] = []
+
+    def report(epoch: int, acc: float) -> None:
+        curve.append(acc)
+        trial.set_user_attr("curve", list(curve))
+        if should_stop_early(epoch, acc, latency_ms, history, ctx.settings.epochs):
+            raise optuna.TrialPruned(f"accuracy {acc:.3f} at epoch {epoch} below the top "
+                                     f"third of faster trials")
+    return report
+
+
+def make_objective(ctx, study, stage: str) -> Callable[[Any], Any]:
+    dims = ctx.space.dimensions()
+    budget = ctx.settings.budget_ms
+
+    def objective(trial):
+        params = {k: trial.suggest_categorical(k, v) for k, v in dims.items()}
+        cfg = ctx.space.build(params)
+        key = config_key(cfg)
+        ev = _finished_evaluations(study).get(key)
+        if ev is not None:  # the same network again: reuse, don't retrain
+            trial.set_user_attr("duplicate", True)
+        else:
+            lat = ctx.evaluator.latency(cfg)
+            trial.set_constraint(CONSTRAINT, lat[0] - budget)
+            trial.set_user_attr("latency_ms", lat[0])
+            report = _early_stopper(ctx, study, trial, lat[0]) if stage == "train" else None
+            try:
+                ev = ctx.evaluator.evaluate_config(cfg, stage, report=report, latency=lat)
+            except (TrialDiverged, MemoryError, RuntimeError) as e:
+                if isinstance(e, RuntimeError) and not _is_oom(e) and \
+                        not isinstance(e, TrialDiverged):
+                    raise
+                trial.set_user_attr("error", f"{type(e).__name__}: {str(e)[:200]}")
+                raise
+        if CONSTRAINT not in trial.constraints:
+            trial.set_constraint(CONSTRAINT, ev.latency_ms - budget)
+        for k, v in ev.attrs().items():
+            trial.set_user_attr(k, v)
+        return ev.values()
+    return objective
+
+
+def _is_oom(e: BaseException) -> bool:
+    return "out of memory" in str(e).lower() or type(e).__name__ == "OutOfMemoryError"
+
+
+def enqueue_top_k(zc_study, train_study, space, k: int) -> int:
+    """Two-stage: the k best zero-cost trials by non-dominated rank, then score, go to training."""
+    import numpy as np
+
+    from .pareto import non_dominated_sort
+
+    feas = [t for t in zc_study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"
+            and t.user_attrs.get("feasible") and math.isfinite(t.values[0])]
+    seen = {t.user_attrs.get("config_key") for t in train_study.get_trials(deepcopy=False)}
+    unique: Dict[str, Any] = {}
+    for t in feas:
+        unique.setdefault(t.user_attrs["config_key"], t)
+    cands = list(unique.values())
+    if not cands:
+        return 0
+    ranks = non_dominated_sort(np.array([t.values for t in cands]), [True, False])
+    order = sorted(range(len(cands)), key=lambda i: (ranks[i], -cands[i].values[0]))
+    queued = 0
+    already = sum(1 for t in train_study.get_trials(deepcopy=False))
+    for i in order[:k]:
+        if cands[i].user_attrs["config_key"] in seen or already + queued >= k:
+            continue
+        train_study.enqueue_trial(space.to_params(space.build(cands[i].params)),
+                                  user_attrs={"zc_trial": cands[i].number})
+        queued += 1
+    return queued
+
+
+def run_stage(ctx, storage, stage: str, target: int, on_trial: Callable[[], None]) -> Any:
+    """Run ``stage`` until its study holds ``target`` counted trials; returns the study."""
+    optuna = _optuna()
+    import torch
+
+    study = open_study(storage, ctx.settings, stage)
+    if not ctx.settings.storage:
+        recover_interrupted(study)
+    if stage == "train" and ctx.settings.proxy == "two-stage":
+        enqueue_top_k(open_study(storage, ctx.settings, "zc"), study, ctx.space, target)
+    remaining = target - done_count(study)
+    if remaining <= 0:
+        return study
+
+    def callback(st, _trial) -> None:
+        on_trial()
+        if done_count(st) >= target:
+            st.stop()
+
+    study.optimize(make_objective(ctx, study, stage), n_trials=remaining,
+                   catch=(TrialDiverged, MemoryError, torch.OutOfMemoryError),
+                   callbacks=[callback])
+    return study
+
+
+def run_optuna(ctx, storage, stages: List[tuple], on_trial: Callable[[str], None]) -> None:
+    """All stages in order; ``on_trial(stage)`` after each finished trial (progress, CSV)."""
+    for stage, target in stages:
+        ctx.progress.start_stage(stage, target, _count_now(storage, ctx.settings, stage))
+        run_stage(ctx, storage, stage, target, lambda s=stage: on_trial(s))
+
+
+def _count_now(storage, settings, stage: str) -> int:
+    return done_count(open_study(storage, settings, stage))
+
+
+def collect_rows(storage, space) -> List[Dict[str, Any]]:
+    """Rows (see ``rows.make_row``) of every stage's study in this storage."""
+    from .rows import make_row
+
+    optuna = _optuna()
+    names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    rows: List[Dict[str, Any]] = []
+    for stage in ("zc", "train"):
+        name = f"{STUDY_PREFIX}-{stage}"
+        if name not in names:
+            continue
+        for t in optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False):
+            if t.state.name != "WAITING":
+                rows.append(make_row(stage, t.number, t.state.name, t.params, t.user_attrs,
+                                     space))
+    return rows

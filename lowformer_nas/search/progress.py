@@ -1,0 +1,48 @@
+"""Progress on stderr with rich: trials done/total, ETA, feasible count, best so far."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+
+class SearchProgress:
+    """One bar per stage; ``quiet`` turns it into a no-op (library use, tests)."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self._progress: Any = None
+        self._task: Optional[int] = None
+        self._done0 = 0
+
+    def __enter__(self) -> "SearchProgress":
+        if not self.quiet:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("ETA"),
+                TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
+                console=Console(stderr=True), transient=False)
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def start_stage(self, stage: str, total: int, done: int) -> None:
+        if self._progress is None:
+            return
+        label = {"zc": "zero-cost trials", "train": "trained trials"}.get(stage, stage)
+        self._task = self._progress.add_task(label, total=total, completed=min(done, total),
+                                             status="")
+
+    def update(self, done: int, stats: Dict[str, Any]) -> None:
+        if self._progress is None or self._task is None:
+            return
+        best = stats.get("best")
+        text = f"feasible {stats['feasible']}/{stats['evaluated']}"
+        if best:
+            text += f"  best {best[0]:.4g} @ {best[1]:.3g} ms"
+        self._progress.update(self._task, completed=done, status=text)

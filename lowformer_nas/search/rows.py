@@ -1,0 +1,94 @@
+"""Trial rows: the one backend-independent record of a trial (what ``trials.csv`` holds).
+
+Both backends turn their results into these rows; reports, plots and exports read only the
+CSV, so a run directory means the same thing whichever backend wrote it.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from .._io import atomic_write_text
+from ..errors import RunError
+
+BASE_COLUMNS = ("stage", "number", "state", "feasible", "latency_ms", "latency_std_ms",
+                "score", "accuracy", "naswot", "synflow", "gradnorm", "epochs_done", "seconds",
+                "duplicate", "error")
+FLOAT_COLUMNS = ("latency_ms", "latency_std_ms", "score", "accuracy", "naswot", "synflow",
+                 "gradnorm", "seconds")
+
+
+def make_row(stage: str, number: int, state: str, params: Mapping[str, Any],
+             attrs: Mapping[str, Any], space) -> Dict[str, Any]:
+    """A row from a trial's params and recorded attributes (missing numbers stay empty)."""
+    zc = attrs.get("zc") or {}
+    curve = attrs.get("curve") or []
+    row: Dict[str, Any] = {
+        "stage": stage, "number": number, "state": state,
+        "feasible": attrs.get("feasible"), "latency_ms": attrs.get("latency_ms"),
+        "latency_std_ms": attrs.get("latency_std_ms"),
+        "score": attrs.get("score") if state == "COMPLETE" else None,
+        "accuracy": curve[-1] if curve else None,
+        "naswot": zc.get("naswot"), "synflow": zc.get("synflow"), "gradnorm": zc.get("gradnorm"),
+        "epochs_done": len(curve) if curve else None, "seconds": attrs.get("seconds"),
+        "duplicate": bool(attrs.get("duplicate", False)), "error": attrs.get("error") or "",
+    }
+    row.update({f"p:{k}": v for k, v in params.items()})
+    row["config"] = _config_json(params, space)
+    return row
+
+
+def _config_json(params: Mapping[str, Any], space) -> str:
+    from ..arch.yaml_io import config_to_dict
+
+    if set(space.dimensions()) - set(params):
+        return ""
+    return json.dumps(config_to_dict(space.build(params)), sort_keys=True)
+
+
+def write_trials_csv(path: Path, rows: Sequence[Mapping[str, Any]], space) -> None:
+    """Rewrite ``trials.csv`` atomically: base columns, one ``p:`` column per dimension, config."""
+    columns = list(BASE_COLUMNS) + [f"p:{k}" for k in space.dimensions()] + ["config"]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _fmt(row.get(k)) for k in columns})
+    atomic_write_text(path, buf.getvalue())
+
+
+def _fmt(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def read_trials_csv(path: Path) -> List[Dict[str, Any]]:
+    """Rows with numbers as floats (empty -> None) and booleans restored."""
+    if not path.is_file():
+        raise RunError(f"{str(path)!r} does not exist: not a run directory, or no trial "
+                       f"finished yet")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return [_parse(r) for r in rows]
+
+
+def _parse(r: Dict[str, str]) -> Dict[str, Any]:
+    out: Dict[str, Any] = dict(r)
+    for k in FLOAT_COLUMNS:
+        out[k] = float(r[k]) if r.get(k) not in (None, "") else None
+    out["number"] = int(r["number"])
+    out["epochs_done"] = int(r["epochs_done"]) if r.get("epochs_done") else None
+    out["feasible"] = _bool(r.get("feasible"))
+    out["duplicate"] = _bool(r.get("duplicate"))
+    return out
+
+
+def _bool(text: Optional[str]) -> Optional[bool]:
+    return {"True": True, "False": False}.get(text or "")

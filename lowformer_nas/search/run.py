@@ -1,0 +1,185 @@
+"""A search run: resolve and validate everything, lock the run directory, run a backend, finish.
+
+Run directory layout (the same for both backends)::
+
+    config.yaml      resolved options, seeds, versions, target profile and its sha256
+    trials.csv       every trial (rewritten after each finished one)
+    study.journal    Optuna journal (optuna backend without --storage)
+    reference.json   official variants scored the same way (cache)
+    pareto.json      the computed Pareto data behind the page
+    pareto.html      interactive Pareto page
+    summary.md       counts, front, B0-B3, Spearman, hypervolume
+    models/B0.yaml … B3.yaml
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import yaml
+
+from .._io import atomic_write_text
+from ..errors import RunError
+from .budget import format_budget
+from .settings import SearchSettings
+
+CONFIG_NAME = "config.yaml"
+
+
+@dataclass
+class RunDir:
+    path: Path
+    lock_fd: Optional[int] = None
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def release(self) -> None:
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
+
+
+@dataclass
+class SearchContext:
+    settings: SearchSettings
+    space: Any
+    profile: Any
+    evaluator: Any
+    run: RunDir
+    progress: Any
+
+
+def default_out(settings: SearchSettings) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = Path(settings.target).stem if settings.target.endswith(".json") else settings.target
+    return Path("runs") / f"{target}-{format_budget(settings.budget_ms)}-{stamp}"
+
+
+def stage_plan(settings: SearchSettings) -> List[Tuple[str, int]]:
+    """(stage, trial count) in order: two-stage scores ``trials`` then trains ``top_k``."""
+    if settings.proxy == "zero-cost":
+        return [("zc", settings.trials)]
+    if settings.proxy == "train":
+        return [("train", settings.trials)]
+    return [("zc", settings.trials), ("train", min(settings.top_k, settings.trials))]
+
+
+def read_run_config(path: Path) -> Dict[str, Any]:
+    """The ``config.yaml`` of a run directory (RunError if it is not one)."""
+    cfg = path / CONFIG_NAME
+    if not cfg.is_file():
+        raise RunError(f"{str(path)!r} is not a run directory (no {CONFIG_NAME})")
+    try:
+        data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        raise RunError(f"{str(cfg)!r} is not valid YAML") from None
+    if not isinstance(data, dict) or "settings" not in data:
+        raise RunError(f"{str(cfg)!r} has no 'settings' mapping: not written by lowformer-nas")
+    return data
+
+
+def check_resumable(settings: SearchSettings, out: Path) -> bool:
+    """True when ``out`` holds this same search; RunError when it holds another or junk."""
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise RunError(f"--out {str(out)!r} exists and is not a directory")
+    if not (out / CONFIG_NAME).is_file():
+        if any(out.iterdir()):
+            raise RunError(f"--out {str(out)!r} is a non-empty directory without {CONFIG_NAME}; "
+                           f"choose a new or empty directory")
+        return False
+    old = SearchSettings.from_dict(read_run_config(out)["settings"])
+    diff = settings.differences(old)
+    if diff:
+        raise RunError(f"--out {str(out)!r} holds a different search ({'; '.join(diff)}); "
+                       f"use another --out to start a new one")
+    return True
+
+
+def _versions() -> Dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("lowformer-nas", "torch", "timm", "optuna", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
+    """Create or reopen the run directory, take its lock, write ``config.yaml``."""
+    out = Path(settings.out) if settings.out else default_out(settings)
+    settings.out = str(out)
+    resumed = check_resumable(settings, out)
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunError(f"another lowformer-nas search is running in {str(out)!r}") from None
+    old = read_run_config(out) if resumed else {}
+    doc = {"settings": settings.to_dict(), "created": old.get("created", time.ctime()),
+           "updated": time.ctime(), "resumed": old.get("resumed", -1) + 1,
+           "stages": stage_plan(settings),
+           "space": {"name": space.name, "resolution": space.resolution, "size": space.size()},
+           "profile": {"name": profile.name, "sha256": profile.sha256,
+                       "describe": str(profile.describe())},
+           "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+           "versions": _versions()}
+    atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(doc, sort_keys=False))
+    return RunDir(out, fd)
+
+
+def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, Dict[str, Any]]:
+    """Validate everything, then search and write every file; returns (run dir, Pareto data)."""
+    from ..latency import get_target
+    from ..space import load_space
+    from .datasets import load_dataset
+    from .finish import finish_run
+    from .objective import Evaluator
+    from .progress import SearchProgress
+    from .references import reference_names
+
+    space = load_space(settings.space)
+    profile = get_target(settings.target)
+    reference_names(settings)
+    data = load_dataset(settings.dataset, settings.data_dir, settings.max_train,
+                        settings.max_val, settings.seed)
+    run = open_run(settings, space, profile)
+    try:
+        with SearchProgress(quiet) as progress:
+            ctx = SearchContext(settings, space, profile,
+                                Evaluator(settings, space, profile, data), run, progress)
+            _run_backend(ctx)
+        return run, finish_run(ctx)
+    finally:
+        run.release()
+
+
+def _run_backend(ctx: SearchContext) -> None:
+    if ctx.settings.backend == "ray":
+        from .ray_backend import run_ray
+
+        run_ray(ctx, stage_plan(ctx.settings))
+        return
+    from . import optuna_backend as ob
+    from .finish import write_rows
+
+    storage = ob.open_storage(ctx.settings, ctx.run.path)
+
+    def on_trial(stage: str) -> None:
+        rows = ob.collect_rows(storage, ctx.space)
+        write_rows(ctx, rows, stage)
+
+    ob.run_optuna(ctx, storage, stage_plan(ctx.settings), on_trial)
+    write_rows(ctx, ob.collect_rows(storage, ctx.space), None)

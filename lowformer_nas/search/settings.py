@@ -1,0 +1,87 @@
+"""The resolved options of one search: validated up front, saved as ``config.yaml``.
+
+Everything a run depends on lives here, so that a resumed run can check it is continuing the
+same search and a report can say exactly what was run.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Dict, List, Optional
+
+from ..errors import RunError
+from .budget import parse_budget
+from .datasets import check_dataset_spec
+from .proxies import ZC_SCORES
+
+PROXIES = ("zero-cost", "train", "two-stage")
+BACKENDS = ("optuna", "ray")
+SAMPLERS = ("nsga2", "tpe")
+# options that must match when a run directory is continued (trials may grow)
+IDENTITY = ("target", "budget_ms", "space", "proxy", "dataset", "seed", "measure", "epochs",
+            "proxy_resolution", "zc_score", "sampler", "max_train", "max_val")
+
+
+@dataclass
+class SearchSettings:
+    """One search, fully resolved (defaults filled in)."""
+
+    target: str
+    budget: str
+    budget_ms: float = 0.0
+    space: str = "lowformer"
+    trials: int = 300
+    proxy: str = "zero-cost"
+    dataset: str = "digits"
+    data_dir: Optional[str] = None
+    backend: str = "optuna"
+    seed: int = 0
+    out: Optional[str] = None
+    storage: Optional[str] = None
+    address: Optional[str] = None
+    measure: bool = False
+    sampler: str = "nsga2"
+    epochs: int = 6
+    proxy_resolution: int = 32
+    zc_score: str = "naswot"
+    top_k: int = 8
+    max_train: int = 5000
+    max_val: int = 1000
+    references: List[str] = field(default_factory=lambda: ["all"])
+
+    def __post_init__(self) -> None:
+        self.budget_ms = parse_budget(self.budget)
+        _check_choice("proxy", self.proxy, PROXIES)
+        _check_choice("backend", self.backend, BACKENDS)
+        _check_choice("sampler", self.sampler, SAMPLERS)
+        _check_choice("zc-score", self.zc_score, ZC_SCORES)
+        check_dataset_spec(self.dataset)
+        for name, low in (("trials", 1), ("epochs", 1), ("proxy_resolution", 16), ("top_k", 1),
+                          ("max_train", 10), ("max_val", 10), ("seed", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < low:
+                raise RunError(f"--{name.replace('_', '-')} must be an integer >= {low}, "
+                               f"but got {value!r}")
+        if self.storage and self.backend == "ray":
+            raise RunError("--storage is for the optuna backend; the ray backend keeps its "
+                           "results in the run directory (use --address to share a cluster)")
+        if self.address and self.backend != "ray":
+            raise RunError(f"--address joins a Ray cluster and needs --backend ray, but "
+                           f"--backend is {self.backend!r}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "SearchSettings":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names and k != "budget_ms"})
+
+    def differences(self, other: "SearchSettings") -> List[str]:
+        """Identity options that differ (``name: old -> new``)."""
+        return [f"{k}: {getattr(other, k)!r} -> {getattr(self, k)!r}" for k in IDENTITY
+                if getattr(self, k) != getattr(other, k)]
+
+
+def _check_choice(name: str, value: str, allowed: tuple) -> None:
+    if value not in allowed:
+        raise RunError(f"--{name} must be one of {', '.join(allowed)}, but got {value!r}")
