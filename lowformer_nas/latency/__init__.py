@@ -13,7 +13,7 @@ _LAZY = {
     "measure": "measure", "Measurement": "measure", "BACKENDS": "measure",
     "Kernel": "kernels", "enumerate_kernels": "kernels", "config_macs": "kernels",
     "trace_kernels": "trace",
-    "calibrate": "calibrate", "calibrate_from_models": "calibrate",
+    "calibrate": "calibrate", "calibrate_from_models": "calibrate_models",
     "export_kit": "export_kit", "import_measurements": "export_kit",
 }
 __all__ = sorted(_LAZY)

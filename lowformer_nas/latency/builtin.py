@@ -12,7 +12,7 @@ import os
 import platform
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -58,17 +58,20 @@ def prior_params(roof: Dict[str, Any], rel_std: float = 0.5) -> Dict[str, Any]:
             "model": {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0}, "rel_std": rel_std}
 
 
-def adjust_to_rows(params: Dict[str, Any], rows: List[Dict[str, Any]]) -> Tuple[Dict[str, Any],
-                                                                                 Dict[str, Any]]:
+def adjust_to_rows(params: Dict[str, Any], rows: List[Dict[str, Any]],
+                   resolve: Optional[Callable[[str], Any]] = None) -> Tuple[Dict[str, Any],
+                                                                            Dict[str, Any]]:
     """Fit (alpha, beta) on whole-model latencies; returns new params and the LOO error."""
     from ..arch.registry import resolve_arch
+
+    resolve = resolve or (lambda name: resolve_arch(name)[1])
     from .kernels import block_kernels, config_blocks
     from .predictor import Predictor, fit_model_level
 
     pred = Predictor(params)
     sums, counts = [], []
     for r in rows:
-        blocks = config_blocks(resolve_arch(r["model"])[1], r["resolution"], r["batch"])
+        blocks = config_blocks(resolve(r["model"]), r["resolution"], r["batch"])
         sums.append(sum(c * pred.block_ms(b) for _, b, c in blocks))
         counts.append(sum(c * len(block_kernels(b)) for _, b, c in blocks))
     measured = np.array([r["latency_ms"] for r in rows])

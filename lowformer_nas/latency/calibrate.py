@@ -25,6 +25,7 @@ from .profiles import Profile, cache_dir, make_profile
 
 KERNEL_SHARE, MODEL_SHARE = 0.45, 0.47  # of the budget; the rest covers fitting and overheads
 KERNEL_GROUP, MODEL_GROUP = 16, 4
+IDENTITY = ("device", "backend", "threads", "space")  # what a resumed journal must match
 
 
 class Journal:
@@ -35,9 +36,10 @@ class Journal:
         self.records = self._read()
         if not self.records:
             self.append(dict(header, kind="header"))
-        elif {k: self.records[0].get(k) for k in header} != header:
+        elif {k: self.records[0].get(k) for k in IDENTITY} != {k: header[k] for k in IDENTITY}:
             raise ProfileError(f"calibration journal {self.path} belongs to "
                                f"{self.records[0]!r}, not {header!r}; delete it to start over")
+        self.header = {k: v for k, v in self.records[0].items() if k != "kind"}
 
     def _read(self) -> List[Dict[str, Any]]:
         if not self.path.is_file():

@@ -78,9 +78,10 @@ def _record(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
     if name in ("linear", "addmm", "mm"):
         x = args[1] if name == "addmm" else args[0]
         wt = args[1] if name == "linear" else (args[2] if name == "addmm" else args[1])
-        rows = int(x.numel() // x.shape[-1])
+        n = int(x.shape[0])
+        rows = int(x.numel() // (x.shape[-1] * n))
         cout = int(wt.shape[0]) if name == "linear" else int(wt.shape[-1])
-        return Kernel("linear", 1, int(x.shape[-1]), cout, rows, 1,
+        return Kernel("linear", n, int(x.shape[-1]), cout, rows, 1,
                       bias=(name == "addmm" or _arg(args, 2, None) is not None))
     if name in ("matmul", "bmm"):
         a, b = args[0], args[1]

@@ -1,0 +1,167 @@
+"""``measure``, ``predict`` and ``calibrate``: thin wrappers over ``lowformer_nas.latency``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Tuple
+
+from ..errors import ConfigError, UnknownNameError
+
+BACKENDS = ("torch", "torchscript", "onnxruntime")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected minutes > 0, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected minutes > 0, got {text!r}")
+    return value
+
+
+def _shape_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("arch", metavar="NAME_OR_YAML", help="registered name or YAML file")
+    p.add_argument("--resolution", type=_positive, default=224, help="input side (224)")
+    p.add_argument("--batch", type=_positive, default=1, help="batch size (1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("measure", help="time a model end to end on this machine")
+    _shape_args(p)
+    p.add_argument("--backend", choices=BACKENDS, default="torch")
+    p.add_argument("--threads", type=_positive, default=1, help="CPU threads (1)")
+    p.add_argument("--device", default="cpu", help="torch device: cpu or cuda (cpu)")
+    p.set_defaults(func=cmd_measure)
+
+    p = subparsers.add_parser("predict", help="predicted latency on a target device")
+    _shape_args(p)
+    p.add_argument("--target", default="local",
+                   help="built-in target (see `lowformer-nas list`) or profile .json (local)")
+    p.set_defaults(func=cmd_predict)
+
+    p = subparsers.add_parser("calibrate", help="fit a latency profile for a device")
+    p.add_argument("--device", help="name of the device this profile describes")
+    p.add_argument("--backend", choices=BACKENDS, default="torch")
+    p.add_argument("--threads", type=_positive, default=1)
+    p.add_argument("--budget-minutes", type=_minutes, default=5.0)
+    p.add_argument("--space", default="lowformer", help="search space to sample kernels from")
+    p.add_argument("--resolution", type=_positive, action="append",
+                   help="resolutions to sample (repeatable; default from the space)")
+    p.add_argument("--out", help="also write the profile JSON here")
+    p.add_argument("--no-progress", action="store_true")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--from-measurements", metavar="CSV",
+                     help="fit from whole-model latencies (columns model, latency_ms)")
+    src.add_argument("--export-kit", metavar="DIR",
+                     help="write ONNX kernels + standalone runner for another device")
+    src.add_argument("--import-measurements", metavar="CSV", help="fit from the kit's output")
+    p.set_defaults(func=cmd_calibrate)
+
+
+def _resolve(name: str) -> Tuple[str, Any]:
+    """(display name, ArchConfig or timm nn.Module) for a registry name, YAML or timm model."""
+    from ..arch.registry import resolve_arch
+
+    try:
+        return resolve_arch(name)
+    except UnknownNameError:
+        import timm
+
+        if timm.is_model(name):
+            return name, timm.create_model(name, pretrained=False)
+        raise
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    from ..latency import measure
+
+    name, model = _resolve(args.arch)
+    m = measure(model, resolution=args.resolution, batch=args.batch, backend=args.backend,
+                threads=args.threads, device=args.device)
+    if args.json:
+        print(json.dumps(dict(m.to_dict(), arch=name)))
+    else:
+        print(f"{name} @{args.resolution} batch {args.batch} ({m.backend}, {m.threads} thread(s),"
+              f" {m.device}): {m.latency_ms:.2f} ms median (p10 {m.p10_ms:.2f}, "
+              f"p90 {m.p90_ms:.2f}, {m.n} runs)")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ..arch.config import ArchConfig
+    from ..latency import get_target
+
+    name, model = _resolve(args.arch)
+    prof = get_target(args.target)
+    if isinstance(model, ArchConfig):
+        p = prof.predict(model, resolution=args.resolution, batch=args.batch)
+    else:
+        p = prof.predict_model(model, resolution=args.resolution, batch=args.batch)
+    if args.json:
+        print(json.dumps(dict(p.to_dict(), arch=name, resolution=args.resolution,
+                              batch=args.batch, profile_description=prof.describe(),
+                              profile_sha256=prof.sha256)))
+        return 0
+    print(f"{name} @{args.resolution} batch {args.batch} on {prof.name}: "
+          f"{p.latency_ms:.2f} +- {p.std_ms:.2f} ms")
+    for stage, ms in p.per_stage.items():
+        print(f"  {stage:<9} {ms:8.2f} ms")
+    print(f"profile: {prof.describe()}")
+    return 0
+
+
+def _save_user(prof: Any, out: Any) -> None:
+    from ..latency.profiles import ALIASES, user_profile_path
+
+    path = user_profile_path(ALIASES.get(prof.name, prof.name))
+    prof.save(path)
+    if out:
+        prof.save(out)
+    print(f"profile written to {path}" + (f" and {out}" if out else ""))
+    print(f"profile: {prof.describe()}")
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from ..latency.profiles import ALIASES
+
+    if args.export_kit:
+        from ..latency.export_kit import export_kit
+
+        path = export_kit(args.export_kit, space=args.space, resolutions=args.resolution)
+        print(f"kit written to {path}; copy it to the device and run: python run_kit.py "
+              f"--threads N  (then: lowformer-nas calibrate --device NAME "
+              f"--import-measurements results.csv)")
+        return 0
+    if not args.device:
+        raise ConfigError("calibrate needs --device NAME (or --export-kit DIR)")
+    device = ALIASES.get(args.device, args.device)
+    if args.from_measurements:
+        from ..latency.calibrate_models import calibrate_from_models
+
+        prof = calibrate_from_models(device, args.from_measurements)
+    elif args.import_measurements:
+        from ..latency.export_kit import import_measurements
+
+        prof = import_measurements(device, args.import_measurements)
+    else:
+        from ..latency.calibrate import calibrate
+
+        prof = calibrate(device=device, backend=args.backend, threads=args.threads,
+                         budget_minutes=args.budget_minutes, space=args.space,
+                         resolutions=args.resolution, progress=not args.no_progress
+                         and sys.stderr.isatty())
+    _save_user(prof, args.out)
+    return 0

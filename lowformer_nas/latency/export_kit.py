@@ -1,0 +1,171 @@
+"""Calibration for devices where lowformer-nas cannot be installed.
+
+``export_kit`` writes benchmark kernels and a few whole models as ONNX files plus a standalone
+runner (needs only numpy and onnxruntime); the runner writes ``results.csv``, which
+``import_measurements`` turns into a profile with the same fit as on-device calibration.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from .._io import atomic_write_text
+from ..errors import ProfileError
+from .kernels import Kernel
+from .profiles import Profile, make_profile
+
+RUNNER = '''#!/usr/bin/env python3
+"""Times every ONNX file of this kit with onnxruntime; writes results.csv (resumable)."""
+import argparse, csv, json, os, statistics, time
+import numpy as np
+import onnxruntime as ort
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--threads", type=int, default=1)
+ap.add_argument("--out", default="results.csv")
+ap.add_argument("--runs", type=int, default=15)
+args = ap.parse_args()
+here = os.path.dirname(os.path.abspath(__file__))
+manifest = json.load(open(os.path.join(here, "manifest.json")))
+done = set()
+if os.path.exists(args.out):
+    done = {r["id"] for r in csv.DictReader(open(args.out))}
+new = not os.path.exists(args.out)
+with open(args.out, "a", newline="") as fh:
+    w = csv.writer(fh)
+    if new:
+        w.writerow(["id", "kind", "spec", "resolution", "ms", "threads"])
+    for i, item in enumerate(manifest["items"]):
+        if item["id"] in done:
+            continue
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = args.threads
+        opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(os.path.join(here, item["file"]), opts,
+                                    providers=["CPUExecutionProvider"])
+        inp = sess.get_inputs()[0]
+        x = {inp.name: np.random.rand(*item["input_shape"]).astype(np.float32)}
+        for _ in range(3):
+            sess.run(None, x)
+        meds = []
+        for _ in range(3):
+            ts = []
+            for _ in range(max(1, args.runs // 3)):
+                t = time.perf_counter(); sess.run(None, x); ts.append(time.perf_counter() - t)
+            meds.append(statistics.median(ts))
+        ms = 1000 * statistics.median(meds)
+        w.writerow([item["id"], item["kind"], json.dumps(item["spec"]), item["resolution"],
+                    f"{ms:.6f}", args.threads])
+        fh.flush(); os.fsync(fh.fileno())
+        print(f"{i + 1}/{len(manifest['items'])} {item['id']}: {ms:.3f} ms", flush=True)
+'''
+
+
+def _export(module: Any, x: Any, path: Path) -> None:
+    import torch
+
+    with torch.no_grad():
+        torch.onnx.export(module.eval(), (x,), str(path), input_names=["x"], opset_version=17,
+                          dynamo=False)
+
+
+def export_kit(out_dir: str, space: str = "lowformer", resolutions: Optional[Sequence[int]] = None,
+               n_kernels: int = 400, n_models: int = 6, seed: int = 0) -> Path:
+    """Write ``manifest.json``, ``run_kit.py`` and the ONNX files to ``out_dir``."""
+    from ..arch.builder import build_model
+    from ..arch.yaml_io import config_to_dict
+    from .calibrate import kernel_pool, sample_configs, space_resolutions
+    from .kernel_modules import kernel_module
+
+    import torch
+
+    rng = random.Random(seed)
+    res = space_resolutions(space, resolutions)
+    root = Path(out_dir)
+    (root / "onnx").mkdir(parents=True, exist_ok=True)
+    pool = kernel_pool(sample_configs(space, rng, 60), res, rng)
+    per_type = max(8, n_kernels // max(1, len(pool)))
+    items: List[Dict[str, Any]] = []
+    for op, ks in sorted(pool.items()):
+        for kr in ks[:per_type]:
+            mod, x = kernel_module(kr)
+            name = f"k{len(items):05d}"
+            _export(mod, x, root / "onnx" / f"{name}.onnx")
+            items.append({"id": name, "kind": "kernel", "spec": list(kr), "resolution": 0,
+                          "file": f"onnx/{name}.onnx", "input_shape": list(x.shape)})
+    for i, cfg in enumerate(sample_configs(space, rng, n_models)):
+        r = rng.choice(res)
+        name = f"m{i:03d}"
+        _export(build_model(cfg), torch.randn(1, 3, r, r), root / "onnx" / f"{name}.onnx")
+        items.append({"id": name, "kind": "model", "spec": config_to_dict(cfg), "resolution": r,
+                      "file": f"onnx/{name}.onnx", "input_shape": [1, 3, r, r]})
+    manifest = {"format": "lowformer-nas/export-kit", "space": space, "items": items,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    atomic_write_text(root / "manifest.json", json.dumps(manifest))
+    atomic_write_text(root / "run_kit.py", RUNNER)
+    return root
+
+
+def read_results(path: str) -> List[Dict[str, Any]]:
+    """Validated rows of the runner's ``results.csv``."""
+    if not os.path.isfile(path):
+        raise ProfileError(f"measurement file {path!r} does not exist")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        need = ("id", "kind", "spec", "resolution", "ms")
+        missing = [c for c in need if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ProfileError(f"{path}: missing column(s) {', '.join(missing)}; the kit's "
+                               f"run_kit.py writes {', '.join(need)}")
+        rows = []
+        for i, r in enumerate(reader, start=2):
+            try:
+                ms, spec = float(r["ms"]), json.loads(r["spec"])
+            except (ValueError, json.JSONDecodeError):
+                raise ProfileError(f"{path} line {i}: unreadable ms or spec") from None
+            if not ms > 0 or r["kind"] not in ("kernel", "model"):
+                raise ProfileError(f"{path} line {i}: need ms > 0 and kind kernel|model, got "
+                                   f"{r['ms']!r}, {r['kind']!r}")
+            rows.append({"kind": r["kind"], "spec": spec, "resolution": int(r["resolution"]),
+                         "ms": ms, "threads": int(r.get("threads") or 1)})
+    return rows
+
+
+class _Records:
+    """The journal interface ``fit_journal`` reads, over imported rows."""
+
+    def __init__(self, records: List[Dict[str, Any]]) -> None:
+        self.records = records
+
+    def of_kind(self, kind: str) -> List[Dict[str, Any]]:
+        return [r for r in self.records if r["kind"] == kind]
+
+
+def import_measurements(device: str, path: str) -> Profile:
+    """Fit a profile for ``device`` from the kit runner's ``results.csv``."""
+    from .builtin import SPECS, local_roofline
+    from .calibrate import fit_journal
+
+    rows = read_results(path)
+    recs = []
+    for r in rows:
+        if r["kind"] == "kernel":
+            recs.append({"kind": "kernel", "kernel": list(Kernel(*r["spec"])), "ms": r["ms"]})
+        else:
+            recs.append({"kind": "model", "arch": r["spec"], "resolution": r["resolution"],
+                         "batch": 1, "ms": r["ms"]})
+    roof = dict(SPECS[device][1]) if device in SPECS else local_roofline(1, "onnxruntime")
+    roof["fused_epilogue"] = True  # onnxruntime folds BN and activations into convs
+    params, err = fit_journal(_Records(recs), roof)  # type: ignore[arg-type]
+    threads = rows[0]["threads"] if rows else 1
+    prov = (f"calibrated from export-kit results ({len(recs)} rows, onnxruntime, "
+            f"{threads} thread(s))")
+    return make_profile(device, device, prov, "calibrated", params, error=err,
+                        platform={"backend": "onnxruntime", "threads": threads,
+                                  "source": os.path.basename(path)},
+                        created=datetime.now(timezone.utc).isoformat(timespec="seconds"))

@@ -1,0 +1,191 @@
+"""Latency subsystem without timing: kernel enumeration, profiles, targets, CLI errors."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from lowformer_nas.arch.builder import build_model
+from lowformer_nas.arch.registry import OFFICIAL_NAMES, get_arch
+from lowformer_nas.cli import main
+from lowformer_nas.errors import ProfileError, UnknownNameError
+from lowformer_nas.latency import enumerate_kernels, get_target, list_targets, load_profile
+from lowformer_nas.latency.trace import trace_kernels
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOWFORMER_NAS_CACHE", str(tmp_path / "cache"))
+
+
+def _variants():
+    base = get_arch("lowformer_test")
+    yield "test", base
+    yield "unfused-proj", base.replace_stage(3, attn_fused_proj=False)
+    yield "no-bias", replace(base, mbconv_bias=False)
+    yield "stride4", base.replace_stage(4, attn_stride=4, mlp=True)
+    from lowformer_nas.space import load_space
+
+    rng = random.Random(3)
+    for name in ("tiny", "lowformer"):
+        space = load_space(name)
+        for i in range(4):
+            yield f"{name}{i}", space.sample(rng)
+
+
+@pytest.mark.parametrize("name", list(OFFICIAL_NAMES))
+def test_analytic_kernels_match_traced_official(name):
+    cfg = get_arch(name)
+    assert enumerate_kernels(cfg, 64) == trace_kernels(build_model(cfg), (1, 3, 64, 64))
+
+
+def test_analytic_kernels_match_traced_variants():
+    for label, cfg in _variants():
+        for res, batch in ((64, 1), (96, 2)):
+            traced = trace_kernels(build_model(cfg), (batch, 3, res, res))
+            assert enumerate_kernels(cfg, res, batch) == traced, (label, res, batch)
+
+
+def test_kernels_are_fused_and_typed():
+    ks = enumerate_kernels(get_arch("lowformer_test"), 64)
+    ops = {k.op for k in ks}
+    assert {"conv", "pw", "dw", "convT", "sdpa", "gn", "add", "pool", "linear", "ln"} <= ops
+    stem = ks[0]
+    assert stem.op == "conv" and stem.bn and stem.act == "hardswish" and stem.s == 2
+
+
+def test_builtin_targets_predict():
+    cfg = get_arch("lowformer_e2")
+    jet = get_target("jetson")
+    assert jet.name == "jetson-tx2" and get_target("jetson-tx2").sha256 == jet.sha256
+    assert "published" in jet.describe() and "MAPE" in jet.describe()
+    p = jet.predict(cfg, resolution=224, batch=1)
+    assert p.latency_ms > 0 and p.std_ms > 0
+    assert sum(p.per_stage.values()) == pytest.approx(p.latency_ms)
+    assert set(p.per_stage) >= {"stem", "stage1", "stage4", "head"}
+    assert "uncalibrated" in get_target("arm").describe()
+    assert get_target("gpu").predict(cfg).latency_ms < p.latency_ms
+    names = [t.name for t in list_targets()]
+    assert {"local", "jetson-tx2", "rpi5", "titan-rtx"} <= set(names)
+
+
+def test_bigger_model_predicts_slower():
+    prof = get_target("jetson")
+    assert prof.predict(get_arch("lowformer_b3")).latency_ms > \
+        prof.predict(get_arch("lowformer_b0")).latency_ms
+
+
+def test_traced_path_predicts_timm_model():
+    import timm
+
+    model = timm.create_model("resnet10t", pretrained=False)
+    assert get_target("jetson").predict_model(model, resolution=64).latency_ms > 0
+
+
+def test_unknown_target_lists_known():
+    with pytest.raises(UnknownNameError, match="jetson"):
+        get_target("no-such-device")
+
+
+def test_foreign_and_corrupt_profiles_rejected(tmp_path):
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps({"hello": 1}))
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text('{"format": "lowformer-nas/latency-profile", ')
+    for path in (foreign, corrupt, tmp_path / "missing.json"):
+        with pytest.raises(ProfileError):
+            load_profile(path)
+
+
+def test_user_profile_takes_precedence(tmp_path):
+    data = dict(get_target("jetson").data, provenance="my own board")
+    path = tmp_path / "cache" / "profiles" / "jetson-tx2.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(data))
+    assert "my own board" in get_target("jetson").describe()
+
+
+def test_local_uses_cached_profile(tmp_path):
+    data = dict(get_target("jetson").data, name="local", provenance="cached local")
+    path = tmp_path / "cache" / "profiles" / "local.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(data))
+    assert get_target("local").describe().startswith("local: cached local")
+
+
+def _run(argv, capsys):
+    """main() in-process: (exit code, stdout, stderr); argparse errors exit via SystemExit."""
+    try:
+        rc = main(argv)
+    except SystemExit as e:
+        rc = e.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_predict_cli_json(capsys):
+    rc, out, _ = _run(["predict", "lowformer_test", "--target", "jetson", "--json"], capsys)
+    data = json.loads(out)
+    assert rc == 0 and data["latency_ms"] > 0 and data["profile"] == "jetson-tx2"
+    rc, out, _ = _run(["predict", "lowformer_b0", "--target", "arm"], capsys)
+    assert rc == 0 and "stage3" in out and "uncalibrated" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["predict", "lowformer_b0", "--target", "nowhere"],
+    ["predict", "lowformer_b0", "--target", "FOREIGN"],
+    ["predict", "no_such_arch", "--target", "jetson"],
+    ["measure", "lowformer_b0", "--backend", "tensorflow"],
+    ["calibrate", "--budget-minutes", "1"],
+    ["calibrate", "--device", "x", "--budget-minutes", "-1"],
+])
+def test_bad_inputs_one_line_exit_2(argv, tmp_path, capsys):
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text("[1, 2]")
+    argv = [str(foreign) if a == "FOREIGN" else a for a in argv]
+    rc, _, err = _run(argv, capsys)
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("lowformer-nas: error:")
+
+
+PUBLISHED = "model,latency_ms,batch,resolution\nlowformer_e1,6.2,1,224\n" \
+            "lowformer_e2,14.7,1,224\nlowformer_e3,25.0,1,224\nlowformer_b0,7.0,,\n"
+
+
+def test_from_measurements_fits_and_reports_loo(tmp_path, capsys):
+    csv_path = tmp_path / "pub.csv"
+    csv_path.write_text(PUBLISHED)
+    out = tmp_path / "p.json"
+    rc, text, _ = _run(["calibrate", "--device", "jetson", "--from-measurements",
+                        str(csv_path), "--out", str(out)], capsys)
+    assert rc == 0 and "LOO MAPE" in text
+    prof = load_profile(out)
+    assert prof.name == "jetson-tx2" and prof.data["error"]["n_models"] == 4
+    assert get_target("jetson").sha256 == prof.sha256  # the user's profile now wins
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("model,ms\nlowformer_e1,6.2\n", "missing column"),
+    ("model,latency_ms\nlowformer_e1,6.2\nnot_a_model,3\nlowformer_e2,4\n", "not_a_model"),
+    ("model,latency_ms\nlowformer_e1,-6.2\nlowformer_e2,3\nlowformer_e3,4\n", "> 0"),
+    ("model,latency_ms\nlowformer_e1,abc\nlowformer_e2,3\nlowformer_e3,4\n", "number"),
+    ("model,latency_ms\nlowformer_e1,6\n", "at least 3"),
+])
+def test_from_measurements_bad_csv(tmp_path, capsys, text, needle):
+    csv_path = tmp_path / "bad.csv"
+    csv_path.write_text(text)
+    rc, _, err = _run(["calibrate", "--device", "jetson", "--from-measurements",
+                       str(csv_path)], capsys)
+    assert rc == 2 and needle in err and err.count("\n") == 1
+
+
+def test_import_stays_light():
+    code = ("import sys; from lowformer_nas.latency import get_target, list_targets; "
+            "list_targets(); get_target('jetson'); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ), check=True)
+    assert out.stdout.strip() == "False"

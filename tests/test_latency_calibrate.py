@@ -1,0 +1,101 @@
+"""Real measurements (no mocked timings) on tiny configs: measure, calibrate, resume, kit.
+
+No timing thresholds here: accuracy targets live in benchmarks/latency_accuracy.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lowformer_nas.cli import main
+from lowformer_nas.latency import get_target, load_profile, measure
+
+pytestmark = pytest.mark.slow
+CAL = ["calibrate", "--device", "testdev", "--space", "tiny", "--resolution", "64",
+       "--no-progress"]
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOWFORMER_NAS_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.mark.parametrize("backend", ["torch", "torchscript", "onnxruntime"])
+def test_measure_backends(backend):
+    m = measure("lowformer_test", resolution=64, backend=backend, threads=1, min_time_s=0.2)
+    assert m.p10_ms <= m.latency_ms <= m.p90_ms and m.n >= 15 and m.backend == backend
+
+
+def test_measure_cli_json(capsys):
+    assert main(["measure", "lowformer_test", "--resolution", "64", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["latency_ms"] > 0 and {"p10_ms", "p90_ms", "n", "threads"} <= set(data)
+
+
+def _journal_lines(cache: Path) -> int:
+    files = list((cache / "calibration").glob("testdev-*.jsonl"))
+    return sum(1 for _ in files[0].open()) if files else 0
+
+
+def test_calibrate_interrupt_resume_and_profile(cache, tmp_path, capsys):
+    # 1) a calibration interrupted by Ctrl-C keeps what it measured
+    env = dict(os.environ, LOWFORMER_NAS_CACHE=str(cache))
+    proc = subprocess.Popen([sys.executable, "-m", "lowformer_nas"] + CAL +
+                            ["--budget-minutes", "1"], env=env, stderr=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while _journal_lines(cache) < 40 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    kept = _journal_lines(cache)
+    assert proc.returncode == 130 and "rerun to continue" in err and kept >= 40
+    # 2) rerunning continues from the journal and writes a complete profile
+    out = tmp_path / "testdev.json"
+    assert main(CAL + ["--budget-minutes", "0.5", "--out", str(out)]) == 0
+    assert "testdev" in capsys.readouterr().out
+    grown = _journal_lines(cache)
+    assert grown > kept
+    prof = load_profile(out)
+    data = prof.data
+    assert data["status"] == "calibrated" and data["error"]["n_models"] >= 4
+    assert {"cpu", "cores", "torch", "backend", "threads"} <= set(data["platform"])
+    assert data["created"] and data["params"]["corrections"]
+    # 3) the user profile is now the target of that name; predictions come with uncertainty
+    from lowformer_nas.arch.registry import get_arch
+
+    p = get_target("testdev").predict(get_arch("lowformer_test"), resolution=64)
+    assert p.latency_ms > 0 and p.std_ms > 0
+    # 4) a rerun with the budget already spent only refits
+    assert main(CAL + ["--budget-minutes", "0.5"]) == 0
+    assert _journal_lines(cache) == grown
+
+
+def test_export_kit_runner_and_import(cache, tmp_path, capsys):
+    from lowformer_nas.latency.export_kit import export_kit
+
+    kit = export_kit(str(tmp_path / "kit"), space="tiny", resolutions=[64], n_kernels=30,
+                     n_models=5)
+    assert (kit / "run_kit.py").is_file() and list((kit / "onnx").glob("*.onnx"))
+    results = tmp_path / "results.csv"
+    subprocess.run([sys.executable, str(kit / "run_kit.py"), "--out", str(results),
+                    "--runs", "3"], check=True, capture_output=True)
+    out = tmp_path / "board.json"
+    assert main(["calibrate", "--device", "arm", "--import-measurements", str(results),
+                 "--out", str(out)]) == 0
+    prof = load_profile(out)
+    assert prof.name == "rpi5" and prof.data["status"] == "calibrated"
+    assert "calibrated" in get_target("arm").describe()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,kind\n1,kernel\n")
+    capsys.readouterr()
+    assert main(["calibrate", "--device", "arm", "--import-measurements", str(bad)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
