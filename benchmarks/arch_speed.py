@@ -86,6 +86,10 @@ def section(times: Dict[str, List[float]], repeats: int) -> str:
     for label, key, target in rows:
         mark = f"{target} ({verdict[key]})" if key in verdict else target
         lines.append(f"| {label} | {med[key]:.3f} | {spread[key]} | {mark} |")
+    lines += ["", f"`show` takes {med['show'] - med['import']:.2f} s beyond a bare import of "
+              "timm's LowFormer module: the count runs on the meta device (shapes only). The "
+              "rest is importing torch and timm (timm imports torchvision, which imports "
+              "torch._dynamo), so `show` cannot beat that floor while it builds through timm."]
     return "\n".join(lines) + "\n"
 
 
