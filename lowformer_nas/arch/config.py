@@ -78,6 +78,8 @@ class ArchConfig:
         # so two configs compare equal exactly when they build the same network
         object.__setattr__(self, "stages", tuple(
             _canonical(i, s) for i, s in enumerate(self.stages)))
+        if not _has_unfused_plain_block(self.stages):
+            object.__setattr__(self, "mbconv_bias", True)
 
     @property
     def widths(self) -> Tuple[int, ...]:
@@ -115,6 +117,15 @@ def _canonical(index: int, stage: StageConfig) -> StageConfig:
     changes.setdefault("expand", float(stage.expand))
     changes.setdefault("entry_expand", float(stage.entry_expand))
     return replace(stage, **changes)
+
+
+def _has_unfused_plain_block(stages: Tuple[StageConfig, ...]) -> bool:
+    """Whether any unfused MBConv outside LowFormer blocks exists (``mbconv_bias`` matters)."""
+    for i, s in enumerate(stages):
+        keep = relevant_fields(i, s)
+        if ("fused" in keep and i <= 2 and not s.fused) or (i > 0 and not s.entry_fused):
+            return True
+    return False
 
 
 def _fail(rule: str, where: str, value: Any) -> None:

@@ -35,7 +35,8 @@ def _coerce(value: Any, kind: type, where: str) -> Any:
         return float(value)
     if kind is bool and not isinstance(value, bool) or kind is not bool and (
             isinstance(value, bool) or not isinstance(value, kind)):
-        raise ConfigError(f"{where} must be a {kind.__name__}, but got {value!r}")
+        article = "an" if kind.__name__[0] in "aeiou" else "a"
+        raise ConfigError(f"{where} must be {article} {kind.__name__}, but got {value!r}")
     return value
 
 
