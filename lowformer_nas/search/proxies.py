@@ -142,7 +142,7 @@ def train_proxy(cfg: ArchConfig, data: ProxyData, resolution: int, epochs: int, 
             idx = perm[step * batch_size:(step + 1) * batch_size]
             loss = loss_fn(model(_resize(data.train_x[idx], resolution)), data.train_y[idx])
             if not torch.isfinite(loss):
-                raise TrialDiverged(f"training loss is {float(loss)} at epoch {epoch + 1}, "
+                raise TrialDiverged(f"training loss is {float(loss.detach())} at epoch {epoch + 1}, "
                                     f"step {step + 1}")
             opt.zero_grad(set_to_none=True)
             loss.backward()

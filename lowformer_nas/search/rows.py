@@ -17,7 +17,7 @@ from ..errors import RunError
 
 BASE_COLUMNS = ("stage", "number", "state", "feasible", "latency_ms", "latency_std_ms",
                 "score", "accuracy", "naswot", "synflow", "gradnorm", "epochs_done", "seconds",
-                "duplicate", "error")
+                "duplicate", "error", "retry_of")
 FLOAT_COLUMNS = ("latency_ms", "latency_std_ms", "score", "accuracy", "naswot", "synflow",
                  "gradnorm", "seconds")
 
@@ -36,6 +36,7 @@ def make_row(stage: str, number: int, state: str, params: Mapping[str, Any],
         "naswot": zc.get("naswot"), "synflow": zc.get("synflow"), "gradnorm": zc.get("gradnorm"),
         "epochs_done": len(curve) if curve else None, "seconds": attrs.get("seconds"),
         "duplicate": bool(attrs.get("duplicate", False)), "error": attrs.get("error") or "",
+        "retry_of": attrs.get("retry_of"),
     }
     row.update({f"p:{k}": v for k, v in params.items()})
     row["config"] = _config_json(params, space)

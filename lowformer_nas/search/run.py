@@ -144,7 +144,6 @@ def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, D
     """Validate everything, then search and write every file; returns (run dir, Pareto data)."""
     from ..latency import get_target
     from ..space import load_space
-    from .datasets import load_dataset
     from .finish import finish_run
     from .objective import Evaluator
     from .progress import SearchProgress
@@ -153,8 +152,7 @@ def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, D
     space = load_space(settings.space)
     profile = get_target(settings.target)
     reference_names(settings)
-    data = load_dataset(settings.dataset, settings.data_dir, settings.max_train,
-                        settings.max_val, settings.seed)
+    data = _load_data(settings)
     run = open_run(settings, space, profile)
     try:
         with SearchProgress(quiet) as progress:
@@ -164,6 +162,13 @@ def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, D
         return run, finish_run(ctx)
     finally:
         run.release()
+
+
+def _load_data(settings: SearchSettings) -> Any:
+    from .datasets import load_dataset
+
+    return load_dataset(settings.dataset, settings.data_dir, settings.max_train,
+                        settings.max_val, settings.seed)
 
 
 def _run_backend(ctx: SearchContext) -> None:

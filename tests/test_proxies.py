@@ -1,0 +1,60 @@
+"""Proxies on tiny networks: zero-cost scores, the short training run, early stopping."""
+import math
+
+import pytest
+
+from lowformer_nas.arch.registry import get_arch
+from lowformer_nas.search.datasets import load_dataset
+from lowformer_nas.search.objective import should_stop_early
+from lowformer_nas.search.proxies import TrialDiverged, train_proxy, zero_cost_scores
+from lowformer_nas.space import load_space
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", max_train=300, max_val=100)
+
+
+def test_zero_cost_scores_finite_and_deterministic(digits):
+    cfg = load_space("tiny").sample(1)
+    a = zero_cost_scores(cfg, digits, resolution=32, seed=0, batch_size=32)
+    b = zero_cost_scores(cfg, digits, resolution=32, seed=0, batch_size=32)
+    assert set(a) == {"naswot", "synflow", "gradnorm"}
+    assert all(math.isfinite(v) for v in a.values())
+    assert a == pytest.approx(b)
+
+
+def test_zero_cost_scores_tell_networks_apart(digits):
+    space = load_space("tiny")
+    scores = {zero_cost_scores(space.sample(s), digits, 32, batch_size=32)["naswot"]
+              for s in range(4)}
+    assert len(scores) > 1
+
+
+def test_train_proxy_curve(digits):
+    cfg = get_arch("lowformer_test")
+    seen = []
+    curve = train_proxy(cfg, digits, resolution=32, epochs=2, batch_size=64,
+                        report=lambda e, a: seen.append((e, a)))
+    assert len(curve) == 2 and all(0.0 <= a <= 1.0 for a in curve)
+    assert seen == [(1, curve[0]), (2, curve[1])]
+
+
+def test_train_proxy_nan_loss_is_a_diverged_trial(digits):
+    import copy
+
+    bad = copy.copy(digits)
+    bad.train_x = digits.train_x.clone()
+    bad.train_x[:] = float("nan")
+    with pytest.raises(TrialDiverged, match="loss"):
+        train_proxy(get_arch("lowformer_test"), bad, resolution=32, epochs=1, batch_size=64)
+
+
+def test_early_stop_only_against_faster_peers():
+    # epochs 9, eta 3 -> rungs at 3 and 1
+    slow_good = [(5.0, [0.9, 0.9, 0.9])] * 4
+    assert should_stop_early(1, 0.5, 6.0, slow_good, epochs=9)  # slower and worse: stop
+    assert not should_stop_early(1, 0.5, 4.0, slow_good, epochs=9)  # faster: keep (maybe B0)
+    assert not should_stop_early(2, 0.5, 6.0, slow_good, epochs=9)  # not a rung
+    assert not should_stop_early(1, 0.95, 6.0, slow_good, epochs=9)  # better: keep
+    assert not should_stop_early(1, 0.5, 6.0, slow_good[:2], epochs=9)  # too few peers

@@ -1,0 +1,169 @@
+"""``search`` / ``report`` / ``plot`` / ``export`` end to end on the tiny space and digits."""
+import csv
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lowformer_nas.cli import main
+from lowformer_nas.search.pareto import pareto_mask
+
+BUDGET_MS = 1.0  # tiny nets on jetson-tx2 predict ~0.8-1.1 ms: some feasible, some not
+BASE = ["search", "--target", "jetson", "--latency-budget", "1ms", "--space", "tiny",
+        "--trials", "16", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "r"
+    assert main(BASE + ["--out", str(out), "--references", "lowformer_b0"]) == 0
+    return out
+
+
+def _rows(run):
+    with open(run / "trials.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_all_files_written(run):
+    for name in ("config.yaml", "trials.csv", "pareto.html", "pareto.json", "summary.md",
+                 "reference.json", "study.journal"):
+        assert (run / name).is_file(), name
+    assert any((run / "models").glob("B*.yaml"))
+
+
+def test_trials_csv_columns_and_constraint(run):
+    rows = _rows(run)
+    assert len(rows) == 16
+    for col in ("number", "state", "latency_ms", "score", "naswot", "synflow", "gradnorm",
+                "accuracy", "p:stage3.attn_stride", "config"):
+        assert col in rows[0]
+    assert {r["state"] for r in rows} == {"COMPLETE"}
+    for r in rows:
+        feasible = float(r["latency_ms"]) <= BUDGET_MS
+        assert r["feasible"] == str(feasible)
+        if not feasible:  # rejected before any proxy ran
+            assert r["score"] == "" and r["naswot"] == ""
+
+
+def test_pareto_data(run):
+    data = json.loads((run / "pareto.json").read_text())
+    feas = [t for t in data["trials"] if t["feasible"] and not t["duplicate"]]
+    pts = np.array([[t["score"], t["latency_ms"]] for t in feas])
+    mask = pareto_mask(pts, (True, False))
+    assert sorted(data["front"]) == sorted(t["number"] for t, m in zip(feas, mask) if m)
+    fam = [data["family"][n] for n in ("B0", "B1", "B2", "B3") if data["family"][n]]
+    lats = [p["latency_ms"] for p in fam]
+    assert lats == sorted(lats) and len(set(lats)) == len(lats) and max(lats) <= BUDGET_MS
+    assert data["family"]["B3"]["score"] == max(t["score"] for t in feas)
+    ref = data["references"][0]
+    assert ref["name"] == "lowformer_b0" and math.isfinite(ref["score"])
+    assert data["counts"]["zc"]["total"] == 16
+
+
+def test_family_yaml_loads_everywhere(run):
+    import timm
+    import torch
+
+    import lowformer_nas.arch.timm_models  # noqa: F401  registers the timm entrypoint
+    from lowformer_nas.arch.builder import build_model
+    from lowformer_nas.arch.yaml_io import load_config
+
+    path = run / "models" / "B3.yaml"
+    text = path.read_text()
+    assert "latency" in text.splitlines()[1] and "sha256" in text
+    cfg = load_config(path)
+    build_model(cfg, num_classes=10)
+    model = timm.create_model("lowformer_nas", arch=str(path), num_classes=10)
+    assert model.eval()(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
+
+
+def test_summary_and_config(run):
+    import yaml
+
+    text = (run / "summary.md").read_text()
+    for word in ("B0-B3", "Pareto front", "Spearman", "lowformer_b0", "NSGA-II"):
+        assert word in text
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["settings"]["budget_ms"] == BUDGET_MS and cfg["profile"]["sha256"]
+    assert cfg["versions"]["optuna"].startswith("5")
+
+
+def test_report_json_and_text(run, capsys):
+    assert main(["report", str(run), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["counts"]["zc"]["COMPLETE"] == 16 and "B3" in data["family"]
+    assert main(["report", str(run)]) == 0
+    assert "B3: trial" in capsys.readouterr().out
+
+
+def test_plot_rewrites_page(run, tmp_path):
+    out = tmp_path / "p.html"
+    assert main(["plot", str(run), "--output", str(out)]) == 0
+    html = out.read_text()
+    assert "Pareto front" in html and "budget" in html and "lowformer_b0" in html
+
+
+@pytest.mark.parametrize("fmt,suffix", [("yaml", ".yaml"), ("onnx", ".onnx"),
+                                        ("torchscript", ".pt")])
+def test_export(run, tmp_path, fmt, suffix):
+    out = tmp_path / fmt
+    assert main(["export", str(run), "--format", fmt, "--output", str(out)]) == 0
+    files = sorted(out.glob(f"B*{suffix}"))
+    assert files and files[-1].name == f"B3{suffix}"
+    if fmt == "onnx":
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(str(files[-1]))
+        y = sess.run(None, {"input": np.zeros((1, 3, 32, 32), np.float32)})[0]
+        assert y.shape == (1, 1000)
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--latency-budget", "5"], "unit"),
+    (["--latency-budget=-1ms"], "must be"),
+    (["--latency-budget", "0ms"], "> 0"),
+    (["--space", "nope"], "unknown search space"),
+    (["--dataset", "mnist"], "unknown dataset"),
+    (["--proxy", "magic"], "--proxy"),
+    (["--backend", "spark"], "--backend"),
+    (["--trials", "0"], "--trials"),
+    (["--target", "nowhere-device"], "unknown latency target"),
+    (["--dataset", "imagefolder:/does/not/exist"], "not a directory"),
+    (["--references", "lowformer_b9"], "--references"),
+    (["--address", "ray://x:1"], "--backend ray"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, extra, needle):
+    out = tmp_path / "out"
+    args = ["search", "--target", "jetson", "--latency-budget", "1ms", "--space", "tiny",
+            "--trials", "2", "--out", str(out)]
+    code = main(args + extra)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and needle in err
+    assert not out.exists()
+
+
+def test_foreign_or_different_out_dir_refused(run, tmp_path, capsys):
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "file.txt").write_text("x")
+    assert main(BASE + ["--out", str(junk)]) == 2
+    assert "non-empty" in capsys.readouterr().err
+    before = (run / "trials.csv").read_text()
+    assert main(BASE[:-1] + ["4", "--out", str(run)]) == 2  # another seed: another search
+    assert "different search" in capsys.readouterr().err
+    assert (run / "trials.csv").read_text() == before
+
+
+def test_report_on_non_run_dir(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def test_import_stays_light():
+    code = ("import lowformer_nas, lowformer_nas.search, lowformer_nas.report, sys; "
+            "assert 'ray' not in sys.modules and 'plotly' not in sys.modules, 'heavy import'")
+    subprocess.run([sys.executable, "-c", code], check=True)
