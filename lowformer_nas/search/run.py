@@ -176,6 +176,10 @@ def _run_backend(ctx: SearchContext) -> None:
         from .ray_backend import run_ray
 
         run_ray(ctx, stage_plan(ctx.settings))
+        if not ctx.run.file("trials.csv").is_file():
+            from .finish import write_rows
+
+            write_rows(ctx, [], None)
         return
     from . import optuna_backend as ob
     from .finish import write_rows
