@@ -2,7 +2,8 @@
 
 Phases (each stays under ~5 minutes so a shared 2-core machine is not monopolised):
   measure    time >= 30 random configs of the default space + the 7 official variants end to
-             end (torch eager, 1 thread, 224), resumable, cached in benchmarks/results/
+             end (torch eager, 1 thread, 224) in round-robin rounds, resumable, cached in
+             benchmarks/results/ (run it twice with --rounds 3 / 6 to stay under 5 minutes)
   calibrate  `lowformer-nas calibrate --budget-minutes 5` for this machine
   evaluate   % within +-10%, MAPE, Spearman, and MACs' Spearman beside it
 
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MEASURED = RESULTS / "latency_models_224.json"
+MEASURED = RESULTS / "latency_models_224.json"  # per model: round medians
 PROFILE = RESULTS / "latency_profile_local.json"
 N_RANDOM, SEED = 32, 20261124
 
@@ -33,20 +34,46 @@ def configs():
     return out + [(n, get_arch(n)) for n in OFFICIAL_NAMES]
 
 
-def phase_measure(resolution: int) -> None:
+def _time_model(cfg, resolution: int) -> list:
+    """One round for one model: build, warm up, ~1 s of timed runs (ms each)."""
+    import statistics
+
+    import torch
+
+    from lowformer_nas.arch.builder import build_model
+    from lowformer_nas.latency.measure import _time_once, prepare
+
+    fn = prepare(build_model(cfg), torch.randn(1, 3, resolution, resolution))
+    for _ in range(2):
+        fn()
+    est = statistics.median(_time_once(fn, 1, lambda: None) for _ in range(2))
+    return [_time_once(fn, 1, lambda: None) for _ in range(max(3, min(15, int(1000 / est))))]
+
+
+def phase_measure(resolution: int, rounds: int) -> None:
+    """Round-robin over all models, ``rounds`` times: drift hits every model alike; the
+    latency is the median of a model's round medians. Resumable after any model."""
+    import statistics
+
     from lowformer_nas._io import atomic_write_text
     from lowformer_nas.arch.yaml_io import config_to_dict
-    from lowformer_nas.latency import measure
+    from lowformer_nas.latency.measure import threads_set
 
     done = json.loads(MEASURED.read_text()) if MEASURED.is_file() else {}
-    for name, cfg in configs():
-        if name in done:
-            continue
-        m = measure(cfg, resolution=resolution, backend="torch", threads=1, min_time_s=2.0)
-        done[name] = dict(m.to_dict(), arch=config_to_dict(cfg))
-        atomic_write_text(MEASURED, json.dumps(done, indent=1))
-        print(f"{name:14s} {m.latency_ms:8.2f} ms  (p10 {m.p10_ms:.2f}, p90 {m.p90_ms:.2f})",
-              flush=True)
+    with threads_set(1):
+        for r in range(rounds):
+            for name, cfg in configs():
+                rec = done.setdefault(name, {"arch": config_to_dict(cfg), "rounds": []})
+                if len(rec["rounds"]) > r:
+                    continue
+                rec["rounds"].append(_time_model(cfg, resolution))
+                meds = [statistics.median(x) for x in rec["rounds"]]
+                runs = sorted(t for x in rec["rounds"] for t in x)
+                rec.update(latency_ms=statistics.median(meds), p10_ms=runs[len(runs) // 10],
+                           p90_ms=runs[(9 * len(runs)) // 10], n=len(runs),
+                           backend="torch", threads=1, resolution=resolution, batch=1)
+                atomic_write_text(MEASURED, json.dumps(done, indent=1))
+            print(f"round {r + 1}/{rounds} done", flush=True)
 
 
 def phase_calibrate(minutes: float) -> None:
@@ -89,10 +116,11 @@ def main() -> None:
     ap.add_argument("--phase", choices=("measure", "calibrate", "evaluate"), required=True)
     ap.add_argument("--resolution", type=int, default=224)
     ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--rounds", type=int, default=5, help="measure: round-robin rounds")
     args = ap.parse_args()
     RESULTS.mkdir(exist_ok=True)
     if args.phase == "measure":
-        phase_measure(args.resolution)
+        phase_measure(args.resolution, args.rounds)
     elif args.phase == "calibrate":
         phase_calibrate(args.minutes)
     else:

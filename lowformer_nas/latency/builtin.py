@@ -65,17 +65,17 @@ def adjust_to_rows(params: Dict[str, Any], rows: List[Dict[str, Any]],
     from ..arch.registry import resolve_arch
 
     resolve = resolve or (lambda name: resolve_arch(name)[1])
-    from .kernels import block_kernels, config_blocks
+    from .kernels import config_blocks
     from .predictor import Predictor, fit_model_level
 
     pred = Predictor(params)
-    sums, counts = [], []
-    for r in rows:
-        blocks = config_blocks(resolve(r["model"]), r["resolution"], r["batch"])
-        sums.append(sum(c * pred.block_ms(b) for _, b, c in blocks))
-        counts.append(sum(c * len(block_kernels(b)) for _, b, c in blocks))
+    totals = [pred.raw_totals(config_blocks(resolve(r["model"]), r["resolution"], r["batch"]))
+              for r in rows]
     measured = np.array([r["latency_ms"] for r in rows])
-    model, loo = fit_model_level(np.array(sums), np.array(counts), measured, use_counts=False)
+    model, loo = fit_model_level(np.array([t[0] for t in totals]),
+                                 np.array([t[1] for t in totals]),
+                                 np.array([t[2] for t in totals]), measured, per_group=False,
+                                 use_counts=False)
     rel = loo / measured - 1.0
     err = {"mape_pct": float(100 * np.mean(np.abs(rel))),
            "within10_pct": float(100 * np.mean(np.abs(rel) <= 0.10)), "n_models": len(rows),

@@ -1,8 +1,9 @@
 """On-device calibration: measure kernels and whole models, fit, write a profile.
 
-Kernel configurations are drawn from the kernels of random configs of the search space; after
-a first uniform pass, more samples go to the kernel types whose fit is worst weighted by their
-share of model time. Whole models (random configs, never the official variants, so benchmarks
+Kernel configurations are drawn from the unique kernels of 80 random configs of the search
+space; types with too few samples come first, then more samples go to the kernel types whose
+fit is worst weighted by their share of the pool. Once that pool is measured, the rest of the
+kernel share of the budget goes to whole models, which the fit profits from more. Whole models (random configs, never the official variants, so benchmarks
 on those stay clean) teach the model-level term and give the cross-validated error.
 Every measurement is appended to a journal with fsync, so Ctrl-C or a crash loses at most the
 group in flight and a rerun continues where it stopped.
@@ -175,25 +176,19 @@ def fit_journal(journal: Journal, roof: Dict[str, Any]) -> Tuple[Dict[str, Any],
     params: Dict[str, Any] = {"roofline": roof, "corrections": corr,
                               "model": {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0}}
     pred = Predictor(params)
-    sums, counts = [], []
-    for r in mrecs:
-        blocks = config_blocks(config_from_dict(r["arch"]), r["resolution"], r.get("batch", 1))
-        sums.append(sum(c * pred.block_ms(b) for _, b, c in blocks))
-        counts.append(sum(c * len(pred_kernels(b)) for _, b, c in blocks))
+    totals = [pred.raw_totals(config_blocks(config_from_dict(r["arch"]), r["resolution"],
+                                            r.get("batch", 1))) for r in mrecs]
     measured = np.array([r["ms"] for r in mrecs])
-    model, loo = fit_model_level(np.array(sums), np.array(counts), measured)
+    model, loo = fit_model_level(np.array([t[0] for t in totals]),
+                                 np.array([t[1] for t in totals]),
+                                 np.array([t[2] for t in totals]), measured,
+                                 per_group=len(mrecs) >= 30)
     rel = loo / measured - 1.0
     params.update(model=model, rel_std=float(max(0.02, np.sqrt(np.mean(rel ** 2)))))
     err = {"mape_pct": float(100 * np.mean(np.abs(rel))),
            "within10_pct": float(100 * np.mean(np.abs(rel) <= 0.10)),
            "n_models": len(mrecs), "method": "LOO over whole models"}
     return params, err
-
-
-def pred_kernels(block: Any) -> Tuple[Kernel, ...]:
-    from .kernels import block_kernels
-
-    return block_kernels(block)
 
 
 class _Progress:

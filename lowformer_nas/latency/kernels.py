@@ -248,6 +248,16 @@ def kernel_bytes(kr: Kernel) -> Tuple[float, float]:
     return 4.0 * elems * (1 if kr.op == "pool" else 2), 8.0 * elems * int(bool(kr.act))
 
 
+def kernel_weight_mb(kr: Kernel) -> float:
+    """fp32 weight megabytes: in a whole model each layer's weights are cold, unlike in a
+    kernel timed alone, so they cost a streaming pass the isolated timing does not see."""
+    if kr.op in ("conv", "pw", "dw", "convT"):
+        return 4e-6 * kr.cin * (kr.cout // kr.g) * kr.k * kr.k
+    if kr.op == "linear":
+        return 4e-6 * kr.cin * kr.cout
+    return 0.0
+
+
 def config_macs(cfg: ArchConfig, resolution: int = 224) -> float:
     """Multiply-accumulates of convolutions, linears and attention matmuls (the usual MACs)."""
     total = 0.0

@@ -14,7 +14,8 @@ from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
 
-from .kernels import Block, Kernel, block_kernels, config_blocks, kernel_bytes, kernel_flops
+from .kernels import (Block, Kernel, block_kernels, config_blocks, kernel_bytes, kernel_flops,
+                      kernel_weight_mb)
 
 # roofline efficiency by kernel type (fraction of peak FLOP/s a good library reaches)
 DEFAULT_EFF = {"conv": 0.5, "pw": 0.5, "dw": 0.1, "convT": 0.25, "sdpa": 0.25, "linear": 0.4,
@@ -111,28 +112,50 @@ def fit_kernels(kernels: Sequence[Kernel], times_ms: Sequence[float],
     return out
 
 
-def fit_model_level(sums: np.ndarray, counts: np.ndarray, measured: np.ndarray,
-                    use_counts: bool = True) -> Tuple[Dict[str, float], np.ndarray]:
-    """Non-negative (alpha, beta, gamma) for T = alpha*S + beta + gamma*K, relative-error
-    weighted, plus leave-one-out predictions of every model."""
+GROUPS = ("conv", "pw", "dw", "attn", "other")
+_GROUP_OF = {"conv": 0, "pw": 1, "dw": 2, "sdpa": 3, "copy": 3, "convT": 3, "matmul": 3,
+             "softmax": 3}
+PRIOR_WEIGHT = 2.0  # pull of each per-group scale towards the common scale (rows' worth)
+
+
+def fit_model_level(groups: np.ndarray, counts: np.ndarray, weights_mb: np.ndarray,
+                    measured: np.ndarray, per_group: bool = True, use_counts: bool = True
+                    ) -> Tuple[Dict[str, Any], np.ndarray]:
+    """Non-negative model-level term, fitted on relative error:
+    T = sum_g alpha_g * S_g + beta + gamma * K + delta * W
+    (S_g: isolated-kernel time of group g of ``GROUPS``; K: kernel count; W: weight MB,
+    cold in a whole model). Per-group scales are pulled towards one common scale.
+    Returns the params and leave-one-out predictions of every model."""
     from scipy.optimize import nnls
 
-    cols = [sums, np.ones_like(sums)] + ([counts] if use_counts else [])
-    A = np.column_stack(cols) / measured[:, None]
+    total = groups.sum(1)
+    k = len(GROUPS) if per_group else 1
+    cols = [groups[:, g] for g in range(groups.shape[1])] if per_group else [total]
+    extra = [np.ones_like(total)] + ([counts, weights_mb] if use_counts else [])
+    A = np.column_stack(cols + extra) / measured[:, None]
     b = np.ones_like(measured)
 
     def solve(rows: np.ndarray) -> np.ndarray:
-        return nnls(A[rows], b[rows])[0]
+        if not per_group:
+            return nnls(A[rows], b[rows])[0]
+        common = nnls(np.column_stack([A[rows][:, :k].sum(1, keepdims=True), A[rows][:, k:]]),
+                      b[rows])[0][0]
+        reg = np.zeros((k, A.shape[1]))
+        reg[:, :k] = np.eye(k) * np.sqrt(PRIOR_WEIGHT)
+        return nnls(np.vstack([A[rows], reg]),
+                    np.concatenate([b[rows], np.full(k, common * np.sqrt(PRIOR_WEIGHT))]))[0]
 
     n = len(measured)
     loo = np.empty(n)
     for i in range(n):
         rows = np.arange(n) != i
-        p = solve(rows) if rows.sum() >= len(cols) else solve(np.arange(n))
+        p = solve(rows) if rows.sum() >= 2 else solve(np.arange(n))
         loo[i] = float(np.dot(p, A[i])) * measured[i]
     p = solve(np.arange(n))
-    params = {"alpha": float(p[0]), "beta_ms": float(p[1]),
-              "gamma_ms": float(p[2]) if use_counts else 0.0}
+    alpha: Any = dict(zip(GROUPS, map(float, p[:k]))) if per_group else float(p[0])
+    params = {"alpha": alpha, "beta_ms": float(p[k]),
+              "gamma_ms": float(p[k + 1]) if use_counts else 0.0,
+              "delta_ms_per_mb": float(p[k + 2]) if use_counts else 0.0}
     return params, loo
 
 
@@ -143,10 +166,15 @@ class Predictor:
         self.roof = params["roofline"]
         self.corr = params.get("corrections", {})
         self.model = params.get("model", {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0})
+        a = self.model["alpha"]
+        self.alpha = np.array([a[g] for g in GROUPS] if isinstance(a, dict)
+                              else [float(a)] * len(GROUPS))
         self.rel_std = float(params.get("rel_std", 0.3))
         self.fallback = float(np.median([c["intercept"] for c in self.corr.values()])) \
             if self.corr else 0.0
         self._kernel_ms: Dict[Kernel, float] = {}
+        self.delta = float(self.model.get("delta_ms_per_mb", 0.0))
+        self._block_raw: Dict[Block, Tuple[np.ndarray, int, float]] = {}
         self._block_ms: Dict[Block, float] = {}
 
     def kernel_ms(self, kernels: Sequence[Kernel]) -> np.ndarray:
@@ -163,25 +191,46 @@ class Predictor:
             self._kernel_ms.update(zip(ks, ms.tolist()))
         return np.array([self._kernel_ms[k] for k in kernels])
 
+    def group_sums(self, kernels: Sequence[Kernel]) -> np.ndarray:
+        """Isolated kernel time per group of ``GROUPS``."""
+        out = np.zeros(len(GROUPS))
+        for kr, ms in zip(kernels, self.kernel_ms(kernels)):
+            out[_GROUP_OF.get(kr.op, 4)] += ms
+        return out
+
+    def block_raw(self, block: Block) -> Tuple[np.ndarray, int, float]:
+        """(isolated time per group, kernel count, weight MB) of one block."""
+        got = self._block_raw.get(block)
+        if got is None:
+            ks = block_kernels(block)
+            got = (self.group_sums(ks), len(ks), sum(kernel_weight_mb(k) for k in ks))
+            self._block_raw[block] = got
+        return got
+
     def block_ms(self, block: Block) -> float:
+        """A block's share of model latency: scaled kernel times + per-kernel overhead."""
         got = self._block_ms.get(block)
         if got is None:
-            got = float(self.kernel_ms(block_kernels(block)).sum())
+            raw, k, mb = self.block_raw(block)
+            got = float(self.alpha @ raw) + self.model["gamma_ms"] * k + self.delta * mb
             self._block_ms[block] = got
         return got
 
-    def total(self, kernel_sum: float, n_kernels: int) -> float:
-        m = self.model
-        return m["alpha"] * kernel_sum + m["beta_ms"] + m["gamma_ms"] * n_kernels
+    def raw_totals(self, blocks: Iterable[Tuple[str, Block, int]]
+                   ) -> Tuple[np.ndarray, int, float]:
+        """(isolated time per group, kernel count, weight MB) of a block list (for fitting)."""
+        vec, k, mb = np.zeros(len(GROUPS)), 0, 0.0
+        for _, block, count in blocks:
+            raw, n, w = self.block_raw(block)
+            vec, k, mb = vec + count * raw, k + count * n, mb + count * w
+        return vec, k, mb
 
     def predict_blocks(self, blocks: Iterable[Tuple[str, Block, int]]) -> Tuple[float,
                                                                                 Dict[str, float]]:
         """(latency ms, per-stage ms incl. an ``overhead`` entry) for a block list."""
-        alpha, gamma = self.model["alpha"], self.model["gamma_ms"]
         per: Dict[str, float] = {}
         for stage, block, count in blocks:
-            ms = count * (alpha * self.block_ms(block) + gamma * len(block_kernels(block)))
-            per[stage] = per.get(stage, 0.0) + ms
+            per[stage] = per.get(stage, 0.0) + count * self.block_ms(block)
         per["overhead"] = self.model["beta_ms"]
         return sum(per.values()), per
 
@@ -191,7 +240,9 @@ class Predictor:
 
     def predict_kernel_list(self, kernels: Sequence[Kernel]) -> float:
         """Latency of an arbitrary kernel list (traced timm models)."""
-        return self.total(float(self.kernel_ms(kernels).sum()), len(kernels))
+        m = self.model
+        return float(self.alpha @ self.group_sums(kernels)) + m["beta_ms"] + \
+            m["gamma_ms"] * len(kernels) + self.delta * sum(kernel_weight_mb(k) for k in kernels)
 
 
 def log_rmse_to_pct(x: float) -> float:

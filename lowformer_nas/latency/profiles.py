@@ -19,6 +19,7 @@ from ..errors import ProfileError, UnknownNameError
 
 FORMAT = "lowformer-nas/latency-profile"
 FORMAT_VERSION = 1
+LOCAL_BUDGET_MIN = 0.75  # first use of "local" (~80 s with imports) stays inside a 10-min search
 ALIASES = {"jetson": "jetson-tx2", "gpu": "titan-rtx", "arm": "rpi5", "raspberry-pi-5": "rpi5"}
 
 
@@ -206,9 +207,14 @@ def get_target(name_or_path: str) -> Profile:
     if name in BUILTINS:
         return BUILTINS[name]()
     if name == "local":
+        import sys
+
         from .calibrate import calibrate
 
-        prof = calibrate(device="local", budget_minutes=1.0, progress=False)
+        sys.stderr.write(f"lowformer-nas: calibrating target 'local' on this machine (about "
+                         f"{LOCAL_BUDGET_MIN:g} min, once; cached in {user})\n")
+        prof = calibrate(device="local", budget_minutes=LOCAL_BUDGET_MIN,
+                         progress=sys.stderr.isatty())
         prof.save(user)
         return load_profile(user)
     raise UnknownNameError(f"unknown latency target {name_or_path!r}; known: "
