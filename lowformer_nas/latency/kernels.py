@@ -55,13 +55,13 @@ def out_hw(kr: Kernel) -> Tuple[int, int]:
     return kr.h, kr.w
 
 
-def _conv(op_cin: int, cout: int, h: int, k: int, s: int, n: int, *, bn: bool = False,
+def _conv(cin: int, cout: int, h: int, k: int, s: int, n: int, *, bn: bool = False,
           act: str = "", bias: bool = False, groups: int = 1) -> Kernel:
     if groups > 1:
         op = "dw"
     else:
         op = "pw" if k == 1 else "conv"
-    return Kernel(op, n, op_cin, cout, h, h, k, s, groups, bn, act, bias)
+    return Kernel(op, n, cin, cout, h, h, k, s, groups, bn, act, bias)
 
 
 def local_block(cin: int, cout: int, h: int, stride: int, expand: float, fused: bool,

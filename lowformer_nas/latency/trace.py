@@ -31,7 +31,7 @@ def _conv_kernel(args: Sequence[Any], transposed: bool) -> Kernel:
     x, wt = args[0], args[1]
     n, cin, h, w = x.shape
     stride = _pair(_arg(args, 3, 1))
-    groups = int(_arg(args, 6 if transposed else 6, 1))
+    groups = int(_arg(args, 6, 1))  # conv2d and conv_transpose2d both keep groups at 6
     k = int(wt.shape[-1])
     bias = _arg(args, 2, None) is not None
     if transposed:
