@@ -20,8 +20,8 @@ class SearchProgress:
                                        TimeElapsedColumn, TimeRemainingColumn)
 
             self._progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("ETA"),
+                TextColumn("[bold]{task.description}"), BarColumn(bar_width=16),
+                MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                 TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
                 console=Console(stderr=True), transient=False)
             self._progress.__enter__()
@@ -34,7 +34,7 @@ class SearchProgress:
     def start_stage(self, stage: str, total: int, done: int) -> None:
         if self._progress is None:
             return
-        label = {"zc": "zero-cost trials", "train": "trained trials"}.get(stage, stage)
+        label = {"zc": "zero-cost", "train": "trained"}.get(stage, stage)
         self._task = self._progress.add_task(label, total=total, completed=min(done, total),
                                              status="")
 
@@ -44,5 +44,5 @@ class SearchProgress:
         best = stats.get("best")
         text = f"feasible {stats['feasible']}/{stats['evaluated']}"
         if best:
-            text += f"  best {best[0]:.4g} @ {best[1]:.3g} ms"
+            text += f" best {best[0]:.4g}@{best[1]:.3g}ms"
         self._progress.update(self._task, completed=done, status=text)

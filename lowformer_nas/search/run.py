@@ -168,7 +168,7 @@ def _load_data(settings: SearchSettings) -> Any:
     from .datasets import load_dataset
 
     return load_dataset(settings.dataset, settings.data_dir, settings.max_train,
-                        settings.max_val, settings.seed)
+                        settings.max_val, settings.seed, image_size=settings.proxy_resolution)
 
 
 def _run_backend(ctx: SearchContext) -> None:
