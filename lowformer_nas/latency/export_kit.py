@@ -67,11 +67,53 @@ with open(args.out, "a", newline="") as fh:
 
 
 def _export(module: Any, x: Any, path: Path) -> None:
+    import onnx
     import torch
 
     with torch.no_grad():
         torch.onnx.export(module.eval(), (x,), str(path), input_names=["x"], opset_version=17,
                           dynamo=False)
+    model = onnx.load(str(path))
+    _weights_to_constants(model.graph)
+    onnx.save(model, str(path))
+
+
+def _weights_to_constants(graph: Any, min_elems: int = 64) -> None:
+    """Replace float weights by ``ConstantOfShape`` nodes (folded by onnxruntime at load):
+    timings do not depend on weight values, and the kit shrinks from gigabytes to kilobytes."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    keep, nodes = [], []
+    for init in graph.initializer:
+        n = 1
+        for d in init.dims:
+            n *= d
+        if init.data_type != TensorProto.FLOAT or n < min_elems:
+            keep.append(init)
+            continue
+        shape_name = f"{init.name}__shape"
+        keep.append(numpy_helper.from_array(
+            __import__("numpy").asarray(list(init.dims), dtype="int64"), shape_name))
+        value = helper.make_tensor("value", TensorProto.FLOAT, [1], [0.01])
+        nodes.append(helper.make_node("ConstantOfShape", [shape_name], [init.name],
+                                      value=value))
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    old = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes + old)
+
+
+def _small_configs(space: str, rng: random.Random, n: int) -> List[Any]:
+    """The ``n`` lightest of ``3n`` random configs: ONNX files carry the weights, and a kit
+    of full-size models would weigh gigabytes."""
+    from .calibrate import sample_configs
+    from .kernels import enumerate_kernels, kernel_weight_mb
+
+    cfgs = sample_configs(space, rng, 3 * n)
+    mb = [sum(kernel_weight_mb(k) for k in enumerate_kernels(c, 32)) for c in cfgs]
+    order = sorted(range(len(cfgs)), key=lambda i: mb[i])
+    return [cfgs[i] for i in order[:n]]
 
 
 def export_kit(out_dir: str, space: str = "lowformer", resolutions: Optional[Sequence[int]] = None,
@@ -98,7 +140,7 @@ def export_kit(out_dir: str, space: str = "lowformer", resolutions: Optional[Seq
             _export(mod, x, root / "onnx" / f"{name}.onnx")
             items.append({"id": name, "kind": "kernel", "spec": list(kr), "resolution": 0,
                           "file": f"onnx/{name}.onnx", "input_shape": list(x.shape)})
-    for i, cfg in enumerate(sample_configs(space, rng, n_models)):
+    for i, cfg in enumerate(_small_configs(space, rng, n_models)):
         r = rng.choice(res)
         name = f"m{i:03d}"
         _export(build_model(cfg), torch.randn(1, 3, r, r), root / "onnx" / f"{name}.onnx")
