@@ -61,6 +61,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--resolution", type=_positive, action="append",
                    help="resolutions to sample (repeatable; default from the space)")
     p.add_argument("--out", help="also write the profile JSON here")
+    p.add_argument("--torch-device", default="cpu", help="cpu or cuda (cpu)")
     p.add_argument("--no-progress", action="store_true")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--from-measurements", metavar="CSV",
@@ -161,7 +162,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
         prof = calibrate(device=device, backend=args.backend, threads=args.threads,
                          budget_minutes=args.budget_minutes, space=args.space,
-                         resolutions=args.resolution, progress=not args.no_progress
-                         and sys.stderr.isatty())
+                         resolutions=args.resolution, torch_device=args.torch_device,
+                         progress=not args.no_progress and sys.stderr.isatty())
     _save_user(prof, args.out)
     return 0
