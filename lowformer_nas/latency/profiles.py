@@ -207,15 +207,27 @@ def get_target(name_or_path: str) -> Profile:
     if name in BUILTINS:
         return BUILTINS[name]()
     if name == "local":
-        import sys
+        return _calibrate_local(user)
+    raise UnknownNameError(f"unknown latency target {name_or_path!r}; known: "
+                           f"{', '.join(known_targets())}, or a profile .json path")
 
-        from .calibrate import calibrate
 
+def _calibrate_local(user: Path) -> Profile:
+    """First use of 'local': calibrate once; a file lock makes parallel workers wait for the
+    first one instead of calibrating side by side (and disturbing each other's timings)."""
+    import fcntl
+    import sys
+
+    from .calibrate import calibrate
+
+    user.parent.mkdir(parents=True, exist_ok=True)
+    with open(user.parent / ".local.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if user.is_file():
+            return load_profile(user)
         sys.stderr.write(f"lowformer-nas: calibrating target 'local' on this machine (about "
                          f"{LOCAL_BUDGET_MIN:g} min, once; cached in {user})\n")
         prof = calibrate(device="local", budget_minutes=LOCAL_BUDGET_MIN,
                          progress=sys.stderr.isatty())
         prof.save(user)
-        return load_profile(user)
-    raise UnknownNameError(f"unknown latency target {name_or_path!r}; known: "
-                           f"{', '.join(known_targets())}, or a profile .json path")
+    return load_profile(user)
