@@ -167,3 +167,29 @@ def test_import_stays_light():
     code = ("import lowformer_nas, lowformer_nas.search, lowformer_nas.report, sys; "
             "assert 'ray' not in sys.modules and 'plotly' not in sys.modules, 'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_rdb_storage_url(tmp_path):
+    """--storage takes an RDB URL (SQLite here, PostgreSQL in production): no journal file."""
+    out = tmp_path / "r"
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    args = BASE[:-4] + ["--trials", "4", "--storage", url, "--references", "none", "--quiet",
+                        "--out", str(out)]
+    assert main(args) == 0
+    assert (tmp_path / "shared.db").is_file() and not (out / "study.journal").exists()
+    assert len(_rows(out)) == 4
+    assert main(args[:-1] + [str(tmp_path / "second-worker")]) == 0  # same study, new dir
+    assert len(_rows(tmp_path / "second-worker")) == 4  # the shared study already holds 4
+
+
+def test_measure_replaces_prediction(tmp_path):
+    import yaml
+
+    out = tmp_path / "m"
+    args = BASE[:-4] + ["--trials", "2", "--measure", "--latency-budget", "1s",
+                        "--references", "none", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["settings"]["measure"] is True
+    assert all(float(r["latency_ms"]) > 0 for r in _rows(out))
+    assert "measured" in (out / "models" / "B3.yaml").read_text().splitlines()[1]

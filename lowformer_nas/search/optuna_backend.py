@@ -32,7 +32,7 @@ def open_storage(settings, run_dir) -> Any:
     if settings.storage:
         return optuna.storages.RDBStorage(
             settings.storage, heartbeat_interval=30, grace_period=120,
-            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2))
+            heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2))
     from optuna.storages.journal import JournalFileBackend
 
     return optuna.storages.JournalStorage(JournalFileBackend(str(run_dir / "study.journal")))
@@ -131,6 +131,8 @@ def make_objective(ctx, study, stage: str) -> Callable[[Any], Any]:
             lat = ctx.evaluator.latency(cfg)
             trial.set_constraint(CONSTRAINT, lat[0] - budget)
             trial.set_user_attr("latency_ms", lat[0])
+            trial.set_user_attr("latency_std_ms", lat[1])
+            trial.set_user_attr("feasible", lat[0] <= budget)
             report = _early_stopper(ctx, study, trial, lat[0]) if stage == "train" else None
             try:
                 ev = ctx.evaluator.evaluate_config(cfg, stage, report=report, latency=lat)
