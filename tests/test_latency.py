@@ -111,7 +111,10 @@ def test_user_profile_takes_precedence(tmp_path):
 
 
 def test_local_uses_cached_profile(tmp_path):
-    data = dict(get_target("jetson").data, name="local", provenance="cached local")
+    from lowformer_nas.latency.profiles import FIT_VERSION
+
+    data = dict(get_target("jetson").data, name="local", provenance="cached local",
+                fit_version=FIT_VERSION)
     path = tmp_path / "cache" / "profiles" / "local.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(data))
@@ -189,3 +192,16 @@ def test_import_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=dict(os.environ), check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_stale_local_profile_is_refitted_from_its_journal(tmp_path):
+    """A cached 'local' profile from an older fit is refitted (from the kept journal)."""
+    from lowformer_nas.latency import profiles
+
+    data = dict(get_target("jetson").data, name="local", provenance="old fit")
+    path = tmp_path / "cache" / "profiles" / "local.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(data))
+    assert profiles._stale(path)
+    path.write_text(json.dumps(dict(data, fit_version=profiles.FIT_VERSION)))
+    assert not profiles._stale(path) and get_target("local").describe().startswith("local: old")

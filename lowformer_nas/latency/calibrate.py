@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ProfileError
 from .kernels import Kernel, config_blocks, enumerate_kernels
-from .profiles import Profile, cache_dir, make_profile
+from .profiles import FIT_VERSION, Profile, cache_dir, make_profile
 
 KERNEL_SHARE, MODEL_SHARE = 0.45, 0.47  # of the budget; the rest covers fitting and overheads
 KERNEL_GROUP, MODEL_GROUP = 16, 4
@@ -291,7 +291,8 @@ def calibrate(device: str = "local", backend: str = "torch", threads: int = 1,
     prof = make_profile(device, device, prov, "calibrated", params, error=err,
                         platform=platform_facts(backend, threads, torch_device),
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        space=space, budget_minutes=budget_minutes, journal=str(j.path))
+                        space=space, budget_minutes=budget_minutes, journal=str(j.path),
+                        fit_version=FIT_VERSION)
     if out:
         prof.save(out)
     return prof

@@ -19,6 +19,7 @@ from ..errors import ProfileError, UnknownNameError
 
 FORMAT = "lowformer-nas/latency-profile"
 FORMAT_VERSION = 1
+FIT_VERSION = 2  # bump when the fit changes so cached 'local' profiles are refitted
 LOCAL_BUDGET_MIN = 1.0  # first use of "local": about 60 s wall here, inside a 10-min search
 ALIASES = {"jetson": "jetson-tx2", "gpu": "titan-rtx", "arm": "rpi5", "raspberry-pi-5": "rpi5"}
 
@@ -200,7 +201,7 @@ def get_target(name_or_path: str) -> Profile:
         return load_profile(name_or_path)
     name = ALIASES.get(name_or_path, name_or_path)
     user = user_profile_path(name)
-    if user.is_file():
+    if user.is_file() and not (name == "local" and _stale(user)):
         return load_profile(user)
     from .builtin import BUILTINS
 
@@ -210,6 +211,12 @@ def get_target(name_or_path: str) -> Profile:
         return _calibrate_local(user)
     raise UnknownNameError(f"unknown latency target {name_or_path!r}; known: "
                            f"{', '.join(known_targets())}, or a profile .json path")
+
+
+def _stale(path: Path) -> bool:
+    """A cached 'local' profile from an older fit: refit it (its journal is kept, so this only
+    costs the fit unless the journal is gone)."""
+    return load_profile(path).data.get("fit_version", 1) < FIT_VERSION
 
 
 def _calibrate_local(user: Path) -> Profile:
@@ -223,7 +230,7 @@ def _calibrate_local(user: Path) -> Profile:
     user.parent.mkdir(parents=True, exist_ok=True)
     with open(user.parent / ".local.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if user.is_file():
+        if user.is_file() and not _stale(user):
             return load_profile(user)
         sys.stderr.write(f"lowformer-nas: calibrating target 'local' on this machine (about "
                          f"{LOCAL_BUDGET_MIN:g} min, once; cached in {user})\n")
