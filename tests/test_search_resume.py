@@ -39,7 +39,8 @@ def test_same_command_continues_the_study(tmp_path):
             assert r == first[r["number"]]
 
 
-def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_kill_then_resume_loses_and_duplicates_nothing(tmp_path, sig):
     out = tmp_path / "run"
     args = SEARCH + ["--trials", "6", "--proxy", "train", "--epochs", "3", "--max-train", "800",
                      "--out", str(out)]
@@ -56,8 +57,8 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path):
         time.sleep(0.05)
     assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
     time.sleep(0.3)  # most likely inside the next trial's training now
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    os.kill(proc.pid, sig)
+    proc.wait(timeout=60)
     snapshot = {r["number"]: r for r in _rows(out) if r["state"] == "COMPLETE"}
     assert len(snapshot) >= 2
 
