@@ -58,3 +58,14 @@ def test_early_stop_only_against_faster_peers():
     assert not should_stop_early(2, 0.5, 6.0, slow_good, epochs=9)  # not a rung
     assert not should_stop_early(1, 0.95, 6.0, slow_good, epochs=9)  # better: keep
     assert not should_stop_early(1, 0.5, 6.0, slow_good[:2], epochs=9)  # too few peers
+
+
+def test_out_of_memory_is_a_trial_failure_other_errors_are_bugs():
+    from lowformer_nas.search.proxies import TrialOutOfMemory, as_trial_failure
+
+    assert isinstance(as_trial_failure(MemoryError()), TrialOutOfMemory)
+    cpu_oom = RuntimeError("[enforce fail at alloc_cpu.cpp] DefaultCPUAllocator: not enough "
+                           "memory: you tried to allocate 1099511627776 bytes.")
+    assert isinstance(as_trial_failure(cpu_oom), TrialOutOfMemory)
+    assert as_trial_failure(RuntimeError("shape mismatch")) is None
+    assert isinstance(as_trial_failure(TrialDiverged("nan")), TrialDiverged)

@@ -11,7 +11,7 @@ get anywhere near 1/4 of the budget; a slot with no candidate stays empty.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 

@@ -10,10 +10,10 @@ both read the latency constraint set with ``trial.set_constraint``.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 from .objective import Evaluation, config_key, should_stop_early
-from .proxies import TrialDiverged
+from .proxies import TrialDiverged, TrialOutOfMemory, as_trial_failure
 
 STUDY_PREFIX = "lowformer-nas"
 CONSTRAINT = "latency"
@@ -146,22 +146,18 @@ def make_objective(ctx, study, stage: str) -> Callable[[Any], Any]:
             report = _early_stopper(ctx, study, trial, lat[0]) if stage == "train" else None
             try:
                 ev = ctx.evaluator.evaluate_config(cfg, stage, report=report, latency=lat)
-            except (TrialDiverged, MemoryError, RuntimeError) as e:
-                if isinstance(e, RuntimeError) and not _is_oom(e) and \
-                        not isinstance(e, TrialDiverged):
-                    raise
-                trial.set_user_attr("error", f"{type(e).__name__}: {str(e)[:200]}")
-                raise
+            except (RuntimeError, MemoryError) as e:
+                failure = as_trial_failure(e)
+                if failure is None:
+                    raise  # a bug, not a property of this candidate
+                trial.set_user_attr("error", f"{type(failure).__name__}: {failure}")
+                raise failure from e
         if CONSTRAINT not in trial.constraints:
             trial.set_constraint(CONSTRAINT, ev.latency_ms - budget)
         for k, v in ev.attrs().items():
             trial.set_user_attr(k, v)
         return ev.values()
     return objective
-
-
-def _is_oom(e: BaseException) -> bool:
-    return "out of memory" in str(e).lower() or type(e).__name__ == "OutOfMemoryError"
 
 
 def enqueue_top_k(zc_study, train_study, space, k: int) -> int:
@@ -194,9 +190,6 @@ def enqueue_top_k(zc_study, train_study, space, k: int) -> int:
 
 def run_stage(ctx, storage, stage: str, target: int, on_trial: Callable[[], None]) -> Any:
     """Run ``stage`` until its study holds ``target`` counted trials; returns the study."""
-    optuna = _optuna()
-    import torch
-
     study = open_study(storage, ctx.settings, stage)
     if not ctx.settings.storage:
         recover_interrupted(study)
@@ -212,7 +205,7 @@ def run_stage(ctx, storage, stage: str, target: int, on_trial: Callable[[], None
             st.stop()
 
     study.optimize(make_objective(ctx, study, stage), n_trials=remaining,
-                   catch=(TrialDiverged, MemoryError, torch.OutOfMemoryError),
+                   catch=(TrialDiverged, TrialOutOfMemory),
                    callbacks=[callback])
     return study
 

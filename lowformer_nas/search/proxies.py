@@ -23,6 +23,23 @@ class TrialDiverged(LowFormerNASError, RuntimeError):
     """The training loss became NaN or infinite: the trial failed, the search goes on."""
 
 
+class TrialOutOfMemory(LowFormerNASError, RuntimeError):
+    """A candidate did not fit in memory: the trial failed, the search goes on."""
+
+
+_OOM_TEXT = ("out of memory", "not enough memory", "can't allocate memory")
+
+
+def as_trial_failure(e: BaseException) -> "LowFormerNASError | None":
+    """The trial-level failure ``e`` stands for (divergence, OOM), or None for a real bug."""
+    if isinstance(e, (TrialDiverged, TrialOutOfMemory)):
+        return e
+    if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or (
+            isinstance(e, RuntimeError) and any(t in str(e).lower() for t in _OOM_TEXT)):
+        return TrialOutOfMemory(f"{type(e).__name__}: {str(e)[:200]}")
+    return None
+
+
 def _resize(x, resolution: int):
     import torch.nn.functional as F
 
