@@ -62,6 +62,20 @@ def test_pareto_data(run):
     ref = data["references"][0]
     assert ref["name"] == "lowformer_b0" and math.isfinite(ref["score"])
     assert data["counts"]["zc"]["total"] == 16
+    infeasible = [t for t in data["trials"] if t["feasible"] is False]
+    assert infeasible and all(not t["on_front"] and t["score"] is None for t in infeasible)
+    labelled = {t["family"]: t["number"] for t in data["trials"] if t["family"]}
+    assert labelled == {n: p["number"] for n, p in data["family"].items() if p}
+    assert all(t["config_text"] for t in data["trials"])  # hover text has the config
+
+
+def test_plot_figure_from_data(run):
+    from lowformer_nas.report.plots import figure
+
+    data = json.loads((run / "pareto.json").read_text())
+    names = [tr.name for tr in figure(data).data]
+    assert names[0].startswith("infeasible") and "Pareto front" in names and "B0-B3" in names
+    assert any(n.startswith("official") for n in names)
 
 
 def test_family_yaml_loads_everywhere(run):
