@@ -93,3 +93,15 @@ def test_timm_features_only_on_a_yaml_arch(tmp_path):
         feats = model(_x(1))
     assert [f.shape[1] for f in feats] == list(get_arch("lowformer_test").widths[1:])
     assert model.feature_info.reduction() == [4, 8, 16, 32]
+
+
+def test_build_model_registers_the_timm_entrypoint():
+    """After any build_model call, exported configs can be created through timm directly."""
+    import timm
+
+    from lowformer_nas import build_model, get_arch
+
+    build_model(get_arch("lowformer_test"))
+    assert "lowformer_nas" in timm.list_models("lowformer_nas")
+    model = timm.create_model("lowformer_nas", arch="lowformer_test", num_classes=3)
+    assert model.arch_config == get_arch("lowformer_test")

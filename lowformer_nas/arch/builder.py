@@ -124,7 +124,13 @@ class LowFormerNAS(LowFormer):
 def build_model(cfg: ArchConfig, num_classes: int = 1000, in_chans: int = 3,
                 drop_rate: float = 0., drop_path_rate: float = 0.,
                 global_pool: Optional[str] = "avg") -> LowFormerNAS:
-    """Build the network ``cfg`` describes (random init, timm's init scheme)."""
+    """Build the network ``cfg`` describes (random init, timm's init scheme).
+
+    Also registers the ``lowformer_nas`` timm entrypoint, so exported configs can be created
+    with ``timm.create_model`` from here on.
+    """
+    from . import timm_models  # noqa: F401  (registration is the import's side effect)
+
     return LowFormerNAS(cfg, num_classes=num_classes, in_chans=in_chans,
                         global_pool=global_pool or "", drop_rate=drop_rate,
                         drop_path_rate=drop_path_rate)

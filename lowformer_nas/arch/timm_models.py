@@ -1,6 +1,6 @@
 """timm entrypoint ``lowformer_nas``: any of our configs through ``timm.create_model``.
 
-    import lowformer_nas.arch.timm_models  # registers the entrypoint (done by build_model too)
+    import lowformer_nas.arch.timm_models  # registers the entrypoint (build_model does it too)
     timm.create_model("lowformer_nas", arch="lowformer_b1")          # a registered name
     timm.create_model("lowformer_nas", arch="runs/x/models/B2.yaml")  # an exported YAML
     timm.create_model("lowformer_nas", arch=cfg)                       # an ArchConfig
