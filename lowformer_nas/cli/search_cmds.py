@@ -58,6 +58,8 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-val", type=int, default=1000, help="validation images used")
     p.add_argument("--references", default="all",
                    help="official variants to score alike: all, none or a comma list")
+    p.add_argument("--timeout", help="stop starting new trials after this long (e.g. 30m, 2h); "
+                   "everything is written and the same command continues later")
     p.add_argument("--quiet", action="store_true", help="no progress bar or table")
     p.set_defaults(func=cmd_search)
 
@@ -72,7 +74,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         seed=args.seed, out=args.out, storage=args.storage, address=args.address,
         measure=args.measure, sampler=args.sampler, epochs=args.epochs,
         proxy_resolution=args.proxy_resolution, zc_score=args.zc_score, top_k=args.top_k,
-        max_train=args.max_train, max_val=args.max_val,
+        max_train=args.max_train, max_val=args.max_val, timeout=args.timeout,
         references=[r.strip() for r in args.references.split(",") if r.strip()])
     run_search(settings, quiet=args.quiet)
     return 0

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 import re
+import time
+from typing import Callable, Optional
 
 from ..errors import LowFormerNASError
 
@@ -29,3 +31,23 @@ def parse_budget(text: str) -> float:
 def format_budget(ms: float) -> str:
     """A short, file-name-safe spelling (``5ms``, ``0.5ms``) used in default run directories."""
     return f"{ms:g}ms"
+
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(s|m|min|h)\s*$")
+_UNITS_S = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """A wall-clock limit such as ``30m``, ``90s`` or ``1.5h`` -> seconds (> 0)."""
+    match = _DURATION.match(str(text))
+    value = float(match.group(1)) * _UNITS_S[match.group(2)] if match else 0.0
+    if not match or value <= 0:
+        raise BudgetError(f"--timeout must be a positive duration with a unit (s, m, h), "
+                          f"e.g. 30m, 90s or 1.5h, but got {text!r}")
+    return value
+
+
+def time_left(timeout_s: Optional[float]) -> Callable[[], Optional[float]]:
+    """A clock for ``--timeout``: seconds left (never negative), or None without a limit."""
+    end = None if timeout_s is None else time.monotonic() + timeout_s
+    return lambda: None if end is None else max(0.0, end - time.monotonic())

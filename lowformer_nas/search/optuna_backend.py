@@ -10,8 +10,9 @@ both read the latency constraint set with ``trial.set_constraint``.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
+from .budget import time_left
 from .objective import Evaluation, config_key, should_stop_early
 from .proxies import TrialDiverged, TrialOutOfMemory, as_trial_failure
 
@@ -188,8 +189,10 @@ def enqueue_top_k(zc_study, train_study, space, k: int) -> int:
     return queued
 
 
-def run_stage(ctx, storage, stage: str, target: int, on_trial: Callable[[], None]) -> Any:
-    """Run ``stage`` until its study holds ``target`` counted trials; returns the study."""
+def run_stage(ctx, storage, stage: str, target: int, on_trial: Callable[[], None],
+              timeout_s: Optional[float] = None) -> Any:
+    """Run ``stage`` until its study holds ``target`` counted trials (or ``timeout_s`` passes:
+    running trials finish, no new one starts); returns the study."""
     study = open_study(storage, ctx.settings, stage)
     if not ctx.settings.storage:
         recover_interrupted(study)
@@ -204,7 +207,7 @@ def run_stage(ctx, storage, stage: str, target: int, on_trial: Callable[[], None
         if done_count(st) >= target:
             st.stop()
 
-    study.optimize(make_objective(ctx, study, stage), n_trials=remaining,
+    study.optimize(make_objective(ctx, study, stage), n_trials=remaining, timeout=timeout_s,
                    catch=(TrialDiverged, TrialOutOfMemory),
                    callbacks=[callback])
     return study
@@ -212,9 +215,12 @@ def run_stage(ctx, storage, stage: str, target: int, on_trial: Callable[[], None
 
 def run_optuna(ctx, storage, stages: List[tuple], on_trial: Callable[[str], None]) -> None:
     """All stages in order; ``on_trial(stage)`` after each finished trial (progress, CSV)."""
+    deadline = time_left(ctx.settings.timeout_s)
     for stage, target in stages:
+        if deadline() == 0:
+            break  # --timeout: later stages start when the same command is run again
         ctx.progress.start_stage(stage, target, _count_now(storage, ctx.settings, stage))
-        run_stage(ctx, storage, stage, target, lambda s=stage: on_trial(s))
+        run_stage(ctx, storage, stage, target, lambda s=stage: on_trial(s), deadline())
 
 
 def _count_now(storage, settings, stage: str) -> int:

@@ -17,6 +17,7 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no experiment banners on our
 from ray.tune.search.optuna import OptunaSearch  # noqa: E402  (this module is the deferred one)
 
 from .._io import atomic_write_text
+from .budget import time_left
 from .objective import config_key
 from .rows import make_row
 
@@ -161,7 +162,10 @@ def run_ray(ctx, stages: List[Tuple[str, int]]) -> None:
 
     _init_ray(ctx)
     rows = _load_rows(ctx)
+    deadline = time_left(ctx.settings.timeout_s)
     for stage, target in stages:
+        if deadline() == 0:
+            break  # --timeout: later stages start when the same command is run again
         done = sum(1 for r in rows if r["stage"] == stage)
         ctx.progress.start_stage(stage, target, done)
         if done >= target:
@@ -175,7 +179,8 @@ def run_ray(ctx, stages: List[Tuple[str, int]]) -> None:
             tune.with_resources(tune.with_parameters(_trainable, evaluator=ctx.evaluator,
                                                      stage=stage), {"cpu": 1}),
             tune_config=tune.TuneConfig(search_alg=_searcher(ctx, stage, points),
-                                        scheduler=scheduler, num_samples=target - done),
+                                        scheduler=scheduler, num_samples=target - done,
+                                        time_budget_s=deadline()),
             run_config=tune.RunConfig(name=f"{stage}-{done}",
                                       storage_path=str(ctx.run.path.resolve() / "ray"),
                                       verbose=0, callbacks=[_make_callback(ctx, stage, rows)]))

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
 from ..errors import RunError
-from .budget import parse_budget
+from .budget import parse_budget, parse_duration
 from .datasets import check_dataset_spec
 from .proxies import ZC_SCORES
 
@@ -47,9 +47,12 @@ class SearchSettings:
     max_train: int = 5000
     max_val: int = 1000
     references: List[str] = field(default_factory=lambda: ["all"])
+    timeout: Optional[str] = None  # wall-clock limit of this invocation (not of the study)
 
     def __post_init__(self) -> None:
         self.budget_ms = parse_budget(self.budget)
+        if self.timeout is not None:
+            parse_duration(self.timeout)
         _check_choice("proxy", self.proxy, PROXIES)
         _check_choice("backend", self.backend, BACKENDS)
         _check_choice("sampler", self.sampler, SAMPLERS)
@@ -67,6 +70,10 @@ class SearchSettings:
         if self.address and self.backend != "ray":
             raise RunError(f"--address joins a Ray cluster and needs --backend ray, but "
                            f"--backend is {self.backend!r}")
+
+    @property
+    def timeout_s(self) -> Optional[float]:
+        return parse_duration(self.timeout) if self.timeout is not None else None
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
