@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from ..errors import LowFormerNASError
 
@@ -17,7 +18,16 @@ COMMAND_MODULES = ("arch_cmds", "latency_cmds", "search_cmds")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (the bad value and what is allowed), exit 2."""
+    """argparse, but a usage error is one line (the bad value and what is allowed), exit 2.
+
+    Values that start with a minus and a digit (``-3ms``, ``-.5s``, ``-1``) are values, not
+    options: otherwise ``--latency-budget -3ms`` fails as "expected one argument" instead of
+    naming the bad budget (no lowformer-nas option looks like a negative number).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?[0-9]")
 
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"lowformer-nas: error: {message}\n")

@@ -267,12 +267,15 @@ def calibrate(device: str = "local", backend: str = "torch", threads: int = 1,
               torch_device: str = "cpu") -> Profile:
     """Calibrate this machine as ``device``; resumes from the journal of an earlier run."""
     from .builtin import local_roofline, platform_facts
-    from .measure import check_backend, threads_set
+    from ..space import load_space
+    from .measure import check_backend, check_device, threads_set
 
     check_backend(backend)
+    check_device(torch_device)
     if budget_minutes <= 0 or threads < 1:
         raise ProfileError(f"need --budget-minutes > 0 and --threads >= 1, got "
                            f"{budget_minutes}, {threads}")
+    load_space(space)  # a bad space fails here, before the journal is created
     res = space_resolutions(space, resolutions)
     header = {"device": device, "backend": backend, "threads": threads, "space": space,
               "roofline": local_roofline(threads, backend, torch_device)}

@@ -43,6 +43,22 @@ def check_backend(backend: str) -> str:
     return backend
 
 
+def check_device(device: str) -> str:
+    """``cpu`` or a usable ``cuda[:N]``, checked before anything is built, timed or written."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        kind = None
+    if kind not in ("cpu", "cuda"):
+        raise ConfigError(f"torch device must be cpu or cuda[:N], but got {device!r}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"torch device {device!r} needs CUDA, but torch.cuda.is_available() "
+                          f"is False on this machine")
+    return device
+
+
 def _sync(device: str) -> Callable[[], None]:
     if device.startswith("cuda"):
         import torch
@@ -191,6 +207,7 @@ def measure(model_or_cfg: Any, resolution: int = 224, batch: int = 1, backend: s
     import torch
 
     check_backend(backend)
+    check_device(device)
     if resolution < 16 or batch < 1:
         raise ConfigError(f"need resolution >= 16 and batch >= 1, but got {resolution}, {batch}")
     module = _as_module(model_or_cfg)

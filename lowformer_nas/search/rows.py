@@ -18,6 +18,8 @@ from ..errors import RunError
 BASE_COLUMNS = ("stage", "number", "state", "feasible", "latency_ms", "latency_std_ms",
                 "score", "accuracy", "naswot", "synflow", "gradnorm", "epochs_done", "seconds",
                 "duplicate", "error", "retry_of")
+# what reports need; later columns (e.g. retry_of) may be absent in older runs
+REQUIRED_COLUMNS = ("stage", "number", "state", "feasible", "latency_ms", "score", "config")
 FLOAT_COLUMNS = ("latency_ms", "latency_std_ms", "score", "accuracy", "naswot", "synflow",
                  "gradnorm", "seconds")
 
@@ -76,8 +78,19 @@ def read_trials_csv(path: Path) -> List[Dict[str, Any]]:
         raise RunError(f"{str(path)!r} does not exist: not a run directory, or no trial "
                        f"finished yet")
     with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return [_parse(r) for r in rows]
+        reader = csv.DictReader(fh)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise RunError(f"{str(path)!r} is not a lowformer-nas trials.csv: missing "
+                           f"column(s) {', '.join(missing)}")
+        rows = list(reader)
+    out = []
+    for line, r in enumerate(rows, start=2):
+        try:
+            out.append(_parse(r))
+        except (ValueError, TypeError) as e:  # a hand-edited or foreign file
+            raise RunError(f"{str(path)!r} line {line}: {e}") from None
+    return out
 
 
 def _parse(r: Dict[str, str]) -> Dict[str, Any]:

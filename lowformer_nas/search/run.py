@@ -24,11 +24,13 @@ from typing import Any, Dict, List, Optional, Tuple
 import yaml
 
 from .._io import atomic_write_text
-from ..errors import RunError
+from ..errors import LowFormerNASError, RunError
 from .budget import format_budget
 from .settings import SearchSettings
 
 CONFIG_NAME = "config.yaml"
+RUN_FORMAT = "lowformer-nas/run"
+RUN_FORMAT_VERSION = 1  # bump when the run layout changes; older tools then refuse the run
 
 
 @dataclass
@@ -79,13 +81,25 @@ def read_run_config(path: Path) -> Dict[str, Any]:
         data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
     except yaml.YAMLError:
         raise RunError(f"{str(cfg)!r} is not valid YAML") from None
-    if not isinstance(data, dict) or "settings" not in data:
+    if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
         raise RunError(f"{str(cfg)!r} has no 'settings' mapping: not written by lowformer-nas")
+    fmt = data.get("format", RUN_FORMAT)
+    version = data.get("format_version", 1)  # runs from before versioning are version 1
+    if fmt != RUN_FORMAT or version != RUN_FORMAT_VERSION:
+        raise RunError(f"{str(cfg)!r} is a {fmt!r} run of format_version "
+                       f"{version!r}; this lowformer-nas reads {RUN_FORMAT!r} format_version "
+                       f"{RUN_FORMAT_VERSION}")
+    try:
+        SearchSettings.from_dict(data["settings"])
+    except (TypeError, LowFormerNASError) as e:
+        raise RunError(f"{str(cfg)!r}: its settings are not a valid lowformer-nas search "
+                       f"({e})") from None
     return data
 
 
-def check_resumable(settings: SearchSettings, out: Path) -> bool:
-    """True when ``out`` holds this same search; RunError when it holds another or junk."""
+def check_resumable(settings: SearchSettings, out: Path, profile_sha: str = "") -> bool:
+    """True when ``out`` holds this same search (same options and latency profile, so old and
+    new trials are comparable); RunError when it holds another search or junk."""
     if not out.exists():
         return False
     if not out.is_dir():
@@ -95,8 +109,12 @@ def check_resumable(settings: SearchSettings, out: Path) -> bool:
             raise RunError(f"--out {str(out)!r} is a non-empty directory without {CONFIG_NAME}; "
                            f"choose a new or empty directory")
         return False
-    old = SearchSettings.from_dict(read_run_config(out)["settings"])
-    diff = settings.differences(old)
+    config = read_run_config(out)
+    diff = settings.differences(SearchSettings.from_dict(config["settings"]))
+    prof = config.get("profile")
+    old_sha = prof.get("sha256") if isinstance(prof, dict) else None
+    if old_sha and profile_sha and old_sha != profile_sha:  # e.g. a recalibrated target
+        diff.append(f"latency profile sha256: {old_sha[:12]}... -> {profile_sha[:12]}...")
     if diff:
         raise RunError(f"--out {str(out)!r} holds a different search ({'; '.join(diff)}); "
                        f"use another --out to start a new one")
@@ -119,7 +137,7 @@ def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
     """Create or reopen the run directory, take its lock, write ``config.yaml``."""
     out = Path(settings.out) if settings.out else default_out(settings)
     settings.out = str(out)
-    resumed = check_resumable(settings, out)
+    resumed = check_resumable(settings, out, profile.sha256)
     out.mkdir(parents=True, exist_ok=True)
     fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -128,7 +146,8 @@ def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
         os.close(fd)
         raise RunError(f"another lowformer-nas search is running in {str(out)!r}") from None
     old = read_run_config(out) if resumed else {}
-    doc = {"settings": settings.to_dict(), "created": old.get("created", time.ctime()),
+    doc = {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION,
+           "settings": settings.to_dict(), "created": old.get("created", time.ctime()),
            "updated": time.ctime(), "resumed": old.get("resumed", -1) + 1,
            "stages": stage_plan(settings),
            "space": {"name": space.name, "resolution": space.resolution, "size": space.size()},

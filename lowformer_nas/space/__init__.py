@@ -56,7 +56,12 @@ class SearchSpace:
         stages = []
         for i, stage in enumerate(self.stages):
             stages.append(StageConfig(**{f: params[f"stage{i}.{f}"] for f, _ in stage}))
-        head = tuple(int(w) for w in str(params["head_widths"]).split("x"))
+        try:
+            head = tuple(int(w) for w in str(params["head_widths"]).split("x"))
+        except ValueError:
+            raise SpaceError(f"space {self.name!r}: head_widths must be 'WIDTHxWIDTH' (e.g. "
+                             f"{head_key(self.head_widths[0])}), but got "
+                             f"{params['head_widths']!r}") from None
         return ArchConfig(stages=tuple(stages), head_widths=head,  # type: ignore[arg-type]
                           mbconv_bias=bool(params["mbconv_bias"]))
 
