@@ -207,3 +207,16 @@ def test_measure_replaces_prediction(tmp_path):
     assert cfg["settings"]["measure"] is True
     assert all(float(r["latency_ms"]) > 0 for r in _rows(out))
     assert "measured" in (out / "models" / "B3.yaml").read_text().splitlines()[1]
+
+
+def test_rdb_storage_keeps_different_searches_apart(tmp_path):
+    """Two searches with different options in one database: separate studies, no mixing."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    common = BASE[:-4] + ["--trials", "3", "--storage", url, "--references", "none", "--quiet"]
+    assert main(common + ["--out", str(tmp_path / "a")]) == 0
+    other = [a if a != BASE[BASE.index("--latency-budget") + 1] else "0.5ms" for a in common]
+    assert other != common
+    assert main(other + ["--out", str(tmp_path / "b")]) == 0
+    a, b = _rows(tmp_path / "a"), _rows(tmp_path / "b")
+    assert len(a) == 3 and len(b) == 3  # b ran its own 3 trials instead of reusing a's
+    assert all(float(r["latency_ms"]) <= 0.5 for r in b if r["feasible"] == "True")

@@ -49,9 +49,21 @@ def _sampler(settings, offset: int):
     return optuna.samplers.NSGAIISampler(seed=seed, population_size=pop)
 
 
+def study_name(settings, stage: str) -> str:
+    """``lowformer-nas-<stage>-<key>``: the key hashes the options that define a search, so
+    workers of one search share a study and different searches in one database never mix."""
+    import hashlib
+    import json
+
+    from .settings import IDENTITY
+
+    ident = json.dumps({k: getattr(settings, k) for k in IDENTITY}, sort_keys=True, default=str)
+    return f"{STUDY_PREFIX}-{stage}-{hashlib.sha1(ident.encode()).hexdigest()[:10]}"
+
+
 def open_study(storage: Any, settings, stage: str):
     optuna = _optuna()
-    name = f"{STUDY_PREFIX}-{stage}"
+    name = study_name(settings, stage)
     study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
                                 directions=["maximize", "minimize"])
     n = len(study.get_trials(deepcopy=False))
@@ -227,15 +239,15 @@ def _count_now(storage, settings, stage: str) -> int:
     return done_count(open_study(storage, settings, stage))
 
 
-def collect_rows(storage, space) -> List[Dict[str, Any]]:
-    """Rows (see ``rows.make_row``) of every stage's study in this storage."""
+def collect_rows(storage, settings, space) -> List[Dict[str, Any]]:
+    """Rows (see ``rows.make_row``) of this search's studies in ``storage``."""
     from .rows import make_row
 
     optuna = _optuna()
     names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
     rows: List[Dict[str, Any]] = []
     for stage in ("zc", "train"):
-        name = f"{STUDY_PREFIX}-{stage}"
+        name = study_name(settings, stage)
         if name not in names:
             continue
         for t in optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False):

@@ -112,14 +112,14 @@ class ConstrainedOptunaSearch(OptunaSearch):
 def _searcher(ctx, stage: str, points: List[Dict[str, Any]]):
     from optuna.distributions import CategoricalDistribution
 
-    from .optuna_backend import STUDY_PREFIX, _sampler, open_storage
+    from .optuna_backend import _sampler, open_storage, study_name
 
     s = ctx.settings
     space = {k: CategoricalDistribution(v) for k, v in ctx.space.dimensions().items()}
     return ConstrainedOptunaSearch(
         space=space, metric=["score", "latency_ms"], mode=["max", "min"],
         sampler=_sampler(s, 0), storage=open_storage(s, ctx.run.path), budget_ms=s.budget_ms,
-        study_name=f"{STUDY_PREFIX}-ray-{stage}", points_to_evaluate=points or None)
+        study_name=study_name(s, f"ray-{stage}"), points_to_evaluate=points or None)
 
 
 def _top_k_points(rows: List[Dict[str, Any]], space: Any, k: int) -> List[Dict[str, Any]]:

@@ -206,8 +206,8 @@ def _run_backend(ctx: SearchContext) -> None:
     storage = ob.open_storage(ctx.settings, ctx.run.path)
 
     def on_trial(stage: str) -> None:
-        rows = ob.collect_rows(storage, ctx.space)
+        rows = ob.collect_rows(storage, ctx.settings, ctx.space)
         write_rows(ctx, rows, stage)
 
     ob.run_optuna(ctx, storage, stage_plan(ctx.settings), on_trial)
-    write_rows(ctx, ob.collect_rows(storage, ctx.space), None)
+    write_rows(ctx, ob.collect_rows(storage, ctx.settings, ctx.space), None)
