@@ -205,3 +205,14 @@ def test_stale_local_profile_is_refitted_from_its_journal(tmp_path):
     assert profiles._stale(path)
     path.write_text(json.dumps(dict(data, fit_version=profiles.FIT_VERSION)))
     assert not profiles._stale(path) and get_target("local").describe().startswith("local: old")
+
+
+def test_profiles_calibrated_under_new_names_are_listed_and_named_in_errors(tmp_path):
+    data = dict(get_target("jetson").data, name="pi-zero-2", provenance="calibrated on a Pi")
+    path = tmp_path / "cache" / "profiles" / "pi-zero-2.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    assert "pi-zero-2" in [t.name for t in list_targets()]
+    assert get_target("pi-zero-2").describe().startswith("pi-zero-2: calibrated on a Pi")
+    with pytest.raises(UnknownNameError, match="pi-zero-2"):
+        get_target("pi-zero-3")

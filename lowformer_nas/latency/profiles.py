@@ -173,7 +173,7 @@ def list_targets() -> List[TargetInfo]:
     from .builtin import BUILTINS
 
     out = []
-    for name in ("local",) + tuple(BUILTINS):
+    for name in ("local",) + tuple(BUILTINS) + tuple(user_profile_names()):
         alias = ", ".join(a for a, t in ALIASES.items() if t == name)
         user = user_profile_path(name)
         if user.is_file():
@@ -189,10 +189,20 @@ def list_targets() -> List[TargetInfo]:
     return out
 
 
+def user_profile_names() -> List[str]:
+    """Profiles calibrated under names that are not built in (``calibrate --device pi-zero``)."""
+    from .builtin import BUILTINS
+
+    folder = cache_dir() / "profiles"
+    taken = {"local", *BUILTINS, *ALIASES}
+    return sorted(p.stem for p in folder.glob("*.json") if p.stem not in taken) \
+        if folder.is_dir() else []
+
+
 def known_targets() -> List[str]:
     from .builtin import BUILTINS
 
-    return ["local"] + list(BUILTINS) + list(ALIASES)
+    return ["local"] + list(BUILTINS) + list(ALIASES) + user_profile_names()
 
 
 def get_target(name_or_path: str) -> Profile:
