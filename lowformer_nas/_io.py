@@ -37,4 +37,37 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
 
 
 def atomic_write_text(path: PathLike, text: str) -> None:
+    """``atomic_write_bytes`` of UTF-8 text."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def truncate_torn_tail(path: PathLike) -> int:
+    """Cut a last line that lacks its newline off an append-only journal; returns bytes cut.
+
+    A crash or power loss can leave half a record at the end; appending after it would glue
+    the next record onto it, making a bad line in the middle that readers reject or skip.
+    Call this (with the journal's writers locked out) before the first append.
+    """
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
+    if size == 0:
+        return 0
+    with open(path, "rb+") as fh:
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return 0
+        keep, pos = 0, size
+        while pos > 0:  # search backwards for the last complete line
+            start = max(0, pos - 65536)
+            fh.seek(start)
+            i = fh.read(pos - start).rfind(b"\n")
+            if i >= 0:
+                keep = start + i + 1
+                break
+            pos = start
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return size - keep

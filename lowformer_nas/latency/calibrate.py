@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .._io import truncate_torn_tail
 from ..errors import ProfileError
 from .kernels import Kernel, config_blocks, enumerate_kernels
 from .profiles import FIT_VERSION, Profile, cache_dir, make_profile
@@ -34,6 +35,7 @@ class Journal:
 
     def __init__(self, path: Path, header: Dict[str, Any]) -> None:
         self.path, self.header = path, header
+        self._repaired = False
         self.records = self._read()
         if not self.records:
             self.append(dict(header, kind="header"))
@@ -55,6 +57,9 @@ class Journal:
 
     def append(self, rec: Dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._repaired:  # a torn last line would swallow this record
+            truncate_torn_tail(self.path)
+            self._repaired = True
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec) + "\n")
             fh.flush()

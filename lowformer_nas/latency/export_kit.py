@@ -7,6 +7,7 @@ runner (needs only numpy and onnxruntime); the runner writes ``results.csv``, wh
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import random
@@ -14,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from .._io import atomic_write_text
+from .._io import atomic_write_bytes, atomic_write_text
 from ..errors import ProfileError
 from .kernels import Kernel
 from .profiles import Profile, make_profile
@@ -33,7 +34,11 @@ args = ap.parse_args()
 here = os.path.dirname(os.path.abspath(__file__))
 manifest = json.load(open(os.path.join(here, "manifest.json")))
 done = set()
-if os.path.exists(args.out):
+if os.path.exists(args.out):  # a row cut by a crash is measured again, not glued onto
+    with open(args.out, "rb+") as fh:
+        data = fh.read()
+        if data and not data.endswith(b"\\n"):
+            fh.truncate(data.rfind(b"\\n") + 1)
     done = {r["id"] for r in csv.DictReader(open(args.out))}
 new = not os.path.exists(args.out)
 with open(args.out, "a", newline="") as fh:
@@ -67,15 +72,19 @@ with open(args.out, "a", newline="") as fh:
 
 
 def _export(module: Any, x: Any, path: Path) -> None:
+    """Export in memory, then write the final file atomically (never a half-written .onnx)."""
+    import io
+
     import onnx
     import torch
 
+    buf = io.BytesIO()
     with torch.no_grad():
-        torch.onnx.export(module.eval(), (x,), str(path), input_names=["x"], opset_version=17,
+        torch.onnx.export(module.eval(), (x,), buf, input_names=["x"], opset_version=17,
                           dynamo=False)
-    model = onnx.load(str(path))
+    model = onnx.load_model_from_string(buf.getvalue())
     _weights_to_constants(model.graph)
-    onnx.save(model, str(path))
+    atomic_write_bytes(path, model.SerializeToString())
 
 
 def _weights_to_constants(graph: Any, min_elems: int = 64) -> None:
@@ -154,28 +163,34 @@ def export_kit(out_dir: str, space: str = "lowformer", resolutions: Optional[Seq
 
 
 def read_results(path: str) -> List[Dict[str, Any]]:
-    """Validated rows of the runner's ``results.csv``."""
+    """Validated rows of the runner's ``results.csv`` (a row cut by a kill is dropped)."""
     if not os.path.isfile(path):
         raise ProfileError(f"measurement file {path!r} does not exist")
     with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        need = ("id", "kind", "spec", "resolution", "ms")
-        missing = [c for c in need if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ProfileError(f"{path}: missing column(s) {', '.join(missing)}; the kit's "
-                               f"run_kit.py writes {', '.join(need)}")
-        rows = []
-        for i, r in enumerate(reader, start=2):
-            try:
-                ms, spec = float(r["ms"]), json.loads(r["spec"])
-            except (ValueError, json.JSONDecodeError):
-                raise ProfileError(f"{path} line {i}: unreadable ms or spec") from None
-            if not ms > 0 or r["kind"] not in ("kernel", "model"):
-                raise ProfileError(f"{path} line {i}: need ms > 0 and kind kernel|model, got "
-                                   f"{r['ms']!r}, {r['kind']!r}")
-            rows.append({"kind": r["kind"], "spec": spec, "resolution": int(r["resolution"]),
-                         "ms": ms, "threads": int(r.get("threads") or 1)})
-    return rows
+        text = fh.read()
+    if text and not text.endswith("\n"):  # the runner was killed mid-row: drop that row
+        text = text[:text.rfind("\n") + 1]
+    reader = csv.DictReader(io.StringIO(text))
+    need = ("id", "kind", "spec", "resolution", "ms")
+    missing = [c for c in need if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ProfileError(f"{path}: missing column(s) {', '.join(missing)}; the kit's "
+                           f"run_kit.py writes {', '.join(need)}")
+    return [_result_row(r, f"{path} line {i}") for i, r in enumerate(reader, start=2)]
+
+
+def _result_row(r: Dict[str, str], where: str) -> Dict[str, Any]:
+    try:
+        ms, spec = float(r["ms"]), json.loads(r["spec"])
+        resolution, threads = int(r["resolution"]), int(r.get("threads") or 1)
+    except (TypeError, ValueError):  # json.JSONDecodeError is a ValueError
+        raise ProfileError(f"{where}: unreadable ms, spec, resolution or threads "
+                           f"({r.get('ms')!r}, {r.get('resolution')!r})") from None
+    if not ms > 0 or r["kind"] not in ("kernel", "model"):
+        raise ProfileError(f"{where}: need ms > 0 and kind kernel|model, got "
+                           f"{r['ms']!r}, {r['kind']!r}")
+    return {"kind": r["kind"], "spec": spec, "resolution": resolution, "ms": ms,
+            "threads": threads}
 
 
 class _Records:
