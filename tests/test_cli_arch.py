@@ -124,3 +124,10 @@ def test_subprocess_bad_name_no_traceback(tmp_path):
         assert proc.stderr.count("\n") == 1 and needle in proc.stderr
         assert "Traceback" not in proc.stderr
     assert sorted(os.listdir(tmp_path)) == ["broken.yaml"]
+
+
+def test_closed_pipe_is_quiet():
+    """`lowformer-nas show ... | head -c 20`: no BrokenPipeError traceback, exit 0."""
+    cmd = f"{sys.executable} -m lowformer_nas show lowformer_b3 --json | head -c 20"
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stderr == "" and len(out.stdout) == 20
