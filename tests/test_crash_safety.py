@@ -103,6 +103,27 @@ def test_kit_runner_remeasures_a_torn_row(tmp_path):
     assert len(read_results(str(results))) == len(ids)
 
 
+SEARCH = ["search", "--target", "jetson", "--latency-budget", "2ms", "--space", "tiny",
+          "--references", "none", "--quiet"]
+
+
+def test_search_resumes_after_a_torn_study_journal_line(tmp_path):
+    """Power loss mid-append leaves half an Optuna journal record; the rerun still works."""
+    import csv
+
+    out = tmp_path / "run"
+    assert main(SEARCH + ["--trials", "4", "--out", str(out)]) == 0
+    before = (out / "trials.csv").read_text().splitlines()
+    with open(out / "study.journal", "ab") as fh:
+        fh.write(b'{"op_code":4,"worker_id":"x","trial_id":')
+    assert main(SEARCH + ["--trials", "7", "--out", str(out)]) == 0
+    after = (out / "trials.csv").read_text().splitlines()
+    assert after[:len(before)] == before  # finished trials unchanged
+    rows = list(csv.DictReader(open(out / "trials.csv", newline="")))
+    assert [r["state"] for r in rows] == ["COMPLETE"] * 7
+    assert main(["report", str(out)]) == 0
+
+
 CAL = ["calibrate", "--device", "killdev", "--space", "tiny", "--resolution", "64",
        "--no-progress", "--budget-minutes", "0.3"]
 

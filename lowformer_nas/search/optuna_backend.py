@@ -31,12 +31,21 @@ def open_storage(settings, run_dir) -> Any:
     """Journal file in the run dir, or an RDB URL with heartbeats and retry of stale trials."""
     optuna = _optuna()
     if settings.storage:
-        return optuna.storages.RDBStorage(
-            settings.storage, heartbeat_interval=30, grace_period=120,
-            heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2))
+        import warnings
+
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5: known, used
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)
+            return optuna.storages.RDBStorage(
+                settings.storage, heartbeat_interval=30, grace_period=120,
+                heartbeat_stale_trial_callback=retry)
     from optuna.storages.journal import JournalFileBackend
 
-    return optuna.storages.JournalStorage(JournalFileBackend(str(run_dir / "study.journal")))
+    from .._io import truncate_torn_tail
+
+    path = run_dir / "study.journal"
+    truncate_torn_tail(path)  # the run dir is locked: a torn line is from a crashed run
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
 def _sampler(settings, offset: int):
