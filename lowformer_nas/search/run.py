@@ -133,6 +133,21 @@ def _versions() -> Dict[str, str]:
     return out
 
 
+def _seeds(settings: SearchSettings) -> Dict[str, Any]:
+    """Every random stream of a search and its seed (all derive from ``--seed``)."""
+    s = settings.seed
+    return {"seed": s, "data_split": s, "weight_init": s, "proxy_batches": s,
+            "sampler": f"{s} + trials already in the stage's study (a resumed run draws anew)"}
+
+
+def _machine() -> Dict[str, Any]:
+    """Where it ran; zero-cost scores can differ in the last bits with the thread count."""
+    import torch
+
+    return {"platform": platform.platform(), "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads()}
+
+
 def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
     """Create or reopen the run directory, take its lock, write ``config.yaml``."""
     out = Path(settings.out) if settings.out else default_out(settings)
@@ -149,12 +164,11 @@ def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
     doc = {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION,
            "settings": settings.to_dict(), "created": old.get("created", time.ctime()),
            "updated": time.ctime(), "resumed": old.get("resumed", -1) + 1,
-           "stages": stage_plan(settings),
+           "stages": stage_plan(settings), "seeds": _seeds(settings),
            "space": {"name": space.name, "resolution": space.resolution, "size": space.size()},
            "profile": {"name": profile.name, "sha256": profile.sha256,
-                       "describe": str(profile.describe())},
-           "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-           "versions": _versions()}
+                       "source": profile.source, "describe": str(profile.describe())},
+           "machine": _machine(), "versions": _versions()}
     atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(doc, sort_keys=False))
     return RunDir(out, fd)
 
