@@ -36,9 +36,7 @@ def open_storage(settings, run_dir) -> Any:
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5: known, used
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)
-            return optuna.storages.RDBStorage(
-                settings.storage, heartbeat_interval=30, grace_period=120,
-                heartbeat_stale_trial_callback=retry)
+            return _rdb_storage(optuna, settings.storage, retry)
     from optuna.storages.journal import JournalFileBackend
 
     from .._io import truncate_torn_tail
@@ -46,6 +44,24 @@ def open_storage(settings, run_dir) -> Any:
     path = run_dir / "study.journal"
     truncate_torn_tail(path)  # the run dir is locked: a torn line is from a crashed run
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def _rdb_storage(optuna, url: str, retry: Any, attempts: int = 5) -> Any:
+    """``RDBStorage``, retried: workers started together on a fresh database race to create
+    its schema and all but one fail with IntegrityError; on retry the schema is there."""
+    import random
+    import time
+
+    from sqlalchemy.exc import IntegrityError
+
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120,
+                                              heartbeat_stale_trial_callback=retry)
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 + random.random() * 0.4 * (attempt + 1))
 
 
 def _sampler(settings, offset: int):
