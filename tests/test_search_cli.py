@@ -220,3 +220,34 @@ def test_rdb_storage_keeps_different_searches_apart(tmp_path):
     a, b = _rows(tmp_path / "a"), _rows(tmp_path / "b")
     assert len(a) == 3 and len(b) == 3  # b ran its own 3 trials instead of reusing a's
     assert all(float(r["latency_ms"]) <= 0.5 for r in b if r["feasible"] == "True")
+
+
+def test_two_concurrent_workers_share_one_study(tmp_path):
+    """Two processes at once on one --storage study: each trial recorded once, and what they
+    saw together is the study (trials and Pareto front)."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    args = BASE[:-4] + ["--trials", "12", "--storage", url, "--references", "none", "--quiet"]
+    procs = [subprocess.Popen([sys.executable, "-m", "lowformer_nas", *args, "--out",
+                               str(tmp_path / f"w{i}")], stderr=subprocess.PIPE, text=True)
+             for i in (1, 2)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read()[-2000:]
+    assert main(args + ["--out", str(tmp_path / "all")]) == 0  # no new trials: the full view
+    seen = {}
+    for w in ("w1", "w2"):
+        rows = _rows(tmp_path / w)
+        assert len({r["number"] for r in rows}) == len(rows)  # each trial once
+        for r in rows:
+            if r["state"] == "COMPLETE":
+                r.pop("seconds")
+                assert seen.setdefault(r["number"], r) == r  # both saw the same record
+    study = {r["number"]: r for r in _rows(tmp_path / "all") if r["state"] == "COMPLETE"}
+    assert len(study) >= 12
+    for r in study.values():
+        r.pop("seconds")
+    assert seen == study
+    front = json.loads((tmp_path / "all" / "pareto.json").read_text())["front"]
+    feas = [r for r in seen.values() if r["feasible"] == "True" and r["duplicate"] == "False"]
+    pts = np.array([[float(r["score"]), float(r["latency_ms"])] for r in feas])
+    mask = pareto_mask(pts, (True, False))
+    assert sorted(front) == sorted(int(r["number"]) for r, m in zip(feas, mask) if m)
