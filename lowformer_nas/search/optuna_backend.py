@@ -10,8 +10,10 @@ both read the latency constraint set with ``trial.set_constraint``.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Callable, Dict, List, Optional
 
+from ..errors import RunError
 from .budget import time_left
 from .objective import Evaluation, config_key, should_stop_early
 from .proxies import TrialDiverged, TrialOutOfMemory, as_trial_failure
@@ -46,6 +48,18 @@ def open_storage(settings, run_dir) -> Any:
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
+def check_storage(settings) -> None:
+    """Open ``--storage`` once before the run directory exists, so an unreachable database is
+    a one-line error with nothing written."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        open_storage(settings, None)
+    except SQLAlchemyError as e:
+        reason = str(getattr(e, "orig", None) or e).splitlines()[0]
+        raise RunError(f"cannot open --storage {settings.storage!r}: {reason}") from None
+
+
 def _rdb_storage(optuna, url: str, retry: Any, attempts: int = 5) -> Any:
     """``RDBStorage``, retried: workers started together on a fresh database race to create
     its schema and all but one fail with IntegrityError; on retry the schema is there."""
@@ -67,6 +81,8 @@ def _rdb_storage(optuna, url: str, retry: Any, attempts: int = 5) -> Any:
 def _sampler(settings, offset: int):
     optuna = _optuna()
     seed = settings.seed + offset  # a resumed run must not redraw the first run's samples
+    if settings.storage:  # workers sharing a study must not all draw the same samples
+        seed += os.getpid()
     if settings.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True,
                                           group=True)

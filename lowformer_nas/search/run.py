@@ -186,6 +186,10 @@ def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, D
     profile = get_target(settings.target)
     reference_names(settings)
     data = _load_data(settings)
+    if settings.storage:
+        from .optuna_backend import check_storage
+
+        check_storage(settings)
     run = open_run(settings, space, profile)
     try:
         with SearchProgress(quiet) as progress:

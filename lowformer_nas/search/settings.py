@@ -64,6 +64,8 @@ class SearchSettings:
             if not isinstance(value, int) or value < low:
                 raise RunError(f"--{name.replace('_', '-')} must be an integer >= {low}, "
                                f"but got {value!r}")
+        if self.storage:
+            check_storage_url(self.storage)
         if self.storage and self.backend == "ray":
             raise RunError("--storage is for the optuna backend; the ray backend keeps its "
                            "results in the run directory (use --address to share a cluster)")
@@ -87,6 +89,19 @@ class SearchSettings:
         """Identity options that differ (``name: old -> new``)."""
         return [f"{k}: {getattr(other, k)!r} -> {getattr(self, k)!r}" for k in IDENTITY
                 if getattr(self, k) != getattr(other, k)]
+
+
+def check_storage_url(url: str) -> None:
+    """``--storage`` must be a database URL SQLAlchemy knows (checked before anything opens)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        raise RunError(f"--storage must be a database URL such as "
+                       f"postgresql://USER:PASSWORD@HOST/DB or sqlite:///PATH.db, "
+                       f"but got {url!r}") from None
 
 
 def _check_choice(name: str, value: str, allowed: tuple) -> None:
