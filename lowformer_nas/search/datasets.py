@@ -193,7 +193,7 @@ def _read_folder(path: Path, size: int,
     class_map = {c: i for i, c in enumerate(classes)} if classes else ""
     try:
         ds = ImageDataset(str(path), transform=transform, class_map=class_map)
-    except Exception as e:  # timm raises plain RuntimeError/FileNotFoundError for empty folders
+    except (RuntimeError, OSError) as e:  # what timm raises for empty or unreadable folders
         raise DatasetError(f"imagefolder: cannot read {str(path)!r} as class sub-folders of "
                            f"images: {e}") from None
     names = sorted(ds.reader.class_to_idx, key=ds.reader.class_to_idx.get)
