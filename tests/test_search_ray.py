@@ -40,3 +40,38 @@ def test_ray_two_stage_with_asha(tmp_path, local_ray):
     assert main(args) == 0  # rerun: nothing left, nothing duplicated
     with open(out / "trials.csv", newline="") as fh:
         assert len(list(csv.DictReader(fh))) == 14
+
+
+@pytest.mark.slow
+def test_ray_retries_a_trial_a_killed_run_left_running(tmp_path, local_ray):
+    """A kill leaves a trial asked but never told in Ray's Optuna study: the rerun marks it
+    failed and evaluates its config first (nothing lost, nothing counted twice)."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    from lowformer_nas import load_space
+    from lowformer_nas.search.optuna_backend import open_storage, study_name
+    from lowformer_nas.search.settings import SearchSettings
+
+    out = tmp_path / "ray-kill"
+    base = ["search", "--target", "jetson", "--latency-budget", "1ms", "--space", "tiny",
+            "--backend", "ray", "--references", "none", "--quiet", "--out", str(out)]
+    assert main(base + ["--trials", "3"]) == 0
+    settings = SearchSettings(target="jetson", budget="1ms", space="tiny", backend="ray",
+                              trials=3, references=["none"], out=str(out))
+    storage = open_storage(settings, out)
+    study = optuna.load_study(study_name=study_name(settings, "ray-zc"), storage=storage)
+    params = dict(study.trials[0].params, **{"stage4.width": 48, "stage3.width": 32})
+    study.enqueue_trial(params)
+    dims = load_space("tiny").dimensions()
+    killed = study.ask({k: CategoricalDistribution(v) for k, v in dims.items()})
+    # ^ what a killed worker leaves behind: asked (RUNNING), never told
+    assert killed.params == params
+    assert main(base + ["--trials", "4"]) == 0
+    states = {t.number: t.state.name for t in study.trials}
+    assert states[killed.number] == "FAIL"
+    with open(out / "trials.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 4
+    last = rows[-1]
+    assert last["p:stage4.width"] == "48" and last["p:stage3.width"] == "32"

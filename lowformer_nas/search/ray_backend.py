@@ -139,6 +139,26 @@ def _top_k_points(rows: List[Dict[str, Any]], space: Any, k: int) -> List[Dict[s
             for i in order[:k]]
 
 
+def _interrupted_points(ctx, stage: str) -> List[Dict[str, Any]]:
+    """Params of trials a killed run left RUNNING in Ray's Optuna study: marked FAIL
+    (``interrupted``) and proposed again first, as the Optuna backend does."""
+    import optuna
+
+    from .optuna_backend import open_storage, study_name
+
+    storage = open_storage(ctx.settings, ctx.run.path)
+    name = study_name(ctx.settings, f"ray-{stage}")
+    if name not in {st.study_name for st in optuna.get_all_study_summaries(storage)}:
+        return []
+    study = optuna.load_study(study_name=name, storage=storage)
+    points = []
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+        study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+        points.append({k: _native(v) for k, v in t.params.items()})
+    return points
+
+
 def _native(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
@@ -172,6 +192,7 @@ def run_ray(ctx, stages: List[Tuple[str, int]]) -> None:
             continue
         points = _top_k_points(rows, ctx.space, target - done) if stage == "train" and \
             ctx.settings.proxy == "two-stage" else []
+        points = _interrupted_points(ctx, stage) + points
         scheduler = ASHAScheduler(time_attr="epoch", metric="score", mode="max",
                                   max_t=ctx.settings.epochs, grace_period=1,
                                   reduction_factor=3) if stage == "train" else None
