@@ -62,17 +62,19 @@ def check_storage(settings) -> None:
 
 def _rdb_storage(optuna, url: str, retry: Any, attempts: int = 5) -> Any:
     """``RDBStorage``, retried: workers started together on a fresh database race to create
-    its schema and all but one fail with IntegrityError; on retry the schema is there."""
+    its schema, and all but one fail (IntegrityError, or OperationalError "table ... already
+    exists" / "database is locked"); on retry the schema is there. An unreachable database
+    fails every attempt and its error is raised."""
     import random
     import time
 
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import IntegrityError, OperationalError
 
     for attempt in range(attempts):
         try:
             return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120,
                                               heartbeat_stale_trial_callback=retry)
-        except IntegrityError:
+        except (IntegrityError, OperationalError):
             if attempt == attempts - 1:
                 raise
             time.sleep(0.1 + random.random() * 0.4 * (attempt + 1))
