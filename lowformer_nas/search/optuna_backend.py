@@ -60,11 +60,11 @@ def check_storage(settings) -> None:
         raise RunError(f"cannot open --storage {settings.storage!r}: {reason}") from None
 
 
-def _rdb_storage(optuna, url: str, retry: Any, attempts: int = 5) -> Any:
-    """``RDBStorage``, retried: workers started together on a fresh database race to create
-    its schema, and all but one fail (IntegrityError, or OperationalError "table ... already
-    exists" / "database is locked"); on retry the schema is there. An unreachable database
-    fails every attempt and its error is raised."""
+def _retry_races(make: Callable[[], Any], attempts: int = 5) -> Any:
+    """``make()``, retried: workers started together on a fresh database race to create its
+    schema and studies, and all but one fail (IntegrityError, or OperationalError "table ...
+    already exists" / "database is locked"); on retry the winner's work is there. An
+    unreachable database fails every attempt and its error is raised."""
     import random
     import time
 
@@ -72,12 +72,16 @@ def _rdb_storage(optuna, url: str, retry: Any, attempts: int = 5) -> Any:
 
     for attempt in range(attempts):
         try:
-            return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120,
-                                              heartbeat_stale_trial_callback=retry)
+            return make()
         except (IntegrityError, OperationalError):
             if attempt == attempts - 1:
                 raise
             time.sleep(0.1 + random.random() * 0.4 * (attempt + 1))
+
+
+def _rdb_storage(optuna, url: str, retry: Any) -> Any:
+    return _retry_races(lambda: optuna.storages.RDBStorage(
+        url, heartbeat_interval=30, grace_period=120, heartbeat_stale_trial_callback=retry))
 
 
 def _sampler(settings, offset: int):
@@ -107,8 +111,9 @@ def study_name(settings, stage: str) -> str:
 def open_study(storage: Any, settings, stage: str):
     optuna = _optuna()
     name = study_name(settings, stage)
-    study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
-                                directions=["maximize", "minimize"])
+    study = _retry_races(lambda: optuna.create_study(
+        storage=storage, study_name=name, load_if_exists=True,
+        directions=["maximize", "minimize"]))
     n = len(study.get_trials(deepcopy=False))
     return optuna.load_study(study_name=name, storage=storage, sampler=_sampler(settings, n))
 
