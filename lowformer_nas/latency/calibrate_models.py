@@ -10,7 +10,7 @@ import csv
 import math
 import os
 from datetime import datetime, timezone
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..errors import LowFormerNASError, ProfileError
 from .profiles import Profile, make_profile
@@ -65,22 +65,64 @@ def read_model_csv(path: str) -> List[Dict[str, Any]]:
     return rows
 
 
-def calibrate_from_models(device: str, path: str) -> Profile:
-    """Fit ``device``'s model-level coefficients from a CSV of whole-model latencies."""
-    from .builtin import SPECS, local_roofline, prior_params
+PRIOR_KEYS = ("peak_gflops", "bandwidth_gbs", "launch_us")  # required in a ``prior`` dict
 
-    rows = read_model_csv(path)
+
+def check_prior(prior: Dict[str, Any]) -> Dict[str, Any]:
+    """A roofline prior dict (peak_gflops, bandwidth_gbs, launch_us; optional fused_epilogue,
+    cores) checked, as the predictor's ``params.roofline``."""
+    if not isinstance(prior, dict):
+        raise ProfileError(f"prior must be a dict with {', '.join(PRIOR_KEYS)}, "
+                           f"got {type(prior).__name__}")
+    out = dict(prior)
+    for key in PRIOR_KEYS:
+        v = out.get(key)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) \
+                or v < 0 or (v == 0 and key != "launch_us"):
+            raise ProfileError(f"prior {key} must be a positive number, got {v!r}")
+    out.setdefault("fused_epilogue", False)
+    return out
+
+
+def _default_prior(device: str) -> Any:
+    """(roofline, provenance words, device words) when no explicit prior is given."""
+    from .builtin import SPECS, local_roofline
+
     if device in SPECS:
-        roof, prior = SPECS[device][1], f"{device} spec-sheet prior"
-        words = SPECS[device][0]
+        return SPECS[device][1], f"{device} spec-sheet prior", SPECS[device][0]
+    return local_roofline(1, "torch"), "this machine's roofline as prior", device
+
+
+def calibrate_from_models(device: str, path: str, prior: Optional[Dict[str, Any]] = None,
+                          traits: Optional[Sequence[str]] = None) -> Profile:
+    """Fit ``device``'s model-level coefficients from a CSV of whole-model latencies.
+
+    ``prior``: the device's roofline (peak_gflops, bandwidth_gbs, launch_us, fused_epilogue,
+    cores), e.g. from the device table; default: the built-in target's, else this machine's.
+    ``traits``: runtime traits (``traits.TRAITS``) the device's runtime applies; recorded in
+    the profile (``fuse_conv_bn_act`` also means the epilogue costs no separate pass)."""
+    from .traits import check_traits, describe_traits
+
+    names = check_traits(traits)
+    rows = read_model_csv(path)
+    if prior is not None:
+        roof, words, dev_words = check_prior(prior), "the given device prior", device
     else:
-        roof, prior = local_roofline(1, "torch"), "this machine's roofline as prior"
-        words = device
+        roof, words, dev_words = _default_prior(device)
+    roof = dict(roof)
+    if traits is not None:
+        roof["fused_epilogue"] = "fuse_conv_bn_act" in names
     fit_rows = [{"model": r["model"], "batch": r["batch"], "resolution": r["resolution"],
                  "latency_ms": r["latency_ms"]} for r in rows]
+    from .builtin import prior_params
+
     params, err = _adjust(prior_params(roof), fit_rows, rows)
-    prov = f"{prior} adjusted to {len(rows)} whole-model latencies from {os.path.basename(path)}"
-    return make_profile(device, words, prov, "model-level", params, error=err,
+    if traits is not None:
+        params["traits"] = list(names)
+    prov = f"{words} adjusted to {len(rows)} whole-model latencies from {os.path.basename(path)}"
+    if traits is not None:
+        prov += f"; {describe_traits(names)}"
+    return make_profile(device, dev_words, prov, "model-level", params, error=err,
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         measurements=fit_rows)
 

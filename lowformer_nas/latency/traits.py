@@ -1,0 +1,58 @@
+"""Runtime traits: the graph rewrites a device's runtime applies before it executes a model.
+
+The same network runs as different kernel lists on different runtimes: TFLite's converter
+removes graph parts the output does not depend on and folds constants, TensorRT and TFLite
+fuse conv + BatchNorm + activation into one kernel, PyTorch eager runs every op as written.
+A profile records which of these rewrites apply (``params["traits"]``) so the kernel list it
+predicts from is the one the device runs. One source for the names: ``TRAITS``.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterable, Optional, Tuple
+
+from ..errors import ProfileError
+
+TRAITS = ("dead_code_elimination", "fuse_conv_bn_act", "fold_constants")
+
+DESCRIPTIONS: Dict[str, str] = {
+    "dead_code_elimination": "ops whose results never reach the model's output are removed "
+                             "(TFLite, ONNX Runtime, TensorRT; not PyTorch eager)",
+    "fuse_conv_bn_act": "BatchNorm and the activation right after a conv / linear run inside "
+                        "that kernel instead of as separate passes (TensorRT, TFLite, "
+                        "ONNX Runtime, TorchScript freeze; not PyTorch eager)",
+    "fold_constants": "ops computed only from weights and constants (including multiplying "
+                      "by zero and adding a zero tensor) are evaluated once at conversion "
+                      "time (TFLite, TensorRT, ONNX Runtime)",
+}
+
+# runtime name -> traits it applies (``--runtime NAME``); eager PyTorch applies none
+RUNTIMES: Dict[str, Tuple[str, ...]] = {
+    "pytorch": (),
+    "torchscript": ("fuse_conv_bn_act",),
+    "onnxruntime": TRAITS,
+    "tflite": TRAITS,
+    "tensorrt": TRAITS,
+}
+
+
+def check_traits(traits: Optional[Iterable[str]]) -> Tuple[str, ...]:
+    """Validated trait names in ``TRAITS`` order (None -> no traits)."""
+    names = tuple(traits or ())
+    bad = [t for t in names if t not in TRAITS]
+    if bad:
+        raise ProfileError(f"unknown runtime trait {bad[0]!r}; known: {', '.join(TRAITS)}")
+    return tuple(t for t in TRAITS if t in names)
+
+
+def runtime_traits(runtime: str) -> Tuple[str, ...]:
+    """The traits of a named runtime (``tflite``, ``pytorch``, ...)."""
+    key = runtime.strip().lower()
+    if key not in RUNTIMES:
+        raise ProfileError(f"unknown runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
+    return RUNTIMES[key]
+
+
+def describe_traits(traits: Iterable[str]) -> str:
+    """Short words for a provenance line."""
+    names = check_traits(traits)
+    return "runtime traits: " + (", ".join(names) if names else "none (ops run as written)")
