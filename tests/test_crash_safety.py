@@ -29,7 +29,7 @@ ALLOWED = {
     ("_io.py", "os.fdopen"),  # the atomic writer itself
     ("_io.py", 'open(path, "rb+")'),  # truncate_torn_tail
     ("latency/calibrate.py", 'open(self.path, "a"'),  # the fsynced calibration journal
-    ("latency/profiles.py", '".local.lock", "w"'),  # a lock file, never read
+    ("latency/targets.py", '".local.lock", "w"'),  # a lock file, never read
     ("latency/export_kit.py", 'open(args.out, "a"'),  # the kit runner's fsynced results.csv
     ("latency/export_kit.py", 'open(args.out, "rb+")'),  # its torn-row repair
 }

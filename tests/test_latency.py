@@ -196,15 +196,15 @@ def test_import_stays_light():
 
 def test_stale_local_profile_is_refitted_from_its_journal(tmp_path):
     """A cached 'local' profile from an older fit is refitted (from the kept journal)."""
-    from lowformer_nas.latency import profiles
+    from lowformer_nas.latency import profiles, targets
 
     data = dict(get_target("jetson").data, name="local", provenance="old fit")
     path = tmp_path / "cache" / "profiles" / "local.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(data))
-    assert profiles._stale(path)
+    assert targets._stale(path)
     path.write_text(json.dumps(dict(data, fit_version=profiles.FIT_VERSION)))
-    assert not profiles._stale(path) and get_target("local").describe().startswith("local: old")
+    assert not targets._stale(path) and get_target("local").describe().startswith("local: old")
 
 
 def test_profiles_calibrated_under_new_names_are_listed_and_named_in_errors(tmp_path):

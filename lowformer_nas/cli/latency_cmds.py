@@ -125,7 +125,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _save_user(prof: Any, out: Any) -> None:
-    from ..latency.profiles import ALIASES, user_profile_path
+    from ..latency.targets import ALIASES, user_profile_path
 
     path = user_profile_path(ALIASES.get(prof.name, prof.name))
     prof.save(path)
@@ -136,7 +136,7 @@ def _save_user(prof: Any, out: Any) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from ..latency.profiles import ALIASES
+    from ..latency.targets import ALIASES
 
     if args.export_kit:
         from ..latency.export_kit import export_kit

@@ -8,7 +8,7 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "get_target": "profiles", "list_targets": "profiles", "load_profile": "profiles",
+    "get_target": "targets", "list_targets": "targets", "load_profile": "profiles",
     "Profile": "profiles", "Prediction": "profiles", "cache_dir": "profiles",
     "measure": "measure", "Measurement": "measure", "BACKENDS": "measure",
     "Kernel": "kernels", "enumerate_kernels": "kernels", "config_macs": "kernels",

@@ -271,7 +271,7 @@ def calibrate(device: str = "local", backend: str = "torch", threads: int = 1,
               resolutions: Optional[Sequence[int]] = None, progress: bool = True,
               torch_device: str = "cpu") -> Profile:
     """Calibrate this machine as ``device``; resumes from the journal of an earlier run."""
-    from .builtin import local_roofline, platform_facts
+    from .host import local_roofline, platform_facts
     from ..space import load_space
     from .measure import check_backend, check_device, threads_set
 

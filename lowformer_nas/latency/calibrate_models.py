@@ -86,7 +86,8 @@ def check_prior(prior: Dict[str, Any]) -> Dict[str, Any]:
 
 def _default_prior(device: str) -> Any:
     """(roofline, provenance words, device words) when no explicit prior is given."""
-    from .builtin import SPECS, local_roofline
+    from .builtin import SPECS
+    from .host import local_roofline
 
     if device in SPECS:
         return SPECS[device][1], f"{device} spec-sheet prior", SPECS[device][0]

@@ -205,7 +205,8 @@ class _Records:
 
 def import_measurements(device: str, path: str) -> Profile:
     """Fit a profile for ``device`` from the kit runner's ``results.csv``."""
-    from .builtin import SPECS, local_roofline
+    from .builtin import SPECS
+    from .host import local_roofline
     from .calibrate import fit_journal
 
     rows = read_results(path)
