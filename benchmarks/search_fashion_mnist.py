@@ -69,7 +69,7 @@ def phase_search(args) -> None:
 
 def phase_evaluate(args) -> None:
     from lowformer_nas.arch.yaml_io import config_from_dict
-    from lowformer_nas.search.pareto import hypervolume_2d
+    from lowformer_nas.rundir.pareto import hypervolume_2d
 
     d = _load()
     data = json.loads((Path(args.out) / "pareto.json").read_text())

@@ -313,8 +313,8 @@ def _lib_cases(base: Path) -> List[Tuple[str, Callable[[], Any]]]:
     from lowformer_nas.latency.export_kit import read_results
     from lowformer_nas.search.budget import parse_budget
     from lowformer_nas.search.datasets import load_dataset
-    from lowformer_nas.search.rows import read_trials_csv
-    from lowformer_nas.search.run import read_run_config
+    from lowformer_nas.rundir.rows import read_trials_csv
+    from lowformer_nas.rundir.config import read_run_config
     from lowformer_nas.search.settings import SearchSettings
     from lowformer_nas.space import space_from_dict
 

@@ -4,8 +4,8 @@ import itertools
 import numpy as np
 import pytest
 
-from lowformer_nas.search.family import NAMES, pick_family
-from lowformer_nas.search.pareto import (front_indices, hypervolume_2d, non_dominated_sort,
+from lowformer_nas.rundir.family import NAMES, pick_family
+from lowformer_nas.rundir.pareto import (front_indices, hypervolume_2d, non_dominated_sort,
                                          pareto_mask)
 
 MAX_MIN = (True, False)  # maximise score, minimise latency

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lowformer_nas.cli import main
-from lowformer_nas.search.pareto import pareto_mask
+from lowformer_nas.rundir.pareto import pareto_mask
 
 BUDGET_MS = 1.0  # tiny nets on jetson-tx2 predict ~0.8-1.1 ms: some feasible, some not
 BASE = ["search", "--target", "jetson", "--latency-budget", "1ms", "--space", "tiny",

@@ -27,7 +27,7 @@ def export_family(run: Path, fmt: str, output: Optional[str] = None,
 
 
 def _resolution(run: Path) -> int:
-    from ..search.run import read_run_config
+    from ..rundir.config import read_run_config
 
     return int(read_run_config(run).get("space", {}).get("resolution", 224))
 

@@ -10,8 +10,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..search.family import FRACTIONS, NAMES, family_rule_text, pick_family
-from ..search.pareto import front_indices, hypervolume_2d
+from ..rundir.family import FRACTIONS, NAMES, family_rule_text, pick_family
+from ..rundir.pareto import front_indices, hypervolume_2d
 
 MAXIMIZE = (True, False)  # (score, latency)
 

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List
 
-from ..search.rows import read_trials_csv
-from ..search.run import read_run_config
+from ..rundir.rows import read_trials_csv
+from ..rundir.config import read_run_config
 from .pareto_data import compute, summarize_config
 
 

@@ -147,11 +147,6 @@ def counted(t) -> bool:
     return state in ("COMPLETE", "PRUNED") or (state == "FAIL" and "error" in t.user_attrs)
 
 
-def counted_row(row: Dict[str, Any]) -> bool:
-    """``counted`` for a trials.csv row."""
-    return row["state"] in ("COMPLETE", "PRUNED") or (row["state"] == "FAIL" and bool(row["error"]))
-
-
 def done_count(study) -> int:
     return sum(counted(t) for t in study.get_trials(deepcopy=False))
 
@@ -225,7 +220,7 @@ def enqueue_top_k(zc_study, train_study, space, k: int) -> int:
     """Two-stage: the k best zero-cost trials by non-dominated rank, then score, go to training."""
     import numpy as np
 
-    from .pareto import non_dominated_sort
+    from ..rundir.pareto import non_dominated_sort
 
     feas = [t for t in zc_study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"
             and t.user_attrs.get("feasible") and math.isfinite(t.values[0])]
@@ -289,7 +284,7 @@ def _count_now(storage, settings, stage: str) -> int:
 
 def collect_rows(storage, settings, space) -> List[Dict[str, Any]]:
     """Rows (see ``rows.make_row``) of this search's studies in ``storage``."""
-    from .rows import make_row
+    from ..rundir.rows import make_row
 
     optuna = _optuna()
     names = {s.study_name for s in optuna.get_all_study_summaries(storage)}

@@ -19,7 +19,7 @@ from ray.tune.search.optuna import OptunaSearch  # noqa: E402  (this module is t
 from .._io import atomic_write_text
 from .budget import time_left
 from .objective import config_key
-from .rows import make_row
+from ..rundir.rows import make_row
 
 ROWS_FILE = "ray_trials.json"
 
@@ -65,7 +65,7 @@ def _load_rows(ctx) -> List[Dict[str, Any]]:
 def _make_callback(ctx, stage: str, rows: List[Dict[str, Any]]):
     from ray.tune import Callback
 
-    from .finish import write_rows
+    from ..report.finish import write_rows
 
     class RowWriter(Callback):
         """After each finished Ray trial: a row, trials.csv rewritten, progress moved."""
@@ -125,7 +125,7 @@ def _searcher(ctx, stage: str, points: List[Dict[str, Any]]):
 def _top_k_points(rows: List[Dict[str, Any]], space: Any, k: int) -> List[Dict[str, Any]]:
     import numpy as np
 
-    from .pareto import non_dominated_sort
+    from ..rundir.pareto import non_dominated_sort
 
     feas = {r["config"]: r for r in rows if r["stage"] == "zc" and r["state"] == "COMPLETE"
             and r["feasible"] and r["score"] is not None and math.isfinite(r["score"])}

@@ -25,12 +25,10 @@ import yaml
 
 from .._io import atomic_write_text
 from ..errors import LowFormerNASError, RunError
+from ..rundir.config import CONFIG_NAME, RUN_FORMAT, RUN_FORMAT_VERSION, read_run_config
 from .budget import format_budget
 from .settings import SearchSettings
 
-CONFIG_NAME = "config.yaml"
-RUN_FORMAT = "lowformer-nas/run"
-RUN_FORMAT_VERSION = 1  # bump when the run layout changes; older tools then refuse the run
 
 
 @dataclass
@@ -72,28 +70,14 @@ def stage_plan(settings: SearchSettings) -> List[Tuple[str, int]]:
     return [("zc", settings.trials), ("train", min(settings.top_k, settings.trials))]
 
 
-def read_run_config(path: Path) -> Dict[str, Any]:
-    """The ``config.yaml`` of a run directory (RunError if it is not one)."""
-    cfg = path / CONFIG_NAME
-    if not cfg.is_file():
-        raise RunError(f"{str(path)!r} is not a run directory (no {CONFIG_NAME})")
-    try:
-        data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        raise RunError(f"{str(cfg)!r} is not valid YAML") from None
-    if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
-        raise RunError(f"{str(cfg)!r} has no 'settings' mapping: not written by lowformer-nas")
-    fmt = data.get("format", RUN_FORMAT)
-    version = data.get("format_version", 1)  # runs from before versioning are version 1
-    if fmt != RUN_FORMAT or version != RUN_FORMAT_VERSION:
-        raise RunError(f"{str(cfg)!r} is a {fmt!r} run of format_version "
-                       f"{version!r}; this lowformer-nas reads {RUN_FORMAT!r} format_version "
-                       f"{RUN_FORMAT_VERSION}")
+def read_search_config(path: Path) -> Dict[str, Any]:
+    """``read_run_config`` plus a check that its settings are a search this version runs."""
+    data = read_run_config(path)
     try:
         SearchSettings.from_dict(data["settings"])
     except (TypeError, LowFormerNASError) as e:
-        raise RunError(f"{str(cfg)!r}: its settings are not a valid lowformer-nas search "
-                       f"({e})") from None
+        raise RunError(f"{str(path / CONFIG_NAME)!r}: its settings are not a valid "
+                       f"lowformer-nas search ({e})") from None
     return data
 
 
@@ -109,7 +93,7 @@ def check_resumable(settings: SearchSettings, out: Path, profile_sha: str = "") 
             raise RunError(f"--out {str(out)!r} is a non-empty directory without {CONFIG_NAME}; "
                            f"choose a new or empty directory")
         return False
-    config = read_run_config(out)
+    config = read_search_config(out)
     diff = settings.differences(SearchSettings.from_dict(config["settings"]))
     prof = config.get("profile")
     old_sha = prof.get("sha256") if isinstance(prof, dict) else None
@@ -177,7 +161,7 @@ def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, D
     """Validate everything, then search and write every file; returns (run dir, Pareto data)."""
     from ..latency import get_target
     from ..space import load_space
-    from .finish import finish_run
+    from ..report.finish import finish_run
     from .objective import Evaluator
     from .progress import SearchProgress
     from .references import reference_names
@@ -214,12 +198,12 @@ def _run_backend(ctx: SearchContext) -> None:
 
         run_ray(ctx, stage_plan(ctx.settings))
         if not ctx.run.file("trials.csv").is_file():
-            from .finish import write_rows
+            from ..report.finish import write_rows
 
             write_rows(ctx, [], None)
         return
     from . import optuna_backend as ob
-    from .finish import write_rows
+    from ..report.finish import write_rows
 
     storage = ob.open_storage(ctx.settings, ctx.run.path)
 

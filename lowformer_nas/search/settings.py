@@ -9,11 +9,11 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
 from ..errors import RunError
+from ..rundir.config import PROXIES
 from .budget import parse_budget, parse_duration
 from .datasets import check_dataset_spec
 from .proxies import ZC_SCORES
 
-PROXIES = ("zero-cost", "train", "two-stage")
 BACKENDS = ("optuna", "ray")
 SAMPLERS = ("nsga2", "tpe")
 # options that must match when a run directory is continued (trials may grow)

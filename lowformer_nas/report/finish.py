@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from .._io import atomic_write_text
-from .rows import read_trials_csv, write_trials_csv
+from ..rundir.rows import counted_row, read_trials_csv, write_trials_csv
 
 
 def stage_stats(rows: Sequence[Dict[str, Any]], stage: str) -> Dict[str, Any]:
@@ -22,8 +22,6 @@ def stage_stats(rows: Sequence[Dict[str, Any]], stage: str) -> Dict[str, Any]:
 
 def write_rows(ctx, rows: List[Dict[str, Any]], stage: Optional[str]) -> None:
     """Rewrite trials.csv and move the progress bar."""
-    from .optuna_backend import counted_row
-
     write_trials_csv(ctx.run.file("trials.csv"), rows, ctx.space)
     if stage is not None:
         done = sum(counted_row(r) for r in rows if r["stage"] == stage)
@@ -32,9 +30,9 @@ def write_rows(ctx, rows: List[Dict[str, Any]], stage: Optional[str]) -> None:
 
 def finish_run(ctx) -> Dict[str, Any]:
     """References, Pareto data, models/B*.yaml, pareto.html, summary.md; prints the table."""
-    from ..report.pareto_data import compute
-    from ..report.plots import write_pareto_html
-    from .references import evaluate_references
+    from .pareto_data import compute
+    from .plots import write_pareto_html
+    from ..search.references import evaluate_references
 
     refs = evaluate_references(ctx.evaluator, ctx.run.file("reference.json"), ctx.profile.sha256)
     rows = read_trials_csv(ctx.run.file("trials.csv"))
@@ -43,7 +41,7 @@ def finish_run(ctx) -> Dict[str, Any]:
     atomic_write_text(ctx.run.file("pareto.json"), json.dumps(data, indent=1, default=str))
     write_family(data, ctx.run.path, ctx.profile, ctx.settings)
     write_pareto_html(data, ctx.run.file("pareto.html"))
-    from ..report.summary import summary_markdown
+    from .summary import summary_markdown
 
     atomic_write_text(ctx.run.file("summary.md"), summary_markdown(data, settings, ctx.run.path))
     if not ctx.progress.quiet:
@@ -78,7 +76,7 @@ def print_family_table(data: Dict[str, Any], run_path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..report.pareto_data import summarize_config
+    from .pareto_data import summarize_config
 
     table = Table(title=f"B0-B3 within {data['budget_ms']:g} ms on {data['target']}")
     for col in ("model", "trial", "latency (ms)", data["score_name"], "config"):

@@ -106,3 +106,9 @@ def _parse(r: Dict[str, str]) -> Dict[str, Any]:
 
 def _bool(text: Optional[str]) -> Optional[bool]:
     return {"True": True, "False": False}.get(text or "")
+
+
+def counted_row(row: Mapping[str, Any]) -> bool:
+    """Rows that use up the trial budget: finished trials, and failures of the trial itself
+    (a FAIL with an error; an interrupted trial is retried instead)."""
+    return row["state"] in ("COMPLETE", "PRUNED") or (row["state"] == "FAIL" and bool(row["error"]))
