@@ -1,51 +1,33 @@
-"""The end of a run (and of every trial): trials.csv, references, Pareto data, B0-B3, pages."""
+"""The end of a run: Pareto data, B0-B3 YAMLs, the page and the summary from trials.csv.
+
+The search calls this with the references it scored; nothing here imports the search.
+"""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 from .._io import atomic_write_text
-from ..rundir.rows import counted_row, read_trials_csv, write_trials_csv
+from ..rundir.rows import read_trials_csv
 
 
-def stage_stats(rows: Sequence[Dict[str, Any]], stage: str) -> Dict[str, Any]:
-    """Feasible count and best (score, latency) so far, for the progress line."""
-    done = [r for r in rows if r["stage"] == stage and r["state"] == "COMPLETE"]
-    feas = [r for r in done if r["feasible"] and r["score"] is not None
-            and math.isfinite(r["score"])]
-    best = max(feas, key=lambda r: r["score"], default=None)
-    return {"evaluated": len(done), "feasible": len(feas),
-            "best": (best["score"], best["latency_ms"]) if best else None}
-
-
-def write_rows(ctx, rows: List[Dict[str, Any]], stage: Optional[str]) -> None:
-    """Rewrite trials.csv and move the progress bar."""
-    write_trials_csv(ctx.run.file("trials.csv"), rows, ctx.space)
-    if stage is not None:
-        done = sum(counted_row(r) for r in rows if r["stage"] == stage)
-        ctx.progress.update(done, stage_stats(rows, stage))
-
-
-def finish_run(ctx) -> Dict[str, Any]:
-    """References, Pareto data, models/B*.yaml, pareto.html, summary.md; prints the table."""
+def finish_run(run_path: Path, refs: Sequence[Dict[str, Any]], settings, profile,
+               quiet: bool) -> Dict[str, Any]:
+    """Pareto data, models/B*.yaml, pareto.html, summary.md; prints the table unless quiet."""
     from .pareto_data import compute
     from .plots import write_pareto_html
-    from ..search.references import evaluate_references
-
-    refs = evaluate_references(ctx.evaluator, ctx.run.file("reference.json"), ctx.profile.sha256)
-    rows = read_trials_csv(ctx.run.file("trials.csv"))
-    settings = ctx.settings.to_dict()
-    data = compute(rows, refs, settings)
-    atomic_write_text(ctx.run.file("pareto.json"), json.dumps(data, indent=1, default=str))
-    write_family(data, ctx.run.path, ctx.profile, ctx.settings)
-    write_pareto_html(data, ctx.run.file("pareto.html"))
     from .summary import summary_markdown
 
-    atomic_write_text(ctx.run.file("summary.md"), summary_markdown(data, settings, ctx.run.path))
-    if not ctx.progress.quiet:
-        print_family_table(data, ctx.run.path)
+    rows = read_trials_csv(run_path / "trials.csv")
+    as_dict = settings.to_dict()
+    data = compute(rows, list(refs), as_dict)
+    atomic_write_text(run_path / "pareto.json", json.dumps(data, indent=1, default=str))
+    write_family(data, run_path, profile, settings)
+    write_pareto_html(data, run_path / "pareto.html")
+    atomic_write_text(run_path / "summary.md", summary_markdown(data, as_dict, run_path))
+    if not quiet:
+        print_family_table(data, run_path)
     return data
 
 

@@ -65,7 +65,7 @@ def _load_rows(ctx) -> List[Dict[str, Any]]:
 def _make_callback(ctx, stage: str, rows: List[Dict[str, Any]]):
     from ray.tune import Callback
 
-    from ..report.finish import write_rows
+    from .bookkeeping import write_rows
 
     class RowWriter(Callback):
         """After each finished Ray trial: a row, trials.csv rewritten, progress moved."""

@@ -161,7 +161,6 @@ def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, D
     """Validate everything, then search and write every file; returns (run dir, Pareto data)."""
     from ..latency import get_target
     from ..space import load_space
-    from ..report.finish import finish_run
     from .objective import Evaluator
     from .progress import SearchProgress
     from .references import reference_names
@@ -180,9 +179,18 @@ def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, D
             ctx = SearchContext(settings, space, profile,
                                 Evaluator(settings, space, profile, data), run, progress)
             _run_backend(ctx)
-        return run, finish_run(ctx)
+        return run, _finish(ctx)
     finally:
         run.release()
+
+
+def _finish(ctx: SearchContext) -> Dict[str, Any]:
+    """Score the references (cached), then let the reports read the run directory."""
+    from ..report.finish import finish_run
+    from .references import evaluate_references
+
+    refs = evaluate_references(ctx.evaluator, ctx.run.file("reference.json"), ctx.profile.sha256)
+    return finish_run(ctx.run.path, refs, ctx.settings, ctx.profile, ctx.progress.quiet)
 
 
 def _load_data(settings: SearchSettings) -> Any:
@@ -198,12 +206,12 @@ def _run_backend(ctx: SearchContext) -> None:
 
         run_ray(ctx, stage_plan(ctx.settings))
         if not ctx.run.file("trials.csv").is_file():
-            from ..report.finish import write_rows
+            from .bookkeeping import write_rows
 
             write_rows(ctx, [], None)
         return
     from . import optuna_backend as ob
-    from ..report.finish import write_rows
+    from .bookkeeping import write_rows
 
     storage = ob.open_storage(ctx.settings, ctx.run.path)
 
