@@ -99,3 +99,33 @@ def test_export_kit_runner_and_import(cache, tmp_path, capsys):
     capsys.readouterr()
     assert main(["calibrate", "--device", "arm", "--import-measurements", str(bad)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_refit_with_measured_models_grows_journal_and_changes_fit(cache, tmp_path):
+    """What the search's verify loop does: whole models measured here join the journal."""
+    from lowformer_nas.arch.registry import get_arch
+    from lowformer_nas.errors import ProfileError
+    from lowformer_nas.latency.calibrate import refit_with_models
+
+    out = tmp_path / "refit.json"
+    assert main(CAL + ["--device", "refitdev", "--budget-minutes", "0.3", "--out",
+                       str(out)]) == 0
+    prof = load_profile(out)
+    sources = {r.get("source") for r in map(json.loads, open(prof.data["journal"]))
+               if r.get("kind") == "model"}
+    assert "random" in sources  # adaptive ones follow once there are >= 4 to fit on
+    assert prof.data["params"]["interval"]["n"] == prof.data["error"]["n_models"]
+    cfg = get_arch("lowformer_test")
+    m = measure(cfg, resolution=64, threads=1, min_time_s=0.2)
+    lines = sum(1 for _ in open(prof.data["journal"]))
+    with pytest.raises(ProfileError, match="must be > 0"):
+        refit_with_models(prof, [{"arch": cfg, "ms": -1.0, "resolution": 64}])
+    assert sum(1 for _ in open(prof.data["journal"])) == lines  # a bad row appends nothing
+    new = refit_with_models(prof, [{"arch": cfg, "ms": m.latency_ms, "resolution": 64}])
+    assert sum(1 for _ in open(prof.data["journal"])) == lines + 1
+    assert new.data["error"]["n_models"] == prof.data["error"]["n_models"] + 1
+    assert new.sha256 != prof.sha256 and "1 verify" in new.data["provenance"]
+    p = new.predict(cfg, resolution=64)
+    assert p.quantile(0.05) < p.latency_ms < p.quantile(0.95)
+    with pytest.raises(ProfileError, match="no calibration journal"):
+        refit_with_models(get_target("jetson"), [{"arch": cfg, "ms": 1.0}])

@@ -81,4 +81,5 @@ def test_format_and_host_modules_are_leaves():
     """The profile format and host probing need nothing else from latency/ but the predictor."""
     graph = import_graph()
     assert graph["host"] == set()
-    assert graph["profiles"] <= {"predictor", "trace", "kernels"}
+    assert graph["profiles"] <= {"predictor", "trace", "kernels", "intervals"}
+    assert graph["intervals"] == set()  # Prediction.quantile's interval math

@@ -116,8 +116,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
                               batch=args.batch, profile_description=prof.describe(),
                               profile_sha256=prof.sha256)))
         return 0
+    lo, hi = p.central_interval(0.9)
     print(f"{name} @{args.resolution} batch {args.batch} on {prof.name}: "
-          f"{p.latency_ms:.2f} +- {p.std_ms:.2f} ms")
+          f"{p.latency_ms:.2f} +- {p.std_ms:.2f} ms predicted (90% interval "
+          f"{lo:.2f}-{hi:.2f} ms)")
     for stage, ms in p.per_stage.items():
         print(f"  {stage:<9} {ms:8.2f} ms")
     print(f"profile: {prof.describe()}")

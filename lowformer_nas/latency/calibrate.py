@@ -18,15 +18,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
-
 from .._io import truncate_torn_tail
 from ..errors import ProfileError
-from .kernels import Kernel, config_blocks, enumerate_kernels
+from .fit import fit_params, kernel_of
+from .kernels import Kernel, enumerate_kernels
 from .profiles import FIT_VERSION, Profile, cache_dir, make_profile
 
 KERNEL_SHARE, MODEL_SHARE = 0.45, 0.47  # of the budget; the rest covers fitting and overheads
 KERNEL_GROUP, MODEL_GROUP = 16, 4
+ADAPTIVE_SHARE = 0.4  # of the whole-model share: corner configs chosen by committee spread
+CORNER_CONFIGS = 24  # corner configs whose kernels join the kernel pool
 IDENTITY = ("device", "backend", "threads", "space")  # what a resumed journal must match
 
 
@@ -162,38 +163,14 @@ def _pick_kernels(pool: Dict[str, List[Kernel]], done: set, weights: Dict[str, f
     return out
 
 
-def _kernel_of(rec: Dict[str, Any]) -> Kernel:
-    return Kernel(*rec["kernel"])
-
-
 def fit_journal(journal: Journal, roof: Dict[str, Any]) -> Tuple[Dict[str, Any],
                                                                  Dict[str, Any]]:
-    """Fit corrections on kernels, then the model-level term on whole models (LOO error)."""
-    from ..arch.yaml_io import config_from_dict
-    from .predictor import Predictor, fit_kernels, fit_model_level
-
-    krecs = journal.of_kind("kernel")
+    """``fit_params`` over every kernel and whole-model record of a journal."""
     mrecs = journal.of_kind("model")
     if len(mrecs) < 4:
         raise ProfileError(f"calibration has only {len(mrecs)} whole-model measurements "
                            f"(need >= 4); give it a larger --budget-minutes")
-    corr = fit_kernels([_kernel_of(r) for r in krecs], [r["ms"] for r in krecs], roof)
-    params: Dict[str, Any] = {"roofline": roof, "corrections": corr,
-                              "model": {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0}}
-    pred = Predictor(params)
-    totals = [pred.raw_totals(config_blocks(config_from_dict(r["arch"]), r["resolution"],
-                                            r.get("batch", 1))) for r in mrecs]
-    measured = np.array([r["ms"] for r in mrecs])
-    model, loo = fit_model_level(np.array([t[0] for t in totals]),
-                                 np.array([t[1] for t in totals]),
-                                 np.array([t[2] for t in totals]), measured,
-                                 per_group=len(mrecs) >= 30)
-    rel = loo / measured - 1.0
-    params.update(model=model, rel_std=float(max(0.02, np.sqrt(np.mean(rel ** 2)))))
-    err = {"mape_pct": float(100 * np.mean(np.abs(rel))),
-           "within10_pct": float(100 * np.mean(np.abs(rel) <= 0.10)),
-           "n_models": len(mrecs), "method": "LOO over whole models"}
-    return params, err
+    return fit_params(journal.of_kind("kernel"), mrecs, roof)
 
 
 class _Progress:
@@ -227,24 +204,22 @@ def journal_path(device: str, backend: str, threads: int, space: str) -> Path:
     return cache_dir() / "calibration" / f"{safe}-{backend}-t{threads}.jsonl"
 
 
-def _run_phases(j: Journal, space: str, res: List[int], budget_s: float, backend: str,
-                device: str, bar: _Progress, rng: random.Random) -> None:
-    """Measure kernel groups, then model groups, until each phase's share of the budget."""
-    from ..arch.yaml_io import config_to_dict
+def _measure_kernel_phase(j: Journal, pool: Dict[str, List[Kernel]], until_s: float,
+                          backend: str, device: str, bar: _Progress,
+                          rng: random.Random) -> None:
+    """Kernel groups, the worst-fitted types first, until ``until_s`` of measurement."""
     from .predictor import fit_kernels
 
-    configs = sample_configs(space, rng, 80)
-    pool = kernel_pool(configs, res, rng)
-    done = {_kernel_of(r) for r in j.of_kind("kernel")}
+    done = {kernel_of(r) for r in j.of_kind("kernel")}
     corr: Dict[str, Any] = {}
     roof = j.header["roofline"]
-    while j.spent_s < KERNEL_SHARE * budget_s:
+    while j.spent_s < until_s:
         krecs = j.of_kind("kernel")
         counts: Dict[str, int] = {}
         for r in krecs:
             counts[r["kernel"][0]] = counts.get(r["kernel"][0], 0) + 1
         if len(krecs) >= 100 and len(krecs) % 64 < KERNEL_GROUP:
-            corr = fit_kernels([_kernel_of(r) for r in krecs], [r["ms"] for r in krecs], roof)
+            corr = fit_kernels([kernel_of(r) for r in krecs], [r["ms"] for r in krecs], roof)
         group = _pick_kernels(pool, done, _type_weights(pool, corr, counts), rng, KERNEL_GROUP)
         if not group:
             break
@@ -254,16 +229,66 @@ def _run_phases(j: Journal, space: str, res: List[int], budget_s: float, backend
         for kr, ms in zip(group, times):
             j.append({"kind": "kernel", "kernel": list(kr), "ms": ms, "cost_s": cost})
         bar.update(j.spent_s, "kernels", len(j.of_kind("kernel")), len(j.of_kind("model")))
-    while j.spent_s < (KERNEL_SHARE + MODEL_SHARE) * budget_s:
+
+
+def _measure_model_group(j: Journal, items: List[Tuple[Any, int]], source: str, extra_s: float,
+                         backend: str, device: str, bar: _Progress) -> None:
+    """Time ``items`` interleaved and journal them; ``extra_s`` (choosing them) is charged too."""
+    from ..arch.yaml_io import config_to_dict
+
+    t0 = time.perf_counter()
+    times = measure_models(items, backend, device)
+    cost = (time.perf_counter() - t0 + extra_s) / len(items)
+    for (cfg, r), ms in zip(items, times):
+        j.append({"kind": "model", "arch": config_to_dict(cfg), "resolution": r, "batch": 1,
+                  "ms": ms, "cost_s": cost, "source": source})
+    bar.update(j.spent_s, f"whole models ({source})", len(j.of_kind("kernel")),
+               len(j.of_kind("model")))
+
+
+def _run_phases(j: Journal, space: str, res: List[int], budget_s: float, backend: str,
+                device: str, bar: _Progress, rng: random.Random) -> None:
+    """Kernels (random and corner configs), random whole models, then adaptive whole models:
+    corner candidates the bootstrap committee disagrees on most (``adaptive.py``)."""
+    from ..space import load_space
+    from .adaptive import corner_configs, pick_uncertain
+
+    sp = load_space(space)
+    configs = sample_configs(space, rng, 80) + corner_configs(sp, rng, CORNER_CONFIGS)
+    _measure_kernel_phase(j, kernel_pool(configs, res, rng), KERNEL_SHARE * budget_s,
+                          backend, device, bar, rng)
+    while j.spent_s < (KERNEL_SHARE + MODEL_SHARE * (1 - ADAPTIVE_SHARE)) * budget_s:
         items = [(cfg, rng.choice(res)) for cfg in sample_configs(space, rng, MODEL_GROUP)]
+        _measure_model_group(j, items, "random", 0.0, backend, device, bar)
+    while j.spent_s < (KERNEL_SHARE + MODEL_SHARE) * budget_s:
+        if len(j.of_kind("model")) < 4:
+            break  # too little to fit a committee: a budget this small stays random
         t0 = time.perf_counter()
-        times = measure_models(items, backend, device)
-        cost = (time.perf_counter() - t0) / len(items)
-        for (cfg, r), ms in zip(items, times):
-            j.append({"kind": "model", "arch": config_to_dict(cfg), "resolution": r,
-                      "batch": 1, "ms": ms, "cost_s": cost})
-        bar.update(j.spent_s, "whole models", len(j.of_kind("kernel")),
-                   len(j.of_kind("model")))
+        items = pick_uncertain(j.of_kind("kernel"), j.of_kind("model"), j.header["roofline"],
+                               sp, res, rng, MODEL_GROUP)
+        _measure_model_group(j, items, "adaptive", time.perf_counter() - t0, backend, device,
+                             bar)
+
+
+def _profile_of(j: Journal, budget_minutes: Optional[float]) -> Profile:
+    """Fit a journal and wrap it as a calibrated profile (provenance names what it holds)."""
+    from .host import platform_facts
+
+    h = j.header
+    params, err = fit_journal(j, h["roofline"])
+    models = j.of_kind("model")
+    by_source: Dict[str, int] = {}
+    for r in models:
+        by_source[r.get("source", "random")] = by_source.get(r.get("source", "random"), 0) + 1
+    split = ", ".join(f"{n} {s}" for s, n in sorted(by_source.items()))
+    prov = (f"calibrated on this machine ({len(j.of_kind('kernel'))} kernels, "
+            f"{len(models)} whole models: {split}; {h['backend']}, {h['threads']} thread(s))")
+    return make_profile(h["device"], h["device"], prov, "calibrated", params, error=err,
+                        platform=platform_facts(h["backend"], h["threads"],
+                                                h.get("torch_device", "cpu")),
+                        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        space=h["space"], budget_minutes=budget_minutes, journal=str(j.path),
+                        fit_version=FIT_VERSION)
 
 
 def calibrate(device: str = "local", backend: str = "torch", threads: int = 1,
@@ -271,7 +296,7 @@ def calibrate(device: str = "local", backend: str = "torch", threads: int = 1,
               resolutions: Optional[Sequence[int]] = None, progress: bool = True,
               torch_device: str = "cpu") -> Profile:
     """Calibrate this machine as ``device``; resumes from the journal of an earlier run."""
-    from .host import local_roofline, platform_facts
+    from .host import local_roofline
     from ..space import load_space
     from .measure import check_backend, check_device, threads_set
 
@@ -283,7 +308,8 @@ def calibrate(device: str = "local", backend: str = "torch", threads: int = 1,
     load_space(space)  # a bad space fails here, before the journal is created
     res = space_resolutions(space, resolutions)
     header = {"device": device, "backend": backend, "threads": threads, "space": space,
-              "roofline": local_roofline(threads, backend, torch_device)}
+              "roofline": local_roofline(threads, backend, torch_device),
+              "torch_device": torch_device}
     j = Journal(journal_path(device, backend, threads, space), header)
     budget_s = 60.0 * budget_minutes
     rng = random.Random(len(j.records) * 7919 + 1)
@@ -293,14 +319,51 @@ def calibrate(device: str = "local", backend: str = "torch", threads: int = 1,
             _run_phases(j, space, res, budget_s, backend, torch_device, bar, rng)
     finally:
         bar.close()
-    params, err = fit_journal(j, j.header["roofline"])
-    prov = (f"calibrated on this machine ({len(j.of_kind('kernel'))} kernels, "
-            f"{len(j.of_kind('model'))} whole models, {backend}, {threads} thread(s))")
-    prof = make_profile(device, device, prov, "calibrated", params, error=err,
-                        platform=platform_facts(backend, threads, torch_device),
-                        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        space=space, budget_minutes=budget_minutes, journal=str(j.path),
-                        fit_version=FIT_VERSION)
+    prof = _profile_of(j, budget_minutes)
     if out:
         prof.save(out)
     return prof
+
+
+def refit_with_models(profile_or_journal: "Profile | str | os.PathLike[str]",
+                      rows: Sequence[Dict[str, Any]], source: str = "verify") -> Profile:
+    """Append whole-model latencies measured on the profile's device to its calibration
+    journal and refit (the search's measure-and-refit loop calls this).
+
+    ``rows``: dicts with ``arch`` (an ``ArchConfig`` or its dict), ``ms`` (measured latency),
+    optional ``resolution`` (224) and ``batch`` (1). Each row is fsynced before the refit, so
+    a crash loses nothing already appended. Returns the refitted profile (not saved: the
+    caller decides where it goes); its ``error.n_models`` and sha256 change with the journal.
+    """
+    from ..arch.yaml_io import config_from_dict, config_to_dict
+
+    path = profile_or_journal.data.get("journal") if isinstance(profile_or_journal, Profile) \
+        else str(profile_or_journal)
+    if not path or not Path(path).is_file():
+        raise ProfileError(f"cannot refit: the profile has no calibration journal on this "
+                           f"machine (journal {path!r}); measured rows need a profile "
+                           f"calibrated here")
+    j = Journal(Path(path), _header_of(Path(path)))
+    budget = profile_or_journal.data.get("budget_minutes") \
+        if isinstance(profile_or_journal, Profile) else None
+    for row in rows:
+        arch = row["arch"] if isinstance(row["arch"], dict) else config_to_dict(row["arch"])
+        config_from_dict(arch)  # a bad row fails before anything is appended
+        ms = float(row["ms"])
+        if not ms > 0:
+            raise ProfileError(f"measured latency must be > 0 ms, got {row['ms']!r}")
+    for row in rows:
+        arch = row["arch"] if isinstance(row["arch"], dict) else config_to_dict(row["arch"])
+        j.append({"kind": "model", "arch": arch, "resolution": int(row.get("resolution", 224)),
+                  "batch": int(row.get("batch", 1)), "ms": float(row["ms"]), "cost_s": 0.0,
+                  "source": source})
+    return _profile_of(j, budget)
+
+
+def _header_of(path: Path) -> Dict[str, Any]:
+    first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+    try:
+        rec = json.loads(first)
+    except json.JSONDecodeError:
+        raise ProfileError(f"calibration journal {path} has no readable header line") from None
+    return {k: v for k, v in rec.items() if k != "kind"}

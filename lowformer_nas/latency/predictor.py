@@ -119,13 +119,14 @@ PRIOR_WEIGHT = 2.0  # pull of each per-group scale towards the common scale (row
 
 
 def fit_model_level(groups: np.ndarray, counts: np.ndarray, weights_mb: np.ndarray,
-                    measured: np.ndarray, per_group: bool = True, use_counts: bool = True
-                    ) -> Tuple[Dict[str, Any], np.ndarray]:
+                    measured: np.ndarray, per_group: bool = True, use_counts: bool = True,
+                    loo: bool = True) -> Tuple[Dict[str, Any], np.ndarray]:
     """Non-negative model-level term, fitted on relative error:
     T = sum_g alpha_g * S_g + beta + gamma * K + delta * W
     (S_g: isolated-kernel time of group g of ``GROUPS``; K: kernel count; W: weight MB,
     cold in a whole model). Per-group scales are pulled towards one common scale.
-    Returns the params and leave-one-out predictions of every model."""
+    Returns the params and leave-one-out predictions of every model (in-sample predictions
+    when ``loo`` is False: committee members skip the n refits)."""
     from scipy.optimize import nnls
 
     total = groups.sum(1)
@@ -146,17 +147,16 @@ def fit_model_level(groups: np.ndarray, counts: np.ndarray, weights_mb: np.ndarr
                     np.concatenate([b[rows], np.full(k, common * np.sqrt(PRIOR_WEIGHT))]))[0]
 
     n = len(measured)
-    loo = np.empty(n)
-    for i in range(n):
-        rows = np.arange(n) != i
-        p = solve(rows) if rows.sum() >= 2 else solve(np.arange(n))
-        loo[i] = float(np.dot(p, A[i])) * measured[i]
     p = solve(np.arange(n))
+    out = (A @ p) * measured
+    for i in range(n if loo else 0):
+        rows = np.arange(n) != i
+        out[i] = float(np.dot(solve(rows) if rows.sum() >= 2 else p, A[i])) * measured[i]
     alpha: Any = dict(zip(GROUPS, map(float, p[:k]))) if per_group else float(p[0])
     params = {"alpha": alpha, "beta_ms": float(p[k]),
               "gamma_ms": float(p[k + 1]) if use_counts else 0.0,
               "delta_ms_per_mb": float(p[k + 2]) if use_counts else 0.0}
-    return params, loo
+    return params, out
 
 
 class Predictor:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from .._io import atomic_write_text
 from ..errors import ProfileError
 
 FORMAT = "lowformer-nas/latency-profile"
 FORMAT_VERSION = 1
-FIT_VERSION = 2  # bump when the fit changes so cached 'local' profiles are refitted
+FIT_VERSION = 3  # bump when the fit changes so cached 'local' profiles are refitted
 
 
 def cache_dir() -> Path:
@@ -31,15 +31,37 @@ def cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class Prediction:
-    """Predicted latency with its one-sigma uncertainty and per-stage split (ms)."""
+    """Predicted latency with its one-sigma uncertainty and per-stage split (ms).
+
+    ``quantile(q)`` is the latency the config stays under with probability q, from the
+    profile's calibrated interval table (``params.interval``: conformal quantiles of
+    cross-validated residuals, see ``latency/intervals.py``), or a log-normal with the
+    profile's relative std where it has none. The search's ``--budget-quantile`` uses it.
+    """
 
     latency_ms: float
     std_ms: float
     per_stage: Dict[str, float]
     profile: str
+    interval: Optional[Dict[str, Any]] = field(default=None, repr=False, compare=False)
+
+    def quantile(self, q: float) -> float:
+        """The q-quantile of the latency (ms), e.g. ``quantile(0.9)``."""
+        from .intervals import factor_at
+
+        rel = self.std_ms / self.latency_ms if self.latency_ms > 0 else 0.0
+        return self.latency_ms * factor_at(self.interval, rel, q)
+
+    def central_interval(self, p: float = 0.9) -> Tuple[float, float]:
+        """(low, high) ms holding the latency with probability ``p`` (5%/95% for 0.9)."""
+        from .intervals import central
+
+        lo, hi = central(p)
+        return self.quantile(lo), self.quantile(hi)
 
     def to_dict(self) -> Dict[str, Any]:
         return {"latency_ms": self.latency_ms, "std_ms": self.std_ms,
+                "interval90_ms": list(self.central_interval(0.9)),
                 "per_stage": self.per_stage, "profile": self.profile}
 
 
@@ -82,7 +104,8 @@ class Profile:
 
     def _prediction(self, total: float, per_stage: Dict[str, float]) -> Prediction:
         return Prediction(latency_ms=total, std_ms=total * self.predictor.rel_std,
-                          per_stage=per_stage, profile=self.name)
+                          per_stage=per_stage, profile=self.name,
+                          interval=self.data["params"].get("interval"))
 
     def predict(self, cfg: Any, resolution: int = 224, batch: int = 1) -> Prediction:
         """Analytic path from an ``ArchConfig`` (no module is built)."""

@@ -1,0 +1,47 @@
+"""Fitting a profile's parameters from calibration records (kernels, whole models).
+
+Kept apart from ``calibrate.py`` (which measures) so that the adaptive sampler's bootstrap
+committee and the measure-and-refit loop can fit without importing the measuring side.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Sequence, Tuple
+
+import numpy as np
+
+from .kernels import Kernel, config_blocks
+
+
+def kernel_of(rec: Dict[str, Any]) -> Kernel:
+    return Kernel(*rec["kernel"])
+
+
+def fit_params(krecs: Sequence[Dict[str, Any]], mrecs: Sequence[Dict[str, Any]],
+               roof: Dict[str, Any], loo: bool = True) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """Fit corrections on kernels, then the model-level term on whole models; with ``loo``
+    also the leave-one-out error and the calibrated interval table (``intervals.py``)."""
+    from ..arch.yaml_io import config_from_dict
+    from .intervals import interval_table
+    from .predictor import Predictor, fit_kernels, fit_model_level
+
+    corr = fit_kernels([kernel_of(r) for r in krecs], [r["ms"] for r in krecs], roof)
+    params: Dict[str, Any] = {"roofline": roof, "corrections": corr,
+                              "model": {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0}}
+    pred = Predictor(params)
+    totals = [pred.raw_totals(config_blocks(config_from_dict(r["arch"]), r["resolution"],
+                                            r.get("batch", 1))) for r in mrecs]
+    measured = np.array([r["ms"] for r in mrecs])
+    model, pred_loo = fit_model_level(np.array([t[0] for t in totals]),
+                                      np.array([t[1] for t in totals]),
+                                      np.array([t[2] for t in totals]), measured,
+                                      per_group=len(mrecs) >= 30, loo=loo)
+    params["model"] = model
+    if not loo:
+        return params, {}
+    rel = pred_loo / measured - 1.0
+    params.update(rel_std=float(max(0.02, np.sqrt(np.mean(rel ** 2)))),
+                  interval=interval_table(np.log(measured / pred_loo)))
+    err = {"mape_pct": float(100 * np.mean(np.abs(rel))),
+           "within10_pct": float(100 * np.mean(np.abs(rel) <= 0.10)),
+           "n_models": len(mrecs), "method": "LOO over whole models"}
+    return params, err
