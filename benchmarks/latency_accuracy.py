@@ -20,17 +20,18 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MEASURED = RESULTS / "latency_models_224.json"  # per model: round medians
+MEASURED = RESULTS / "latency_heldout_224.json"  # per model: round medians
 PROFILE = RESULTS / "latency_profile_local.json"
-N_RANDOM, SEED = 32, 20261124
+N_RANDOM, SEED = 64, 20261124
 
 
-def configs():
+def configs(n_random: int = N_RANDOM):
+    """``n_random`` random configs of the default space (fixed seed), then the official ones."""
     from lowformer_nas.arch.registry import OFFICIAL_NAMES, get_arch
     from lowformer_nas.space import load_space
 
     space, rng = load_space("lowformer"), random.Random(SEED)
-    out = [(f"random{i:02d}", space.sample(rng)) for i in range(N_RANDOM)]
+    out = [(f"random{i:02d}", space.sample(rng)) for i in range(n_random)]
     return out + [(n, get_arch(n)) for n in OFFICIAL_NAMES]
 
 
@@ -50,22 +51,29 @@ def _time_model(cfg, resolution: int) -> list:
     return [_time_once(fn, 1, lambda: None) for _ in range(max(3, min(15, int(1000 / est))))]
 
 
-def phase_measure(resolution: int, rounds: int) -> None:
+def phase_measure(resolution: int, rounds: int, max_minutes: float) -> None:
     """Round-robin over all models, ``rounds`` times: drift hits every model alike; the
-    latency is the median of a model's round medians. Resumable after any model."""
+    latency is the median of a model's round medians. Resumable after any model; stops after
+    ``max_minutes`` so one flock slot stays short (rerun to continue)."""
     import statistics
+    import time
 
     from lowformer_nas._io import atomic_write_text
     from lowformer_nas.arch.yaml_io import config_to_dict
     from lowformer_nas.latency.measure import threads_set
 
     done = json.loads(MEASURED.read_text()) if MEASURED.is_file() else {}
+    stop = time.monotonic() + 60 * max_minutes
     with threads_set(1):
         for r in range(rounds):
             for name, cfg in configs():
                 rec = done.setdefault(name, {"arch": config_to_dict(cfg), "rounds": []})
                 if len(rec["rounds"]) > r:
                     continue
+                if time.monotonic() > stop:
+                    print(f"stopped after {max_minutes:g} min in round {r + 1}; rerun to "
+                          f"continue", flush=True)
+                    return
                 rec["rounds"].append(_time_model(cfg, resolution))
                 meds = [statistics.median(x) for x in rec["rounds"]]
                 runs = sorted(t for x in rec["rounds"] for t in x)
@@ -117,10 +125,12 @@ def main() -> None:
     ap.add_argument("--resolution", type=int, default=224)
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--rounds", type=int, default=5, help="measure: round-robin rounds")
+    ap.add_argument("--max-minutes", type=float, default=8.0,
+                    help="measure: stop after this long (resumable)")
     args = ap.parse_args()
     RESULTS.mkdir(exist_ok=True)
     if args.phase == "measure":
-        phase_measure(args.resolution, args.rounds)
+        phase_measure(args.resolution, args.rounds, args.max_minutes)
     elif args.phase == "calibrate":
         phase_calibrate(args.minutes)
     else:
