@@ -1,8 +1,8 @@
 """Built-in targets: spec-sheet roofline priors, adjusted to published latencies where any exist.
 
-Peak figures are vendor spec sheets (fp32). Published latencies ship as package data
-(``data/profiles/published_latency.csv``, copied from the LowFormer README and the iFormer
-paper); the adjustment fits only the model-level scale and overhead, so three points suffice
+Peak figures are vendor spec sheets (fp32), read from the device table (``devices.py``).
+Published latencies ship as package data (``data/profiles/published_latency.csv``, copied
+from the LowFormer README and the iFormer paper); the adjustment fits only the model-level scale and overhead, so three points suffice
 and the leave-one-out error is reported honestly.
 """
 from __future__ import annotations
@@ -14,26 +14,17 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .devices import get_device_spec
 from .profiles import Profile, make_profile
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "profiles"
 
-# name -> (device words, roofline, published device key or None, threads, backend)
-SPECS: Dict[str, Tuple[str, Dict[str, Any], Any]] = {
-    "jetson-tx2": ("NVIDIA Jetson TX2 (256-core Pascal GPU, 1.3 GHz, 59.7 GB/s LPDDR4)",
-                   {"peak_gflops": 665.0, "bandwidth_gbs": 59.7, "launch_us": 40.0,
-                    "fused_epilogue": True}, "jetson-tx2"),
-    "titan-rtx": ("NVIDIA Titan RTX desktop GPU (16.3 TFLOP/s fp32, 672 GB/s), TorchScript",
-                  {"peak_gflops": 16300.0, "bandwidth_gbs": 672.0, "launch_us": 8.0,
-                   "fused_epilogue": True}, "titan-rtx"),
-    "a40": ("NVIDIA A40 (37.4 TFLOP/s fp32, 696 GB/s), TorchScript, batch 200 throughput",
-            {"peak_gflops": 37400.0, "bandwidth_gbs": 696.0, "launch_us": 8.0,
-             "fused_epilogue": True}, "a40"),
-    "rpi5": ("Raspberry Pi 5 (4x Cortex-A76 2.4 GHz, NEON 16 flop/cycle, LPDDR4X ~17 GB/s), "
-             "torch eager, 4 threads",
-             {"peak_gflops": 153.6, "bandwidth_gbs": 12.0, "launch_us": 15.0,
-              "fused_epilogue": False}, None),
-}
+BUILTIN_NAMES = ("jetson-tx2", "titan-rtx", "a40", "rpi5")  # rows of data/devices.yaml
+
+# name -> (device words, roofline prior, published-latency device key): from the device table
+SPECS: Dict[str, Tuple[str, Dict[str, Any], str]] = {
+    name: (get_device_spec(name).title, get_device_spec(name).roofline(), name)
+    for name in BUILTIN_NAMES}
 
 
 def published_rows(device: str) -> List[Dict[str, Any]]:
