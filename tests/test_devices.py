@@ -1,6 +1,8 @@
 """The device-prior table: loading, validation of bad rows, and its use by the built-in targets."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -98,3 +100,152 @@ def test_device_names_are_safe(bad):
 
 def test_table_file_is_packaged_yaml():
     assert TABLE.name == "devices.yaml" and TABLE.is_file()
+
+
+# ---- the CLI: safe names, host identity, refusal, --like -------------------------------------
+
+def _cli(capsys, *argv):
+    from lowformer_nas.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as e:  # argparse errors
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _tree(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else None
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOWFORMER_NAS_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture()
+def rows_csv(tmp_path):
+    path = tmp_path / "board.csv"
+    path.write_text("model,latency_ms,cpu,machine,onnxruntime\n"
+                    "lowformer_e1,6.2,ARMv8 rev 3,aarch64,1.17\n"
+                    "lowformer_e2,14.7,ARMv8 rev 3,aarch64,1.17\n"
+                    "lowformer_e3,25.0,ARMv8 rev 3,aarch64,1.17\n")
+    return path
+
+
+def _foreign_device():
+    """A table device whose architecture is not this host's (the `arm on x86_64` mistake)."""
+    from lowformer_nas.latency.host import architecture
+
+    return "arm" if architecture() != "aarch64" else "xeon-gold-6226"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (lambda: ["--device", _foreign_device()], "but this host is"),
+    (lambda: ["--device", "gpu"], "which needs --torch-device cuda, but --torch-device is 'cpu'"),
+    (lambda: ["--device", "a/b"], "--device 'a/b' is not allowed: use lower-case"),
+    (lambda: ["--device", "../up"], "--device '../up' is not allowed"),
+    (lambda: ["--device", "Board"], "--device 'Board' is not allowed"),
+    (lambda: ["--device", "x/y", "--from-measurements", "m.csv"], "--device 'x/y' is not allowed"),
+    (lambda: ["--device", "b", "--like", "rpi4"], "--like sets the prior of --from-measurements"),
+])
+def test_calibrate_refuses_in_one_line_writing_nothing(cache, capsys, argv, words):
+    cache.mkdir()
+    (cache / "keep.txt").write_text("x")
+    before = _tree(cache)
+    code, out, err = _cli(capsys, "calibrate", "--no-progress", *argv())
+    assert code == 2 and out == "" and err.count("\n") == 1 and words in err
+    assert err.startswith("lowformer-nas: error: ") and _tree(cache) == before
+
+
+def test_force_skips_the_host_check(cache, capsys):
+    """With --force the architecture check is skipped: the next check (the space) speaks."""
+    code, _, err = _cli(capsys, "calibrate", "--device", _foreign_device(), "--force",
+                        "--space", "no-such-space", "--no-progress")
+    assert code == 2 and "no-such-space" in err and "this host is" not in err
+
+
+def test_from_measurements_records_and_shows_the_host(cache, capsys, rows_csv):
+    code, out, _ = _cli(capsys, "calibrate", "--device", "my-board", "--from-measurements",
+                        str(rows_csv))
+    assert code == 0
+    from lowformer_nas.latency import get_target
+
+    host = get_target("my-board").host
+    assert host["measured_here"] is False and host["note"] == \
+        "not measured here; rows from board.csv"
+    assert (host["cpu"], host["machine"], host["onnxruntime"]) == ("ARMv8 rev 3", "aarch64",
+                                                                  "1.17")
+    shown = "host: not measured here; rows from board.csv; the file says: ARMv8 rev 3 (aarch64)"
+    assert shown in out
+    code, out, _ = _cli(capsys, "predict", "lowformer_e1", "--target", "my-board")
+    assert code == 0 and shown in out
+    code, out, _ = _cli(capsys, "list")
+    assert code == 0 and shown in out
+    code, out, _ = _cli(capsys, "predict", "lowformer_e1", "--target", "my-board", "--json")
+    assert json.loads(out)["profile_host"]["cpu"] == "ARMv8 rev 3"
+
+
+def test_like_uses_the_table_prior_and_its_traits(cache, capsys, rows_csv):
+    from lowformer_nas.latency import get_target
+
+    code, out, _ = _cli(capsys, "calibrate", "--device", "nano", "--from-measurements",
+                        str(rows_csv), "--like", "jetson-nano")
+    assert code == 0
+    prof = get_target("nano")
+    spec = get_device_spec("jetson-nano")
+    assert prof.data["params"]["roofline"] == spec.roofline()
+    assert prof.data["params"]["traits"] == list(spec.traits)
+    assert "jetson-nano spec-sheet prior (NVIDIA Jetson Nano" in prof.describe()
+    # explicit numbers override the row; --runtime sets the traits
+    code, _, _ = _cli(capsys, "calibrate", "--device", "nano2", "--from-measurements",
+                      str(rows_csv), "--like", "jetson", "--peak-gflops", "300",
+                      "--runtime", "pytorch")
+    roof = get_target("nano2").data["params"]["roofline"]
+    assert code == 0 and roof["peak_gflops"] == 300 and roof["bandwidth_gbs"] == 59.7
+    assert roof["fused_epilogue"] is False and get_target("nano2").data["params"]["traits"] == []
+    # the prior changes the fit: a different device's spec gives other coefficients
+    assert get_target("nano").data["params"]["model"] != \
+        get_target("nano2").data["params"]["model"]
+
+
+def test_explicit_prior_and_its_errors(cache, capsys, rows_csv):
+    from lowformer_nas.latency import get_target
+
+    code, _, _ = _cli(capsys, "calibrate", "--device", "mine", "--from-measurements",
+                      str(rows_csv), "--peak-gflops", "500", "--bandwidth-gbs", "20",
+                      "--cores", "6")
+    roof = get_target("mine").data["params"]["roofline"]
+    assert code == 0 and (roof["peak_gflops"], roof["bandwidth_gbs"], roof["cores"]) == \
+        (500, 20, 6)
+    assert "a user-given prior (peak_gflops 500" in get_target("mine").describe()
+    before = _tree(cache)
+    for argv, words in ((["--peak-gflops", "500"], "needs --like DEVICE or both"),
+                        (["--like", "pixel-99"], "unknown device 'pixel-99'; known: jetson-tx2"),
+                        (["--peak-gflops", "-1", "--bandwidth-gbs", "2"], "expected a number > 0"),
+                        (["--like", "rpi4", "--runtime", "magic"], "unknown runtime 'magic'")):
+        code, out, err = _cli(capsys, "calibrate", "--device", "bad", "--from-measurements",
+                              str(rows_csv), *argv)
+        assert code == 2 and err.count("\n") == 1 and words in err, err
+    assert _tree(cache) == before
+
+
+def test_list_shows_the_device_table(cache, capsys):
+    code, out, _ = _cli(capsys, "list")
+    assert code == 0 and "Device priors" in out
+    assert any(line.split()[:2] == ["jetson-orin-nano", "1280"] for line in out.splitlines())
+    code, out, _ = _cli(capsys, "list", "--devices")
+    assert code == 0 and len(out.splitlines()) == 2 * len(device_table())
+    assert "source: Intel ARK" in out
+
+
+def test_unsafe_names_are_never_paths(cache):
+    from lowformer_nas.latency import get_target
+    from lowformer_nas.latency.targets import user_profile_path
+
+    with pytest.raises(ProfileError, match="profile name '../x' is not allowed"):
+        user_profile_path("../x")
+    with pytest.raises(UnknownNameError, match="unknown latency target 'Weird Name'"):
+        get_target("Weird Name")

@@ -16,6 +16,7 @@ import pytest
 
 from lowformer_nas.cli import main
 from lowformer_nas.latency import get_target, load_profile, measure
+from lowformer_nas.latency.host import architecture, cpu_model
 
 pytestmark = pytest.mark.slow
 CAL = ["calibrate", "--device", "testdev", "--space", "tiny", "--resolution", "64",
@@ -61,13 +62,15 @@ def test_calibrate_interrupt_resume_and_profile(cache, tmp_path, capsys):
     # 2) rerunning continues from the journal and writes a complete profile
     out = tmp_path / "testdev.json"
     assert main(CAL + ["--budget-minutes", "0.5", "--out", str(out)]) == 0
-    assert "testdev" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "testdev" in shown and f"host: {cpu_model()} ({architecture()}" in shown
     grown = _journal_lines(cache)
     assert grown > kept
     prof = load_profile(out)
     data = prof.data
     assert data["status"] == "calibrated" and data["error"]["n_models"] >= 4
-    assert {"cpu", "cores", "torch", "backend", "threads"} <= set(data["platform"])
+    assert {"cpu", "machine", "cores", "torch", "backend", "threads"} <= set(data["host"])
+    assert data["host"]["measured_here"] is True and data["host"]["machine"] == architecture()
     assert data["created"] and data["params"]["corrections"]
     # 3) the user profile is now the target of that name; predictions come with uncertainty
     from lowformer_nas.arch.registry import get_arch
@@ -93,6 +96,17 @@ def test_export_kit_runner_and_import(cache, tmp_path, capsys):
                  "--out", str(out)]) == 0
     prof = load_profile(out)
     assert prof.name == "rpi5" and prof.data["status"] == "calibrated"
+    # the kit's runner wrote its host facts into results.csv; the profile records them
+    assert prof.host["cpu"] == cpu_model() and prof.host["measured_here"] is False
+    assert prof.host["onnxruntime"] and prof.host["machine"] and prof.host["cores"]
+    assert "rows from results.csv" in prof.describe_host()
+    # a results.csv resumed from an older runner (no host columns) keeps its columns
+    old = tmp_path / "old.csv"
+    old.write_text(",".join(results.read_text().splitlines()[0].split(",")[:6]) + "\n")
+    subprocess.run([sys.executable, str(kit / "run_kit.py"), "--out", str(old), "--runs", "1"],
+                   check=True, capture_output=True)
+    assert main(["calibrate", "--device", "old-board", "--import-measurements", str(old)]) == 0
+    assert "cpu" not in get_target("old-board").host
     assert "calibrated" in get_target("arm").describe()
     bad = tmp_path / "bad.csv"
     bad.write_text("id,kind\n1,kernel\n")

@@ -19,7 +19,10 @@ MIN_RESOLUTION = 32
 
 def register(subparsers: Any) -> None:
     """Add the ``list`` and ``show`` subcommands."""
-    p = subparsers.add_parser("list", help="architectures, search spaces and latency targets")
+    p = subparsers.add_parser("list", help="architectures, search spaces, latency targets and "
+                                           "device priors")
+    p.add_argument("--devices", action="store_true",
+                   help="only the device-prior table (calibrate --like NAME), with sources")
     p.set_defaults(func=cmd_list)
     p = subparsers.add_parser("show", help="params, MACs and per-stage table of an architecture")
     p.add_argument("arch", metavar="NAME_OR_YAML", help="registered name or YAML file")
@@ -53,13 +56,21 @@ def _section(title: str, items: Any) -> List[str]:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from ..arch.registry import describe_arch, list_archs
+    from ..latency.devices import list_device_specs
 
+    if args.devices:
+        sys.stdout.write("\n".join(f"{s.describe()}\n  {s.notes}" for s in list_device_specs())
+                         + "\n")
+        return 0
     lines = _section("Architectures", {n: describe_arch(n) for n in list_archs()})
     for title, module, func in (("Search spaces", "lowformer_nas.space", "list_spaces"),
                                 ("Latency targets", "lowformer_nas.latency", "list_targets")):
         lister = _optional_lister(module, func)
         lines += [""] + (_section(title, lister()) if lister else
                          [f"{title}:", "  (not available in this version)"])
+    lines += [""] + _section("Device priors (calibrate --from-measurements CSV --like NAME; "
+                             "sources: list --devices)",
+                             {s.name: s.summary() for s in list_device_specs()})
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

@@ -69,7 +69,32 @@ def register(subparsers: Any) -> None:
     src.add_argument("--export-kit", metavar="DIR",
                      help="write ONNX kernels + standalone runner for another device")
     src.add_argument("--import-measurements", metavar="CSV", help="fit from the kit's output")
+    p.add_argument("--force", action="store_true",
+                   help="calibrate here even if --device names a device of another "
+                        "architecture (or CUDA where --torch-device is cpu)")
+    _prior_args(p)
     p.set_defaults(func=cmd_calibrate)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _prior_args(p: argparse.ArgumentParser) -> None:
+    """The device prior for ``--from-measurements`` (see ``lowformer-nas list --devices``)."""
+    g = p.add_argument_group("device prior (with --from-measurements)")
+    g.add_argument("--like", metavar="DEVICE", help="start from this device's spec sheet")
+    g.add_argument("--peak-gflops", type=_positive_float, help="peak GFLOP/s")
+    g.add_argument("--bandwidth-gbs", type=_positive_float, help="memory bandwidth, GB/s")
+    g.add_argument("--cores", type=_positive, help="cores")
+    g.add_argument("--runtime", help="runtime whose graph rewrites apply (tflite, tensorrt, "
+                                     "onnxruntime, torchscript, pytorch)")
 
 
 def _resolve(name: str) -> Tuple[str, Any]:
@@ -114,7 +139,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(dict(p.to_dict(), arch=name, resolution=args.resolution,
                               batch=args.batch, profile_description=prof.describe(),
-                              profile_sha256=prof.sha256)))
+                              profile_sha256=prof.sha256, profile_host=prof.host)))
         return 0
     lo, hi = p.central_interval(0.9)
     print(f"{name} @{args.resolution} batch {args.batch} on {prof.name}: "
@@ -123,23 +148,50 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for stage, ms in p.per_stage.items():
         print(f"  {stage:<9} {ms:8.2f} ms")
     print(f"profile: {prof.describe()}")
+    print(prof.describe_host())
     return 0
 
 
 def _save_user(prof: Any, out: Any) -> None:
-    from ..latency.targets import ALIASES, user_profile_path
+    from ..latency.targets import user_profile_path
 
-    path = user_profile_path(ALIASES.get(prof.name, prof.name))
+    path = user_profile_path(prof.name)
     prof.save(path)
     if out:
         prof.save(out)
     print(f"profile written to {path}" + (f" and {out}" if out else ""))
     print(f"profile: {prof.describe()}")
+    print(prof.describe_host())
+
+
+def _from_measurements(device: str, args: argparse.Namespace) -> Any:
+    """``--from-measurements CSV`` with the prior the flags describe (default: built-in)."""
+    from ..latency.calibrate_models import calibrate_from_models
+    from ..latency.devices import build_prior
+    from ..latency.profiles import Profile
+    from ..latency.targets import ALIASES
+
+    prior = build_prior(args.like and ALIASES.get(args.like, args.like), args.peak_gflops,
+                        args.bandwidth_gbs, args.cores, args.runtime)
+    if prior is None:
+        return calibrate_from_models(device, args.from_measurements)
+    prof = calibrate_from_models(device, args.from_measurements, prior=prior.roofline,
+                                 traits=prior.traits)
+    prov = prof.data["provenance"]
+    prov = prov.replace("the given device prior", prior.words, 1) if "the given device prior" \
+        in prov else f"prior: {prior.words}; {prov}"
+    return Profile(dict(prof.data, provenance=prov, prior=prior.words))
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from ..latency.targets import ALIASES
+    from ..latency.targets import device_profile_name, host_contradiction
 
+    prior_flags = [f for f, v in (("--like", args.like), ("--peak-gflops", args.peak_gflops),
+                                  ("--bandwidth-gbs", args.bandwidth_gbs),
+                                  ("--cores", args.cores), ("--runtime", args.runtime)) if v]
+    if prior_flags and not args.from_measurements:
+        raise ConfigError(f"{prior_flags[0]} sets the prior of --from-measurements CSV; "
+                          f"it has no effect without it")
     if args.export_kit:
         from ..latency.export_kit import export_kit
 
@@ -150,16 +202,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return 0
     if not args.device:
         raise ConfigError("calibrate needs --device NAME (or --export-kit DIR)")
-    device = ALIASES.get(args.device, args.device)
+    device = device_profile_name(args.device)
     if args.from_measurements:
-        from ..latency.calibrate_models import calibrate_from_models
-
-        prof = calibrate_from_models(device, args.from_measurements)
+        prof = _from_measurements(device, args)
     elif args.import_measurements:
         from ..latency.export_kit import import_measurements
 
         prof = import_measurements(device, args.import_measurements)
     else:
+        why = None if args.force else host_contradiction(args.device, args.torch_device)
+        if why:
+            raise ConfigError(why)
         from ..latency.calibrate import calibrate
 
         prof = calibrate(device=device, backend=args.backend, threads=args.threads,

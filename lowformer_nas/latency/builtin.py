@@ -79,14 +79,17 @@ def _builtin(name: str) -> Callable[[], Profile]:
         device, roof, pub = SPECS[name]
         rows = published_rows(pub) if pub else []
         params = prior_params(roof)
+        note = f"not measured: spec-sheet prior ({get_device_spec(name).source})"
         if rows:
             params, err = adjust_to_rows(params, rows)
             prov = (f"spec-sheet prior adjusted to {len(rows)} published latencies "
                     f"({', '.join(sorted({r['model'] for r in rows}))})")
+            note += "; published latencies from " + "; ".join(sorted({r["source"] for r in rows}))
             return make_profile(name, device, prov, "prior+published", params, error=err,
-                                published=rows)
+                                published=rows, host={"measured_here": False, "note": note})
         prov = "spec-sheet prior only (run `lowformer-nas calibrate --device arm` on the board)"
-        return make_profile(name, device, prov, "prior", params)
+        return make_profile(name, device, prov, "prior", params,
+                            host={"measured_here": False, "note": note})
 
     return build
 

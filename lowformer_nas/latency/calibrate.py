@@ -284,8 +284,8 @@ def _profile_of(j: Journal, budget_minutes: Optional[float]) -> Profile:
     prov = (f"calibrated on this machine ({len(j.of_kind('kernel'))} kernels, "
             f"{len(models)} whole models: {split}; {h['backend']}, {h['threads']} thread(s))")
     return make_profile(h["device"], h["device"], prov, "calibrated", params, error=err,
-                        platform=platform_facts(h["backend"], h["threads"],
-                                                h.get("torch_device", "cpu")),
+                        host=platform_facts(h["backend"], h["threads"],
+                                     h.get("torch_device", "cpu")),
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         space=h["space"], budget_minutes=budget_minutes, journal=str(j.path),
                         fit_version=FIT_VERSION)

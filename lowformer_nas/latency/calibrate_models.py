@@ -102,6 +102,7 @@ def calibrate_from_models(device: str, path: str, prior: Optional[Dict[str, Any]
     cores), e.g. from the device table; default: the built-in target's, else this machine's.
     ``traits``: runtime traits (``traits.TRAITS``) the device's runtime applies; recorded in
     the profile (``fuse_conv_bn_act`` also means the epilogue costs no separate pass)."""
+    from .host import not_measured_here
     from .traits import check_traits, describe_traits
 
     names = check_traits(traits)
@@ -125,7 +126,7 @@ def calibrate_from_models(device: str, path: str, prior: Optional[Dict[str, Any]
         prov += f"; {describe_traits(names)}"
     return make_profile(device, dev_words, prov, "model-level", params, error=err,
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        measurements=fit_rows)
+                        measurements=fit_rows, host=not_measured_here(path))
 
 
 def _adjust(params: Dict[str, Any], fit_rows: List[Dict[str, Any]],

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import ProfileError, UnknownNameError
 
@@ -27,6 +27,7 @@ PRECISIONS = ("fp32", "fp16", "int8")
 REQUIRED = ("name", "title", "kind", "architecture", "cuda", "cores", "peak_gflops",
             "bandwidth_gbs", "launch_us", "runtime", "source")
 OPTIONAL = ("traits", "precision", "notes")
+DEFAULT_LAUNCH_US = 10.0  # per-kernel overhead of a user-given prior (an estimate, as in the table)
 EXTRA_RUNTIMES = {"coreml": None}  # runtimes with no entry in traits.RUNTIMES: traits required
 
 
@@ -62,11 +63,15 @@ class DeviceSpec:
                 "launch_us": self.launch_us, "cores": self.cores,
                 "fused_epilogue": "fuse_conv_bn_act" in self.traits}
 
+    def summary(self) -> str:
+        """The numbers in one short line."""
+        return (f"{self.peak_gflops:g} GFLOP/s {self.precision} {self.kind}, "
+                f"{self.bandwidth_gbs:g} GB/s, {self.cores} cores, {self.architecture}, "
+                f"{self.runtime}")
+
     def describe(self) -> str:
-        """One line: numbers, runtime and the source they come from."""
-        return (f"{self.name}: {self.title}; {self.peak_gflops:g} GFLOP/s {self.precision} "
-                f"{self.kind} peak, {self.bandwidth_gbs:g} GB/s, {self.cores} cores, "
-                f"{self.architecture}, runtime {self.runtime}; source: {self.source}")
+        """One line: what it is, its numbers, and the source they come from."""
+        return f"{self.name}: {self.title}; {self.summary()}; source: {self.source}"
 
 
 def _number(row: Dict[str, Any], key: str, where: str, kind: type = float) -> Any:
@@ -176,3 +181,40 @@ def get_device_spec(name: str) -> DeviceSpec:
 def list_device_specs(pattern: str = "*") -> List[DeviceSpec]:
     """Rows whose name matches the shell-style ``pattern``, in table order."""
     return [s for n, s in device_table().items() if fnmatch.fnmatchcase(n, pattern)]
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A roofline prior for ``calibrate_from_models`` with the traits and words it comes with."""
+
+    roofline: Dict[str, Any]
+    traits: Optional[Tuple[str, ...]]
+    words: str
+
+
+def build_prior(like: Optional[str] = None, peak_gflops: Optional[float] = None,
+                bandwidth_gbs: Optional[float] = None, cores: Optional[int] = None,
+                runtime: Optional[str] = None) -> Optional[Prior]:
+    """The prior ``--like NAME`` and explicit numbers describe (explicit numbers win), or None
+    when nothing was given. Without ``like`` both peak and bandwidth are needed."""
+    if like is None and peak_gflops is None and bandwidth_gbs is None and cores is None:
+        return None
+    if like is None and (peak_gflops is None or bandwidth_gbs is None):
+        raise ProfileError("a device prior needs --like DEVICE or both --peak-gflops and "
+                           f"--bandwidth-gbs (got peak {peak_gflops!r}, bandwidth "
+                           f"{bandwidth_gbs!r})")
+    spec = get_device_spec(like) if like is not None else None
+    roof = spec.roofline() if spec else {"launch_us": DEFAULT_LAUNCH_US, "fused_epilogue": False}
+    given = {"peak_gflops": peak_gflops, "bandwidth_gbs": bandwidth_gbs, "cores": cores}
+    roof.update({k: v for k, v in given.items() if v is not None})
+    words = f"{like} spec-sheet prior ({spec.source})" if spec else "a user-given prior"
+    changed = [f"{k} {v:g}" for k, v in given.items() if v is not None]
+    if changed:
+        words += (" with " if spec else " (") + ", ".join(changed) + ("" if spec else ")")
+    traits = spec.traits if spec else None
+    if runtime is not None:
+        from .traits import runtime_traits
+
+        traits = runtime_traits(runtime)
+        words += f", runtime {runtime}"
+    return Prior(roofline=roof, traits=traits, words=words)

@@ -22,9 +22,26 @@ from .profiles import Profile, make_profile
 
 RUNNER = '''#!/usr/bin/env python3
 """Times every ONNX file of this kit with onnxruntime; writes results.csv (resumable)."""
-import argparse, csv, json, os, statistics, time
+import argparse, csv, json, os, platform, statistics, time
 import numpy as np
 import onnxruntime as ort
+
+
+def host_facts():
+    """The facts lowformer-nas records as the profile's host (one copy per row)."""
+    info = {}
+    try:
+        for line in open("/proc/cpuinfo"):
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip().lower(), value.strip())
+    except OSError:
+        pass
+    cpu = info.get("model name") or info.get("model") or info.get("hardware") or \
+        platform.processor() or platform.machine()
+    return {"cpu": cpu, "machine": platform.machine(), "cores": os.cpu_count(),
+            "system": platform.platform(), "python": platform.python_version(),
+            "onnxruntime": ort.__version__}
+
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--threads", type=int, default=1)
@@ -40,11 +57,15 @@ if os.path.exists(args.out):  # a row cut by a crash is measured again, not glue
         if data and not data.endswith(b"\\n"):
             fh.truncate(data.rfind(b"\\n") + 1)
     done = {r["id"] for r in csv.DictReader(open(args.out))}
-new = not os.path.exists(args.out)
+new = not os.path.exists(args.out) or os.path.getsize(args.out) == 0
+host = host_facts()
+cols = ["id", "kind", "spec", "resolution", "ms", "threads"] + list(host)
+if not new:  # resuming: keep the columns the file already has
+    cols = next(csv.reader(open(args.out)))
 with open(args.out, "a", newline="") as fh:
-    w = csv.writer(fh)
+    w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
     if new:
-        w.writerow(["id", "kind", "spec", "resolution", "ms", "threads"])
+        w.writeheader()
     for i, item in enumerate(manifest["items"]):
         if item["id"] in done:
             continue
@@ -64,8 +85,8 @@ with open(args.out, "a", newline="") as fh:
                 t = time.perf_counter(); sess.run(None, x); ts.append(time.perf_counter() - t)
             meds.append(statistics.median(ts))
         ms = 1000 * statistics.median(meds)
-        w.writerow([item["id"], item["kind"], json.dumps(item["spec"]), item["resolution"],
-                    f"{ms:.6f}", args.threads])
+        w.writerow(dict(host, id=item["id"], kind=item["kind"], spec=json.dumps(item["spec"]),
+                        resolution=item["resolution"], ms=f"{ms:.6f}", threads=args.threads))
         fh.flush(); os.fsync(fh.fileno())
         print(f"{i + 1}/{len(manifest['items'])} {item['id']}: {ms:.3f} ms", flush=True)
 '''
@@ -206,8 +227,8 @@ class _Records:
 def import_measurements(device: str, path: str) -> Profile:
     """Fit a profile for ``device`` from the kit runner's ``results.csv``."""
     from .builtin import SPECS
-    from .host import local_roofline
     from .calibrate import fit_journal
+    from .host import local_roofline, not_measured_here
 
     rows = read_results(path)
     recs = []
@@ -224,6 +245,6 @@ def import_measurements(device: str, path: str) -> Profile:
     prov = (f"calibrated from export-kit results ({len(recs)} rows, onnxruntime, "
             f"{threads} thread(s))")
     return make_profile(device, device, prov, "calibrated", params, error=err,
-                        platform={"backend": "onnxruntime", "threads": threads,
-                                  "source": os.path.basename(path)},
+                        host=dict(not_measured_here(path, "the export kit's runner"),
+                                  backend="onnxruntime", threads=threads),
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"))

@@ -7,18 +7,34 @@ from __future__ import annotations
 
 import os
 import platform
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional
+
+
+# facts a profile's ``host`` records; a measurement CSV may carry any of them as columns
+HOST_FIELDS = ("cpu", "machine", "cores", "gpu", "system", "python", "torch", "onnxruntime",
+               "backend", "threads", "device")
+_ARCH = {"amd64": "x86_64", "x86_64": "x86_64", "x64": "x86_64", "arm64": "aarch64",
+         "aarch64": "aarch64", "armv8l": "aarch64"}
 
 
 def cpu_model() -> str:
+    """``model name`` from /proc/cpuinfo (x86), else the board ``Model`` line (Raspberry Pi)."""
+    found: Dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                found.setdefault(key.strip().lower(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return found.get("model name") or found.get("model") or found.get("hardware") or \
+        platform.processor() or platform.machine()
+
+
+def architecture(machine: str = "") -> str:
+    """This host's (or ``machine``'s) CPU architecture in the device table's words."""
+    raw = (machine or platform.machine()).lower()
+    return _ARCH.get(raw, raw)
 
 
 def cpu_flags() -> str:
@@ -61,8 +77,62 @@ def platform_facts(backend: str, threads: int, device: str = "cpu") -> Dict[str,
                              "backend": backend, "threads": threads, "device": device}
     if device.startswith("cuda") and torch.cuda.is_available():
         facts["gpu"] = torch.cuda.get_device_name(0)
-    if backend == "onnxruntime":
-        import onnxruntime
+    ort = _version("onnxruntime")
+    if ort:
+        facts["onnxruntime"] = ort
+    return dict(facts, measured_here=True, machine=architecture(facts["machine"]))
 
-        facts["onnxruntime"] = onnxruntime.__version__
-    return facts
+
+def _version(dist: str) -> str:
+    """An installed distribution's version without importing it ('' if absent)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def csv_host_facts(path: str) -> Dict[str, Any]:
+    """Host facts a measurement CSV carries as columns (``HOST_FIELDS``): one value each, or
+    the distinct values joined with '; ' when rows disagree."""
+    import csv
+
+    values: Dict[str, List[str]] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                for key, value in row.items():
+                    key = (key or "").strip().lower()
+                    if key in HOST_FIELDS and isinstance(value, str) and value.strip() and \
+                            value.strip() not in values.setdefault(key, []):
+                        values[key].append(value.strip())
+    except (OSError, UnicodeDecodeError):
+        return {}
+    return {k: "; ".join(v) for k, v in values.items() if v}
+
+
+def not_measured_here(path: str, by: str = "") -> Dict[str, Any]:
+    """``host`` of a profile fitted here from another machine's measurement file."""
+    note = f"not measured here; rows from {os.path.basename(path)}" + (f" ({by})" if by else "")
+    return dict(csv_host_facts(path), measured_here=False, note=note)
+
+
+def describe_host(host: Optional[Dict[str, Any]]) -> str:
+    """One line for ``list`` / ``predict``: which machine produced a profile's numbers."""
+    if not host:
+        return "host: not recorded"
+    parts = []
+    if host.get("cpu") or host.get("machine"):
+        cpu = host.get("cpu") or "CPU"
+        arch = ", ".join(str(x) for x in (host.get("machine"), host.get("cores") and
+                                            f"{host['cores']} cores") if x)
+        parts.append(f"{cpu} ({arch})" if arch else str(cpu))
+    parts += [f"GPU {host['gpu']}"] if host.get("gpu") else []
+    parts += [f"{k} {host[k]}" for k in ("torch", "onnxruntime") if host.get(k)]
+    parts += [f"backend {host['backend']}"] if host.get("backend") else []
+    parts += [f"{host['threads']} thread(s)"] if host.get("threads") else []
+    facts = ", ".join(parts)
+    if host.get("note"):
+        return f"host: {host['note']}" + (f"; the file says: {facts}" if facts else "")
+    return f"host: {facts}"

@@ -83,6 +83,16 @@ class Profile:
     def expected_error_pct(self) -> Optional[float]:
         return self.data.get("error", {}).get("mape_pct")
 
+    @property
+    def host(self) -> Optional[Dict[str, Any]]:
+        """The machine that measured this profile's numbers (``platform`` in older files)."""
+        return self.data.get("host", self.data.get("platform"))
+
+    def describe_host(self) -> str:
+        from .host import describe_host
+
+        return describe_host(self.host)
+
     def describe(self) -> str:
         """One line: which profile, where its numbers come from, how far off it may be."""
         err = self.data.get("error", {})

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, NamedTuple
+from typing import List, NamedTuple, Optional
 
 from ..errors import ProfileError, UnknownNameError
 from .builtin import BUILTINS
+from .devices import NAME_RULE, check_name, device_table
 from .profiles import FIT_VERSION, Profile, cache_dir, load_profile
 
 LOCAL_BUDGET_MIN = 1.0  # first use of "local": about 60 s wall here, inside a 10-min search
@@ -18,7 +19,34 @@ ALIASES = {"jetson": "jetson-tx2", "gpu": "titan-rtx", "arm": "rpi5", "raspberry
 
 
 def user_profile_path(name: str) -> Path:
-    return cache_dir() / "profiles" / f"{name}.json"
+    """Where the user profile of ``name`` lives; a name that is not safe raises (never a path)."""
+    return cache_dir() / "profiles" / f"{check_name(name, 'profile name')}.json"
+
+
+def device_profile_name(name: str) -> str:
+    """``calibrate --device NAME`` -> the profile name it writes (alias resolved), checked safe."""
+    return ALIASES.get(check_name(name, "--device"), name)
+
+
+def host_contradiction(name: str, torch_device: str = "cpu") -> Optional[str]:
+    """Why calibrating device ``name`` on this host would store the wrong machine's timings
+    (architecture or CUDA differ from the device table's row), or None."""
+    from .host import architecture
+
+    target = ALIASES.get(name, name)
+    spec = device_table().get(target)
+    if spec is None:
+        return None
+    means = f"--device {name!r} is {spec.title}" + (f" (target {target})" if target != name
+                                                    else "")
+    fix = "run calibrate on that device, use --export-kit DIR, or pass --force"
+    here, cuda = architecture(), torch_device.startswith("cuda")
+    if spec.architecture not in ("any", here):
+        return f"{means}, an {spec.architecture} device, but this host is {here}; {fix}"
+    if spec.cuda != cuda:
+        need = "--torch-device cuda" if spec.cuda else "a CPU torch device"
+        return f"{means}, which needs {need}, but --torch-device is {torch_device!r}; {fix}"
+    return None
 
 
 class TargetInfo(NamedTuple):
@@ -26,9 +54,11 @@ class TargetInfo(NamedTuple):
 
     name: str
     description: str
+    host: str = ""
 
     def __str__(self) -> str:
-        return f"{self.name:<12} {self.description}"
+        return f"{self.name:<12} {self.description}" + (f"\n{'':<15}{self.host}" if self.host
+                                                        else "")
 
 
 def list_targets() -> List[TargetInfo]:
@@ -36,17 +66,18 @@ def list_targets() -> List[TargetInfo]:
     out = []
     for name in ("local",) + tuple(BUILTINS) + tuple(user_profile_names()):
         alias = ", ".join(a for a, t in ALIASES.items() if t == name)
-        user = user_profile_path(name)
+        user, host = user_profile_path(name), ""
         if user.is_file():
             try:
-                desc = load_profile(user).describe() + f" [user profile {user}]"
+                prof = load_profile(user)
+                desc, host = prof.describe() + f" [user profile {user}]", prof.describe_host()
             except ProfileError as e:
                 desc = f"damaged user profile: {e}"
         elif name == "local":
             desc = "this machine, torch eager, 1 thread: calibrated on first use (~1 min), cached"
         else:
-            desc = BUILTINS[name]().describe()
-        out.append(TargetInfo(name, desc + (f" (alias: {alias})" if alias else "")))
+            desc, host = BUILTINS[name]().describe(), BUILTINS[name]().describe_host()
+        out.append(TargetInfo(name, desc + (f" (alias: {alias})" if alias else ""), host))
     return out
 
 
@@ -54,8 +85,8 @@ def user_profile_names() -> List[str]:
     """Profiles calibrated under names that are not built in (``calibrate --device pi-zero``)."""
     folder = cache_dir() / "profiles"
     taken = {"local", *BUILTINS, *ALIASES}
-    return sorted(p.stem for p in folder.glob("*.json") if p.stem not in taken) \
-        if folder.is_dir() else []
+    return sorted(p.stem for p in folder.glob("*.json") if p.stem not in taken and
+                  NAME_RULE.fullmatch(p.stem)) if folder.is_dir() else []
 
 
 def known_targets() -> List[str]:
@@ -67,12 +98,12 @@ def get_target(name_or_path: str) -> Profile:
     if name_or_path.endswith(".json") or os.sep in name_or_path or os.path.isfile(name_or_path):
         return load_profile(name_or_path)
     name = ALIASES.get(name_or_path, name_or_path)
-    user = user_profile_path(name)
-    if user.is_file() and not (name == "local" and _stale(user)):
+    user = user_profile_path(name) if NAME_RULE.fullmatch(name) else None
+    if user is not None and user.is_file() and not (name == "local" and _stale(user)):
         return load_profile(user)
     if name in BUILTINS:
         return BUILTINS[name]()
-    if name == "local":
+    if name == "local" and user is not None:
         return _calibrate_local(user)
     raise UnknownNameError(f"unknown latency target {name_or_path!r}; known: "
                            f"{', '.join(known_targets())}, or a profile .json path")
