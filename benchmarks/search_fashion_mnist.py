@@ -40,9 +40,9 @@ def _save(d: dict) -> None:
 
 
 def _measure(cfg) -> float:
-    from lowformer_nas.latency import measure
+    from lowformer_nas.latency import measure_latency
 
-    return float(measure(cfg, resolution=224, batch=1, backend="torch", threads=1).latency_ms)
+    return float(measure_latency(cfg, resolution=224, batch=1, backend="torch", threads=1).latency_ms)
 
 
 def phase_measure(args) -> None:

@@ -89,9 +89,9 @@ def test_kit_results_torn_row_is_dropped(tmp_path):
 
 def test_kit_runner_remeasures_a_torn_row(tmp_path):
     """The standalone runner resumes after a kill mid-row: the row is measured again."""
-    from lowformer_nas.latency.export_kit import export_kit, read_results
+    from lowformer_nas.latency.export_kit import read_results, write_kit
 
-    kit = export_kit(str(tmp_path / "kit"), space="tiny", resolutions=[32], n_kernels=8,
+    kit = write_kit(str(tmp_path / "kit"), space="tiny", resolutions=[32], n_kernels=8,
                      n_models=1)
     results = tmp_path / "results.csv"
     results.write_text("id,kind,spec,resolution,ms,threads\nk00000,ker")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lowformer_nas.cli import main
-from lowformer_nas.latency import get_target, load_profile, measure
+from lowformer_nas.latency import get_target, load_profile, measure_latency
 from lowformer_nas.latency.host import architecture, cpu_model
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ def cache(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("backend", ["torch", "torchscript", "onnxruntime"])
 def test_measure_backends(backend):
-    m = measure("lowformer_test", resolution=64, backend=backend, threads=1, min_time_s=0.2)
+    m = measure_latency("lowformer_test", resolution=64, backend=backend, threads=1, min_time_s=0.2)
     assert m.p10_ms <= m.latency_ms <= m.p90_ms and m.n >= 15 and m.backend == backend
 
 
@@ -83,9 +83,9 @@ def test_calibrate_interrupt_resume_and_profile(cache, tmp_path, capsys):
 
 
 def test_export_kit_runner_and_import(cache, tmp_path, capsys):
-    from lowformer_nas.latency.export_kit import export_kit
+    from lowformer_nas.latency import write_kit
 
-    kit = export_kit(str(tmp_path / "kit"), space="tiny", resolutions=[64], n_kernels=30,
+    kit = write_kit(str(tmp_path / "kit"), space="tiny", resolutions=[64], n_kernels=30,
                      n_models=5)
     assert (kit / "run_kit.py").is_file() and list((kit / "onnx").glob("*.onnx"))
     results = tmp_path / "results.csv"
@@ -130,7 +130,7 @@ def test_refit_with_measured_models_grows_journal_and_changes_fit(cache, tmp_pat
     assert "random" in sources  # adaptive ones follow once there are >= 4 to fit on
     assert prof.data["params"]["interval"]["n"] == prof.data["error"]["n_models"]
     cfg = get_arch("lowformer_test")
-    m = measure(cfg, resolution=64, threads=1, min_time_s=0.2)
+    m = measure_latency(cfg, resolution=64, threads=1, min_time_s=0.2)
     lines = sum(1 for _ in open(prof.data["journal"]))
     with pytest.raises(ProfileError, match="must be > 0"):
         refit_with_models(prof, [{"arch": cfg, "ms": -1.0, "resolution": 64}])

@@ -112,10 +112,10 @@ def _resolve(name: str) -> Tuple[str, Any]:
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
-    from ..latency import measure
+    from ..latency import measure_latency
 
     name, model = _resolve(args.arch)
-    m = measure(model, resolution=args.resolution, batch=args.batch, backend=args.backend,
+    m = measure_latency(model, resolution=args.resolution, batch=args.batch, backend=args.backend,
                 threads=args.threads, device=args.device)
     if args.json:
         print(json.dumps(dict(m.to_dict(), arch=name)))
@@ -193,9 +193,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise ConfigError(f"{prior_flags[0]} sets the prior of --from-measurements CSV; "
                           f"it has no effect without it")
     if args.export_kit:
-        from ..latency.export_kit import export_kit
+        from ..latency import write_kit
 
-        path = export_kit(args.export_kit, space=args.space, resolutions=args.resolution)
+        path = write_kit(args.export_kit, space=args.space, resolutions=args.resolution)
         print(f"kit written to {path}; copy it to the device and run: python run_kit.py "
               f"--threads N  (then: lowformer-nas calibrate --device NAME "
               f"--import-measurements results.csv)")
@@ -213,11 +213,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         why = None if args.force else host_contradiction(args.device, args.torch_device)
         if why:
             raise ConfigError(why)
-        from ..latency.calibrate import calibrate
+        from ..latency import calibrate_device
 
-        prof = calibrate(device=device, backend=args.backend, threads=args.threads,
-                         budget_minutes=args.budget_minutes, space=args.space,
-                         resolutions=args.resolution, torch_device=args.torch_device,
-                         progress=not args.no_progress and sys.stderr.isatty())
+        prof = calibrate_device(device=device, backend=args.backend, threads=args.threads,
+                                budget_minutes=args.budget_minutes, space=args.space,
+                                resolutions=args.resolution, torch_device=args.torch_device,
+                                progress=not args.no_progress and sys.stderr.isatty())
     _save_user(prof, args.out)
     return 0

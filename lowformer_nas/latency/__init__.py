@@ -10,11 +10,11 @@ from typing import Any
 _LAZY = {
     "get_target": "targets", "list_targets": "targets", "load_profile": "profiles",
     "Profile": "profiles", "Prediction": "profiles", "cache_dir": "profiles",
-    "measure": "measure", "Measurement": "measure", "BACKENDS": "measure",
+    "measure_latency": "measure", "Measurement": "measure", "BACKENDS": "measure",
     "Kernel": "kernels", "enumerate_kernels": "kernels", "config_macs": "kernels",
     "trace_kernels": "trace",
-    "calibrate": "calibrate", "calibrate_from_models": "calibrate_models",
-    "export_kit": "export_kit", "import_measurements": "export_kit",
+    "calibrate_device": "calibrate", "calibrate_from_models": "calibrate_models",
+    "write_kit": "export_kit", "import_measurements": "export_kit",
 }
 __all__ = sorted(_LAZY)
 

@@ -291,7 +291,7 @@ def _profile_of(j: Journal, budget_minutes: Optional[float]) -> Profile:
                         fit_version=FIT_VERSION)
 
 
-def calibrate(device: str = "local", backend: str = "torch", threads: int = 1,
+def calibrate_device(device: str = "local", backend: str = "torch", threads: int = 1,
               budget_minutes: float = 5.0, out: Optional[str] = None, space: str = "lowformer",
               resolutions: Optional[Sequence[int]] = None, progress: bool = True,
               torch_device: str = "cpu") -> Profile:

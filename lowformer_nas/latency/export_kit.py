@@ -146,7 +146,7 @@ def _small_configs(space: str, rng: random.Random, n: int) -> List[Any]:
     return [cfgs[i] for i in order[:n]]
 
 
-def export_kit(out_dir: str, space: str = "lowformer", resolutions: Optional[Sequence[int]] = None,
+def write_kit(out_dir: str, space: str = "lowformer", resolutions: Optional[Sequence[int]] = None,
                n_kernels: int = 400, n_models: int = 6, seed: int = 0) -> Path:
     """Write ``manifest.json``, ``run_kit.py`` and the ONNX files to ``out_dir``."""
     from ..arch.builder import build_model

@@ -197,7 +197,7 @@ def _as_module(model_or_cfg: Any) -> Any:
     return model_or_cfg
 
 
-def measure(model_or_cfg: Any, resolution: int = 224, batch: int = 1, backend: str = "torch",
+def measure_latency(model_or_cfg: Any, resolution: int = 224, batch: int = 1, backend: str = "torch",
             threads: Optional[int] = 1, device: str = "cpu", min_time_s: float = 2.0,
             rounds: int = 5) -> Measurement:
     """Latency of a model (``nn.Module``, ``ArchConfig`` or registry name/YAML path) end to end.

@@ -121,7 +121,7 @@ def _calibrate_local(user: Path) -> Profile:
     import fcntl
     import sys
 
-    from .calibrate import calibrate
+    from .calibrate import calibrate_device
 
     user.parent.mkdir(parents=True, exist_ok=True)
     with open(user.parent / ".local.lock", "w") as lock:
@@ -130,7 +130,7 @@ def _calibrate_local(user: Path) -> Profile:
             return load_profile(user)
         sys.stderr.write(f"lowformer-nas: calibrating target 'local' on this machine (about "
                          f"{LOCAL_BUDGET_MIN:g} min, once; cached in {user})\n")
-        prof = calibrate(device="local", budget_minutes=LOCAL_BUDGET_MIN,
+        prof = calibrate_device(device="local", budget_minutes=LOCAL_BUDGET_MIN,
                          progress=sys.stderr.isatty())
         prof.save(user)
     return load_profile(user)

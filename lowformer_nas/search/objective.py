@@ -10,7 +10,7 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..arch.yaml_io import config_to_dict
 from ..space import SearchSpace
@@ -19,7 +19,6 @@ from .proxies import train_proxy, zero_cost_scores
 from .settings import SearchSettings
 
 WORST = float("-inf")
-STAGES = ("zc", "train")
 
 
 @dataclass
@@ -65,9 +64,9 @@ class Evaluator:
     def latency(self, cfg) -> Tuple[float, float]:
         """(ms, std ms) at the space's resolution, batch 1: predicted, or measured here."""
         if self.settings.measure:
-            from ..latency import measure
+            from ..latency import measure_latency
 
-            m = measure(cfg, resolution=self.space.resolution, batch=1)
+            m = measure_latency(cfg, resolution=self.space.resolution, batch=1)
             return float(m.latency_ms), float(m.p90_ms - m.p10_ms) / 2.563
         p = self.profile.predict(cfg, resolution=self.space.resolution, batch=1)
         return float(p.latency_ms), float(p.std_ms)
@@ -95,10 +94,6 @@ class Evaluator:
                 ev.score = ev.zc[s.zc_score]
         ev.seconds = time.perf_counter() - start
         return ev
-
-    def evaluate(self, params: Mapping[str, Any], stage: str,
-                 report: Optional[Callable[[int, float], None]] = None) -> Evaluation:
-        return self.evaluate_config(self.space.build(params), stage, report)
 
 
 def should_stop_early(epoch: int, acc: float, latency_ms: float,
