@@ -106,6 +106,17 @@ def test_summary_and_config(run):
     assert cfg["versions"]["optuna"].startswith("5")
 
 
+def test_studies_name_their_metrics(run):
+    """optuna-dashboard and Optuna's plots label the objectives by name, not "Objective 0"."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(run / "study.journal")))
+    names = [optuna.load_study(study_name=s.study_name, storage=storage).metric_names
+             for s in optuna.get_all_study_summaries(storage)]
+    assert names == [["naswot", "latency_ms"]]
+
+
 def test_report_json_and_text(run, capsys):
     assert main(["report", str(run), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -108,12 +108,32 @@ def study_name(settings, stage: str) -> str:
     return f"{STUDY_PREFIX}-{stage}-{hashlib.sha1(ident.encode()).hexdigest()[:10]}"
 
 
+def metric_names(settings, stage: str) -> List[str]:
+    """What the two objective values are, as optuna-dashboard and Optuna's plots label them."""
+    return ["accuracy" if stage == "train" else settings.zc_score, "latency_ms"]
+
+
+def name_metrics(study, names: List[str]) -> None:
+    """Store ``names`` on ``study`` unless already there (one write, not one per worker)."""
+    import warnings
+
+    optuna = _optuna()
+    if study.metric_names != names:
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.2: known, used
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(names)
+
+
 def open_study(storage: Any, settings, stage: str):
     optuna = _optuna()
     name = study_name(settings, stage)
-    study = _retry_races(lambda: optuna.create_study(
-        storage=storage, study_name=name, load_if_exists=True,
-        directions=["maximize", "minimize"]))
+
+    def create() -> Any:
+        study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
+                                    directions=["maximize", "minimize"])
+        name_metrics(study, metric_names(settings, stage))
+        return study
+    study = _retry_races(create)
     n = len(study.get_trials(deepcopy=False))
     return optuna.load_study(study_name=name, storage=storage, sampler=_sampler(settings, n))
 

@@ -98,9 +98,17 @@ def _make_callback(ctx, stage: str, rows: List[Dict[str, Any]]):
 class ConstrainedOptunaSearch(OptunaSearch):
     """OptunaSearch that sets ``latency`` as an Optuna 5 constraint before telling."""
 
-    def __init__(self, *args: Any, budget_ms: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, budget_ms: float = 0.0, metric_names: Any = None,
+                 **kwargs: Any) -> None:
+        self.budget_ms, self.metric_names = budget_ms, metric_names
         super().__init__(*args, **kwargs)
-        self.budget_ms = budget_ms
+
+    def _setup_study(self, mode: Any) -> None:
+        from .optuna_backend import name_metrics
+
+        super()._setup_study(mode)
+        if self.metric_names:
+            name_metrics(self._ot_study, self.metric_names)
 
     def on_trial_complete(self, trial_id: str, result: Any = None, error: bool = False) -> None:
         ot_trial = self._ot_trials.get(trial_id)
@@ -112,13 +120,14 @@ class ConstrainedOptunaSearch(OptunaSearch):
 def _searcher(ctx, stage: str, points: List[Dict[str, Any]]):
     from optuna.distributions import CategoricalDistribution
 
-    from .optuna_backend import _sampler, open_storage, study_name
+    from .optuna_backend import _sampler, metric_names, open_storage, study_name
 
     s = ctx.settings
     space = {k: CategoricalDistribution(v) for k, v in ctx.space.dimensions().items()}
     return ConstrainedOptunaSearch(
         space=space, metric=["score", "latency_ms"], mode=["max", "min"],
         sampler=_sampler(s, 0), storage=open_storage(s, ctx.run.path), budget_ms=s.budget_ms,
+        metric_names=metric_names(s, stage),
         study_name=study_name(s, f"ray-{stage}"), points_to_evaluate=points or None)
 
 
