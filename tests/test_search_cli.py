@@ -262,3 +262,21 @@ def test_two_concurrent_workers_share_one_study(tmp_path):
     pts = np.array([[float(r["score"]), float(r["latency_ms"])] for r in feas])
     mask = pareto_mask(pts, (True, False))
     assert sorted(front) == sorted(int(r["number"]) for r, m in zip(feas, mask) if m)
+
+
+def test_cli_defaults_are_the_settings_defaults():
+    """The search command writes no default of its own: each comes from ``SearchSettings``."""
+    import dataclasses
+
+    from lowformer_nas.cli import build_parser
+    from lowformer_nas.search.settings import SearchSettings
+
+    args = build_parser().parse_args(["search", "--target", "jetson", "--latency-budget", "1ms"])
+    defaults = SearchSettings(target="jetson", budget="1ms")
+    for f in dataclasses.fields(SearchSettings):
+        if f.name in ("target", "budget", "budget_ms"):
+            continue
+        cli = getattr(args, f.name)
+        if f.name == "references":
+            cli = [r for r in cli.split(",") if r]
+        assert cli == getattr(defaults, f.name), f.name

@@ -1,7 +1,8 @@
 """Named architectures: the official LowFormer variants as rows of one table, plus a tiny test arch.
 
-Rows hold (widths, depths, entry expansion, stage-0 expansion, head, attention, MLP): the
-published family differs only in these, so a variant is a row, never a flag.
+Rows hold (official lists, entry expansion, stage-0 expansion, head, attention, MLP): the
+published family differs only in these, so a variant is a row, never a flag. The widths and
+depths are the official code's lists, kept once in ``compat.OFFICIAL_LISTS``.
 """
 from __future__ import annotations
 
@@ -9,15 +10,12 @@ import fnmatch
 from typing import Dict, List, NamedTuple, Tuple
 
 from ..errors import UnknownNameError
+from .compat import BIG_HEAD, OFFICIAL_LISTS, SMALL_HEAD
 from .config import ArchConfig, StageConfig, official_stage
-
-SMALL_HEAD = (1536, 1600)
-BIG_HEAD = (2304, 2560)
 
 
 class _Row(NamedTuple):
-    widths: Tuple[int, ...]
-    depths: Tuple[int, ...]
+    lists: str  # name of its (widths, depths) in ``compat.OFFICIAL_LISTS``
     entry_expand: float
     stem_expand: float
     head: Tuple[int, int]
@@ -28,28 +26,29 @@ class _Row(NamedTuple):
 
 # LowFormer (arXiv 2409.03460, WACV 2025) and the edge variants of "Beyond MACs" (IJCV 2026).
 _OFFICIAL: Dict[str, _Row] = {
-    "lowformer_b0": _Row((16, 32, 64, 128, 256), (0, 1, 1, 3, 4), 4, 2, SMALL_HEAD, True, True,
+    "lowformer_b0": _Row("b0", 4, 2, SMALL_HEAD, True, True,
                          "LowFormer-B0, 14.1M params, 944M MACs, 78.4% ImageNet top-1"),
-    "lowformer_b1": _Row((16, 32, 64, 128, 256), (0, 1, 1, 5, 5), 6, 2, SMALL_HEAD, True, True,
+    "lowformer_b1": _Row("b1", 6, 2, SMALL_HEAD, True, True,
                          "LowFormer-B1, 17.9M params, 1410M MACs, 79.9% top-1"),
-    "lowformer_b15": _Row((20, 40, 80, 160, 320), (0, 1, 1, 6, 6), 6, 2, BIG_HEAD, True, True,
+    "lowformer_b15": _Row("b15", 6, 2, BIG_HEAD, True, True,
                           "LowFormer-B1.5, 33.9M params, 2573M MACs, 81.2% top-1"),
-    "lowformer_b3": _Row((32, 64, 128, 256, 512), (1, 2, 3, 6, 6), 6, 4, SMALL_HEAD, True, True,
+    "lowformer_b3": _Row("b3", 6, 4, SMALL_HEAD, True, True,
                          "LowFormer-B3, 57.1M params, 6098M MACs, 83.6% top-1"),
-    "lowformer_e1": _Row((20, 40, 80, 160, 320), (0, 1, 1, 4, 4), 6, 2, BIG_HEAD, False, False,
+    "lowformer_e1": _Row("E1", 6, 2, BIG_HEAD, False, False,
                          "LowFormer-E1 (edge GPU), 1350M MACs, 78.8% top-1"),
-    "lowformer_e2": _Row((32, 64, 128, 256, 512), (1, 2, 3, 4, 4), 6, 4, SMALL_HEAD, False, False,
+    "lowformer_e2": _Row("E2", 6, 4, SMALL_HEAD, False, False,
                          "LowFormer-E2 (edge GPU), 3800M MACs, 81.6% top-1"),
-    "lowformer_e3": _Row((32, 64, 128, 256, 512), (1, 2, 3, 6, 6), 6, 4, SMALL_HEAD, True, False,
+    "lowformer_e3": _Row("E3", 6, 4, SMALL_HEAD, True, False,
                          "LowFormer-E3 (edge GPU), 5350M MACs, 83.0% top-1"),
 }
 
 
 def _from_row(row: _Row) -> ArchConfig:
+    widths, depths = OFFICIAL_LISTS[row.lists]
     stages = tuple(
         official_stage(w, d, index=i, entry_expand=row.entry_expand, expand=row.stem_expand,
                        attention=row.attention, mlp=row.mlp)
-        for i, (w, d) in enumerate(zip(row.widths, row.depths)))
+        for i, (w, d) in enumerate(zip(widths, depths)))
     return ArchConfig(stages=stages, head_widths=row.head)
 
 
@@ -89,10 +88,6 @@ def get_arch(name: str) -> ArchConfig:
 def describe_arch(name: str) -> str:
     get_arch(name)
     return _ABOUT[name]
-
-
-def official_row(name: str) -> _Row:
-    return _OFFICIAL[name]
 
 
 def resolve_arch(name_or_path: str) -> Tuple[str, ArchConfig]:

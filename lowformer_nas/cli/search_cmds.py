@@ -5,8 +5,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
-DEFAULT_TRIALS = 300
+from typing import Any, Dict, Sequence
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,41 +26,64 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
 
+def _setting_defaults() -> Dict[str, Any]:
+    """Each ``SearchSettings`` field's default: the one place search defaults are written."""
+    from dataclasses import MISSING, fields
+
+    from ..search.settings import SearchSettings
+
+    out: Dict[str, Any] = {}
+    for f in fields(SearchSettings):
+        if f.default is not MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
 def _register_search(sub: argparse._SubParsersAction) -> None:
+    from ..search.proxies import ZC_SCORES
+    from ..search.settings import BACKENDS, PROXIES, SAMPLERS
+
+    d = _setting_defaults()
     p = sub.add_parser("search", help="hardware-aware search under a latency budget",
                        description="Search the space for the best proxy accuracy under a latency "
                                    "budget on a target; writes a run directory.")
     p.add_argument("--target", required=True, help="latency target name or profile JSON")
     p.add_argument("--latency-budget", required=True, metavar="B",
                    help="e.g. 5ms, '5 ms', 0.005s, 5000us")
-    p.add_argument("--space", default="lowformer", help="space name or YAML (default lowformer)")
-    p.add_argument("--trials", type=int, default=DEFAULT_TRIALS,
-                   help=f"trials (zero-cost stage in two-stage); default {DEFAULT_TRIALS}")
-    p.add_argument("--proxy", default="zero-cost", help="zero-cost | train | two-stage")
-    p.add_argument("--dataset", default="digits",
+    p.add_argument("--space", default=d["space"], help=f"space name or YAML (default {d['space']})")
+    p.add_argument("--trials", type=int, default=d["trials"],
+                   help=f"trials (zero-cost stage in two-stage); default {d['trials']}")
+    p.add_argument("--proxy", default=d["proxy"], help=_choices(PROXIES, d["proxy"]))
+    p.add_argument("--dataset", default=d["dataset"],
                    help="digits | fashion-mnist | cifar10 | imagefolder:PATH")
     p.add_argument("--data", dest="data_dir", help="dataset directory (fashion-mnist, cifar10)")
-    p.add_argument("--backend", default="optuna", help="optuna | ray")
-    p.add_argument("--sampler", default="nsga2", help="nsga2 | tpe (default nsga2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", default=d["backend"], help=_choices(BACKENDS, d["backend"]))
+    p.add_argument("--sampler", default=d["sampler"], help=_choices(SAMPLERS, d["sampler"]))
+    p.add_argument("--seed", type=int, default=d["seed"])
     p.add_argument("--out", help="run directory (default runs/<target>-<budget>-<timestamp>)")
     p.add_argument("--storage", help="Optuna RDB URL shared by many workers (PostgreSQL)")
     p.add_argument("--address", help="Ray cluster address to join (--backend ray)")
     p.add_argument("--measure", action="store_true",
                    help="measure latency on this machine instead of predicting it")
-    p.add_argument("--epochs", type=int, default=6, help="epochs of a trained trial")
-    p.add_argument("--proxy-resolution", type=int, default=32,
+    p.add_argument("--epochs", type=int, default=d["epochs"], help="epochs of a trained trial")
+    p.add_argument("--proxy-resolution", type=int, default=d["proxy_resolution"],
                    help="image size for proxies (latency always at the space's resolution)")
-    p.add_argument("--zc-score", default="naswot", help="naswot | synflow | gradnorm")
-    p.add_argument("--top-k", type=int, default=8, help="two-stage: trained candidates")
-    p.add_argument("--max-train", type=int, default=5000, help="training images used")
-    p.add_argument("--max-val", type=int, default=1000, help="validation images used")
-    p.add_argument("--references", default="all",
+    p.add_argument("--zc-score", default=d["zc_score"], help=_choices(ZC_SCORES, d["zc_score"]))
+    p.add_argument("--top-k", type=int, default=d["top_k"], help="two-stage: trained candidates")
+    p.add_argument("--max-train", type=int, default=d["max_train"], help="training images used")
+    p.add_argument("--max-val", type=int, default=d["max_val"], help="validation images used")
+    p.add_argument("--references", default=",".join(d["references"]),
                    help="official variants to score alike: all, none or a comma list")
     p.add_argument("--timeout", help="stop starting new trials after this long (e.g. 30m, 2h); "
                    "everything is written and the same command continues later")
     p.add_argument("--quiet", action="store_true", help="no progress bar or table")
     p.set_defaults(func=cmd_search)
+
+
+def _choices(allowed: Sequence[str], default: str) -> str:
+    return f"{' | '.join(allowed)} (default {default})"
 
 
 def cmd_search(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ torch, and is cached per block so the search can predict thousands of configs pe
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Dict, List, NamedTuple, Tuple
+from typing import List, NamedTuple, Tuple
 
 from ..arch.config import ArchConfig, StageConfig
 
@@ -196,15 +196,6 @@ def enumerate_kernels(cfg: ArchConfig, resolution: int = 224, batch: int = 1) ->
     out: List[Kernel] = []
     for _, block, count in config_blocks(cfg, resolution, batch):
         out += list(block_kernels(block)) * count
-    return out
-
-
-def stage_kernels(cfg: ArchConfig, resolution: int = 224,
-                  batch: int = 1) -> Dict[str, List[Kernel]]:
-    """Kernels grouped by stage name (stem, stage1-4, head)."""
-    out: Dict[str, List[Kernel]] = {name: [] for name in STAGE_NAMES}
-    for stage, block, count in config_blocks(cfg, resolution, batch):
-        out[stage] += list(block_kernels(block)) * count
     return out
 
 

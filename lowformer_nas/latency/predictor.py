@@ -9,7 +9,6 @@ kernel timings cannot see (cold caches, framework overhead between ops).
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
@@ -243,7 +242,3 @@ class Predictor:
         m = self.model
         return float(self.alpha @ self.group_sums(kernels)) + m["beta_ms"] + \
             m["gamma_ms"] * len(kernels) + self.delta * sum(kernel_weight_mb(k) for k in kernels)
-
-
-def log_rmse_to_pct(x: float) -> float:
-    return 100.0 * (math.exp(x) - 1.0)

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..rundir.config import ZC_SCORES
 from ..rundir.family import FRACTIONS, NAMES, family_rule_text, pick_family
 from ..rundir.pareto import front_indices, hypervolume_2d
 
@@ -92,7 +93,7 @@ def spearman(rows: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     trained = [r for r in rows if r["stage"] == "train" and _ok(r.get("accuracy"))
                and r["state"] == "COMPLETE" and not r.get("duplicate")]
     out: Dict[str, Any] = {"n": len(trained)}
-    for name in ("naswot", "synflow", "gradnorm"):
+    for name in ZC_SCORES:
         pairs = [(r[name], r["accuracy"]) for r in trained if _ok(r.get(name))]
         if len(pairs) >= 3 and len({p[0] for p in pairs}) > 1 and len({p[1] for p in pairs}) > 1:
             rho = spearmanr([p[0] for p in pairs], [p[1] for p in pairs]).statistic

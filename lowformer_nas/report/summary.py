@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List
 
+from ..rundir.config import ZC_SCORES
 from .pareto_data import summarize_config
 
 SAMPLER_TEXT = {
@@ -54,7 +55,7 @@ def _spearman_lines(data: Dict[str, Any]) -> List[str]:
                 "trials (use `--proxy train` or `--proxy two-stage`)."]
     return [f"Spearman rank correlation of each zero-cost score with trained accuracy over "
             f"{sp['n']} trained trials: " + ", ".join(
-                f"{k} {_fmt(sp[k], '.3f')}" for k in ("naswot", "synflow", "gradnorm"))]
+                f"{k} {_fmt(sp[k], '.3f')}" for k in ZC_SCORES)]
 
 
 def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: Path) -> str:

@@ -18,11 +18,6 @@ def _as_minimisation(points: np.ndarray, maximize: Sequence[bool]) -> np.ndarray
     return pts * sign
 
 
-def dominates(a: np.ndarray, b: np.ndarray) -> bool:
-    """``a`` dominates ``b`` (both already in minimisation form)."""
-    return bool(np.all(a <= b) and np.any(a < b))
-
-
 def non_dominated_sort(points: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
     """Rank per point: 0 for the front, 1 for the front once 0 is removed, and so on."""
     pts = _as_minimisation(points, maximize)

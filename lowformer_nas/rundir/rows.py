@@ -14,14 +14,14 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .._io import atomic_write_text
 from ..errors import RunError
+from .config import ZC_SCORES
 
 BASE_COLUMNS = ("stage", "number", "state", "feasible", "latency_ms", "latency_std_ms",
-                "score", "accuracy", "naswot", "synflow", "gradnorm", "epochs_done", "seconds",
+                "score", "accuracy", *ZC_SCORES, "epochs_done", "seconds",
                 "duplicate", "error", "retry_of")
 # what reports need; later columns (e.g. retry_of) may be absent in older runs
 REQUIRED_COLUMNS = ("stage", "number", "state", "feasible", "latency_ms", "score", "config")
-FLOAT_COLUMNS = ("latency_ms", "latency_std_ms", "score", "accuracy", "naswot", "synflow",
-                 "gradnorm", "seconds")
+FLOAT_COLUMNS = ("latency_ms", "latency_std_ms", "score", "accuracy", *ZC_SCORES, "seconds")
 
 
 def make_row(stage: str, number: int, state: str, params: Mapping[str, Any],
@@ -35,7 +35,7 @@ def make_row(stage: str, number: int, state: str, params: Mapping[str, Any],
         "latency_std_ms": attrs.get("latency_std_ms"),
         "score": attrs.get("score") if state == "COMPLETE" else None,
         "accuracy": curve[-1] if curve else None,
-        "naswot": zc.get("naswot"), "synflow": zc.get("synflow"), "gradnorm": zc.get("gradnorm"),
+        **{name: zc.get(name) for name in ZC_SCORES},
         "epochs_done": len(curve) if curve else None, "seconds": attrs.get("seconds"),
         "duplicate": bool(attrs.get("duplicate", False)), "error": attrs.get("error") or "",
         "retry_of": attrs.get("retry_of"),

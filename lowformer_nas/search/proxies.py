@@ -14,9 +14,8 @@ from typing import Callable, Dict, List, Optional
 
 from ..arch.config import ArchConfig
 from ..errors import LowFormerNASError
+from ..rundir.config import ZC_SCORES  # noqa: F401  (the names this module computes)
 from .datasets import ProxyData
-
-ZC_SCORES = ("naswot", "synflow", "gradnorm")
 
 
 class TrialDiverged(LowFormerNASError, RuntimeError):
