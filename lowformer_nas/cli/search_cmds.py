@@ -64,6 +64,9 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=d["seed"])
     p.add_argument("--out", help="run directory (default runs/<target>-<budget>-<timestamp>)")
     p.add_argument("--storage", help="Optuna RDB URL shared by many workers (PostgreSQL)")
+    p.add_argument("--heartbeat", type=int, default=30, metavar="SECONDS",
+                   help="--storage: heartbeat interval; a trial whose worker is silent for 4x "
+                        "as long is marked failed and retried (default 30)")
     p.add_argument("--address", help="Ray cluster address to join (--backend ray)")
     p.add_argument("--measure", action="store_true",
                    help="measure latency on this machine instead of predicting it")
@@ -97,6 +100,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         measure=args.measure, sampler=args.sampler, epochs=args.epochs,
         proxy_resolution=args.proxy_resolution, zc_score=args.zc_score, top_k=args.top_k,
         max_train=args.max_train, max_val=args.max_val, timeout=args.timeout,
+        heartbeat=args.heartbeat,
         references=[r.strip() for r in args.references.split(",") if r.strip()])
     run_search(settings, quiet=args.quiet)
     return 0

@@ -38,7 +38,7 @@ def open_storage(settings, run_dir) -> Any:
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5: known, used
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)
-            return _rdb_storage(optuna, settings.storage, retry)
+            return _rdb_storage(optuna, settings.storage, settings.heartbeat, retry)
     from optuna.storages.journal import JournalFileBackend
 
     from .._io import truncate_torn_tail
@@ -55,6 +55,11 @@ def check_storage(settings) -> None:
 
     try:
         open_storage(settings, None)
+    except ImportError as e:  # Optuna re-raises the driver's ImportError without its name
+        name = getattr(e.__cause__, "name", None) or e.name
+        raise RunError(f"cannot open --storage {settings.storage!r}: its database driver "
+                       f"{name!r} is not installed (PostgreSQL: pip install "
+                       f"'lowformer-nas[postgres]')") from None
     except SQLAlchemyError as e:
         reason = str(getattr(e, "orig", None) or e).splitlines()[0]
         raise RunError(f"cannot open --storage {settings.storage!r}: {reason}") from None
@@ -79,9 +84,25 @@ def _retry_races(make: Callable[[], Any], attempts: int = 5) -> Any:
             time.sleep(0.1 + random.random() * 0.4 * (attempt + 1))
 
 
-def _rdb_storage(optuna, url: str, retry: Any) -> Any:
+def _rdb_storage(optuna, url: str, heartbeat: int, retry: Any) -> Any:
+    """Heartbeat every ``heartbeat`` s while a trial runs; any worker starting a trial fails
+    the trials silent for 4x as long (their worker died) and ``retry`` re-enqueues them."""
     return _retry_races(lambda: optuna.storages.RDBStorage(
-        url, heartbeat_interval=30, grace_period=120, heartbeat_stale_trial_callback=retry))
+        engine_url(url), heartbeat_interval=heartbeat, grace_period=4 * heartbeat,
+        heartbeat_stale_trial_callback=retry))
+
+
+def engine_url(url: str) -> str:
+    """``postgresql://`` names no driver, and SQLAlchemy then wants psycopg2; the
+    ``postgres`` extra installs psycopg (3), so use it when psycopg2 is absent."""
+    from importlib.util import find_spec
+
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.drivername == "postgresql" and not find_spec("psycopg2") and find_spec("psycopg"):
+        return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
 
 
 def _sampler(settings, offset: int):
@@ -315,6 +336,8 @@ def collect_rows(storage, settings, space) -> List[Dict[str, Any]]:
             continue
         for t in optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False):
             if t.state.name != "WAITING":
-                rows.append(make_row(stage, t.number, t.state.name, t.params, t.user_attrs,
-                                     space))
+                attrs = t.user_attrs
+                if "failed_trial" in t.system_attrs:  # a heartbeat retry (Optuna's attr)
+                    attrs = dict(attrs, retry_of=t.system_attrs["failed_trial"])
+                rows.append(make_row(stage, t.number, t.state.name, t.params, attrs, space))
     return rows

@@ -48,6 +48,7 @@ class SearchSettings:
     max_val: int = 1000
     references: List[str] = field(default_factory=lambda: ["all"])
     timeout: Optional[str] = None  # wall-clock limit of this invocation (not of the study)
+    heartbeat: int = 30  # --storage: seconds between heartbeats; silent 4x as long = failed
 
     def __post_init__(self) -> None:
         self.budget_ms = parse_budget(self.budget)
@@ -59,7 +60,8 @@ class SearchSettings:
         _check_choice("zc-score", self.zc_score, ZC_SCORES)
         check_dataset_spec(self.dataset)
         for name, low in (("trials", 1), ("epochs", 1), ("proxy_resolution", 16), ("top_k", 1),
-                          ("max_train", 10), ("max_val", 10), ("seed", 0)):
+                          ("max_train", 10), ("max_val", 10), ("seed", 0),
+                          ("heartbeat", 1)):
             value = getattr(self, name)
             if not isinstance(value, int) or value < low:
                 raise RunError(f"--{name.replace('_', '-')} must be an integer >= {low}, "
