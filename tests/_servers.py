@@ -90,14 +90,15 @@ def _tail(path: Path, n: int = 3000) -> str:
 
 @contextlib.contextmanager
 def ray_node(head_address: Optional[str], num_cpus: int, resources: str, root: Path,
-             env: dict) -> Iterator[str]:
+             env: dict, timeout_s: float = 240) -> Iterator[str]:
     """``ray start --block`` as its own process group (a head node when ``head_address`` is
-    None); yields the GCS address. Stopped by signalling that group only, not ``ray stop``
-    (which would stop every Ray instance of this user on the machine)."""
+    None), its temp dir under ``root``; yields the GCS address once the node has started.
+    Stopped by signalling that group only, not ``ray stop`` (which stops every Ray instance
+    of this user on the machine, other tests' included)."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    cmd = [_ray_cli(), "start", "--block",
-           "--num-cpus", str(num_cpus), "--num-gpus", "0", "--resources", resources,
+    cmd = [_ray_cli(), "start", "--block", "--num-cpus", str(num_cpus), "--num-gpus", "0",
+           "--resources", resources, "--object-store-memory", str(200 * 2**20),
            "--node-ip-address", "127.0.0.1", "--temp-dir", str(root / "tmp"),
            "--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
            "--dashboard-agent-listen-port", str(free_port()),
@@ -110,14 +111,23 @@ def ray_node(head_address: Optional[str], num_cpus: int, resources: str, root: P
     else:
         cmd += ["--address", head_address]
         address = head_address
-    log = open(root / "ray-start.log", "w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=root)
+    log_path = root / "ray-start.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=root)
     try:
+        _wait_for(log_path, "Ray runtime started", proc, timeout_s)
         yield address
     finally:
         _stop_group(proc)
-        log.close()
+
+
+def _wait_for(log: Path, text: str, proc: subprocess.Popen, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"ray start did not start ({'exited ' + str(proc.returncode) if proc.poll() is not None else 'timed out'}):\n{_tail(log)}")
+        time.sleep(0.5)
 
 
 def _ray_cli() -> str:
@@ -128,21 +138,14 @@ def _ray_cli() -> str:
     return str(here) if here.is_file() else "ray"
 
 
-def _stop_group(proc: subprocess.Popen, grace_s: float = 20.0) -> None:
-    """SIGTERM to the node's process group (``ray start --block`` then stops its processes),
-    SIGKILL whatever is left after ``grace_s``."""
-    try:
+def _stop_group(proc: subprocess.Popen, grace_s: float = 40.0) -> None:
+    """SIGTERM to the node's process group (Ray drains, then stops its processes), SIGKILL
+    whatever is left after ``grace_s``."""
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            break
-        if proc.poll() is not None and _group_empty(proc.pid):
-            break
+    while time.monotonic() < deadline and not _group_empty(proc.pid):
+        proc.poll()  # reap the leader, so an exited group really is empty
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -156,3 +159,14 @@ def _group_empty(pgid: int) -> bool:
         return False
     except ProcessLookupError:
         return True
+
+
+def processes_mentioning(text: str) -> List[int]:
+    """PIDs whose command line contains ``text`` (e.g. a node's temp dir): what is left."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError):
+                if text.encode() in (d / "cmdline").read_bytes():
+                    pids.append(int(d.name))
+    return [p for p in pids if p != os.getpid()]
