@@ -64,9 +64,9 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=d["seed"])
     p.add_argument("--out", help="run directory (default runs/<target>-<budget>-<timestamp>)")
     p.add_argument("--storage", help="Optuna RDB URL shared by many workers (PostgreSQL)")
-    p.add_argument("--heartbeat", type=int, default=30, metavar="SECONDS",
+    p.add_argument("--heartbeat", type=int, default=d["heartbeat"], metavar="SECONDS",
                    help="--storage: heartbeat interval; a trial whose worker is silent for 4x "
-                        "as long is marked failed and retried (default 30)")
+                        f"as long is marked failed and retried (default {d['heartbeat']})")
     p.add_argument("--address", help="Ray cluster address to join (--backend ray)")
     p.add_argument("--measure", action="store_true",
                    help="measure latency on this machine instead of predicting it")
