@@ -78,7 +78,9 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-train", type=int, default=d["max_train"], help="training images used")
     p.add_argument("--max-val", type=int, default=d["max_val"], help="validation images used")
     p.add_argument("--references", default=",".join(d["references"]),
-                   help="official variants to score alike: all, none or a comma list")
+                   help="models to score alike on the same target: official LowFormer names "
+                        "and/or timm model names (e.g. mobilenetv4_conv_small,fastvit_t8), "
+                        "all (official variants), none, or a comma list")
     p.add_argument("--timeout", help="stop starting new trials after this long (e.g. 30m, 2h); "
                    "everything is written and the same command continues later")
     p.add_argument("--quiet", action="store_true", help="no progress bar or table")

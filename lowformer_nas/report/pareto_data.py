@@ -71,7 +71,8 @@ def _front_and_family(points: List[Dict[str, Any]], budget: float):
 
 def _hypervolumes(front_pts: List[Dict[str, Any]], refs: List[Dict[str, Any]], budget: float,
                   accuracy: bool) -> Dict[str, Any]:
-    scored = [r for r in refs if _ok(r.get("score"))]
+    scored = [r for r in refs if _ok(r.get("score"))  # official variants only: timm models
+              and r.get("family", "lowformer") == "lowformer"]  # are shown, not a baseline
     all_scores = [p["score"] for p in front_pts + scored]
     if not all_scores:
         return {}

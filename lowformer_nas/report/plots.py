@@ -43,12 +43,18 @@ def figure(data: Dict[str, Any]):
     fam = [t for t in scored if t.get("family")]
     fig.add_trace(_trace(go, fam, "B0-B3", dict(color="#2ca02c", size=14, symbol="star"), sn,
                          mode="markers+text", text=[t["family"] for t in fam]))
-    refs = [dict(r, number=r["name"], state="reference", family=None, config_text="")
-            for r in data["references"] if r.get("score") is not None]
-    fig.add_trace(_trace(go, refs, "official LowFormer (same proxy)",
-                         dict(color="black", symbol="diamond", size=10), sn,
-                         mode="markers+text", text=[r["name"].replace("lowformer_", "")
-                                                    for r in refs]))
+    for family, label, color in (("lowformer", "official LowFormer (same proxy)", "black"),
+                                 ("timm", "timm models (same proxy)", "#9467bd")):
+        refs = [dict(r, number=r["name"], state="reference", family=None,
+                     config_text=r.get("note", ""),
+                     score=r["score"] if r.get("score") is not None else floor)
+                for r in data["references"] if r.get("family", "lowformer") == family
+                and r.get("latency_ms") is not None
+                and (r.get("score") is not None or r.get("note"))]
+        fig.add_trace(_trace(go, refs, label, dict(color=color, symbol="diamond", size=10), sn,
+                             mode="markers+text",
+                             text=[r["name"].replace("lowformer_", "") +
+                                   (" (not scored)" if r.get("note") else "") for r in refs]))
     fig.add_vline(x=data["budget_ms"], line_dash="dash", line_color="#ff7f0e",
                   annotation_text=f"budget {data['budget_ms']:g} ms")
     fig.update_layout(title=f"Pareto front on {data['target']} ({data['proxy']} proxy)",

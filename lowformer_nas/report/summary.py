@@ -40,12 +40,18 @@ def _family_table(data: Dict[str, Any]) -> List[str]:
 
 
 def _reference_table(data: Dict[str, Any]) -> List[str]:
-    lines = [f"| official | latency (ms) | within budget | {data['score_name']} |",
-             "|---|---|---|---|"]
+    """Official variants and timm models; a model the proxy could not run says so."""
+    lines = [f"| reference | family | latency (ms) | within budget | {data['score_name']} |",
+             "|---|---|---|---|---|"]
+    notes = []
     for r in data["references"]:
-        lines.append(f"| {r['name']} | {r['latency_ms']:.4g} | {r['feasible']} | "
-                     f"{_fmt(r.get('score'))} |")
-    return lines
+        score = "not scored" if r.get("note") else _fmt(r.get("score"))
+        lines.append(f"| {r['name']} | {r.get('family', 'lowformer')} | "
+                     f"{_fmt(r['latency_ms'])} | {r['feasible']} | {score} |")
+        notes += [f"- {r['name']}: {r['note']}"] if r.get("note") else []
+    sources = sorted({r["latency_source"] for r in data["references"] if r.get("latency_source")})
+    return lines + ([""] + [f"Latency: {'; '.join(sources)}."] if sources else []) + \
+        ([""] + notes if notes else [])
 
 
 def _spearman_lines(data: Dict[str, Any]) -> List[str]:
@@ -76,7 +82,8 @@ def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: P
     lines += _family_table(data) + ["", f"## Pareto front ({len(front)} trials)", "",
                                      "| trial | latency (ms) | score |", "|---|---|---|"]
     lines += [f"| {t['number']} | {t['latency_ms']:.4g} | {t['score']:.4g} |" for t in front]
-    lines += ["", "## Official LowFormer variants, same target and proxy", ""]
+    lines += ["", "## References (official LowFormer variants, timm models), same target and "
+                  "proxy", ""]
     lines += _reference_table(data) + [""]
     if hv:
         lines.append(f"Hypervolume (reference point {data['score_name']} "

@@ -51,6 +51,8 @@ class Evaluation:
 
 def config_key(cfg) -> str:
     """Canonical text of a config: equal keys build equal networks (duplicate detection)."""
+    if isinstance(cfg, str):  # a timm model name
+        return json.dumps({"timm": cfg})
     return json.dumps(config_to_dict(cfg), sort_keys=True, separators=(",", ":"))
 
 
@@ -62,13 +64,21 @@ class Evaluator:
         self.settings, self.space, self.profile, self.data = settings, space, profile, data
 
     def latency(self, cfg) -> Tuple[float, float]:
-        """(ms, std ms) at the space's resolution, batch 1: predicted, or measured here."""
+        """(ms, std ms) at the space's resolution, batch 1: predicted, or measured here.
+        ``cfg`` may be a timm model name (a reference of another family): traced, not built
+        from a config."""
+        model = cfg
+        if isinstance(cfg, str):
+            import timm
+
+            model = timm.create_model(cfg, pretrained=False)
         if self.settings.measure:
             from ..latency import measure_latency
 
-            m = measure_latency(cfg, resolution=self.space.resolution, batch=1)
+            m = measure_latency(model, resolution=self.space.resolution, batch=1)
             return float(m.latency_ms), float(m.p90_ms - m.p10_ms) / 2.563
-        p = self.profile.predict(cfg, resolution=self.space.resolution, batch=1)
+        predict = self.profile.predict_model if isinstance(cfg, str) else self.profile.predict
+        p = predict(model, resolution=self.space.resolution, batch=1)
         return float(p.latency_ms), float(p.std_ms)
 
     def evaluate_config(self, cfg, stage: str,

@@ -47,12 +47,19 @@ def _resize(x, resolution: int):
     return F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)
 
 
-def _build(cfg: ArchConfig, data: ProxyData, seed: int):
+def _build(cfg: "ArchConfig | str", data: ProxyData, seed: int):
+    """A fresh network for ``cfg``: an ``ArchConfig``, or a timm model name (a reference from
+    another family, built with the same head and input channels, random init)."""
     import torch
 
+    torch.manual_seed(seed)
+    if isinstance(cfg, str):
+        import timm
+
+        return timm.create_model(cfg, pretrained=False, num_classes=data.num_classes,
+                                 in_chans=data.in_chans)
     from ..arch.builder import build_model
 
-    torch.manual_seed(seed)
     return build_model(cfg, num_classes=data.num_classes, in_chans=data.in_chans)
 
 
@@ -112,7 +119,7 @@ def gradnorm(model, x, y) -> float:
     return math.log(total) if total > 0 and math.isfinite(total) else float("-inf")
 
 
-def zero_cost_scores(cfg: ArchConfig, data: ProxyData, resolution: int, seed: int = 0,
+def zero_cost_scores(cfg: "ArchConfig | str", data: ProxyData, resolution: int, seed: int = 0,
                      batch_size: int = 64) -> Dict[str, float]:
     """All zero-cost scores of ``cfg`` (each on its own fresh network, same seed and batch)."""
     x, y = _batch(data, batch_size, seed, resolution)
@@ -133,7 +140,7 @@ def evaluate_accuracy(model, data: ProxyData, resolution: int, batch_size: int =
     return correct / len(data.val_y)
 
 
-def train_proxy(cfg: ArchConfig, data: ProxyData, resolution: int, epochs: int, seed: int = 0,
+def train_proxy(cfg: "ArchConfig | str", data: ProxyData, resolution: int, epochs: int, seed: int = 0,
                 batch_size: int = 128, lr: float = 2e-3, weight_decay: float = 0.05,
                 smoothing: float = 0.1,
                 report: Optional[Callable[[int, float], None]] = None) -> List[float]:

@@ -1,4 +1,5 @@
-"""The official LowFormer variants as reference points: same target, same proxy, same settings.
+"""Reference points: the official LowFormer variants and any timm models (MobileNetV4,
+EfficientViT, RepViT, FastViT, ...) on the same target, proxy and settings.
 
 Results are cached in ``reference.json`` under a key of everything they depend on, so plots
 and reports never recompute them and a changed setting never reuses stale numbers.
@@ -18,17 +19,38 @@ KEY_FIELDS = ("target", "measure", "dataset", "proxy", "epochs", "proxy_resoluti
               "seed", "max_train", "max_val", "space")
 
 
+EXAMPLES = ("mobilenetv4_conv_small", "efficientvit_b1", "repvit_m1_1", "fastvit_t8")
+
+
 def reference_names(settings) -> List[str]:
+    """Official LowFormer names ('all' = every one) and timm model names, in the order given."""
     names = list(settings.references)
-    if names == ["all"]:
-        return list(OFFICIAL_NAMES)
     if names in ([], ["none"]):
         return []
+    out: List[str] = []
     for n in names:
-        if n not in OFFICIAL_NAMES:
-            raise RunError(f"--references takes official names ({', '.join(OFFICIAL_NAMES)}), "
-                           f"'all' or 'none', but got {n!r}")
-    return names
+        for name in (OFFICIAL_NAMES if n == "all" else [n]):
+            if name not in OFFICIAL_NAMES and not _is_timm(name):
+                raise RunError(_unknown(name))
+            out += [name] if name not in out else []
+    return out
+
+
+def _is_timm(name: str) -> bool:
+    import timm
+
+    return not name.startswith("lowformer") and timm.is_model(name)
+
+
+def _unknown(name: str) -> str:
+    import difflib
+
+    import timm
+
+    close = difflib.get_close_matches(name, list(OFFICIAL_NAMES) + timm.list_models(), n=3)
+    return (f"--references takes official names ({', '.join(OFFICIAL_NAMES)}), timm model names "
+            f"(timm.list_models(), e.g. {', '.join(EXAMPLES)}), 'all' or 'none', but got "
+            f"{name!r}" + (f"; close: {', '.join(close)}" if close else ""))
 
 
 def cache_key(settings, profile_sha: str) -> str:
@@ -43,18 +65,51 @@ def evaluate_references(evaluator, path: Path, profile_sha: str) -> List[Dict[st
     key = cache_key(settings, profile_sha)
     cached = _load(path)
     rows = {r["name"]: r for r in cached.get("rows", [])} if cached.get("key") == key else {}
-    stage = "zc" if settings.proxy == "zero-cost" else "train"
     for name in reference_names(settings):
-        if name in rows:
-            continue
-        cfg = get_arch(name)
-        lat = evaluator.latency(cfg)
-        ev = evaluator.evaluate_config(cfg, stage, latency=lat, force=True)
-        rows[name] = {"name": name, "latency_ms": ev.latency_ms, "feasible": ev.feasible,
-                      "score": ev.score, "accuracy": ev.accuracy, "zc": ev.zc,
-                      "curve": ev.curve, "seconds": ev.seconds}
-        atomic_write_text(path, json.dumps({"key": key, "rows": list(rows.values())}, indent=1))
+        if name not in rows:
+            rows[name] = _reference_row(evaluator, name)
+            atomic_write_text(path, json.dumps({"key": key, "rows": list(rows.values())},
+                                               indent=1))
     return [rows[n] for n in reference_names(settings)]
+
+
+FAILURES = (RuntimeError, ValueError, AssertionError)  # a timm model rejecting the input size
+
+
+def _reference_row(evaluator, name: str) -> Dict[str, Any]:
+    """One reference scored like a trial. A timm model that cannot run at the space's
+    resolution is not placed; one the proxy cannot run is placed but not scored."""
+    from .objective import Evaluation, config_key
+
+    s, official = evaluator.settings, name in OFFICIAL_NAMES
+    target = get_arch(name) if official else name
+    how = "measured here" if s.measure else \
+        f"predicted ({'analytic' if official else 'traced'}) with profile {evaluator.profile.name}"
+    row = {"name": name, "family": "lowformer" if official else "timm", "latency_ms": None,
+           "latency_source": how, "feasible": False, "score": None, "accuracy": None,
+           "zc": {}, "curve": [], "seconds": 0.0, "note": ""}
+    try:
+        lat = evaluator.latency(target)
+    except FAILURES as e:
+        if official:
+            raise
+        return dict(row, note=f"not placed: it cannot run at the space's "
+                              f"{evaluator.space.resolution} px ({_why(e)})")
+    stage = "zc" if s.proxy == "zero-cost" else "train"
+    try:
+        ev = evaluator.evaluate_config(target, stage, latency=lat, force=True)
+    except FAILURES as e:
+        if official:
+            raise
+        ev = Evaluation(config_key(target), lat[0], lat[1], feasible=lat[0] <= s.budget_ms)
+        row["note"] = (f"not scored: the {s.proxy} proxy cannot run it at "
+                       f"{s.proxy_resolution} px ({_why(e)})")
+    return dict(row, latency_ms=ev.latency_ms, feasible=ev.feasible, score=ev.score,
+                accuracy=ev.accuracy, zc=ev.zc, curve=ev.curve, seconds=ev.seconds)
+
+
+def _why(e: BaseException) -> str:
+    return f"{type(e).__name__}: {' '.join(str(e).split())[:120]}"
 
 
 def _load(path: Path) -> Dict[str, Any]:
