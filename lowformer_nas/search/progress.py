@@ -27,6 +27,12 @@ class SearchProgress:
             self._progress.__enter__()
         return self
 
+    def __getstate__(self) -> Dict[str, Any]:
+        """A pickled copy has no display: Ray Tune snapshots its callbacks (``tuner.pkl``), and
+        the live display (a terminal, locks, a refresh thread) belongs to the process drawing
+        it. The original keeps drawing; Tune calls its callbacks in that same process."""
+        return dict(self.__dict__, _progress=None, _task=None)
+
     def __exit__(self, *exc: Any) -> None:
         if self._progress is not None:
             self._progress.__exit__(*exc)
