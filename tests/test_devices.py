@@ -98,8 +98,12 @@ def test_device_names_are_safe(bad):
         check_name(bad)
 
 
-def test_table_file_is_packaged_yaml():
+def test_table_file_is_packaged_yaml_and_exported_lazily():
+    import lowformer_nas.latency as latency
+
     assert TABLE.name == "devices.yaml" and TABLE.is_file()
+    assert latency.get_device_spec("rpi4") is get_device_spec("rpi4")
+    assert latency.list_device_specs("rpi*") == [get_device_spec("rpi4"), get_device_spec("rpi5")]
 
 
 # ---- the CLI: safe names, host identity, refusal, --like -------------------------------------

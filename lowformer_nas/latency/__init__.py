@@ -15,6 +15,7 @@ _LAZY = {
     "trace_kernels": "trace",
     "calibrate_device": "calibrate", "calibrate_from_models": "calibrate_models",
     "write_kit": "export_kit", "import_measurements": "export_kit",
+    "DeviceSpec": "devices", "get_device_spec": "devices", "list_device_specs": "devices",
 }
 __all__ = sorted(_LAZY)
 
