@@ -30,3 +30,118 @@ def test_calibrate_from_models_takes_prior_and_traits(tmp_path):
     assert "given device prior" in prof.data["provenance"]
     with pytest.raises(ProfileError, match="peak_gflops"):
         calibrate_from_models("my-phone", str(path), prior={"peak_gflops": -1})
+
+
+# ---- few-shot fits and the module API ------------------------------------------------------
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from lowformer_nas.latency.fewshot import fit, predict, predict_many  # noqa: E402
+from lowformer_nas.latency.graph import trace_model  # noqa: E402
+
+SHAPE = (1, 3, 32, 32)
+
+
+def _net(c: int, depth: int, k: int = 3) -> nn.Module:
+    body = [nn.Sequential(nn.Conv2d(c, c, k, 1, k // 2, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+            for _ in range(depth)]
+    return nn.Sequential(nn.Conv2d(3, c, 3, 2, 1), nn.BatchNorm2d(c), nn.ReLU(), *body,
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
+
+
+class _DeadBranch(nn.Module):
+    """out = conv(x) + 0 * branch(x): the branch is dead for a folding, pruning runtime."""
+
+    def __init__(self, c: int, dead: int) -> None:
+        super().__init__()
+        self.main = _net(c, 1)
+        self.branch = _net(c, dead)
+
+    def forward(self, x):  # noqa: ANN001
+        return self.main(x) + self.branch(x).mul(0.0)
+
+
+def test_one_row_fit_is_the_prior_scaled_to_it():
+    prof = fit([(_net(16, 2), SHAPE, 2.0)], prior=PRIOR)
+    assert predict(prof, _net(16, 2), SHAPE).latency_ms == pytest.approx(2.0, rel=1e-6)
+    assert "scale only" in prof.data["provenance"] and "error" not in prof.data
+    bigger = predict(prof, _net(32, 4), SHAPE).latency_ms
+    assert bigger > 2.0
+
+
+def test_two_row_fit_matches_both_rows():
+    rows = [(_net(16, 1), SHAPE, 0.8), (_net(32, 6), SHAPE, 5.0)]
+    prof = fit(rows, prior=PRIOR)
+    got = [predict(prof, m, s).latency_ms for m, s, _ in rows]
+    assert got == pytest.approx([0.8, 5.0], rel=0.02)
+    assert "per-kernel overhead" in prof.data["provenance"]
+
+
+def test_three_rows_report_leave_one_out_and_predict_lowformer_configs():
+    from lowformer_nas.arch.registry import resolve_arch
+
+    truth = fit([(_net(16, 1), SHAPE, 0.5), (_net(32, 6), SHAPE, 4.0)], prior=PRIOR)
+    models = [_net(c, d) for c, d in ((8, 1), (16, 3), (24, 2), (32, 5), (48, 1))]
+    ms = predict_many(truth, models, SHAPE)
+    prof = fit([(m, SHAPE, t) for m, t in zip(models, ms)], prior=PRIOR)
+    err = prof.data["error"]
+    assert err["method"] == "LOO" and err["n_models"] == 5 and err["mape_pct"] < 5.0
+    assert prof.predict(resolve_arch("lowformer_b0")[1], 224).latency_ms > 0  # search path
+
+
+def test_trace_model_replays_runtime_traits():
+    tm = trace_model(_DeadBranch(16, 4), SHAPE)
+    eager = tm.kernel_list(())
+    pruned = tm.kernel_list(TRAITS)
+    ops = [k.op for k in eager]
+    assert ops.count("bn") == 7 and ops.count("conv") == 7  # BN runs separately in eager
+    assert [k.op for k in pruned].count("conv") == 2 and "bn" not in [k.op for k in pruned]
+    assert len(tm.kernel_list(("dead_code_elimination",))) == len(
+        tm.kernel_list(("dead_code_elimination", "fuse_conv_bn_act"))) + 14  # BN + ReLU x 7
+
+
+def test_traits_decided_from_rows_alone():
+    """Latencies of a pruning runtime: leave-one-out must pick dead-code removal."""
+    truth = fit([(_net(16, 1), SHAPE, 0.5), (_net(16, 6), SHAPE, 3.0)], prior=PRIOR,
+                traits=TRAITS)
+    assert truth.data["params"]["traits"] == list(TRAITS)
+    models = [trace_model(_DeadBranch(16, d), SHAPE) for d in (0, 2, 4, 6, 8)]
+    models += [trace_model(_net(16, d), SHAPE) for d in (1, 3, 5)]
+    ms = predict_many(truth, models, SHAPE)
+    prof = fit([(m, SHAPE, t) for m, t in zip(models, ms)], prior=PRIOR)
+    traits = prof.data["params"]["traits"]
+    assert "dead_code_elimination" in traits and "fold_constants" in traits
+    assert "decided by LOO" in prof.data["provenance"]
+
+
+def test_fit_rejects_bad_rows():
+    with pytest.raises(ProfileError, match="at least 1"):
+        fit([], prior=PRIOR)
+    with pytest.raises(ProfileError, match="> 0 ms"):
+        fit([(_net(8, 1), SHAPE, -1.0)], prior=PRIOR)
+
+
+CSV = Path("/work/shared/reference/device_latency/nb201_latency.csv")
+
+
+@pytest.mark.skipif(not CSV.is_file(), reason="shared NAS-Bench-201 latency CSV not here")
+def test_nb201_slice_fit(tmp_path, capsys):
+    """20 Xeon rows of an 80-row slice predict the other 60 (full-table figure: ~95%)."""
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(bench))
+    import device_latency_nb201 as b
+
+    lines = CSV.read_text().splitlines()[:81]
+    (tmp_path / "s.csv").write_text("\n".join(lines) + "\n")
+    args = ["--csv", str(tmp_path / "s.csv"), "--device", "gold_6226_ms", "--train", "20",
+            "--json", "--trace-cache", str(tmp_path / "t.jsonl")]
+    assert b.main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_test"] == 60 and out["spearman"] > 0.85 and out["within10"] > 0.6
+    assert b.main(args[:3] + ["nope"] + args[4:]) == 2
+    assert "not a latency column" in capsys.readouterr().err

@@ -169,6 +169,7 @@ class Predictor:
         self.alpha = np.array([a[g] for g in GROUPS] if isinstance(a, dict)
                               else [float(a)] * len(GROUPS))
         self.rel_std = float(params.get("rel_std", 0.3))
+        self.fewshot = params if "fewshot" in params else None
         self.fallback = float(np.median([c["intercept"] for c in self.corr.values()])) \
             if self.corr else 0.0
         self._kernel_ms: Dict[Kernel, float] = {}
@@ -182,6 +183,11 @@ class Predictor:
         by_type: Dict[str, List[Kernel]] = {}
         for kr in missing:
             by_type.setdefault(kr.op, []).append(kr)
+        if self.fewshot is not None and missing:  # few-shot profile: its own kernel costs
+            from .fewshot import kernel_costs
+
+            self._kernel_ms.update(zip(missing, kernel_costs(missing, self.fewshot).tolist()))
+            by_type = {}
         for op, ks in by_type.items():
             raw = raw_features(ks)
             lt0 = np.log(roofline_ms(raw, op, self.roof))

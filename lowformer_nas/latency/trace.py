@@ -135,12 +135,10 @@ class _Recorder:
         self.last_out = out
 
 
-def trace_kernels(model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> List[Kernel]:
-    """Run ``model`` once on zeros of ``input_shape`` and return its kernels in order."""
+def run_recorded(model: Any, x: Any, rec: Any) -> Any:
+    """Run ``model(x)`` in inference mode with every aten op passed to ``rec.handle``."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
-
-    rec = _Recorder()
 
     class _Mode(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
@@ -148,8 +146,14 @@ def trace_kernels(model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> 
             rec.handle(func, args, out)
             return out
 
-    model = model.eval()
-    x = torch.zeros(*input_shape)
     with torch.inference_mode(), _Mode():
-        model(x)
+        return model(x)
+
+
+def trace_kernels(model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> List[Kernel]:
+    """Run ``model`` once on zeros of ``input_shape`` and return its kernels in order."""
+    import torch
+
+    rec = _Recorder()
+    run_recorded(model.eval(), torch.zeros(*input_shape), rec)
     return rec.kernels

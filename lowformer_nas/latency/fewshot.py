@@ -1,0 +1,337 @@
+"""Few-shot latency profiles for any torch model: fit from a handful of whole-model latencies.
+
+A user with 1-100 measured models on a device (from ``trtexec``, the export kit, a paper)
+gets a profile from them and the device's roofline prior. Each kernel costs
+``a_g * roofline_g(kernel) + c_g`` (``a_g``: scale of the kernel group's roofline time, ``c_g``:
+its per-kernel overhead), a model adds ``beta``; that is few parameters, all pulled towards
+common values and those towards the prior (ridge in relative terms, non-negative), so 10-20
+rows suffice. With 1 row only the prior's scale is fitted, with 2 rows a scale and a
+per-kernel overhead; from 3 rows the strength of the pull and the runtime traits (which graph
+rewrites the device's runtime applies) are chosen by leave-one-out error, which is reported.
+
+Python API (see docs/predictor.md)::
+
+    from lowformer_nas.latency.fewshot import fit, predict
+    prof = fit([(model_a, (1, 3, 224, 224), 4.1), (model_b, (1, 3, 224, 224), 7.9), ...],
+               prior={"peak_gflops": 1300, "bandwidth_gbs": 51, "launch_us": 20})
+    predict(prof, model_c, (1, 3, 224, 224))   # -> Prediction(latency_ms=..., std_ms=...)
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import ProfileError
+from .kernels import Kernel
+
+GROUPS = ("conv", "pw", "dw", "matmul", "pool", "add", "norm", "eltwise")
+_GROUP_OF = {"conv": 0, "convT": 0, "pw": 1, "dw": 2, "linear": 3, "matmul": 3, "sdpa": 3,
+             "pool": 4, "add": 5, "bn": 6, "gn": 6, "ln": 6}  # the rest: eltwise
+LAMBDAS = ((0.001, 1e-4), (0.01, 1e-4), (0.1, 1e-4), (1.0, 1e-4), (1e3, 1e-4))  # (group, prior)
+MIN_LAUNCH_MS = 1e-3
+
+
+def group_of(kr: Kernel) -> int:
+    return _GROUP_OF.get(kr.op, len(GROUPS) - 1)
+
+
+def pieces(kr: Kernel, fused: bool) -> List[Kernel]:
+    """What the runtime runs for one kernel record: itself, or conv + BN + act passes."""
+    from .graph import unfuse
+
+    return [kr] if fused else unfuse(kr)
+
+
+def kernel_terms(kernels: Sequence[Kernel], roof: Dict[str, Any],
+                 shape: Optional[Dict[str, Any]] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """(group index, roofline ms without launch) per kernel (epilogues are separate kernels
+    already or fused). ``shape``: per-type log corrections learned by an on-device
+    calibration (shape priors), applied where given."""
+    from .predictor import apply_correction, design, raw_features, roofline_ms
+
+    ks = list(kernels)
+    groups = np.array([group_of(k) for k in ks], dtype=int)
+    ms = np.zeros(len(ks))
+    roof = dict(roof, launch_us=0.0, fused_epilogue=True)
+    by_op: Dict[str, List[int]] = {}
+    for i, k in enumerate(ks):
+        by_op.setdefault(k.op, []).append(i)
+    for op, idx in by_op.items():
+        raw = raw_features([ks[i] for i in idx])
+        t0 = np.maximum(roofline_ms(raw, op, roof), 1e-9)
+        if shape and op in shape:
+            t0 = t0 * np.exp(apply_correction(shape[op], design(raw, np.log(t0))))
+        ms[idx] = t0
+    return groups, ms
+
+
+def feature_matrix(kernel_lists: Sequence[Sequence[Kernel]], roof: Dict[str, Any], fused: bool,
+                   shape: Optional[Dict[str, Any]] = None) -> np.ndarray:
+    """Rows [roofline ms per group..., kernel count per group...], one per model; each
+    distinct kernel is costed once (model families share most of their kernels)."""
+    uniq: Dict[Kernel, int] = {}
+    expand: Dict[Kernel, List[int]] = {}
+    rows_idx = []
+    for ks in kernel_lists:
+        idx: List[int] = []
+        for kr in ks:
+            got = expand.get(kr)
+            if got is None:
+                got = expand[kr] = [uniq.setdefault(p, len(uniq)) for p in pieces(kr, fused)]
+            idx.extend(got)
+        rows_idx.append(np.asarray(idx, dtype=int))
+    g, ms = kernel_terms(list(uniq), roof, shape)
+    G = len(GROUPS)
+    out = np.zeros((len(rows_idx), 2 * G))
+    for r, idx in enumerate(rows_idx):
+        out[r, :G] = np.bincount(g[idx], ms[idx], G)
+        out[r, G:] = np.bincount(g[idx], None, G)
+    return out
+
+
+def launch_ms(roof: Dict[str, Any]) -> float:
+    return max(float(roof.get("launch_us", 0.0)) * 1e-3, MIN_LAUNCH_MS)
+
+
+def _nnls_ridge(A: np.ndarray, b: np.ndarray, pulls: List[Tuple[np.ndarray, float]]
+                ) -> np.ndarray:
+    """Non-negative least squares of ``A w = b`` plus rows ``r . w = t`` (the pulls)."""
+    from scipy.optimize import nnls
+
+    if pulls:
+        A = np.vstack([A] + [r[None, :] for r, _ in pulls])
+        b = np.concatenate([b, [t for _, t in pulls]])
+    return nnls(A, b, maxiter=50 * A.shape[1])[0]
+
+
+def _pull(m: int, j: int, weight: float, target: float) -> Tuple[np.ndarray, float]:
+    r = np.zeros(m)
+    r[j] = weight
+    return r, weight * target
+
+
+def common_fit(X: np.ndarray, y: np.ndarray, c0: float, lam_p: float) -> np.ndarray:
+    """(A, C, beta): one roofline scale, one per-kernel overhead, a fixed overhead; pulled
+    towards the prior (1, c0, 0) with strength ``lam_p`` (relative units)."""
+    G = len(GROUPS)
+    A = np.column_stack([X[:, :G].sum(1), X[:, G:].sum(1), np.ones(len(y))]) / y[:, None]
+    p = np.sqrt(lam_p)
+    return _nnls_ridge(A, np.ones(len(y)), [_pull(3, 0, p, 1.0), _pull(3, 1, p / c0, c0),
+                                            _pull(3, 2, p / np.median(y), 0.0)])
+
+
+def solve(X: np.ndarray, y: np.ndarray, c0: float, lam: Tuple[float, float]) -> np.ndarray:
+    """Weights [a_g..., c_g..., beta]: first the common fit, then per-group values pulled
+    towards it in relative terms (strength lam[0]); lam[1] pulls the common fit to the prior."""
+    G = len(GROUPS)
+    A0, C0, B0 = common_fit(X, y, c0, lam[1])
+    A0, C0 = max(A0, 1e-3), max(C0, 1e-3 * c0)
+    m = 2 * G + 1
+    h = np.sqrt(lam[0])
+    pulls = [_pull(m, g, h / A0, A0) for g in range(G)]
+    pulls += [_pull(m, G + g, h / C0, C0) for g in range(G)]
+    pulls.append(_pull(m, m - 1, h / np.median(y), B0))
+    A = np.column_stack([X, np.ones(len(y))]) / y[:, None]
+    return _nnls_ridge(A, np.ones(len(y)), pulls)
+
+
+def predict_rows(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return X @ w[:-1] + w[-1]
+
+
+def loo(X: np.ndarray, y: np.ndarray, c0: float, lam: Tuple[float, float]) -> np.ndarray:
+    """Leave-one-out predictions of every row."""
+    out = np.empty(len(y))
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        out[i] = predict_rows(X[i:i + 1], solve(X[keep], y[keep], c0, lam))[0]
+    return out
+
+
+def few_row_weights(X: np.ndarray, y: np.ndarray, c0: float) -> np.ndarray:
+    """1 row: the prior scaled to it; 2 rows: one scale and one per-kernel overhead."""
+    G = len(GROUPS)
+    R, K = X[:, :G].sum(1), X[:, G:].sum(1)
+    if len(y) == 1:
+        s = y[0] / (R[0] + c0 * K[0])
+        return np.concatenate([np.full(G, s), np.full(G, s * c0), [0.0]])
+    A = np.column_stack([R, K]) / y[:, None]
+    p = 1e-3
+    w = _nnls_ridge(A, np.ones(2), [_pull(2, 0, p, 1.0), _pull(2, 1, p / c0, c0)])
+    return np.concatenate([np.full(G, w[0]), np.full(G, w[1]), [0.0]])
+
+
+def trait_sets() -> List[Tuple[str, ...]]:
+    """Every combination of ``traits.TRAITS`` (the candidates when traits are not given)."""
+    from .traits import TRAITS
+
+    return [tuple(t for t, on in zip(TRAITS, bits) if on)
+            for bits in itertools.product((0, 1), repeat=len(TRAITS))]
+
+
+@dataclass(frozen=True)
+class FitChoice:
+    """What a fit chose and how well it did by leave-one-out (None below 3 rows)."""
+
+    traits: Tuple[str, ...]
+    lam: Optional[Tuple[float, float]]
+    shape_prior: bool
+    loo_rel: Optional[np.ndarray]
+    weights: np.ndarray
+
+
+def _traced(item: Any, shape: Sequence[int]) -> Any:
+    from .graph import TracedModel, trace_model
+
+    return item if isinstance(item, TracedModel) else trace_model(item, shape)
+
+
+def choose(traced: Sequence[Any], y: np.ndarray, roof: Dict[str, Any],
+           traits: Optional[Sequence[str]], shape: Optional[Dict[str, Any]]) -> FitChoice:
+    """Fit weights; from 3 rows pick traits (if not given), shape prior use and pull strength
+    by the smallest leave-one-out mean relative error (ties keep the earlier, simpler one)."""
+    c0 = launch_ms(roof)
+    cands = [tuple(traits)] if traits is not None else trait_sets()
+    shapes = [False, True] if shape else [False]
+    if len(y) < 3:
+        t = cands[0] if traits is not None else tuple(roof.get("traits", ()))
+        X = feature_matrix([tm.kernel_list(t) for tm in traced], roof, True)
+        return FitChoice(t, None, False, None, few_row_weights(X, y, c0))
+    best: Any = None
+    for t in cands:
+        lists = [tm.kernel_list(t) for tm in traced]
+        for use in shapes:
+            X = feature_matrix(lists, roof, True, shape if use else None)
+            for lam in LAMBDAS:
+                rel = loo(X, y, c0, lam) / y - 1.0
+                err = float(np.mean(np.abs(rel)))
+                if best is None or err < best[0] - 1e-6:
+                    best = (err, t, use, lam, rel, X)
+    _, t, use, lam, rel, X = best
+    return FitChoice(t, lam, use, rel, solve(X, y, c0, lam))
+
+
+def fit(rows: Sequence[Tuple[Any, Sequence[int], float]], prior: Optional[Dict[str, Any]] = None,
+        traits: Optional[Sequence[str]] = None, name: str = "fewshot",
+        shape_prior: Any = None) -> Any:
+    """A latency ``Profile`` from ``(model, input shape, measured ms)`` rows.
+
+    ``model``: any ``nn.Module`` (traced once on zeros of the shape) or a ``graph.TracedModel``.
+    ``prior``: the device roofline (peak_gflops, bandwidth_gbs, launch_us, optional traits);
+    default: this machine's. ``traits``: runtime traits; None decides them from the rows
+    (from 3 rows). ``shape_prior``: a calibrated profile (e.g. ``get_target('local')``) whose
+    per-kernel-type shape corrections are tried as priors (kept if leave-one-out prefers)."""
+    from .calibrate_models import check_prior
+    from .traits import check_traits
+
+    if not rows:
+        raise ProfileError("need at least 1 (model, input shape, latency_ms) row to fit")
+    y = np.array([float(r[2]) for r in rows])
+    if not np.all(np.isfinite(y) & (y > 0)):
+        raise ProfileError(f"measured latencies must be finite and > 0 ms, got {y.tolist()}")
+    roof = check_prior(prior) if prior is not None else _local_prior()
+    traits = check_traits(traits) if traits is not None else None
+    shape = shape_prior.data["params"].get("corrections") if shape_prior is not None else None
+    traced = [_traced(m, s) for m, s, _ in rows]
+    ch = choose(traced, y, roof, traits, shape)
+    return _profile(name, roof, ch, y, shape if ch.shape_prior else None, shape_prior, traits)
+
+
+def _local_prior() -> Dict[str, Any]:
+    from .builtin import local_roofline
+
+    return local_roofline(1, "torch")
+
+
+def _profile(name: str, roof: Dict[str, Any], ch: FitChoice, y: np.ndarray,
+             shape: Optional[Dict[str, Any]], shape_prior: Any,
+             given: Optional[Sequence[str]]) -> Any:
+    """The fitted profile: the predictor's params plus a ``fewshot`` block and provenance."""
+    from datetime import datetime, timezone
+
+    from .profiles import make_profile
+    from .traits import describe_traits
+
+    G = len(GROUPS)
+    w = ch.weights
+    fs = {"groups": list(GROUPS), "a": w[:G].tolist(), "c_ms": w[G:2 * G].tolist(),
+          "shape": shape or {}, "lam": list(ch.lam) if ch.lam else None}
+    params = {"roofline": dict(roof), "corrections": {}, "fewshot": fs,
+              "model": {"alpha": 1.0, "beta_ms": float(w[-1]), "gamma_ms": 0.0},
+              "traits": list(ch.traits)}
+    how = {1: "scale only", 2: "scale + per-kernel overhead"}.get(
+        len(y), "per-group scales and overheads, pull strength by LOO")
+    words = [f"few-shot fit to {len(y)} whole-model latencies ({how})",
+             describe_traits(ch.traits) + (" (given)" if given is not None else
+                                           " (decided by LOO)" if len(y) >= 3 else
+                                           " (from the prior)")]
+    if shape:
+        words.append(f"kernel-shape priors from profile {shape_prior.name!r} "
+                     f"({', '.join(sorted(shape))})")
+    elif shape_prior is not None:
+        words.append(f"kernel-shape priors of {shape_prior.name!r} tried, not kept (LOO)")
+    extra: Dict[str, Any] = {}
+    if ch.loo_rel is not None:
+        rel = ch.loo_rel
+        extra["error"] = {"mape_pct": float(100 * np.mean(np.abs(rel))),
+                          "within10_pct": float(100 * np.mean(np.abs(rel) <= 0.10)),
+                          "n_models": len(y), "method": "LOO"}
+        params["rel_std"] = float(max(0.05, np.sqrt(np.mean(rel ** 2))))
+    else:
+        params["rel_std"] = 0.5 if len(y) == 1 else 0.3
+    return make_profile(name, name, "; ".join(words), "few-shot", params,
+                        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        **extra)
+
+
+def kernel_costs(kernels: Sequence[Kernel], params: Dict[str, Any]) -> np.ndarray:
+    """Each kernel record's share of model latency under a few-shot profile's ``params``
+    (its BN / activation passes included unless the runtime fuses them)."""
+    fs = params["fewshot"]
+    fused = "fuse_conv_bn_act" in params.get("traits", ())
+    a, c = np.asarray(fs["a"]), np.asarray(fs["c_ms"])
+    out = np.zeros(len(kernels))
+    for i, kr in enumerate(kernels):
+        g, ms = kernel_terms(pieces(kr, fused), params["roofline"], fs.get("shape") or None)
+        out[i] = float(np.sum(a[g] * ms + c[g]))
+    return out
+
+
+def predict(profile: Any, model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> Any:
+    """Predicted latency (``Prediction``) of an ``nn.Module`` or ``TracedModel`` under
+    ``profile``: with a few-shot profile the kernel list is the one its runtime traits
+    leave (dead code removed, constants folded, conv+BN+act fused as the profile says)."""
+    from .profiles import Prediction
+
+    tm = _traced(model, input_shape)
+    params = profile.data["params"]
+    kernels = tm.kernel_list(params.get("traits", ()))
+    if "fewshot" in params:
+        X = feature_matrix([kernels], params["roofline"], True,
+                           params["fewshot"].get("shape") or None)
+        w = np.concatenate([params["fewshot"]["a"], params["fewshot"]["c_ms"],
+                            [params["model"]["beta_ms"]]])
+        total = float(predict_rows(X, w)[0])
+    else:
+        total = profile.predictor.predict_kernel_list(kernels)
+    rel = float(params.get("rel_std", 0.3))
+    return Prediction(latency_ms=total, std_ms=total * rel, per_stage={"model": total},
+                      profile=profile.name)
+
+
+def predict_many(profile: Any, models: Sequence[Any],
+                 input_shape: Sequence[int] = (1, 3, 224, 224)) -> np.ndarray:
+    """Predicted ms of many models (``nn.Module`` or ``TracedModel``) under a few-shot
+    profile, each distinct kernel costed once (fast for a whole search space)."""
+    params = profile.data["params"]
+    if "fewshot" not in params:
+        return np.array([predict(profile, m, input_shape).latency_ms for m in models])
+    traits = params.get("traits", ())
+    lists = [_traced(m, input_shape).kernel_list(traits) for m in models]
+    X = feature_matrix(lists, params["roofline"], True, params["fewshot"].get("shape") or None)
+    w = np.concatenate([params["fewshot"]["a"], params["fewshot"]["c_ms"],
+                        [params["model"]["beta_ms"]]])
+    return predict_rows(X, w)

@@ -1,0 +1,181 @@
+"""Dataflow-aware tracing: the kernels a runtime with given traits (``traits.TRAITS``) runs.
+
+``trace.trace_kernels`` records every kernel PyTorch eager executes. Runtimes that rewrite the
+graph run fewer: a converter that folds constants evaluates ``x * 0`` and everything computed
+only from it once, and dead-code elimination drops kernels whose results never reach the
+output (a NAS cell whose output ignores its input becomes a constant). This module records,
+next to each kernel, which values it consumed, so those rewrites can be replayed on the
+recorded graph; fusing BN/activation (or not) is a rewrite of the kernel list itself.
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .kernels import Kernel, out_hw
+from .trace import _Recorder, run_recorded
+
+_VARIANTS = ("", "dce", "fold", "dce+fold")
+
+
+@dataclass
+class _Value:
+    """One tensor value: the kernel that produced it (None: a view, weight or input)."""
+
+    kernel: Optional[int]
+    deps: Tuple[int, ...]
+    const: bool = False
+    zero: bool = False
+    alias: Optional[int] = None  # the value this one equals (x + 0, views) when folding
+
+
+def _tensors(obj: Any) -> List[Any]:
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for o in obj for t in _tensors(o)]
+    return []
+
+
+def _is_zero_scalar(a: Any) -> bool:
+    return isinstance(a, (int, float)) and not isinstance(a, bool) and a == 0
+
+
+class _GraphRecorder(_Recorder):
+    """``_Recorder`` plus the dataflow between values (by tensor identity, weakly held)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: List[_Value] = []
+        self.ids: Dict[int, int] = {}
+
+    def value_of(self, t: Any, const: bool = True) -> int:
+        """Index of tensor ``t``'s value; tensors never produced by an op are weights."""
+        got = self.ids.get(id(t))
+        if got is None:
+            got = self._new(t, _Value(None, (), const=const))
+        return got
+
+    def _new(self, t: Any, v: _Value) -> int:
+        self.values.append(v)
+        idx = len(self.values) - 1
+        key = id(t)
+        self.ids[key] = idx
+        weakref.finalize(t, self.ids.pop, key, None)
+        return idx
+
+    def handle(self, func: Any, args: Sequence[Any], out: Any) -> None:
+        name = func.overloadpacket.__name__.rstrip("_")
+        before = (len(self.kernels), self.kernels[-1] if self.kernels else None)
+        super().handle(func, args, out)
+        if len(self.kernels) > before[0]:
+            kernel: Optional[int] = len(self.kernels) - 1
+        elif self.kernels and self.kernels[-1] is not before[1]:
+            kernel = len(self.kernels) - 1  # BN / activation folded into the last kernel
+        else:
+            kernel = None
+        deps = tuple(self.value_of(t) for t in _tensors(list(args)))
+        v = _Value(kernel, deps)
+        self._fold_rule(name, args, v)
+        for t in _tensors(out):
+            self._new(t, _Value(v.kernel, v.deps, v.const, v.zero, v.alias))
+
+    def _fold_rule(self, name: str, args: Sequence[Any], v: _Value) -> None:
+        """What constant folding knows about this op's output."""
+        vals = [self.values[d] for d in v.deps]
+        if name in ("zeros", "zeros_like", "new_zeros"):
+            v.const = v.zero = True
+        elif name == "mul" and (any(x.zero for x in vals) or any(map(_is_zero_scalar, args))):
+            v.const = v.zero = True
+        elif name == "add" and len(args) > 1:
+            live = [d for d in v.deps if not self.values[d].zero]
+            v.const = all(self.values[d].const for d in live)
+            v.zero = not live
+            if len(live) == 1 and (len(v.deps) == 2 or _is_zero_scalar(args[1])):
+                v.alias = live[0]
+        else:
+            v.const = bool(vals) and all(x.const for x in vals)
+            v.zero = v.kernel is None and len(vals) == 1 and vals[0].zero
+
+
+def _kept(values: List[_Value], outputs: Sequence[int], n_kernels: int, dce: bool,
+          fold: bool) -> Tuple[int, ...]:
+    """Indices of kernels the runtime executes under the two graph-level traits."""
+    def needs_run(v: _Value) -> bool:
+        return v.kernel is not None and not (fold and (v.const or v.alias is not None))
+
+    if not dce:
+        return tuple(sorted({v.kernel for v in values if needs_run(v)}))  # type: ignore
+    live = [False] * len(values)
+    stack = list(outputs)
+    while stack:
+        i = stack.pop()
+        if live[i]:
+            continue
+        live[i] = True
+        v = values[i]
+        if fold and v.const:
+            continue  # computed at conversion time: its inputs are not needed at run time
+        stack.extend([v.alias] if fold and v.alias is not None else v.deps)
+    return tuple(sorted({v.kernel for i, v in enumerate(values)  # type: ignore
+                         if live[i] and needs_run(v)}))
+
+
+def unfuse(kr: Kernel) -> List[Kernel]:
+    """A conv / linear with folded BN and activation as the three passes eager runs."""
+    if not (kr.bn or kr.act) or kr.op not in ("conv", "pw", "dw", "convT", "linear"):
+        return [kr]
+    ho, wo = out_hw(kr) if kr.op != "linear" else (kr.h, kr.w)
+    out = [kr._replace(bn=False, act="")]
+    if kr.bn:
+        out.append(Kernel("bn", kr.n, kr.cout, kr.cout, ho, wo))
+    if kr.act:
+        out.append(Kernel("eltwise", kr.n, kr.cout, kr.cout, ho, wo, act=kr.act))
+    return out
+
+
+@dataclass(frozen=True)
+class TracedModel:
+    """A model's recorded kernels and, per graph-level trait set, which of them run.
+    Plain data (``to_dict`` / ``from_dict``) so traces can be cached in files."""
+
+    input_shape: Tuple[int, ...]
+    kernels: Tuple[Kernel, ...]
+    kept: Dict[str, Tuple[int, ...]] = field(default_factory=dict)
+
+    def kernel_list(self, traits: Sequence[str] = ()) -> List[Kernel]:
+        """The kernels a runtime with ``traits`` executes, in order."""
+        key = "+".join(k for k, t in (("dce", "dead_code_elimination"),
+                                      ("fold", "fold_constants")) if t in traits)
+        ks = [self.kernels[i] for i in self.kept[key]]
+        if "fuse_conv_bn_act" in traits:
+            return ks
+        return [u for kr in ks for u in unfuse(kr)]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"input_shape": list(self.input_shape), "kernels": [list(k) for k in self.kernels],
+                "kept": {k: list(v) for k, v in self.kept.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "TracedModel":
+        return cls(tuple(d["input_shape"]), tuple(Kernel(*k) for k in d["kernels"]),
+                   {k: tuple(v) for k, v in d["kept"].items()})
+
+
+def trace_model(model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> TracedModel:
+    """Run ``model`` once on zeros of ``input_shape``; record kernels and their dataflow."""
+    import torch
+
+    rec = _GraphRecorder()
+    model = model.eval()
+    first = next(iter(model.parameters()), None)  # meta-device models trace without compute
+    x = torch.zeros(*input_shape, device=first.device if first is not None else "cpu")
+    rec.value_of(x, const=False)
+    y = run_recorded(model, x, rec)
+    outs = [rec.ids[id(t)] for t in _tensors(y) if id(t) in rec.ids]
+    kept = {key: _kept(rec.values, outs, len(rec.kernels), "dce" in key, "fold" in key)
+            for key in _VARIANTS}
+    return TracedModel(tuple(int(s) for s in input_shape), tuple(rec.kernels), kept)
