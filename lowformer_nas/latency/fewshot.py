@@ -241,7 +241,7 @@ def fit(rows: Sequence[Tuple[Any, Sequence[int], float]], prior: Optional[Dict[s
 
 
 def _local_prior() -> Dict[str, Any]:
-    from .builtin import local_roofline
+    from .host import local_roofline
 
     return local_roofline(1, "torch")
 
