@@ -8,13 +8,20 @@ from .config import ArchConfig
 
 def count_params_macs(cfg: ArchConfig, resolution: int = 224,
                       num_classes: int = 1000) -> Tuple[int, int, List[Dict[str, object]]]:
-    """(params, MACs, per-stage rows) at ``resolution``; MACs = FLOPs / 2 from torch's counter."""
+    """(params, MACs, per-stage rows) at ``resolution``; MACs = FLOPs / 2 from torch's counter.
+
+    Attention runs as its explicit ``q @ k^T`` and ``attn @ v`` (the same maths as the fused
+    kernel), because what torch's counter sees of ``scaled_dot_product_attention`` depends on
+    the torch version and the kernel it picks: torch 2.14 counts a 1-token attention as 0.
+    """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from .builder import build_model
 
     model = build_model(cfg, num_classes=num_classes).eval()
+    for module in model.modules():  # attention as explicit matmuls: see _count_attention_as_matmuls
+        _count_attention_as_matmuls(module)
     parts = [("stem", model.stem)] + [(f"stage{i + 1}", s) for i, s in enumerate(model.stages)]
     rows: List[Dict[str, object]] = []
     x = torch.zeros(1, 3, resolution, resolution)
@@ -33,3 +40,9 @@ def count_params_macs(cfg: ArchConfig, resolution: int = 224,
     rows.append(dict(stage="head", width=cfg.head_widths[1], depth=1, resolution=1,
                      params=head_params, macs=fc.get_total_flops() // 2))
     return sum(r["params"] for r in rows), sum(r["macs"] for r in rows), rows  # type: ignore
+
+
+def _count_attention_as_matmuls(module: object) -> None:
+    """timm's attention modules take the fused SDPA path when ``fused_attn`` is set."""
+    if getattr(module, "fused_attn", None) is True:
+        module.fused_attn = False  # type: ignore[attr-defined]
