@@ -145,3 +145,20 @@ def test_nb201_slice_fit(tmp_path, capsys):
     assert out["n_test"] == 60 and out["spearman"] > 0.85 and out["within10"] > 0.6
     assert b.main(args[:3] + ["nope"] + args[4:]) == 2
     assert "not a latency column" in capsys.readouterr().err
+
+
+def test_from_measurements_one_and_two_rows(tmp_path):
+    """1 row: scale only (reproduces it); 2 rows: scale + overhead; no LOO below 3."""
+    from lowformer_nas.arch.registry import resolve_arch
+
+    one = tmp_path / "one.csv"
+    one.write_text("model,latency_ms\nlowformer_e1,1.7\n")
+    prof = calibrate_from_models("phone-a", str(one), prior=PRIOR)
+    cfg = resolve_arch("lowformer_e1")[1]
+    assert prof.predict(cfg).latency_ms == pytest.approx(1.7, rel=1e-6)
+    assert "scale only" in prof.data["provenance"] and "error" not in prof.data
+    two = tmp_path / "two.csv"
+    two.write_text("model,latency_ms\nlowformer_e1,1.7\nlowformer_e3,3.6\n")
+    prof = calibrate_from_models("phone-a", str(two), prior=PRIOR)
+    got = [prof.predict(resolve_arch(m)[1]).latency_ms for m in ("lowformer_e1", "lowformer_e3")]
+    assert got == pytest.approx([1.7, 3.6], rel=0.05)

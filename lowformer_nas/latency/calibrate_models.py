@@ -59,9 +59,9 @@ def read_model_csv(path: str) -> List[Dict[str, Any]]:
                          "latency_ms": _positive(raw, "latency_ms", where, None, float),
                          "batch": _positive(raw, "batch", where, 1, int),
                          "resolution": _positive(raw, "resolution", where, 224, int)})
-    if len(rows) < 3:
-        raise ProfileError(f"{path}: need at least 3 model rows to fit and cross-validate, "
-                           f"got {len(rows)}")
+    if not rows:
+        raise ProfileError(f"{path}: need at least 1 model row (1: scale only, 2: scale + "
+                           f"overhead, 3 or more: leave-one-out error reported), got none")
     return rows
 
 
@@ -103,7 +103,7 @@ def calibrate_from_models(device: str, path: str, prior: Optional[Dict[str, Any]
     ``traits``: runtime traits (``traits.TRAITS``) the device's runtime applies; recorded in
     the profile (``fuse_conv_bn_act`` also means the epilogue costs no separate pass)."""
     from .host import not_measured_here
-    from .traits import check_traits, describe_traits
+    from .traits import check_traits
 
     names = check_traits(traits)
     rows = read_model_csv(path)
@@ -116,23 +116,26 @@ def calibrate_from_models(device: str, path: str, prior: Optional[Dict[str, Any]
         roof["fused_epilogue"] = "fuse_conv_bn_act" in names
     fit_rows = [{"model": r["model"], "batch": r["batch"], "resolution": r["resolution"],
                  "latency_ms": r["latency_ms"]} for r in rows]
-    from .builtin import prior_params
+    from .fewshot import fit
 
-    params, err = _adjust(prior_params(roof), fit_rows, rows)
-    if traits is not None:
-        params["traits"] = list(names)
-    prov = f"{words} adjusted to {len(rows)} whole-model latencies from {os.path.basename(path)}"
-    if traits is not None:
-        prov += f"; {describe_traits(names)}"
-    return make_profile(device, dev_words, prov, "model-level", params, error=err,
+    given = names if traits is not None else (tuple(roof["traits"]) if roof.get("traits")
+                                              else None)
+    prof = fit([(config_traced(r["cfg"], r["resolution"], r["batch"]),
+                 (r["batch"], 3, r["resolution"], r["resolution"]), r["latency_ms"])
+                for r in rows], prior=roof, traits=given, name=device)
+    prov = f"{words}; {prof.data['provenance']} from {os.path.basename(path)}"
+    extra = {k: prof.data[k] for k in ("error",) if k in prof.data}
+    return make_profile(device, dev_words, prov, "model-level", prof.data["params"],
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        measurements=fit_rows, host=not_measured_here(path))
+                        measurements=fit_rows, host=not_measured_here(path), **extra)
 
 
-def _adjust(params: Dict[str, Any], fit_rows: List[Dict[str, Any]],
-            rows: List[Dict[str, Any]]) -> Any:
-    """``adjust_to_rows`` over already resolved configs (YAML paths included)."""
-    from .builtin import adjust_to_rows
+def config_traced(cfg: Any, resolution: int, batch: int) -> Any:
+    """An architecture config's analytic kernel list as a ``TracedModel`` (no dead code)."""
+    from .graph import TracedModel
+    from .kernels import enumerate_kernels
 
-    cfgs = {r["model"]: r["cfg"] for r in rows}
-    return adjust_to_rows(params, fit_rows, resolve=lambda name: cfgs[name])
+    ks = tuple(enumerate_kernels(cfg, resolution, batch))
+    every = tuple(range(len(ks)))
+    return TracedModel((batch, 3, resolution, resolution), ks,
+                       {k: every for k in ("", "dce", "fold", "dce+fold")})

@@ -72,23 +72,27 @@ def feature_matrix(kernel_lists: Sequence[Sequence[Kernel]], roof: Dict[str, Any
                    shape: Optional[Dict[str, Any]] = None) -> np.ndarray:
     """Rows [roofline ms per group..., kernel count per group...], one per model; each
     distinct kernel is costed once (model families share most of their kernels)."""
+    from collections import Counter
+
     uniq: Dict[Kernel, int] = {}
     expand: Dict[Kernel, List[int]] = {}
     rows_idx = []
     for ks in kernel_lists:
-        idx: List[int] = []
-        for kr in ks:
+        idx: Dict[int, int] = {}
+        for kr, n in Counter(ks).items():
             got = expand.get(kr)
             if got is None:
                 got = expand[kr] = [uniq.setdefault(p, len(uniq)) for p in pieces(kr, fused)]
-            idx.extend(got)
-        rows_idx.append(np.asarray(idx, dtype=int))
+            for u in got:
+                idx[u] = idx.get(u, 0) + n
+        rows_idx.append((np.fromiter(idx, int, len(idx)),
+                         np.fromiter(idx.values(), float, len(idx))))
     g, ms = kernel_terms(list(uniq), roof, shape)
     G = len(GROUPS)
     out = np.zeros((len(rows_idx), 2 * G))
-    for r, idx in enumerate(rows_idx):
-        out[r, :G] = np.bincount(g[idx], ms[idx], G)
-        out[r, G:] = np.bincount(g[idx], None, G)
+    for r, (idx, n) in enumerate(rows_idx):
+        out[r, :G] = np.bincount(g[idx], ms[idx] * n, G)
+        out[r, G:] = np.bincount(g[idx], n, G)
     return out
 
 
@@ -152,16 +156,25 @@ def loo(X: np.ndarray, y: np.ndarray, c0: float, lam: Tuple[float, float]) -> np
 
 
 def few_row_weights(X: np.ndarray, y: np.ndarray, c0: float) -> np.ndarray:
-    """1 row: the prior scaled to it; 2 rows: one scale and one per-kernel overhead."""
+    """1 row: the prior scaled to it. 2 rows: a scale and an overhead, per kernel (the
+    prior's launch cost, rescaled) or per model, whichever matches the rows better."""
     G = len(GROUPS)
     R, K = X[:, :G].sum(1), X[:, G:].sum(1)
     if len(y) == 1:
         s = y[0] / (R[0] + c0 * K[0])
         return np.concatenate([np.full(G, s), np.full(G, s * c0), [0.0]])
-    A = np.column_stack([R, K]) / y[:, None]
     p = 1e-3
-    w = _nnls_ridge(A, np.ones(2), [_pull(2, 0, p, 1.0), _pull(2, 1, p / c0, c0)])
-    return np.concatenate([np.full(G, w[0]), np.full(G, w[1]), [0.0]])
+    best = None
+    for per_kernel, cols, tgt in ((True, (R, K), c0), (False, (R + c0 * K, np.ones(2)),
+                                                      np.median(y))):
+        A = np.column_stack(cols) / y[:, None]
+        w = _nnls_ridge(A, np.ones(2), [_pull(2, 0, p, 1.0), _pull(2, 1, p / tgt, 0.0)])
+        err = float(np.sum((A @ w - 1.0) ** 2))
+        if best is None or err < best[0] - 1e-9:
+            c = w[1] if per_kernel else w[0] * c0
+            best = (err, np.concatenate([np.full(G, w[0]), np.full(G, c),
+                                         [0.0 if per_kernel else w[1]]]))
+    return best[1]
 
 
 def trait_sets() -> List[Tuple[str, ...]]:

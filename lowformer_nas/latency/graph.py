@@ -17,6 +17,7 @@ from .kernels import Kernel, out_hw
 from .trace import _Recorder, run_recorded
 
 _VARIANTS = ("", "dce", "fold", "dce+fold")
+_UNFUSED: Dict[Kernel, List[Kernel]] = {}  # unfuse() is pure; models share most kernels
 
 
 @dataclass
@@ -153,7 +154,13 @@ class TracedModel:
         ks = [self.kernels[i] for i in self.kept[key]]
         if "fuse_conv_bn_act" in traits:
             return ks
-        return [u for kr in ks for u in unfuse(kr)]
+        out: List[Kernel] = []
+        for kr in ks:
+            got = _UNFUSED.get(kr)
+            if got is None:
+                got = _UNFUSED[kr] = unfuse(kr)
+            out.extend(got)
+        return out
 
     def to_dict(self) -> Dict[str, Any]:
         return {"input_shape": list(self.input_shape), "kernels": [list(k) for k in self.kernels],
