@@ -1,15 +1,20 @@
-"""Accuracy of the calibrated latency predictor against end-to-end measurements.
+"""Accuracy and interval coverage of the calibrated latency predictor on held-out models.
 
-Phases (each stays under ~5 minutes so a shared 2-core machine is not monopolised):
-  measure    time >= 30 random configs of the default space + the 7 official variants end to
-             end (torch eager, 1 thread, 224) in round-robin rounds, resumable, cached in
-             benchmarks/results/ (run it twice with --rounds 3 / 6 to stay under 5 minutes)
-  calibrate  `lowformer-nas calibrate --budget-minutes 5` for this machine
-  evaluate   % within +-10%, MAPE, Spearman, and MACs' Spearman beside it
+Phases (each resumable and short, so one flock slot on the shared 2-core machine suffices):
+  measure    time 64 random configs of the default space (fixed seed, never seen by any
+             calibration) + the 7 official variants end to end (torch eager, 1 thread, 224) in
+             round-robin rounds; appends to benchmarks/results/latency_heldout_224_<clock>.json
+             and stops after --max-minutes (rerun to continue)
+  calibrate  `lowformer-nas calibrate --device bench-local --budget-minutes 5` (resumes too)
+  evaluate   within +-10%, MAPE, Spearman (MACs' beside it), coverage of the 90% interval and of
+             +-1 sigma, for the random held-out configs and the official ones; any --profile
 
-Run: flock /tmp/lfnas-cpu.lock python benchmarks/latency_accuracy.py --phase measure
-     flock /tmp/lfnas-cpu.lock python benchmarks/latency_accuracy.py --phase calibrate
-     python benchmarks/latency_accuracy.py --phase evaluate
+The clock is ``$LOWFORMER_NAS_CLOCK`` (wall by default; ``cpu`` = process CPU time, for a
+machine shared with other jobs). Run (see docs/benchmarks.md for the figures):
+  export LOWFORMER_NAS_CLOCK=cpu LOWFORMER_NAS_CACHE=/tmp/lfn-bench-cache
+  flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/latency_accuracy.py --phase measure
+  flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/latency_accuracy.py --phase calibrate
+  python benchmarks/latency_accuracy.py --phase evaluate
 """
 from __future__ import annotations
 
@@ -20,9 +25,15 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MEASURED = RESULTS / "latency_heldout_224.json"  # per model: round medians
 PROFILE = RESULTS / "latency_profile_local.json"
 N_RANDOM, SEED = 64, 20261124
+
+
+def measured_path() -> Path:
+    """Per model: round medians, on the clock of ``$LOWFORMER_NAS_CLOCK`` (wall or cpu)."""
+    from lowformer_nas.latency.measure import clock_name
+
+    return RESULTS / f"latency_heldout_224_{clock_name()}.json"
 
 
 def configs(n_random: int = N_RANDOM):
@@ -42,13 +53,15 @@ def _time_model(cfg, resolution: int) -> list:
     import torch
 
     from lowformer_nas.arch.builder import build_model
-    from lowformer_nas.latency.measure import _time_once, prepare
+    from lowformer_nas.latency.measure import _time_once, clock_name, prepare
 
+    clock = clock_name()
     fn = prepare(build_model(cfg), torch.randn(1, 3, resolution, resolution))
     for _ in range(2):
         fn()
-    est = statistics.median(_time_once(fn, 1, lambda: None) for _ in range(2))
-    return [_time_once(fn, 1, lambda: None) for _ in range(max(3, min(15, int(1000 / est))))]
+    est = statistics.median(_time_once(fn, 1, lambda: None, clock) for _ in range(2))
+    return [_time_once(fn, 1, lambda: None, clock)
+            for _ in range(max(3, min(15, int(1000 / est))))]
 
 
 def phase_measure(resolution: int, rounds: int, max_minutes: float) -> None:
@@ -62,7 +75,10 @@ def phase_measure(resolution: int, rounds: int, max_minutes: float) -> None:
     from lowformer_nas.arch.yaml_io import config_to_dict
     from lowformer_nas.latency.measure import threads_set
 
-    done = json.loads(MEASURED.read_text()) if MEASURED.is_file() else {}
+    from lowformer_nas.latency.measure import clock_name
+
+    path = measured_path()
+    done = json.loads(path.read_text()) if path.is_file() else {}
     stop = time.monotonic() + 60 * max_minutes
     with threads_set(1):
         for r in range(rounds):
@@ -79,8 +95,9 @@ def phase_measure(resolution: int, rounds: int, max_minutes: float) -> None:
                 runs = sorted(t for x in rec["rounds"] for t in x)
                 rec.update(latency_ms=statistics.median(meds), p10_ms=runs[len(runs) // 10],
                            p90_ms=runs[(9 * len(runs)) // 10], n=len(runs),
-                           backend="torch", threads=1, resolution=resolution, batch=1)
-                atomic_write_text(MEASURED, json.dumps(done, indent=1))
+                           backend="torch", threads=1, resolution=resolution, batch=1,
+                           clock=clock_name())
+                atomic_write_text(path, json.dumps(done, indent=1))
             print(f"round {r + 1}/{rounds} done", flush=True)
 
 
@@ -91,32 +108,57 @@ def phase_calibrate(minutes: float) -> None:
                    "--threads", "1", "--out", str(PROFILE)]))
 
 
-def phase_evaluate(resolution: int) -> dict:
+def accuracy_stats(names, meas, pred, std, lo, hi, macs) -> dict:
+    """Within +-10%, MAPE, Spearman, and coverage of the 90% interval and of +-1 sigma."""
     import numpy as np
     from scipy.stats import spearmanr
 
+    from lowformer_nas.latency.intervals import coverage
+
+    rel = pred / meas - 1
+    cov = coverage(meas, pred, lo, hi, std=std)
+    return {"n": len(names), "within10_pct": float(100 * np.mean(np.abs(rel) <= 0.1)),
+            "mape_pct": float(100 * np.mean(np.abs(rel))),
+            "mean_err_pct": float(100 * np.mean(rel)),
+            "spearman": float(spearmanr(pred, meas)[0]),
+            "macs_spearman": float(spearmanr(macs, meas)[0]),
+            "interval90_coverage_pct": cov["interval_pct"],
+            "interval90_above_pct": cov["above_pct"], "sigma1_coverage_pct": cov["sigma1_pct"],
+            "misses": [f"{n} {100 * e:+.1f}%" for n, e in zip(names, rel) if abs(e) > 0.1]}
+
+
+def phase_evaluate(resolution: int, profile: Path, min_rounds: int) -> dict:
+    """Predictions of ``profile`` against the held-out measurements (random and official)."""
+    import numpy as np
+
+    from lowformer_nas._io import atomic_write_text
     from lowformer_nas.arch.yaml_io import config_from_dict
     from lowformer_nas.latency import config_macs, load_profile
 
-    prof = load_profile(PROFILE)
-    done = json.loads(MEASURED.read_text())
+    prof = load_profile(profile)
+    done = json.loads(measured_path().read_text())
     rows = []
     for name, rec in done.items():
+        if len(rec["rounds"]) < min_rounds:
+            continue
         cfg = config_from_dict(rec["arch"])
-        rows.append((name, rec["latency_ms"], prof.predict(cfg, resolution).latency_ms,
+        p = prof.predict(cfg, resolution)
+        lo, hi = p.central_interval(0.9)
+        rows.append((name, rec["latency_ms"], p.latency_ms, p.std_ms, lo, hi,
                      config_macs(cfg, resolution)))
-    meas, pred, macs = (np.array([r[i] for r in rows]) for i in (1, 2, 3))
-    rel = pred / meas - 1
-    for (name, m, p, _), e in zip(rows, rel):
-        print(f"{name:14s} measured {m:8.2f}  predicted {p:8.2f}  err {100 * e:+6.1f}%")
-    stats = {"n": len(rows), "within10_pct": float(100 * np.mean(np.abs(rel) <= 0.1)),
-             "mape_pct": float(100 * np.mean(np.abs(rel))),
-             "spearman": float(spearmanr(pred, meas)[0]),
-             "macs_spearman": float(spearmanr(macs, meas)[0]),
-             "official_mape_pct": float(100 * np.mean(np.abs(rel[-7:]))),
-             "profile": prof.describe()}
-    print(json.dumps(stats, indent=1))
-    return stats
+        print(f"{name:14s} measured {rows[-1][1]:8.2f}  predicted {p.latency_ms:8.2f} "
+              f"[{lo:7.2f}, {hi:7.2f}]  err {100 * (p.latency_ms / rows[-1][1] - 1):+6.1f}%")
+    out = {"profile": prof.describe(), "profile_file": str(profile),
+           "measured_file": str(measured_path()), "min_rounds": min_rounds}
+    for label, keep in (("random", lambda n: n.startswith("random")), ("all", lambda n: True),
+                        ("official", lambda n: not n.startswith("random"))):
+        sel = [r for r in rows if keep(r[0])]
+        if len(sel) >= 3:
+            cols = [np.array([r[i] for r in sel]) for i in range(1, 7)]
+            out[label] = accuracy_stats([r[0] for r in sel], *cols)
+    print(json.dumps(out, indent=1))
+    atomic_write_text(RESULTS / f"latency_accuracy_{profile.stem}.json", json.dumps(out, indent=1))
+    return out
 
 
 def main() -> None:
@@ -127,6 +169,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="measure: round-robin rounds")
     ap.add_argument("--max-minutes", type=float, default=8.0,
                     help="measure: stop after this long (resumable)")
+    ap.add_argument("--profile", type=Path, default=PROFILE, help="evaluate: profile JSON")
+    ap.add_argument("--min-rounds", type=int, default=3,
+                    help="evaluate: only models measured in at least this many rounds")
     args = ap.parse_args()
     RESULTS.mkdir(exist_ok=True)
     if args.phase == "measure":
@@ -134,7 +179,7 @@ def main() -> None:
     elif args.phase == "calibrate":
         phase_calibrate(args.minutes)
     else:
-        phase_evaluate(args.resolution)
+        phase_evaluate(args.resolution, args.profile, args.min_rounds)
 
 
 if __name__ == "__main__":

@@ -143,3 +143,17 @@ def test_refit_with_measured_models_grows_journal_and_changes_fit(cache, tmp_pat
     assert p.quantile(0.05) < p.latency_ms < p.quantile(0.95)
     with pytest.raises(ProfileError, match="no calibration journal"):
         refit_with_models(get_target("jetson"), [{"arch": cfg, "ms": 1.0}])
+
+
+def test_cpu_clock_measures_and_is_checked(monkeypatch):
+    """$LOWFORMER_NAS_CLOCK=cpu times process CPU time (shared machines); wrong uses fail."""
+    from lowformer_nas.errors import ConfigError
+
+    monkeypatch.setenv("LOWFORMER_NAS_CLOCK", "cpu")
+    m = measure("lowformer_test", resolution=64, threads=1, min_time_s=0.2)
+    assert 0 < m.p10_ms <= m.latency_ms <= m.p90_ms
+    with pytest.raises(ConfigError, match="one CPU thread"):
+        measure("lowformer_test", resolution=64, threads=2, min_time_s=0.2)
+    monkeypatch.setenv("LOWFORMER_NAS_CLOCK", "sundial")
+    with pytest.raises(ConfigError, match="'sundial'"):
+        measure("lowformer_test", resolution=64, threads=1, min_time_s=0.2)

@@ -71,3 +71,22 @@ def test_bad_quantile_level_names_value(q):
 def test_coverage_rejects_mismatched_lengths():
     with pytest.raises(ProfileError, match="equally long"):
         coverage([1.0], [1.0, 2.0], [0.5], [1.5])
+
+
+def test_regions_follow_a_wider_spread_for_slow_models():
+    """Slow models scatter more: their region gets wider quantiles and a larger std."""
+    rng = np.random.default_rng(2)
+    pred = rng.uniform(20, 300, 400)
+    sd = np.where(pred > 230, 0.15, 0.04)  # 230 ms: the upper quarter, where the split is
+    t = interval_table(rng.normal(0, sd), pred)
+    assert len(t["regions"]) == 2
+    for ms, want in ((50.0, 0.04), (270.0, 0.15)):
+        new_pred = np.full(2000, ms)
+        new = new_pred * np.exp(rng.normal(0, want, 2000))
+        p = Prediction(ms, 1.0, {}, "x", interval=t)
+        lo, hi = p.central_interval(0.9)
+        cov = coverage(new, new_pred, np.full(2000, lo), np.full(2000, hi))
+        assert 86 <= cov["interval_pct"] <= 95
+    assert t["regions"][1]["rel_std"] > 2 * t["regions"][0]["rel_std"]
+    few = interval_table(rng.normal(0, 0.05, 30), rng.uniform(20, 300, 30))
+    assert "regions" not in few  # too few models to split

@@ -70,6 +70,9 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", help="Ray cluster address to join (--backend ray)")
     p.add_argument("--measure", action="store_true",
                    help="measure latency on this machine instead of predicting it")
+    p.add_argument("--budget-quantile", metavar="Q",
+                   help="feasible when the predicted Q-quantile latency fits the budget "
+                        "(default 0.9 for a profile calibrated on this machine, else 0.5)")
     p.add_argument("--epochs", type=int, default=d["epochs"], help="epochs of a trained trial")
     p.add_argument("--proxy-resolution", type=int, default=d["proxy_resolution"],
                    help="image size for proxies (latency always at the space's resolution)")
@@ -91,6 +94,19 @@ def _choices(allowed: Sequence[str], default: str) -> str:
     return f"{' | '.join(allowed)} (default {default})"
 
 
+def _quantile_arg(text: "str | None") -> "float | None":
+    """``--budget-quantile`` text -> number (range checked by ``SearchSettings``)."""
+    from ..errors import RunError
+
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise RunError(f"--budget-quantile must be a number between 0 and 1 (exclusive), "
+                       f"e.g. 0.9, but got {text!r}") from None
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from ..search.run import run_search
     from ..search.settings import SearchSettings
@@ -103,6 +119,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         proxy_resolution=args.proxy_resolution, zc_score=args.zc_score, top_k=args.top_k,
         max_train=args.max_train, max_val=args.max_val, timeout=args.timeout,
         heartbeat=args.heartbeat,
+        budget_quantile=_quantile_arg(args.budget_quantile),
         references=[r.strip() for r in args.references.split(",") if r.strip()])
     run_search(settings, quiet=args.quiet)
     return 0

@@ -28,7 +28,7 @@ KERNEL_SHARE, MODEL_SHARE = 0.45, 0.47  # of the budget; the rest covers fitting
 KERNEL_GROUP, MODEL_GROUP = 16, 4
 ADAPTIVE_SHARE = 0.4  # of the whole-model share: corner configs chosen by committee spread
 CORNER_CONFIGS = 24  # corner configs whose kernels join the kernel pool
-IDENTITY = ("device", "backend", "threads", "space")  # what a resumed journal must match
+IDENTITY = ("device", "backend", "threads", "space", "clock")  # a resumed journal must match
 
 
 class Journal:
@@ -40,7 +40,8 @@ class Journal:
         self.records = self._read()
         if not self.records:
             self.append(dict(header, kind="header"))
-        elif {k: self.records[0].get(k) for k in IDENTITY} != {k: header[k] for k in IDENTITY}:
+        elif {k: self.records[0].get(k, "wall" if k == "clock" else None) for k in IDENTITY} \
+                != {k: header.get(k, "wall" if k == "clock" else None) for k in IDENTITY}:
             raise ProfileError(f"calibration journal {self.path} belongs to "
                                f"{self.records[0]!r}, not {header!r}; delete it to start over")
         self.header = {k: v for k, v in self.records[0].items() if k != "kind"}
@@ -73,6 +74,13 @@ class Journal:
     @property
     def spent_s(self) -> float:
         return float(sum(r.get("cost_s", 0.0) for r in self.records))
+
+
+def _now() -> float:
+    """The calibration clock: measurement cost is counted on the clock timings are taken on."""
+    from .measure import clock_name, now
+
+    return now(clock_name())
 
 
 def sample_configs(space: str, rng: random.Random, n: int) -> List[Any]:
@@ -110,13 +118,13 @@ def kernel_pool(configs: Sequence[Any], resolutions: Sequence[int],
 def measure_kernels(kernels: Sequence[Kernel], backend: str, device: str) -> List[float]:
     """Median-of-round-medians of each kernel, timed round-robin."""
     from .kernel_modules import kernel_module
-    from .measure import prepare, summarize, time_interleaved
+    from .measure import clock_name, prepare, summarize, time_interleaved
 
     fns = []
     for kr in kernels:
         mod, x = kernel_module(kr)
         fns.append(prepare(mod, x, backend, 1, device))
-    timed = time_interleaved(fns, rounds=5, runs=3, device=device)
+    timed = time_interleaved(fns, rounds=5, runs=3, device=device, clock=clock_name())
     return [summarize(t)["latency_ms"] for t in timed]
 
 
@@ -124,11 +132,12 @@ def measure_models(items: Sequence[Tuple[Any, int]], backend: str, device: str) 
     import torch
 
     from ..arch.builder import build_model
-    from .measure import prepare, summarize, time_interleaved
+    from .measure import clock_name, prepare, summarize, time_interleaved
 
     fns = [prepare(build_model(cfg), torch.randn(1, 3, r, r), backend, 1, device)
            for cfg, r in items]
-    timed = time_interleaved(fns, rounds=3, runs=3, device=device, min_sample_ms=0.0)
+    timed = time_interleaved(fns, rounds=3, runs=3, device=device, min_sample_ms=0.0,
+                             clock=clock_name())
     return [summarize(t)["latency_ms"] for t in timed]
 
 
@@ -223,9 +232,9 @@ def _measure_kernel_phase(j: Journal, pool: Dict[str, List[Kernel]], until_s: fl
         group = _pick_kernels(pool, done, _type_weights(pool, corr, counts), rng, KERNEL_GROUP)
         if not group:
             break
-        t0 = time.perf_counter()
+        t0 = _now()
         times = measure_kernels(group, backend, device)
-        cost = (time.perf_counter() - t0) / len(group)
+        cost = (_now() - t0) / len(group)
         for kr, ms in zip(group, times):
             j.append({"kind": "kernel", "kernel": list(kr), "ms": ms, "cost_s": cost})
         bar.update(j.spent_s, "kernels", len(j.of_kind("kernel")), len(j.of_kind("model")))
@@ -236,9 +245,9 @@ def _measure_model_group(j: Journal, items: List[Tuple[Any, int]], source: str, 
     """Time ``items`` interleaved and journal them; ``extra_s`` (choosing them) is charged too."""
     from ..arch.yaml_io import config_to_dict
 
-    t0 = time.perf_counter()
+    t0 = _now()
     times = measure_models(items, backend, device)
-    cost = (time.perf_counter() - t0 + extra_s) / len(items)
+    cost = (_now() - t0 + extra_s) / len(items)
     for (cfg, r), ms in zip(items, times):
         j.append({"kind": "model", "arch": config_to_dict(cfg), "resolution": r, "batch": 1,
                   "ms": ms, "cost_s": cost, "source": source})
@@ -263,10 +272,10 @@ def _run_phases(j: Journal, space: str, res: List[int], budget_s: float, backend
     while j.spent_s < (KERNEL_SHARE + MODEL_SHARE) * budget_s:
         if len(j.of_kind("model")) < 4:
             break  # too little to fit a committee: a budget this small stays random
-        t0 = time.perf_counter()
+        t0 = _now()
         items = pick_uncertain(j.of_kind("kernel"), j.of_kind("model"), j.header["roofline"],
                                sp, res, rng, MODEL_GROUP)
-        _measure_model_group(j, items, "adaptive", time.perf_counter() - t0, backend, device,
+        _measure_model_group(j, items, "adaptive", _now() - t0, backend, device,
                              bar)
 
 
@@ -282,10 +291,12 @@ def _profile_of(j: Journal, budget_minutes: Optional[float]) -> Profile:
         by_source[r.get("source", "random")] = by_source.get(r.get("source", "random"), 0) + 1
     split = ", ".join(f"{n} {s}" for s, n in sorted(by_source.items()))
     prov = (f"calibrated on this machine ({len(j.of_kind('kernel'))} kernels, "
-            f"{len(models)} whole models: {split}; {h['backend']}, {h['threads']} thread(s))")
+            f"{len(models)} whole models: {split}; {h['backend']}, {h['threads']} thread(s)"
+            + (", process CPU-time clock)" if h.get("clock") == "cpu" else ")"))
     return make_profile(h["device"], h["device"], prov, "calibrated", params, error=err,
-                        host=platform_facts(h["backend"], h["threads"],
-                                     h.get("torch_device", "cpu")),
+                        host=dict(platform_facts(h["backend"], h["threads"],
+                                                 h.get("torch_device", "cpu")),
+                                  clock=h.get("clock", "wall")),
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         space=h["space"], budget_minutes=budget_minutes, journal=str(j.path),
                         fit_version=FIT_VERSION)
@@ -298,7 +309,7 @@ def calibrate_device(device: str = "local", backend: str = "torch", threads: int
     """Calibrate this machine as ``device``; resumes from the journal of an earlier run."""
     from .host import local_roofline
     from ..space import load_space
-    from .measure import check_backend, check_device, threads_set
+    from .measure import check_backend, check_clock, check_device, clock_name, threads_set
 
     check_backend(backend)
     check_device(torch_device)
@@ -309,7 +320,8 @@ def calibrate_device(device: str = "local", backend: str = "torch", threads: int
     res = space_resolutions(space, resolutions)
     header = {"device": device, "backend": backend, "threads": threads, "space": space,
               "roofline": local_roofline(threads, backend, torch_device),
-              "torch_device": torch_device}
+              "torch_device": torch_device, "clock": check_clock(clock_name(), torch_device,
+                                                                 threads)}
     j = Journal(journal_path(device, backend, threads, space), header)
     budget_s = 60.0 * budget_minutes
     rng = random.Random(len(j.records) * 7919 + 1)

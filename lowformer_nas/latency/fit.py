@@ -40,7 +40,7 @@ def fit_params(krecs: Sequence[Dict[str, Any]], mrecs: Sequence[Dict[str, Any]],
         return params, {}
     rel = pred_loo / measured - 1.0
     params.update(rel_std=float(max(0.02, np.sqrt(np.mean(rel ** 2)))),
-                  interval=interval_table(np.log(measured / pred_loo)))
+                  interval=interval_table(np.log(measured / pred_loo), pred_loo))
     err = {"mape_pct": float(100 * np.mean(np.abs(rel))),
            "within10_pct": float(100 * np.mean(np.abs(rel) <= 0.10)),
            "n_models": len(mrecs), "method": "LOO over whole models"}

@@ -5,8 +5,12 @@ Here the spread comes from *cross-validated* (leave-one-out) residuals of the wh
 profile was fitted on, ``r = log(measured / predicted)``. For exchangeable new configs the
 ``ceil((n + 1) q) / n`` empirical quantile of those residuals covers a fraction >= q of them
 (split-conformal guarantee), so ``prediction x exp(r_q)`` is an honest q-quantile of the
-latency. Profiles without residuals (spec-sheet priors, published numbers) fall back to a
-log-normal with their ``rel_std``. Coverage is computed by :func:`coverage`, which the
+latency. The spread is not uniform: on the development machine the slowest quarter of models
+(big dense convs streaming hundreds of MB of weights) scatter about 2.5x more than the rest, so
+with enough models the table is split by predicted latency into two regions, each with its own
+quantiles and relative std (a simple form of locally adaptive conformal prediction). Profiles
+without residuals (spec-sheet priors, published numbers) fall back to a log-normal with their
+``rel_std``. Coverage is computed by :func:`coverage`, which the
 benchmark applies to held-out measurements.
 """
 from __future__ import annotations
@@ -22,6 +26,8 @@ from ..errors import ProfileError
 # quantile levels stored in a profile (a prediction interpolates between them)
 LEVELS = (0.01, 0.025, 0.05, 0.1, 0.159, 0.25, 0.5, 0.75, 0.841, 0.9, 0.95, 0.975, 0.99)
 METHOD = "split-conformal quantiles of leave-one-out log residuals over whole models"
+SPLIT_AT = 0.75  # region edge: this quantile of the calibration models' predicted latency
+MIN_REGION = 20  # fewest models a region needs (else one table for all)
 
 
 def check_level(q: float) -> float:
@@ -44,20 +50,46 @@ def conformal_quantile(residuals: Sequence[float], q: float) -> float:
     return float(r[k - 1])
 
 
-def interval_table(log_residuals: Sequence[float]) -> Dict[str, Any]:
-    """What a profile stores: per level in ``LEVELS``, the factor ``exp(r_q)`` on the mean."""
-    factors = [math.exp(conformal_quantile(log_residuals, q)) for q in LEVELS]
-    factors = np.maximum.accumulate(factors)  # monotone in q, whatever the sample
-    return {"method": METHOD, "n": len(log_residuals), "levels": list(LEVELS),
-            "factors": [round(float(f), 5) for f in factors]}
+def _factors(r: np.ndarray) -> Dict[str, Any]:
+    factors = np.maximum.accumulate([math.exp(conformal_quantile(r, q)) for q in LEVELS])
+    return {"n": len(r), "factors": [round(float(f), 5) for f in factors],  # monotone in q
+            "rel_std": round(float(np.sqrt(np.mean(np.expm1(-r) ** 2))), 5)}
 
 
-def factor_at(table: Optional[Dict[str, Any]], rel_std: float, q: float) -> float:
-    """Multiplier of the predicted mean giving its q-quantile (interpolated in the table,
-    log-normal with ``rel_std`` when the profile has no table or q is outside it)."""
+def interval_table(log_residuals: Sequence[float],
+                   predicted_ms: Optional[Sequence[float]] = None) -> Dict[str, Any]:
+    """What a profile stores: per level in ``LEVELS``, the factor ``exp(r_q)`` on the mean,
+    overall and (given the models' predicted latencies, with enough of them) per region."""
+    r = np.asarray(log_residuals, dtype=float)
+    table = {"method": METHOD, "levels": list(LEVELS), **_factors(r)}
+    if predicted_ms is not None:
+        p = np.asarray(predicted_ms, dtype=float)
+        edge = float(np.quantile(p, SPLIT_AT))
+        low = p < edge
+        if min(low.sum(), (~low).sum()) >= MIN_REGION:
+            table["regions"] = [dict(_factors(r[low]), below_ms=round(edge, 4)),
+                                dict(_factors(r[~low]), below_ms=None)]
+    return table
+
+
+def region(table: Optional[Dict[str, Any]], latency_ms: Optional[float]) -> Dict[str, Any]:
+    """The part of ``table`` that applies to a prediction of ``latency_ms``."""
+    if not table:
+        return {}
+    for reg in table.get("regions", []) if latency_ms is not None else []:
+        if reg["below_ms"] is None or latency_ms < reg["below_ms"]:
+            return reg
+    return table
+
+
+def factor_at(table: Optional[Dict[str, Any]], rel_std: float, q: float,
+              latency_ms: Optional[float] = None) -> float:
+    """Multiplier of the predicted mean giving its q-quantile (interpolated in the table of
+    the region of ``latency_ms``; log-normal with ``rel_std`` without a table)."""
     q = check_level(q)
-    if table and table.get("levels"):
-        lv, fs = table["levels"], table["factors"]
+    reg = region(table, latency_ms)
+    if reg.get("factors") and table:
+        lv, fs = table["levels"], reg["factors"]
         if lv[0] <= q <= lv[-1]:
             return float(math.exp(np.interp(q, lv, np.log(fs))))
     return math.exp(NormalDist().inv_cdf(q) * math.log1p(max(rel_std, 0.0)))

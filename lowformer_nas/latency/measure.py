@@ -17,6 +17,31 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from ..errors import ConfigError
 
 BACKENDS = ("torch", "torchscript", "onnxruntime")
+CLOCKS = ("wall", "cpu")
+CLOCK_ENV = "LOWFORMER_NAS_CLOCK"
+
+
+def clock_name() -> str:
+    """``wall`` (default: what a user of an idle device sees) or ``cpu``: this process's CPU
+    time, which on a shared machine leaves out the time other jobs hold the core (only valid
+    for 1 thread on the CPU). Set by ``$LOWFORMER_NAS_CLOCK`` so that calibration, ``measure``
+    and the benchmarks of one session all use the same clock."""
+    name = os.environ.get(CLOCK_ENV, "wall") or "wall"
+    if name not in CLOCKS:
+        raise ConfigError(f"{CLOCK_ENV} must be one of {', '.join(CLOCKS)}, but got {name!r}")
+    return name
+
+
+def now(clock: str) -> float:
+    """Seconds on ``clock`` (see ``clock_name``)."""
+    return time.process_time() if clock == "cpu" else time.perf_counter()
+
+
+def check_clock(clock: str, device: str, threads: Optional[int]) -> str:
+    if clock == "cpu" and (device != "cpu" or threads != 1):
+        raise ConfigError(f"{CLOCK_ENV}=cpu times one CPU thread, but got device {device!r} "
+                          f"and threads {threads!r}; use the wall clock")
+    return clock
 
 
 @dataclass(frozen=True)
@@ -120,17 +145,18 @@ def prepare(module: Any, x: Any, backend: str = "torch", threads: int = 1,
     return run
 
 
-def _time_once(fn: Callable[[], Any], inner: int, sync: Callable[[], None]) -> float:
-    start = time.perf_counter()
+def _time_once(fn: Callable[[], Any], inner: int, sync: Callable[[], None],
+               clock: str = "wall") -> float:
+    start = now(clock)
     for _ in range(inner):
         fn()
     sync()
-    return (time.perf_counter() - start) * 1000.0 / inner
+    return (now(clock) - start) * 1000.0 / inner
 
 
 def time_interleaved(fns: Sequence[Callable[[], Any]], rounds: int = 5, runs: int = 5,
                      device: str = "cpu", min_sample_ms: float = 0.3,
-                     warmup: int = 2) -> List[List[List[float]]]:
+                     warmup: int = 2, clock: str = "wall") -> List[List[List[float]]]:
     """Time several callables round-robin; returns per callable, per round, the run times (ms).
 
     Interleaving spreads machine drift evenly over all callables. Very fast callables are
@@ -142,12 +168,12 @@ def time_interleaved(fns: Sequence[Callable[[], Any]], rounds: int = 5, runs: in
         for _ in range(warmup):
             fn()
         sync()
-        est = _time_once(fn, 1, sync)
+        est = _time_once(fn, 1, sync, clock)
         inners.append(max(1, min(200, int(min_sample_ms / max(est, 1e-4)))))
     out: List[List[List[float]]] = [[] for _ in fns]
     for _ in range(rounds):
         for i, fn in enumerate(fns):
-            out[i].append([_time_once(fn, inners[i], sync) for _ in range(runs)])
+            out[i].append([_time_once(fn, inners[i], sync, clock) for _ in range(runs)])
     return out
 
 
@@ -217,10 +243,11 @@ def measure_latency(model_or_cfg: Any, resolution: int = 224, batch: int = 1, ba
         sync = _sync(device)
         for _ in range(3):
             fn()
-        est = statistics.median(_time_once(fn, 1, sync) for _ in range(3))
+        clock = check_clock(clock_name(), device, threads)
+        est = statistics.median(_time_once(fn, 1, sync, clock) for _ in range(3))
         runs = max(3, min(100, int(min_time_s * 1000.0 / max(est, 1e-3) / rounds)))
         timed = time_interleaved([fn], rounds=rounds, runs=runs, device=device, warmup=1,
-                                 min_sample_ms=0.0)[0]
+                                 min_sample_ms=0.0, clock=clock)[0]
         used = threads or torch.get_num_threads()
     s = summarize(timed)
     return Measurement(latency_ms=s["latency_ms"], p10_ms=s["p10_ms"], p90_ms=s["p90_ms"],

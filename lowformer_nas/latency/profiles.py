@@ -19,7 +19,7 @@ from ..errors import ProfileError
 
 FORMAT = "lowformer-nas/latency-profile"
 FORMAT_VERSION = 1
-FIT_VERSION = 3  # bump when the fit changes so cached 'local' profiles are refitted
+FIT_VERSION = 4  # bump when the fit changes so cached 'local' profiles are refitted
 
 
 def cache_dir() -> Path:
@@ -50,7 +50,7 @@ class Prediction:
         from .intervals import factor_at
 
         rel = self.std_ms / self.latency_ms if self.latency_ms > 0 else 0.0
-        return self.latency_ms * factor_at(self.interval, rel, q)
+        return self.latency_ms * factor_at(self.interval, rel, q, self.latency_ms)
 
     def central_interval(self, p: float = 0.9) -> Tuple[float, float]:
         """(low, high) ms holding the latency with probability ``p`` (5%/95% for 0.9)."""
@@ -113,9 +113,14 @@ class Profile:
         return self._predictor
 
     def _prediction(self, total: float, per_stage: Dict[str, float]) -> Prediction:
-        return Prediction(latency_ms=total, std_ms=total * self.predictor.rel_std,
-                          per_stage=per_stage, profile=self.name,
-                          interval=self.data["params"].get("interval"))
+        table = self.data["params"].get("interval")
+        rel = self.predictor.rel_std
+        if table:  # the std of this prediction's region (latency/intervals.py)
+            from .intervals import region
+
+            rel = max(float(region(table, total).get("rel_std", rel)), 0.02)
+        return Prediction(latency_ms=total, std_ms=total * rel, per_stage=per_stage,
+                          profile=self.name, interval=table)
 
     def predict(self, cfg: Any, resolution: int = 224, batch: int = 1) -> Prediction:
         """Analytic path from an ``ArchConfig`` (no module is built)."""

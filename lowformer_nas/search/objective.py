@@ -61,7 +61,12 @@ class Evaluator:
 
     def __init__(self, settings: SearchSettings, space: SearchSpace, profile: Any,
                  data: ProxyData) -> None:
+        from .feasibility import BudgetRule, default_quantile
+
         self.settings, self.space, self.profile, self.data = settings, space, profile, data
+        q = settings.budget_quantile
+        self.rule = BudgetRule(settings.budget_ms, default_quantile(profile) if q is None else q,
+                               profile, measured=settings.measure)
 
     def latency(self, cfg) -> Tuple[float, float]:
         """(ms, std ms) at the space's resolution, batch 1: predicted, or measured here.
@@ -92,7 +97,7 @@ class Evaluator:
         """
         start = time.perf_counter()
         lat, std = latency or self.latency(cfg)
-        ev = Evaluation(config_key(cfg), lat, std, feasible=lat <= self.settings.budget_ms)
+        ev = Evaluation(config_key(cfg), lat, std, feasible=self.rule.fits(lat, std))
         if ev.feasible or force:
             s = self.settings
             ev.zc = zero_cost_scores(cfg, self.data, s.proxy_resolution, seed=s.seed)

@@ -236,10 +236,12 @@ def make_objective(ctx, study, stage: str) -> Callable[[Any], Any]:
             trial.set_user_attr("duplicate", True)
         else:
             lat = ctx.evaluator.latency(cfg)
-            trial.set_constraint(CONSTRAINT, lat[0] - budget)
+            qlat = ctx.evaluator.rule.budget_latency(*lat)
+            trial.set_constraint(CONSTRAINT, qlat - budget)
             trial.set_user_attr("latency_ms", lat[0])
             trial.set_user_attr("latency_std_ms", lat[1])
-            trial.set_user_attr("feasible", lat[0] <= budget)
+            trial.set_user_attr("latency_budget_ms", qlat)  # what the budget was compared with
+            trial.set_user_attr("feasible", qlat <= budget)
             report = _early_stopper(ctx, study, trial, lat[0]) if stage == "train" else None
             try:
                 ev = ctx.evaluator.evaluate_config(cfg, stage, report=report, latency=lat)
@@ -250,7 +252,8 @@ def make_objective(ctx, study, stage: str) -> Callable[[Any], Any]:
                 trial.set_user_attr("error", f"{type(failure).__name__}: {failure}")
                 raise failure from e
         if CONSTRAINT not in trial.constraints:
-            trial.set_constraint(CONSTRAINT, ev.latency_ms - budget)
+            trial.set_constraint(CONSTRAINT, ctx.evaluator.rule.budget_latency(
+                ev.latency_ms, ev.latency_std_ms) - budget)
         for k, v in ev.attrs().items():
             trial.set_user_attr(k, v)
         return ev.values()

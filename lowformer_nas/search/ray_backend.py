@@ -37,7 +37,9 @@ def _trainable(config: Dict[str, Any], evaluator: Any = None, stage: str = "zc")
     start = time.perf_counter()
     s, cfg = evaluator.settings, evaluator.space.build(config)
     lat, std = evaluator.latency(cfg)
-    base = {"latency_ms": lat, "latency_std_ms": std, "feasible": lat <= s.budget_ms,
+    qlat = evaluator.rule.budget_latency(lat, std)
+    base = {"latency_ms": lat, "latency_std_ms": std, "latency_budget_ms": qlat,
+            "feasible": qlat <= s.budget_ms,
             "config_key": config_key(cfg)}
     if not base["feasible"]:  # worst score (ASHA needs a finite one in the train stage)
         worst = 0.0 if stage == "train" else -math.inf
@@ -113,7 +115,8 @@ class ConstrainedOptunaSearch(OptunaSearch):
     def on_trial_complete(self, trial_id: str, result: Any = None, error: bool = False) -> None:
         ot_trial = self._ot_trials.get(trial_id)
         if ot_trial is not None and result and result.get("latency_ms") is not None:
-            ot_trial.set_constraint("latency", result["latency_ms"] - self.budget_ms)
+            ot_trial.set_constraint("latency", result.get("latency_budget_ms",
+                                                          result["latency_ms"]) - self.budget_ms)
         super().on_trial_complete(trial_id, result, error)
 
 

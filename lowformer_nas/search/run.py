@@ -167,6 +167,10 @@ def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, D
 
     space = load_space(settings.space)
     profile = get_target(settings.target)
+    if settings.budget_quantile is None:  # resolved before config.yaml is compared/written
+        from .feasibility import default_quantile
+
+        settings.budget_quantile = default_quantile(profile)
     reference_names(settings)
     data = _load_data(settings)
     if settings.storage:

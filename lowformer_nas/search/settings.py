@@ -12,12 +12,13 @@ from ..errors import RunError
 from ..rundir.config import PROXIES
 from .budget import parse_budget, parse_duration
 from .datasets import check_dataset_spec
+from .feasibility import check_quantile
 from .proxies import ZC_SCORES
 
 BACKENDS = ("optuna", "ray")
 SAMPLERS = ("nsga2", "tpe")
 # options that must match when a run directory is continued (trials may grow)
-IDENTITY = ("target", "budget_ms", "space", "proxy", "dataset", "seed", "measure", "epochs",
+IDENTITY = ("target", "budget_ms", "budget_quantile", "space", "proxy", "dataset", "seed", "measure", "epochs",
             "proxy_resolution", "zc_score", "sampler", "max_train", "max_val")
 
 
@@ -49,9 +50,11 @@ class SearchSettings:
     references: List[str] = field(default_factory=lambda: ["all"])
     timeout: Optional[str] = None  # wall-clock limit of this invocation (not of the study)
     heartbeat: int = 30  # --storage: seconds between heartbeats; silent 4x as long = failed
+    budget_quantile: Optional[float] = None  # None: the default of search/feasibility.py
 
     def __post_init__(self) -> None:
         self.budget_ms = parse_budget(self.budget)
+        self.budget_quantile = check_quantile(self.budget_quantile)
         if self.timeout is not None:
             parse_duration(self.timeout)
         _check_choice("proxy", self.proxy, PROXIES)

@@ -1,0 +1,68 @@
+"""The one rule deciding whether a config fits the latency budget (both backends, references).
+
+A predicted latency is a distribution, not a number: the search counts a config feasible only
+when its ``--budget-quantile`` Q latency fits the budget, so a B3 "at 30 ms" stays under 30 ms
+on the device with probability about Q. Default: 0.9 for a profile calibrated on this machine
+(its intervals are conformal quantiles of cross-validated residuals, checked by
+``benchmarks/latency_accuracy.py``), 0.5 for any other profile (spec-sheet priors and a few
+published latencies: their spread is a guess, and a 0.9 would only move the budget by a guessed
+factor). Measured latencies (``--measure``) are compared as they are.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+from ..errors import RunError
+
+MEASURED_HERE_Q = 0.9  # default for profiles calibrated on this machine (journal here)
+OTHER_Q = 0.5  # default for spec-sheet priors and profiles fitted to published latencies
+
+
+def check_quantile(q: Optional[float]) -> Optional[float]:
+    """``--budget-quantile`` must be a number strictly between 0 and 1 (None: the default)."""
+    if q is None:
+        return None
+    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0.0 < float(q) < 1.0 \
+            or not math.isfinite(q):
+        raise RunError(f"--budget-quantile must be a number between 0 and 1 (exclusive), "
+                       f"e.g. 0.9, but got {q!r}")
+    return float(q)
+
+
+def calibrated_here(profile: Any) -> bool:
+    """Whether ``profile`` was measured on this machine (its calibration journal is here)."""
+    journal = profile.data.get("journal")
+    return profile.data.get("status") == "calibrated" and bool(journal) \
+        and Path(journal).is_file()
+
+
+def default_quantile(profile: Any) -> float:
+    return MEASURED_HERE_Q if calibrated_here(profile) else OTHER_Q
+
+
+class BudgetRule:
+    """``budget_latency(ms, std)``: the latency compared with the budget; ``fits``: the rule."""
+
+    def __init__(self, budget_ms: float, quantile: float, profile: Any,
+                 measured: bool = False) -> None:
+        self.budget_ms, self.quantile, self.measured = budget_ms, quantile, measured
+        self.interval = None if profile is None else profile.data["params"].get("interval")
+
+    def budget_latency(self, latency_ms: float, std_ms: float) -> float:
+        """The Q-quantile of a predicted latency (a measured one as it is)."""
+        if self.measured or latency_ms <= 0:
+            return latency_ms
+        from ..latency.intervals import factor_at
+
+        return latency_ms * factor_at(self.interval, std_ms / latency_ms, self.quantile,
+                                      latency_ms)
+
+    def fits(self, latency_ms: float, std_ms: float) -> bool:
+        return self.budget_latency(latency_ms, std_ms) <= self.budget_ms
+
+    def describe(self) -> str:
+        if self.measured:
+            return "feasible: measured latency <= budget"
+        return f"feasible: predicted {self.quantile:g}-quantile latency <= budget"
