@@ -67,3 +67,13 @@ def test_search_records_quantile_and_flags_trials(tmp_path):
     assert 0 < rows["0.99"] < rows["0.5"], rows
     s = SearchSettings(target="jetson", budget="5ms")
     assert s.budget_quantile is None and "budget_quantile" in s.to_dict()
+
+
+def test_runs_from_before_the_option_resume_as_median_and_keep_their_study_name():
+    from lowformer_nas.search.optuna_backend import study_name
+
+    old = SearchSettings.from_dict({"target": "jetson", "budget": "5ms"})
+    assert old.budget_quantile == 0.5
+    new = SearchSettings(target="jetson", budget="5ms", budget_quantile=0.9)
+    assert new.differences(old) == ["budget_quantile: 0.5 -> 0.9"]
+    assert study_name(new, "zc") == study_name(old, "zc")

@@ -343,11 +343,13 @@ def refit_with_models(profile_or_journal: "Profile | str | os.PathLike[str]",
     journal and refit (the search's measure-and-refit loop calls this).
 
     ``rows``: dicts with ``arch`` (an ``ArchConfig`` or its dict), ``ms`` (measured latency),
-    optional ``resolution`` (224) and ``batch`` (1). Each row is fsynced before the refit, so
+    optional ``resolution`` (224) and ``batch`` (1), timed on the journal's clock (``measure``
+    follows ``$LOWFORMER_NAS_CLOCK``; checked). Each row is fsynced before the refit, so
     a crash loses nothing already appended. Returns the refitted profile (not saved: the
     caller decides where it goes); its ``error.n_models`` and sha256 change with the journal.
     """
     from ..arch.yaml_io import config_from_dict, config_to_dict
+    from .measure import clock_name
 
     path = profile_or_journal.data.get("journal") if isinstance(profile_or_journal, Profile) \
         else str(profile_or_journal)
@@ -356,6 +358,10 @@ def refit_with_models(profile_or_journal: "Profile | str | os.PathLike[str]",
                            f"machine (journal {path!r}); measured rows need a profile "
                            f"calibrated here")
     j = Journal(Path(path), _header_of(Path(path)))
+    if j.header.get("clock", "wall") != clock_name():
+        raise ProfileError(f"journal {path} was timed on the {j.header.get('clock', 'wall')!r} "
+                           f"clock but this process measures on {clock_name()!r} "
+                           f"($LOWFORMER_NAS_CLOCK); rows must use the journal's clock")
     budget = profile_or_journal.data.get("budget_minutes") \
         if isinstance(profile_or_journal, Profile) else None
     for row in rows:

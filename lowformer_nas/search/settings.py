@@ -18,8 +18,12 @@ from .proxies import ZC_SCORES
 BACKENDS = ("optuna", "ray")
 SAMPLERS = ("nsga2", "tpe")
 # options that must match when a run directory is continued (trials may grow)
-IDENTITY = ("target", "budget_ms", "budget_quantile", "space", "proxy", "dataset", "seed", "measure", "epochs",
+IDENTITY = ("target", "budget_ms", "space", "proxy", "dataset", "seed", "measure", "epochs",
             "proxy_resolution", "zc_score", "sampler", "max_train", "max_val")
+# must match on resume too, but is not part of the study name (studies made before the option
+# existed keep their names); a run from before it was judged by its mean, i.e. about 0.5
+RESUME_IDENTITY = IDENTITY + ("budget_quantile",)
+OLD_RUN_QUANTILE = 0.5
 
 
 @dataclass
@@ -88,11 +92,12 @@ class SearchSettings:
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "SearchSettings":
         names = {f.name for f in fields(cls)}
+        d = dict({"budget_quantile": OLD_RUN_QUANTILE}, **d)
         return cls(**{k: v for k, v in d.items() if k in names and k != "budget_ms"})
 
     def differences(self, other: "SearchSettings") -> List[str]:
         """Identity options that differ (``name: old -> new``)."""
-        return [f"{k}: {getattr(other, k)!r} -> {getattr(self, k)!r}" for k in IDENTITY
+        return [f"{k}: {getattr(other, k)!r} -> {getattr(self, k)!r}" for k in RESUME_IDENTITY
                 if getattr(self, k) != getattr(other, k)]
 
 
