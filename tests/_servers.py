@@ -42,13 +42,15 @@ def pg_bindir() -> Path:
                        "Debian's 'postgresql' package (.ci/run does)")
 
 
-def _as_server_user(root: Path) -> List[str]:
-    """``initdb`` refuses root: run the server as ``postgres`` then (owning ``root``)."""
+def _as_server_user(root: Path) -> dict:
+    """``initdb`` refuses root: then run the server as ``postgres`` (owning ``root``), by
+    ``subprocess``'s own user switch (no ``runuser``/``su``, which may not be on PATH)."""
     if os.geteuid() != 0:
-        return []
+        return {}
     pw = pwd.getpwnam("postgres")
     os.chown(root, pw.pw_uid, pw.pw_gid)
-    return ["runuser", "-u", "postgres", "--"]
+    return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": [],
+            "env": dict(os.environ, HOME=pw.pw_dir)}
 
 
 @contextlib.contextmanager
@@ -58,8 +60,8 @@ def postgres_server(attempts: int = 3) -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="lfnas-pg-"))
     data, log = root / "data", root / "server.log"
     as_user = _as_server_user(root)
-    run = lambda *a: subprocess.run([*as_user, *a], cwd=root, check=True,  # noqa: E731
-                                    capture_output=True, text=True, timeout=180)
+    run = lambda *a: subprocess.run(a, cwd=root, check=True, capture_output=True,  # noqa: E731
+                                    text=True, timeout=180, **as_user)
     started = False
     try:
         run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", PG_USER, "-E", "UTF8",
@@ -79,8 +81,9 @@ def postgres_server(attempts: int = 3) -> Iterator[str]:
         yield f"postgresql://{PG_USER}@127.0.0.1:{port}/postgres"
     finally:
         if started:
-            subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                            "-w", "-t", "60", "stop"], cwd=root, capture_output=True, timeout=120)
+            subprocess.run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w",
+                            "-t", "60", "stop"], cwd=root, capture_output=True, timeout=120,
+                           **as_user)
         shutil.rmtree(root, ignore_errors=True)
 
 
