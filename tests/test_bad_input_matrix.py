@@ -180,6 +180,9 @@ CASES: List[Tuple[str, List[str], str]] = [
     ("storage-unknown-dialect", _search(storage="foo://bar"), "'foo://bar'"),
     ("storage-unreachable", _search(storage="sqlite:////nonexistent-dir/x.db"),
      "nonexistent-dir"),
+    ("storage-driver-missing", _search(storage="mysql+mysqldb://u@127.0.0.1:1/x"),
+     "'MySQLdb' is not installed"),
+    ("heartbeat-zero", _search(storage="sqlite:///IN/x.db", heartbeat="0"), "got 0"),
     ("references-unknown", _search(references="lowformer_b9"), "'lowformer_b9'"),
     ("out-not-a-run", _search(out="IN/runs_in/not_a_run"), "not_a_run"),
     ("out-other-version", _search(out="IN/runs_in/other_version"), "format_version 99"),
@@ -242,7 +245,8 @@ CASES: List[Tuple[str, List[str], str]] = [
      "got 0"),
 ]
 SUBPROCESS_CASES = ("budget-no-unit", "arch-width-not-mult4", "csv-negative-latency",
-                    "report-other-version", "dataset-imagefolder-empty")
+                    "report-other-version", "dataset-imagefolder-empty",
+                    "storage-driver-missing")
 
 
 def _argv(argv: List[str], base: Path) -> List[str]:
