@@ -115,6 +115,7 @@ def ray_node(head_address: Optional[str], num_cpus: int, resources: str, root: P
         cmd += ["--address", head_address]
         address = head_address
     log_path = root / "ray-start.log"
+    env = dict(env, RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0")  # no 30 s drain on SIGTERM
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=root)
