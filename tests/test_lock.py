@@ -1,12 +1,17 @@
 """``requirements.lock`` covers ``pyproject.toml``: every dependency (and the locked extras) is
 pinned to exactly one version that its specifier allows, so ``pip install -c
 requirements.lock -e ".[test,postgres]"`` cannot drift from what the project asks for."""
-import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: tomllib arrived in 3.11
+    tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parent.parent
 
