@@ -319,7 +319,7 @@ def _lib_cases(base: Path) -> List[Tuple[str, Callable[[], Any]]]:
     from lowformer_nas.latency.calibrate_models import read_model_csv
     from lowformer_nas.latency.export_kit import read_results
     from lowformer_nas.search.budget import parse_budget
-    from lowformer_nas.search.datasets import load_dataset
+    from lowformer_nas.accuracy.datasets import load_dataset
     from lowformer_nas.rundir.rows import read_trials_csv
     from lowformer_nas.rundir.config import read_run_config
     from lowformer_nas.search.settings import SearchSettings

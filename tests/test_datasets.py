@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lowformer_nas.errors import DatasetError
-from lowformer_nas.search.datasets import check_dataset_spec, load_dataset
+from lowformer_nas.accuracy.datasets import check_dataset_spec, load_dataset
 
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
 

@@ -81,7 +81,7 @@ def test_kill_then_resume_loses_and_duplicates_nothing(tmp_path, sig):
 
 def test_diverging_trials_fail_and_the_search_goes_on(tmp_path, monkeypatch):
     from lowformer_nas.search import run as run_mod
-    from lowformer_nas.search.datasets import load_dataset
+    from lowformer_nas.accuracy.datasets import load_dataset
     from lowformer_nas.search.settings import SearchSettings
 
     poisoned = load_dataset("digits", max_train=200, max_val=50)

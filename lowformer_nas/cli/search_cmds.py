@@ -42,7 +42,7 @@ def _setting_defaults() -> Dict[str, Any]:
 
 
 def _register_search(sub: argparse._SubParsersAction) -> None:
-    from ..search.proxies import ZC_SCORES
+    from ..accuracy.zerocost import ZC_SCORES
     from ..search.settings import BACKENDS, PROXIES, SAMPLERS
 
     d = _setting_defaults()

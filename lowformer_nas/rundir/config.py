@@ -12,13 +12,13 @@ from typing import Any, Dict
 
 import yaml
 
+from ..accuracy.zerocost import ZC_SCORES  # noqa: F401  (trials.csv has one column each)
 from ..errors import RunError
 
 CONFIG_NAME = "config.yaml"
 RUN_FORMAT = "lowformer-nas/run"
 RUN_FORMAT_VERSION = 1  # bump when the run layout changes; older tools then refuse the run
 PROXIES = ("zero-cost", "train", "two-stage")
-ZC_SCORES = ("naswot", "synflow", "gradnorm")  # computed by search.proxies; trials.csv columns
 # settings that reports read (pareto data, summary); a run without them cannot be reported
 REPORT_SETTINGS = ("target", "budget_ms", "proxy", "zc_score")
 

@@ -1,4 +1,5 @@
-"""The search: proxies, datasets, Pareto maths, the B0-B3 family and the Optuna / Ray backends.
+"""The search: settings, evaluation (latency from ``latency``, accuracy from ``accuracy``),
+Pareto maths, the B0-B3 family and the Optuna / Ray backends.
 
 Heavy dependencies (torch, optuna, ray, plotly) load inside the functions that need them.
 """

@@ -14,8 +14,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..arch.yaml_io import config_to_dict
 from ..space import SearchSpace
-from .datasets import ProxyData
-from .proxies import train_proxy, zero_cost_scores
+from ..accuracy.datasets import ProxyData
+from ..accuracy.proxies import train_proxy
+from ..accuracy.zerocost import zero_cost_scores
 from .settings import SearchSettings
 
 WORST = float("-inf")

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional
 from ..errors import RunError
 from .budget import time_left
 from .objective import Evaluation, config_key, should_stop_early
-from .proxies import TrialDiverged, TrialOutOfMemory, as_trial_failure
+from ..accuracy.proxies import TrialDiverged, TrialOutOfMemory, as_trial_failure
 
 STUDY_PREFIX = "lowformer-nas"
 CONSTRAINT = "latency"

@@ -31,7 +31,8 @@ def _trainable(config: Dict[str, Any], evaluator: Any = None, stage: str = "zc")
     import torch
     from ray import tune
 
-    from .proxies import train_proxy, zero_cost_scores
+    from ..accuracy.proxies import train_proxy
+    from ..accuracy.zerocost import zero_cost_scores
 
     torch.set_num_threads(1)
     start = time.perf_counter()

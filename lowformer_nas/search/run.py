@@ -198,7 +198,7 @@ def _finish(ctx: SearchContext) -> Dict[str, Any]:
 
 
 def _load_data(settings: SearchSettings) -> Any:
-    from .datasets import load_dataset
+    from ..accuracy.datasets import load_dataset
 
     return load_dataset(settings.dataset, settings.data_dir, settings.max_train,
                         settings.max_val, settings.seed, image_size=settings.proxy_resolution)

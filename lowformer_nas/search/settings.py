@@ -11,9 +11,9 @@ from typing import Any, Dict, List, Optional
 from ..errors import RunError
 from ..rundir.config import PROXIES
 from .budget import parse_budget, parse_duration
-from .datasets import check_dataset_spec
+from ..accuracy.datasets import check_dataset_spec
+from ..accuracy.zerocost import ZC_SCORES
 from .feasibility import check_quantile
-from .proxies import ZC_SCORES
 
 BACKENDS = ("optuna", "ray")
 SAMPLERS = ("nsga2", "tpe")
