@@ -71,7 +71,7 @@ def stratified(space_name: str, profile_path: str, n: int, pool: int, seed: int,
     """
     import random
 
-    from lowformer_nas.latency.profiles import get_target
+    from lowformer_nas.latency import get_target
     from lowformer_nas.space import load_space
 
     space, profile = load_space(space_name), get_target(profile_path)
