@@ -15,7 +15,7 @@ from typing import Any, List, Optional
 
 from ..errors import LowFormerNASError
 
-COMMAND_MODULES = ("arch_cmds", "latency_cmds", "search_cmds")
+COMMAND_MODULES = ("arch_cmds", "latency_cmds", "search_cmds", "audit_cmds")
 
 
 class _Parser(argparse.ArgumentParser):

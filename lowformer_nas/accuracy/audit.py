@@ -1,0 +1,186 @@
+"""The proxy audit: how well does each cheap accuracy signal rank the ground-truth table?
+
+Computes, for every architecture of a ground-truth table (mean over its seeds), the value of
+every proxy: size (params, MACs), predicted latency (given by the caller, which owns the
+latency model), each zero-cost score, short training runs at several budgets scored by final
+accuracy and by summed training loss (lower is better, so negated), and a random-forest
+surrogate over the cheap ones (leave-one-out predictions). Then ranks them with
+``audit_stats.agreement``. Compute only: ``audit_report`` draws the result.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..errors import RunError
+from .audit_stats import Interval, RankAgreement, agreement, bootstrap, spearman
+from .groundtruth import GroundTruthRow, Recipe, mean_by_config
+from .zerocost import ZC_SCORES
+
+Budget = Tuple[int, int]  # (epochs, training images)
+
+
+def parse_budgets(text: str) -> List[Budget]:
+    """``"1x500,2x1250"`` -> [(1, 500), (2, 1250)]; ``"none"`` -> [] (no training proxies)."""
+    if text.strip() == "none":
+        return []
+    out = []
+    for part in text.split(","):
+        try:
+            e, n = (int(v) for v in part.lower().split("x"))
+        except ValueError:
+            raise RunError(f"--budgets must be EPOCHSxIMAGES items joined by commas (e.g. "
+                           f"1x500,2x1250) or 'none', but got {text!r}") from None
+        if e < 1 or n < 10:
+            raise RunError(f"--budgets: epochs must be >= 1 and images >= 10, but got {part!r}")
+        out.append((e, n))
+    return out
+
+
+@dataclass(frozen=True)
+class ProxyScore:
+    """One proxy's agreement with the ground truth and what it costs per architecture."""
+
+    name: str
+    kind: str  # size | latency | zero-cost | training | surrogate
+    seconds: float  # median wall time per architecture (0: free)
+    agreement: RankAgreement
+    image_passes: int = 0  # training budget in images seen (training proxies)
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything the audit page and table show."""
+
+    table: str
+    recipe_id: str
+    recipe: str
+    n_archs: int
+    n_rows: int
+    noise: Interval  # seed-to-seed Spearman of the table itself (its ceiling)
+    noise_pairs: int
+    latency_source: str
+    proxies: Tuple[ProxyScore, ...]
+    settings: Dict[str, object] = field(default_factory=dict)
+
+
+def noise_ceiling(rows: Sequence[GroundTruthRow], recipe_id: str,
+                  n_boot: int = 1000) -> Tuple[Interval, int]:
+    """Spearman between seed 0 and seed 1 over the configs trained with both."""
+    by: Dict[str, Dict[int, float]] = {}
+    for r in rows:
+        if r.recipe_id == recipe_id:
+            by.setdefault(r.config_hash, {})[r.seed] = r.accuracy
+    pairs = [(s[0], s[1]) for s in by.values() if 0 in s and 1 in s]
+    if len(pairs) < 3:
+        return Interval(float("nan"), float("nan"), float("nan")), len(pairs)
+    return bootstrap(spearman, [p[0] for p in pairs], [p[1] for p in pairs], n_boot), len(pairs)
+
+
+def _timed(fn: Callable[[], Dict[str, float]]) -> Tuple[Dict[str, float], float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def cheap_values(configs, data, zc_resolution: int, seed: int,
+                 latency: Optional[Sequence[float]]) -> Dict[str, Tuple[str, List, List]]:
+    """name -> (kind, value per config, seconds per config) for size, latency, zero-cost."""
+    from ..arch.stats import count_params_macs
+    from .zerocost import zero_cost_scores
+
+    out: Dict[str, Tuple[str, List, List]] = {
+        "params": ("size", [], []), "MACs": ("size", [], [])}
+    out.update({n: ("zero-cost", [], []) for n in ZC_SCORES})
+    for cfg in configs:
+        params, macs, _ = count_params_macs(cfg, resolution=zc_resolution,
+                                            num_classes=data.num_classes)
+        for name, v in (("params", params), ("MACs", macs)):
+            out[name][1].append(float(v))
+            out[name][2].append(0.0)
+        for name in ZC_SCORES:
+            zc, sec = _timed(lambda: zero_cost_scores(cfg, data, zc_resolution, seed=seed,
+                                                      names=[name]))
+            out[name][1].append(zc[name])
+            out[name][2].append(sec)
+    if latency is not None:  # faster is not better: a proxy must predict accuracy, so +lat
+        out["predicted latency"] = ("latency", [float(v) for v in latency],
+                                    [0.0] * len(configs))
+    return out
+
+
+def training_values(configs, data, resolution: int, budgets: Sequence[Budget], seed: int,
+                    progress: Optional[Callable[[str], None]] = None
+                    ) -> Dict[str, Tuple[str, List, List]]:
+    """Short runs at each budget: accuracy and negated summed training loss."""
+    from .proxies import train_run
+
+    out: Dict[str, Tuple[str, List, List]] = {}
+    for epochs, images in budgets:
+        acc, loss, secs = [], [], []
+        for i, cfg in enumerate(configs):
+            res = train_run(cfg, data, resolution, epochs, seed=seed, train_images=images)
+            acc.append(res.accuracy)
+            loss.append(-sum(res.loss_sums))
+            secs.append(res.seconds)
+            if progress:
+                progress(f"train {epochs}x{images}: {i + 1}/{len(configs)}")
+        out[f"train {epochs}x{images} accuracy"] = ("training", acc, secs)
+        out[f"train {epochs}x{images} -loss sum"] = ("training", loss, secs)
+    return out
+
+
+def surrogate_values(configs, cheap: Mapping[str, Tuple[str, List, List]],
+                     truth: Sequence[float], seed: int) -> List[float]:
+    """Leave-one-out random-forest predictions from the config and the cheap proxies."""
+    from .surrogate import MIN_POINTS, Surrogate, feature_matrix
+
+    if len(truth) < MIN_POINTS:
+        return [float("nan")] * len(truth)
+    extra = [{n: cheap[n][1][i] for n in cheap} for i in range(len(configs))]
+    return list(Surrogate(seed).loo_predictions(feature_matrix(configs, extra), truth))
+
+
+def run_audit(rows: Sequence[GroundTruthRow], table: str, data, *, zc_resolution: int,
+              train_resolution: int, budgets: Sequence[Budget], latency_fn=None,
+              latency_source: str = "none", recipe_id: Optional[str] = None, seed: int = 0,
+              n_buckets: int = 3, n_boot: int = 1000,
+              progress: Optional[Callable[[str], None]] = None) -> AuditResult:
+    """Score every proxy on the table's architectures; ``latency_fn(cfg) -> ms`` if given."""
+    means = mean_by_config(list(rows), recipe_id)
+    if len(means) < 3:
+        raise RunError(f"{table!r} holds {len(means)} architectures; the audit needs >= 3")
+    first = [r for r, _ in means.values()]
+    rid = first[0].recipe_id
+    configs = [r.arch() for r in first]
+    truth = [acc for _, acc in means.values()]
+    latency = [latency_fn(c) for c in configs] if latency_fn else None
+    values = cheap_values(configs, data, zc_resolution, seed, latency)
+    cheap = dict(values)
+    values.update(training_values(configs, data, train_resolution, budgets, seed, progress))
+    values["surrogate (LOO)"] = ("surrogate", surrogate_values(configs, cheap, truth, seed),
+                                 [0.0] * len(configs))
+    scores = tuple(ProxyScore(
+        name, kind, statistics.median(secs) if secs else 0.0,
+        agreement(vals, truth, latency if latency else None, n_buckets, n_boot=n_boot,
+                  seed=seed), _passes(name, budgets))
+        for name, (kind, vals, secs) in values.items())
+    noise, pairs = noise_ceiling(rows, rid, n_boot)
+    return AuditResult(table, rid, first[0].recipe, len(configs), len(rows), noise, pairs,
+                       latency_source, scores,
+                       {"zc_resolution": zc_resolution, "train_resolution": train_resolution,
+                        "budgets": [f"{e}x{n}" for e, n in budgets], "seed": seed,
+                        "latency_buckets": n_buckets, "bootstrap": n_boot})
+
+
+def _passes(name: str, budgets: Sequence[Budget]) -> int:
+    for e, n in budgets:
+        if name.startswith(f"train {e}x{n} "):
+            return e * n
+    return 0
+
+
+def recipe_of(result: AuditResult) -> Recipe:
+    return Recipe.from_json(result.recipe)

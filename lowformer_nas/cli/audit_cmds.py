@@ -1,0 +1,91 @@
+"""``audit``: rank every accuracy proxy against a ground-truth table (thin over accuracy.audit)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_BUDGETS = "1x500,1x1000,2x1250"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("audit", help="how well each accuracy proxy ranks a ground-truth table")
+    p.add_argument("table", help="ground-truth CSV (benchmarks/ground_truth.py writes one)")
+    p.add_argument("--target", default=None,
+                   help="latency target whose predictions are audited too (default: none)")
+    p.add_argument("--data", default=None, help="dataset directory (default: the usual places)")
+    p.add_argument("--budgets", default=DEFAULT_BUDGETS,
+                   help=f"short-training budgets EPOCHSxIMAGES,... or none ({DEFAULT_BUDGETS})")
+    p.add_argument("--zc-resolution", type=int, default=None,
+                   help="zero-cost input size (default: the table's recipe resolution)")
+    p.add_argument("--train-resolution", type=int, default=None,
+                   help="short-training input size (default: the table's recipe resolution)")
+    p.add_argument("--recipe-id", default=None, help="which recipe, if the table mixes several")
+    p.add_argument("--buckets", type=int, default=3, help="latency buckets (3)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="output folder (default audit-<table name>)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_audit)
+
+
+def _check(args: argparse.Namespace) -> None:
+    from ..errors import RunError
+
+    for name, low in (("buckets", 1), ("bootstrap", 100), ("seed", 0), ("zc_resolution", 16),
+                      ("train_resolution", 16)):
+        v = getattr(args, name)
+        if v is not None and v < low:
+            raise RunError(f"--{name.replace('_', '-')} must be an integer >= {low}, "
+                           f"but got {v!r}")
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .._io import atomic_write_text
+    from ..accuracy.audit import parse_budgets, run_audit
+    from ..accuracy.audit_report import html, markdown, to_json
+    from ..accuracy.datasets import load_dataset
+    from ..accuracy.groundtruth import Recipe, mean_by_config, read_ground_truth
+
+    _check(args)
+    rows = read_ground_truth(args.table)
+    budgets = parse_budgets(args.budgets)
+    means = mean_by_config(rows, args.recipe_id)
+    if not means:
+        raise _no_rows(args)
+    recipe = Recipe.from_json(next(iter(means.values()))[0].recipe)
+    latency_fn, source = _latency(args.target)
+    out = Path(args.out or f"audit-{Path(args.table).stem}")
+    data = load_dataset(recipe.dataset, args.data, max_train=max(
+        [recipe.train_images] + [n for _, n in budgets]), max_val=recipe.val_images,
+        seed=recipe.data_seed)
+    say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    say(f"audit: {len(means)} architectures, {len(budgets)} training budgets")
+    result = run_audit(rows, args.table, data, zc_resolution=args.zc_resolution or
+                       recipe.resolution, train_resolution=args.train_resolution or
+                       recipe.resolution, budgets=budgets, latency_fn=latency_fn,
+                       latency_source=source, recipe_id=args.recipe_id, seed=args.seed,
+                       n_buckets=args.buckets, n_boot=args.bootstrap, progress=say)
+    text = markdown(result)
+    atomic_write_text(out / "audit.md", text)
+    atomic_write_text(out / "audit.json", to_json(result))
+    atomic_write_text(out / "audit.html", html(result))
+    print(text + f"\nwrote {out}/audit.md, audit.json, audit.html")
+    return 0
+
+
+def _no_rows(args: argparse.Namespace):
+    from ..errors import RunError
+
+    return RunError(f"{args.table!r} has no rows for recipe {args.recipe_id!r}")
+
+
+def _latency(target):
+    """(cfg -> predicted ms at 224x224 batch 1, description) for ``--target``, or (None, ...)."""
+    if target is None:
+        return None, "not audited (no --target)"
+    from ..latency import get_target
+
+    profile = get_target(target)
+    fn = lambda cfg: profile.predict(cfg, resolution=224, batch=1).latency_ms  # noqa: E731
+    return fn, f"predicted by profile {profile.name!r} ({profile.source}), 224x224, batch 1"

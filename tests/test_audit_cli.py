@@ -1,0 +1,71 @@
+"""``lowformer-nas audit``: end to end on a small table, and bad inputs (one line, exit 2, no files)."""
+import json
+
+import pytest
+
+from lowformer_nas.accuracy.groundtruth import GroundTruthTable, Recipe, make_row
+from lowformer_nas.arch.stats import count_params_macs
+from lowformer_nas.cli import main
+from lowformer_nas.space import load_space
+
+RECIPE = Recipe(dataset="digits", resolution=32, train_images=60, val_images=30, epochs=2)
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    """Six tiny-space configs whose 'accuracy' is their parameter rank (known answer: params
+    Spearman +1); two of them also with seed 1 (a perfectly agreeing second seed)."""
+    path = tmp_path_factory.mktemp("gt") / "gt.csv"
+    space = load_space("tiny")
+    cfgs = {}
+    for s in range(30):
+        cfg = space.sample(s)
+        cfgs.setdefault(count_params_macs(cfg, 32, 10)[0], cfg)
+        if len(cfgs) == 6:
+            break
+    with GroundTruthTable(path).open() as t:
+        for rank, params in enumerate(sorted(cfgs)):
+            for seed in ((0, 1) if rank in (0, 3, 5) else (0,)):
+                acc = 0.5 + 0.05 * rank
+                t.append(make_row(cfgs[params], f"c{rank}", seed, RECIPE, [acc - 0.1, acc],
+                                  10.0 - rank, 1.0, 1.0, "cpu"))
+    return path
+
+
+def test_audit_end_to_end(table, tmp_path, capsys):
+    out = tmp_path / "audit"
+    code = main(["audit", str(table), "--target", "jetson", "--budgets", "1x40",
+                 "--bootstrap", "200", "--buckets", "2", "--out", str(out)])
+    assert code == 0
+    md = (out / "audit.md").read_text()
+    rec = json.loads((out / "audit.json").read_text())
+    page = (out / "audit.html").read_text()
+    assert "<html>" in page and "Proxy audit: 6 architectures" in page
+    names = {p["name"]: p for p in rec["proxies"]}
+    assert {"params", "MACs", "predicted latency", "naswot", "zico", "expressivity",
+            "train 1x40 accuracy", "train 1x40 -loss sum", "surrogate (LOO)"} <= set(names)
+    assert names["params"]["agreement"]["spearman"]["value"] == pytest.approx(1.0)
+    assert rec["n_archs"] == 6 and rec["noise_pairs"] == 3
+    assert rec["noise"]["value"] == pytest.approx(1.0)
+    assert "| params | size | +1.00" in md
+    assert "audit: 6 architectures" in capsys.readouterr().err  # progress on by default
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.csv"], "does not exist"),
+    (["{table}", "--budgets", "2y3"], "--budgets must be EPOCHSxIMAGES"),
+    (["{table}", "--budgets", "0x100"], "epochs must be >= 1"),
+    (["{table}", "--target", "nosuchboard"], "nosuchboard"),
+    (["{table}", "--bootstrap", "5"], "--bootstrap must be an integer >= 100"),
+    (["{foreign}"], "not a ground-truth table"),
+    (["{table}", "--recipe-id", "other"], "no rows for recipe 'other'"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(table, tmp_path, capsys, args, message):
+    foreign = tmp_path / "foreign.csv"
+    foreign.write_text("a,b\n1,2\n")
+    out = tmp_path / "out"
+    argv = ["audit"] + [a.format(table=table, foreign=foreign) for a in args] + ["--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
