@@ -1,13 +1,15 @@
 """Accuracy and interval coverage of the calibrated latency predictor on held-out models.
 
 Phases (each resumable and short, so one flock slot on the shared 2-core machine suffices):
-  measure    time 64 random configs of the default space (fixed seed, never seen by any
+  measure    time 32 random configs of the default space (fixed seed, never seen by any
              calibration) + the 7 official variants end to end (torch eager, 1 thread, 224) in
              round-robin rounds; appends to benchmarks/results/latency_heldout_224_<clock>.json
              and stops after --max-minutes (rerun to continue)
   calibrate  `lowformer-nas calibrate --device bench-local --budget-minutes 5` (resumes too)
   evaluate   within +-10%, MAPE, Spearman (MACs' beside it), coverage of the 90% interval and of
              +-1 sigma, for the random held-out configs and the official ones; any --profile
+  crossval   the same figures by nested 5-fold cross-validation over the profile's own whole
+             models (random ones, and the adaptive corner configs that stand for search picks)
 
 The clock is ``$LOWFORMER_NAS_CLOCK`` (wall by default; ``cpu`` = process CPU time, for a
 machine shared with other jobs). Run (see docs/benchmarks.md for the figures):
@@ -26,7 +28,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PROFILE = RESULTS / "latency_profile_local.json"
-N_RANDOM, SEED = 64, 20261124
+N_RANDOM, SEED = 32, 20261124
 
 
 def measured_path() -> Path:
@@ -161,9 +163,50 @@ def phase_evaluate(resolution: int, profile: Path, min_rounds: int) -> dict:
     return out
 
 
+def phase_crossval(profile: Path, folds: int = 5) -> dict:
+    """Nested cross-validation on the profile's own journal: whole models of one source
+    (random / adaptive) are held out fold by fold, the profile is refitted without them
+    (kernels and the other models), and its predictions and intervals are scored on them."""
+    import numpy as np
+
+    from lowformer_nas._io import atomic_write_text
+    from lowformer_nas.arch.yaml_io import config_from_dict
+    from lowformer_nas.latency import config_macs, load_profile
+    from lowformer_nas.latency.calibrate import Journal, _header_of
+    from lowformer_nas.latency.fit import fit_params
+    from lowformer_nas.latency.profiles import make_profile
+
+    path = Path(load_profile(profile).data["journal"])
+    j = Journal(path, _header_of(path))
+    kernels, models = j.of_kind("kernel"), j.of_kind("model")
+    out = {"journal": str(path), "kernels": len(kernels), "models": len(models)}
+    for source in ("random", "adaptive"):
+        idx = np.random.default_rng(0).permutation(
+            [i for i, r in enumerate(models) if r.get("source", "random") == source])
+        if len(idx) < 2 * folds:
+            continue
+        rows = []
+        for fold in (idx[f::folds] for f in range(folds)):
+            held = set(fold.tolist())
+            params, _ = fit_params(kernels, [r for i, r in enumerate(models) if i not in held],
+                                   j.header["roofline"])
+            prof = make_profile("cv", "cv", "cv", "calibrated", params)
+            for i in fold:
+                r, cfg = models[i], config_from_dict(models[i]["arch"])
+                p = prof.predict(cfg, r["resolution"])
+                rows.append((f"{source}{i}", r["ms"], p.latency_ms, p.std_ms,
+                             *p.central_interval(0.9), config_macs(cfg, r["resolution"])))
+        cols = [np.array([r[k] for r in rows]) for k in range(1, 7)]
+        out[source] = accuracy_stats([r[0] for r in rows], *cols)
+    print(json.dumps(out, indent=1))
+    atomic_write_text(RESULTS / f"latency_crossval_{profile.stem}.json", json.dumps(out, indent=1))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--phase", choices=("measure", "calibrate", "evaluate"), required=True)
+    ap.add_argument("--phase", choices=("measure", "calibrate", "evaluate", "crossval"),
+                    required=True)
     ap.add_argument("--resolution", type=int, default=224)
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--rounds", type=int, default=5, help="measure: round-robin rounds")
@@ -178,6 +221,8 @@ def main() -> None:
         phase_measure(args.resolution, args.rounds, args.max_minutes)
     elif args.phase == "calibrate":
         phase_calibrate(args.minutes)
+    elif args.phase == "crossval":
+        phase_crossval(args.profile)
     else:
         phase_evaluate(args.resolution, args.profile, args.min_rounds)
 

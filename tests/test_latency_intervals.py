@@ -90,3 +90,18 @@ def test_regions_follow_a_wider_spread_for_slow_models():
     assert t["regions"][1]["rel_std"] > 2 * t["regions"][0]["rel_std"]
     few = interval_table(rng.normal(0, 0.05, 30), rng.uniform(20, 300, 30))
     assert "regions" not in few  # too few models to split
+
+
+def test_committee_picks_spread_over_regimes():
+    """Query by committee takes the most disputed candidate of each regime first."""
+    import random
+
+    from lowformer_nas.latency.adaptive import _regime, corner_configs, diverse_top
+    from lowformer_nas.space import load_space
+
+    items = [(c, 224) for c in corner_configs(load_space("lowformer"), random.Random(0), 60)]
+    spread = np.linspace(1.0, 0.0, len(items))
+    same = [it for it in items if _regime(it) == _regime(items[0])]
+    picked = diverse_top(same + items, np.concatenate([np.full(len(same), 2.0), spread]), 4)
+    assert picked[0] == same[0] and len({_regime(p) for p in picked}) == 4
+    assert diverse_top(items[:3], spread[:3], 5) == items[:3]  # fewer than asked: all of them

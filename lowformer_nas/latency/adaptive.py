@@ -94,4 +94,26 @@ def pick_uncertain(krecs: Sequence[Dict[str, Any]], mrecs: Sequence[Dict[str, An
     items = [(cfg, _extreme(res, rng) if rng.random() < CORNER_P else rng.choice(res))
              for cfg in corner_configs(space, rng, CANDIDATES)]
     spread = disagreement(members, items)
-    return [items[i] for i in np.argsort(-spread)[:n]]
+    return diverse_top(items, spread, n)
+
+
+def _regime(item: Tuple[Any, int]) -> Tuple[Any, ...]:
+    """What makes two candidates the same regime: the last stage's shape and the resolution."""
+    cfg, res = item
+    last = cfg.stages[-1]
+    return (last.width, last.fused, last.attention and last.attn_stride, res)
+
+
+def diverse_top(items: Sequence[Tuple[Any, int]], spread: np.ndarray, n: int
+                ) -> List[Tuple[Any, int]]:
+    """The ``n`` most disputed candidates, at most one per regime while others remain (the
+    committee otherwise spends a whole group on one corner, e.g. 512-wide stage 4 at 160)."""
+    order = [int(i) for i in np.argsort(-spread)]
+    picked: List[int] = []
+    seen = set()
+    for i in order:
+        if len(picked) < n and _regime(items[i]) not in seen:
+            picked.append(i)
+            seen.add(_regime(items[i]))
+    picked += [i for i in order if i not in picked][:n - len(picked)]
+    return [items[i] for i in picked]
