@@ -79,7 +79,7 @@ def test_two_row_fit_matches_both_rows():
     prof = fit(rows, prior=PRIOR)
     got = [predict(prof, m, s).latency_ms for m, s, _ in rows]
     assert got == pytest.approx([0.8, 5.0], rel=0.02)
-    assert "per-kernel overhead" in prof.data["provenance"]
+    assert "scale + overhead" in prof.data["provenance"]
 
 
 def test_three_rows_report_leave_one_out_and_predict_lowformer_configs():

@@ -32,6 +32,7 @@ _GROUP_OF = {"conv": 0, "convT": 0, "pw": 1, "dw": 2, "linear": 3, "matmul": 3, 
              "pool": 4, "add": 5, "bn": 6, "gn": 6, "ln": 6}  # the rest: eltwise
 LAMBDAS = ((0.001, 1e-4), (0.01, 1e-4), (0.1, 1e-4), (1.0, 1e-4), (1e3, 1e-4))  # (group, prior)
 MIN_LAUNCH_MS = 1e-3
+MIN_SEARCH = 6  # rows from which traits, shape priors and pull strength are chosen by LOO
 
 
 def group_of(kr: Kernel) -> int:
@@ -119,11 +120,16 @@ def _pull(m: int, j: int, weight: float, target: float) -> Tuple[np.ndarray, flo
 
 def common_fit(X: np.ndarray, y: np.ndarray, c0: float, lam_p: float) -> np.ndarray:
     """(A, C, beta): one roofline scale, one per-kernel overhead, a fixed overhead; pulled
-    towards the prior (1, c0, 0) with strength ``lam_p`` (relative units)."""
+    (strength ``lam_p``, relative units) towards the prior rescaled to the rows: (s, s c0, 0)
+    with s the median ratio of measured to prior time, so a prior that is off by a constant
+    factor is no worse than an exact one."""
     G = len(GROUPS)
-    A = np.column_stack([X[:, :G].sum(1), X[:, G:].sum(1), np.ones(len(y))]) / y[:, None]
+    R, K = X[:, :G].sum(1), X[:, G:].sum(1)
+    s = float(np.median(y / np.maximum(R + c0 * K, 1e-12)))
+    A = np.column_stack([R, K, np.ones(len(y))]) / y[:, None]
     p = np.sqrt(lam_p)
-    return _nnls_ridge(A, np.ones(len(y)), [_pull(3, 0, p, 1.0), _pull(3, 1, p / c0, c0),
+    return _nnls_ridge(A, np.ones(len(y)), [_pull(3, 0, p / s, s), _pull(3, 1, p / (s * c0),
+                                                                             s * c0),
                                             _pull(3, 2, p / np.median(y), 0.0)])
 
 
@@ -204,13 +210,19 @@ def _traced(item: Any, shape: Sequence[int]) -> Any:
 
 def choose(traced: Sequence[Any], y: np.ndarray, roof: Dict[str, Any],
            traits: Optional[Sequence[str]], shape: Optional[Dict[str, Any]]) -> FitChoice:
-    """Fit weights; from 3 rows pick traits (if not given), shape prior use and pull strength
-    by the smallest leave-one-out mean relative error (ties keep the earlier, simpler one)."""
+    """Fit weights. From ``MIN_SEARCH`` rows, traits (if not given), shape-prior use and pull
+    strength are picked by the smallest leave-one-out mean relative error (ties keep the
+    earlier, simpler one; the reported LOO is the chosen setting's, slightly optimistic);
+    below that one setting is used (the prior's traits, strong pull), so its LOO is honest."""
     c0 = launch_ms(roof)
     cands = [tuple(traits)] if traits is not None else trait_sets()
     shapes = [False, True] if shape else [False]
+    lams = LAMBDAS
+    if len(y) < MIN_SEARCH:  # too few rows to choose by LOO without fooling ourselves
+        cands = [tuple(traits) if traits is not None else tuple(roof.get("traits", ()))]
+        shapes, lams = [False], LAMBDAS[-1:]
     if len(y) < 3:
-        t = cands[0] if traits is not None else tuple(roof.get("traits", ()))
+        t = cands[0]
         X = feature_matrix([tm.kernel_list(t) for tm in traced], roof, True)
         return FitChoice(t, None, False, None, few_row_weights(X, y, c0))
     best: Any = None
@@ -218,7 +230,7 @@ def choose(traced: Sequence[Any], y: np.ndarray, roof: Dict[str, Any],
         lists = [tm.kernel_list(t) for tm in traced]
         for use in shapes:
             X = feature_matrix(lists, roof, True, shape if use else None)
-            for lam in LAMBDAS:
+            for lam in lams:
                 rel = loo(X, y, c0, lam) / y - 1.0
                 err = float(np.mean(np.abs(rel)))
                 if best is None or err < best[0] - 1e-6:
@@ -275,11 +287,12 @@ def _profile(name: str, roof: Dict[str, Any], ch: FitChoice, y: np.ndarray,
     params = {"roofline": dict(roof), "corrections": {}, "fewshot": fs,
               "model": {"alpha": 1.0, "beta_ms": float(w[-1]), "gamma_ms": 0.0},
               "traits": list(ch.traits)}
-    how = {1: "scale only", 2: "scale + per-kernel overhead"}.get(
-        len(y), "per-group scales and overheads, pull strength by LOO")
+    how = {1: "scale only", 2: "scale + overhead (per kernel or per model)"}.get(
+        len(y), "scale + per-kernel and per-model overheads" if len(y) < MIN_SEARCH else
+        "per-group scales and overheads, pull strength by LOO")
     words = [f"few-shot fit to {len(y)} whole-model latencies ({how})",
              describe_traits(ch.traits) + (" (given)" if given is not None else
-                                           " (decided by LOO)" if len(y) >= 3 else
+                                           " (decided by LOO)" if len(y) >= MIN_SEARCH else
                                            " (from the prior)")]
     if shape:
         words.append(f"kernel-shape priors from profile {shape_prior.name!r} "

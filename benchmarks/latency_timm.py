@@ -1,0 +1,87 @@
+"""timm models of other families: measured here vs predicted by the `local` profile.
+
+The predictor traces each model (``Profile.predict_model``); the measurement is torch eager,
+1 thread, batch 1, 224x224, interleaved rounds (median of round medians). Run timing phases
+under the machine-wide lock:
+
+    flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/latency_timm.py --phase measure
+    python benchmarks/latency_timm.py --phase evaluate [--target local]
+
+Measured latencies are kept in ``results/latency_timm.json`` (a rerun adds more rounds).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from datetime import datetime, timezone
+from typing import Any, Dict
+
+from lowformer_nas._io import atomic_write_text
+
+MODELS = ("mobilenetv3_large_100", "resnet18", "efficientvit_b1", "repvit_m1_1", "fastvit_t8",
+          "mobilenetv4_conv_small", "efficientnet_b0", "mobilevitv2_050", "regnetx_004",
+          "ghostnet_100", "convnext_atto", "edgenext_xx_small")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latency_timm.json")
+
+
+def _model(name: str) -> Any:
+    import timm
+
+    return timm.create_model(name, pretrained=False).eval()
+
+
+def measure_phase(rounds: int, out: str) -> None:
+    import torch
+
+    from lowformer_nas.latency.measure import prepare, summarize, threads_set, time_interleaved
+
+    data: Dict[str, Any] = json.load(open(out)) if os.path.isfile(out) else {"rounds": {}}
+    with threads_set(1):
+        fns = [prepare(_model(m), torch.randn(1, 3, 224, 224), "torch", 1, "cpu")
+               for m in MODELS]
+        timed = time_interleaved(fns, rounds=rounds, runs=5)
+    for m, t in zip(MODELS, timed):
+        data["rounds"].setdefault(m, []).append(summarize(t)["latency_ms"])
+    data["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    data["protocol"] = "torch eager, 1 thread, batch 1, 224x224, cpu; medians of round medians"
+    atomic_write_text(out, json.dumps(data, indent=1) + "\n")
+
+
+def evaluate_phase(target: str, out: str) -> None:
+    from lowformer_nas.latency import get_target
+
+    data = json.load(open(out))
+    prof = get_target(target)
+    rows, hits = [], 0
+    for m in MODELS:
+        measured = statistics.median(data["rounds"][m])
+        pred = prof.predict_model(_model(m), 224, 1).latency_ms
+        err = pred / measured - 1.0
+        hits += abs(err) <= 0.15
+        rows.append({"model": m, "measured_ms": measured, "predicted_ms": pred, "err": err})
+        print(f"| {m} | {measured:.2f} | {pred:.2f} | {100 * err:+.0f}% |")
+    print(f"within +-15%: {hits}/{len(MODELS)}; profile: {prof.describe()}")
+    data["evaluation"] = {"target": target, "rows": rows, "within15": hits / len(MODELS),
+                          "profile": prof.describe()}
+    atomic_write_text(out, json.dumps(data, indent=1) + "\n")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--phase", choices=("measure", "evaluate"), required=True)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--target", default="local")
+    ap.add_argument("--out", default=OUT)
+    args = ap.parse_args()
+    if args.phase == "measure":
+        measure_phase(args.rounds, args.out)
+    else:
+        evaluate_phase(args.target, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
