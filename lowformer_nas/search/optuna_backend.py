@@ -237,7 +237,8 @@ def make_objective(ctx, study, stage: str) -> Callable[[Any], Any]:
         else:
             lat = ctx.evaluator.latency(cfg)
             qlat = ctx.evaluator.rule.budget_latency(*lat)
-            trial.set_constraint(CONSTRAINT, qlat - budget)
+            if CONSTRAINT not in trial.constraints:  # a heartbeat retry inherits its trial's
+                trial.set_constraint(CONSTRAINT, qlat - budget)
             trial.set_user_attr("latency_ms", lat[0])
             trial.set_user_attr("latency_std_ms", lat[1])
             trial.set_user_attr("latency_budget_ms", qlat)  # what the budget was compared with
