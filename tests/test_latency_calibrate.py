@@ -150,10 +150,10 @@ def test_cpu_clock_measures_and_is_checked(monkeypatch):
     from lowformer_nas.errors import ConfigError
 
     monkeypatch.setenv("LOWFORMER_NAS_CLOCK", "cpu")
-    m = measure("lowformer_test", resolution=64, threads=1, min_time_s=0.2)
+    m = measure_latency("lowformer_test", resolution=64, threads=1, min_time_s=0.2)
     assert 0 < m.p10_ms <= m.latency_ms <= m.p90_ms
     with pytest.raises(ConfigError, match="one CPU thread"):
-        measure("lowformer_test", resolution=64, threads=2, min_time_s=0.2)
+        measure_latency("lowformer_test", resolution=64, threads=2, min_time_s=0.2)
     monkeypatch.setenv("LOWFORMER_NAS_CLOCK", "sundial")
     with pytest.raises(ConfigError, match="'sundial'"):
-        measure("lowformer_test", resolution=64, threads=1, min_time_s=0.2)
+        measure_latency("lowformer_test", resolution=64, threads=1, min_time_s=0.2)

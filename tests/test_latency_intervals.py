@@ -105,3 +105,16 @@ def test_committee_picks_spread_over_regimes():
     picked = diverse_top(same + items, np.concatenate([np.full(len(same), 2.0), spread]), 4)
     assert picked[0] == same[0] and len({_regime(p) for p in picked}) == 4
     assert diverse_top(items[:3], spread[:3], 5) == items[:3]  # fewer than asked: all of them
+
+
+def test_kernel_lookup_overrides_the_smooth_fit_for_that_kernel_only():
+    from lowformer_nas.latency import get_target
+    from lowformer_nas.latency.kernels import Kernel
+    from lowformer_nas.latency.predictor import Predictor
+
+    params = dict(get_target("jetson").data["params"])
+    big = Kernel("conv", 1, 512, 2048, 7, 7, 3, 1, 1, True, "hardswish", True)
+    near = big._replace(h=6, w=6)
+    smooth = Predictor(params).kernel_ms([big, near])
+    looked = Predictor(dict(params, kernel_lookup=[[list(big), 29.2]])).kernel_ms([big, near])
+    assert looked[0] == 29.2 and looked[1] == smooth[1]

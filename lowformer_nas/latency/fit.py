@@ -5,7 +5,7 @@ committee and the measure-and-refit loop can fit without importing the measuring
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -14,6 +14,18 @@ from .kernels import Kernel, config_blocks
 
 def kernel_of(rec: Dict[str, Any]) -> Kernel:
     return Kernel(*rec["kernel"])
+
+
+def kernel_lookup(krecs: Sequence[Dict[str, Any]], pred: Any) -> List[List[Any]]:
+    """[kernel, measured ms] of measured kernels the smooth fit puts above ``LOOKUP_MS``:
+    large kernels time stably, and one shape can leave the trend (3x3 conv 512->2048 at 7x7
+    measured 29.2 ms where the per-type ridge said 19.0 ms and its 5x5/6x6 neighbours fit)."""
+    from .predictor import LOOKUP_MS
+
+    kernels = [kernel_of(r) for r in krecs]
+    smooth = pred.kernel_ms(kernels) if kernels else []
+    return [[list(k), round(float(r["ms"]), 5)] for k, r, s in zip(kernels, krecs, smooth)
+            if s >= LOOKUP_MS]
 
 
 def fit_params(krecs: Sequence[Dict[str, Any]], mrecs: Sequence[Dict[str, Any]],
@@ -27,6 +39,7 @@ def fit_params(krecs: Sequence[Dict[str, Any]], mrecs: Sequence[Dict[str, Any]],
     corr = fit_kernels([kernel_of(r) for r in krecs], [r["ms"] for r in krecs], roof)
     params: Dict[str, Any] = {"roofline": roof, "corrections": corr,
                               "model": {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0}}
+    params["kernel_lookup"] = kernel_lookup(krecs, Predictor(params))
     pred = Predictor(params)
     totals = [pred.raw_totals(config_blocks(config_from_dict(r["arch"]), r["resolution"],
                                             r.get("batch", 1))) for r in mrecs]

@@ -23,6 +23,7 @@ DEFAULT_EFF = {"conv": 0.5, "pw": 0.5, "dw": 0.1, "convT": 0.25, "sdpa": 0.25, "
 FEATURES = ("lF", "lB", "lE", "lci", "lco", "lhw", "lF2", "lB2", "lci_hw", "lco_hw", "k", "s",
             "lt0")
 MIN_FIT = 12  # samples of a type below which only its scale (intercept) is learned
+LOOKUP_MS = 1.0  # measured kernels predicted slower than this keep their own measurement
 CLIP = 2.5  # largest |log correction|: no more than ~12x away from the roofline
 
 
@@ -173,6 +174,7 @@ class Predictor:
         self.fallback = float(np.median([c["intercept"] for c in self.corr.values()])) \
             if self.corr else 0.0
         self._kernel_ms: Dict[Kernel, float] = {}
+        self.lookup = {Kernel(*k): float(ms) for k, ms in params.get("kernel_lookup", [])}
         self.delta = float(self.model.get("delta_ms_per_mb", 0.0))
         self._block_raw: Dict[Block, Tuple[np.ndarray, int, float]] = {}
         self._block_ms: Dict[Block, float] = {}
@@ -194,6 +196,9 @@ class Predictor:
             corr = self.corr.get(op) or {"intercept": self.fallback, "coef": []}
             ms = np.exp(lt0 + apply_correction(corr, design(raw, lt0)))
             self._kernel_ms.update(zip(ks, ms.tolist()))
+        for kr in missing:  # nn-Meter-style lookup: a measured big kernel is its measurement
+            if kr in self.lookup:
+                self._kernel_ms[kr] = self.lookup[kr]
         return np.array([self._kernel_ms[k] for k in kernels])
 
     def group_sums(self, kernels: Sequence[Kernel]) -> np.ndarray:

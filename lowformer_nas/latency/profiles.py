@@ -19,7 +19,7 @@ from ..errors import ProfileError
 
 FORMAT = "lowformer-nas/latency-profile"
 FORMAT_VERSION = 1
-FIT_VERSION = 4  # bump when the fit changes so cached 'local' profiles are refitted
+FIT_VERSION = 5  # bump when the fit changes so cached 'local' profiles are refitted
 
 
 def cache_dir() -> Path:
