@@ -130,7 +130,8 @@ def _wait_for(log: Path, text: str, proc: subprocess.Popen, timeout_s: float) ->
     deadline = time.monotonic() + timeout_s
     while text not in log.read_text(errors="replace"):
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"ray start did not start ({'exited ' + str(proc.returncode) if proc.poll() is not None else 'timed out'}):\n{_tail(log)}")
+            why = "timed out" if proc.returncode is None else f"exited {proc.returncode}"
+            raise RuntimeError(f"ray start did not start ({why}):\n{_tail(log)}")
         time.sleep(0.5)
 
 

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import optuna
@@ -103,14 +104,14 @@ def test_two_workers_and_a_killed_one_share_one_postgres_study(pg_url, tmp_path)
     workers = [_start(pg_url, tmp_path / w) for w in ("w1", "w2")]
     try:
         for w, p in zip(("w1", "w2"), workers):
-            assert p.wait(timeout=300) == 0, _log(tmp_path / w)
+            assert p.wait(timeout=900) == 0, _log(tmp_path / w)  # a loaded machine is slow
     finally:
         for p in workers:
             if p.poll() is None:
                 p.kill()
     workers_done = time.monotonic()
     full = subprocess.run(_command(pg_url, tmp_path / "all"), capture_output=True, text=True,
-                          timeout=300)  # no trial left to run: writes the whole study
+                          timeout=900)  # no trial left to run: writes the whole study
     assert full.returncode == 0, full.stderr[-3000:]
 
     (tmp_path / "timings.json").write_text(json.dumps({  # for the docs, and debugging
@@ -127,7 +128,8 @@ def test_two_workers_and_a_killed_one_share_one_postgres_study(pg_url, tmp_path)
     study = _study(pg_url)
     assert len(study.trials) == len(rows)
     cb = optuna.storages.RetryHeartbeatStaleTrialCallback
-    with pytest.warns(optuna.exceptions.ExperimentalWarning):
+    with warnings.catch_warnings():  # "experimental" in Optuna 5: known, used
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         retries = [t for t in study.trials if cb.retried_trial_number(t) == killed]
     assert len(retries) == 1, "the killed trial is retried exactly once"
     retry = retries[0]
