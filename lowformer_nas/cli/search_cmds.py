@@ -86,8 +86,24 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
                         "all (official variants), none, or a comma list")
     p.add_argument("--timeout", help="stop starting new trials after this long (e.g. 30m, 2h); "
                    "everything is written and the same command continues later")
+    p.add_argument("--verify", action=argparse.BooleanOptionalAction, default=True,
+                   help="measure the front and B0-B3 here and refit the target's profile when "
+                   "the target is this machine (local, or a profile calibrated here), else write "
+                   "a verification kit to RUN/verify/kit (default: on)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or table")
     p.set_defaults(func=cmd_search)
+    p = sub.add_parser("verify", help="measured latencies for a run's picks: import a kit's "
+                       "results, or measure here; re-picks B0-B3",
+                       description="Close the latency loop of a search run. With --import, "
+                       "refit the target's profile with the whole-model latencies the run's "
+                       "verification kit measured on the device, and re-pick B0-B3 from them. "
+                       "Without it, measure the front and B0-B3 here (target = this machine) or "
+                       "(re)write the kit.")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--import", dest="import_csv", metavar="CSV",
+                   help="results.csv written by RUN/verify/kit/run_kit.py on the target")
+    p.add_argument("--quiet", action="store_true", help="no table")
+    p.set_defaults(func=cmd_verify)
 
 
 def _choices(allowed: Sequence[str], default: str) -> str:
@@ -120,8 +136,26 @@ def cmd_search(args: argparse.Namespace) -> int:
         max_train=args.max_train, max_val=args.max_val, timeout=args.timeout,
         heartbeat=args.heartbeat,
         budget_quantile=_quantile_arg(args.budget_quantile),
+        verify=args.verify,
         references=[r.strip() for r in args.references.split(",") if r.strip()])
-    run_search(settings, quiet=args.quiet)
+    run, _ = run_search(settings, quiet=args.quiet)
+    kit = run.path / "verify" / "kit"
+    if kit.is_dir() and not args.quiet:
+        print(f"target {settings.target!r} is not this machine: verification kit of the front "
+              f"and B0-B3 in {kit} (run_kit.py there, then `lowformer-nas verify {run.path} "
+              f"--import results.csv`)")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from ..search.verify import DIR, verify_run
+
+    run = Path(args.run)
+    data = verify_run(run, args.import_csv, quiet=args.quiet)
+    kit = run / DIR / "kit"
+    if data.get("latency_basis") != "measured" and kit.is_dir():
+        print(f"verification kit in {kit}: copy it to the device, run `python3 run_kit.py "
+              f"--threads N` there, then `lowformer-nas verify {run} --import results.csv`")
     return 0
 
 

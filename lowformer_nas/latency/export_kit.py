@@ -159,25 +159,35 @@ def write_kit(out_dir: str, space: str = "lowformer", resolutions: Optional[Sequ
     rng = random.Random(seed)
     res = space_resolutions(space, resolutions)
     root = Path(out_dir)
-    (root / "onnx").mkdir(parents=True, exist_ok=True)
     pool = kernel_pool(sample_configs(space, rng, 60), res, rng)
     per_type = max(8, n_kernels // max(1, len(pool)))
     items: List[Dict[str, Any]] = []
     for op, ks in sorted(pool.items()):
         for kr in ks[:per_type]:
             mod, x = kernel_module(kr)
-            name = f"k{len(items):05d}"
-            _export(mod, x, root / "onnx" / f"{name}.onnx")
-            items.append({"id": name, "kind": "kernel", "spec": list(kr), "resolution": 0,
-                          "file": f"onnx/{name}.onnx", "input_shape": list(x.shape)})
+            items.append(kit_item(root, {"id": f"k{len(items):05d}", "kind": "kernel",
+                                         "spec": list(kr), "resolution": 0}, mod, x))
     for i, cfg in enumerate(_small_configs(space, rng, n_models)):
         r = rng.choice(res)
-        name = f"m{i:03d}"
-        _export(build_model(cfg), torch.randn(1, 3, r, r), root / "onnx" / f"{name}.onnx")
-        items.append({"id": name, "kind": "model", "spec": config_to_dict(cfg), "resolution": r,
-                      "file": f"onnx/{name}.onnx", "input_shape": [1, 3, r, r]})
-    manifest = {"format": "lowformer-nas/export-kit", "space": space, "items": items,
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        items.append(kit_item(root, {"id": f"m{i:03d}", "kind": "model",
+                                     "spec": config_to_dict(cfg), "resolution": r},
+                              build_model(cfg), torch.randn(1, 3, r, r)))
+    return write_manifest(root, items, space=space)
+
+
+def kit_item(root: Path, item: Dict[str, Any], module: Any, x: Any) -> Dict[str, Any]:
+    """Export ``module(x)`` as ``onnx/<id>.onnx`` under ``root`` (constant weights); returns
+    the manifest entry. Shared by the calibration kit and a search's verification kit."""
+    name = f"onnx/{item['id']}.onnx"
+    _export(module, x, root / name)
+    return dict(item, file=name, input_shape=list(x.shape))
+
+
+def write_manifest(root: Path, items: List[Dict[str, Any]], **meta: Any) -> Path:
+    """``manifest.json`` and ``run_kit.py`` beside the exported files."""
+    manifest = dict({"format": "lowformer-nas/export-kit", "items": items,
+                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                    **meta)
     atomic_write_text(root / "manifest.json", json.dumps(manifest))
     atomic_write_text(root / "run_kit.py", RUNNER)
     return root

@@ -36,22 +36,38 @@ def write_family(data: Dict[str, Any], run_path: Path, profile, settings) -> Lis
     from ..arch.yaml_io import config_from_dict, save_config
 
     written = []
-    how = "measured on this machine" if settings.measure else "predicted"
     for name, pick in data["family"].items():
-        if pick is None:
+        if pick is None:  # a re-pick (verify) may leave a slot empty: no stale file
+            (run_path / "models" / f"{name}.yaml").unlink(missing_ok=True)
             continue
         cfg = config_from_dict(json.loads(pick["config"]))
         header = "\n".join([
             f"lowformer-nas {name}: trial {pick['number']} of {run_path}",
-            f"latency: {pick['latency_ms']:.4g} ms ({how}, batch 1, target {profile.name})",
+            latency_line(pick, profile, settings),
             f"budget: {data['budget_ms']:g} ms; {data['score_name']}: {pick['score']:.6g} "
             f"({data['proxy']} proxy on {settings.dataset})",
-            f"profile: {profile.name} sha256 {profile.sha256}",
+            f"profile: {profile.name} sha256 {profile.sha256} (the run's initial profile)",
             f"rule: {data['family_rule']}"])
         path = run_path / "models" / f"{name}.yaml"
         save_config(cfg, path, header=header)
         written.append(path)
     return written
+
+
+def latency_line(pick: Dict[str, Any], profile, settings) -> str:
+    """Measured and predicted latency side by side, each with where it comes from."""
+    where = f"batch 1, target {profile.name}"
+    if settings.measure:
+        return f"latency: {pick['latency_ms']:.4g} ms (measured on this machine, {where})"
+    if pick.get("predicted_ms") is not None:
+        pred = f"{pick['predicted_ms']:.4g} ms predicted by profile sha256 {pick['profile_sha']}"
+    else:
+        pred = f"{pick['latency_ms']:.4g} ms predicted by profile sha256 {profile.sha256[:12]}"
+    if pick.get("trial_latency_ms") is not None:
+        pred += f" ({pick['trial_latency_ms']:.4g} ms when the search ran it)"
+    if pick.get("measured_ms") is not None:
+        return f"latency: {pick['measured_ms']:.4g} ms measured (verify, {where}); {pred}"
+    return f"latency: {pred} ({where})"
 
 
 def print_family_table(data: Dict[str, Any], run_path: Path) -> None:
@@ -61,7 +77,8 @@ def print_family_table(data: Dict[str, Any], run_path: Path) -> None:
     from .pareto_data import summarize_config
 
     table = Table(title=f"B0-B3 within {data['budget_ms']:g} ms on {data['target']}")
-    for col in ("model", "trial", "latency (ms)", data["score_name"], "config"):
+    lat = "measured (ms)" if data.get("latency_basis") == "measured" else "latency (ms)"
+    for col in ("model", "trial", lat, data["score_name"], "config"):
         table.add_column(col)
     for name, p in data["family"].items():
         if p is None:

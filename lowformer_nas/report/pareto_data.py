@@ -15,6 +15,9 @@ from ..rundir.family import FRACTIONS, NAMES, family_rule_text, pick_family
 from ..rundir.pareto import front_indices, hypervolume_2d
 
 MAXIMIZE = (True, False)  # (score, latency)
+# what a verified run adds per trial (see search/verify.py): prediction at trial time, latest
+# prediction and the profile sha that made it, the measurement here (or imported)
+VERIFY_KEYS = ("trial_latency_ms", "predicted_ms", "profile_sha", "measured_ms")
 
 
 def primary_stage(proxy: str) -> str:
@@ -114,6 +117,9 @@ def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]]
     feasible = [t for t in trials if t["state"] == "COMPLETE" and t["feasible"]
                 and _ok(t["score"]) and not t.get("duplicate")]
     front, family = _front_and_family(feasible, budget)
+    measured = [t for t in feasible if _ok(t.get("measured_ms"))]
+    if measured:  # verified run: B0-B3 come from measured latencies only
+        _, family = _front_and_family(measured, budget)
     names = {p["number"]: n for n, p in family.items() if p is not None}
     for t in trials:
         t["on_front"] = t["number"] in front
@@ -122,9 +128,10 @@ def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]]
     return {
         "target": settings["target"], "budget_ms": budget, "proxy": settings["proxy"],
         "stage": stage, "score_name": score_name(settings), "trials": trials, "front": front,
-        "family": {n: ({"number": p["number"], "latency_ms": p["latency_ms"],
-                        "score": p["score"], "config": p["config"]} if p else None)
-                   for n, p in family.items()},
+        "family": {n: (dict({k: p.get(k) for k in VERIFY_KEYS}, number=p["number"],
+                             latency_ms=p["latency_ms"], score=p["score"], config=p["config"])
+                        if p else None) for n, p in family.items()},
+        "latency_basis": "measured" if measured else "predicted",
         "family_rule": family_rule_text(FRACTIONS), "references": list(references),
         "counts": counts(rows),
         "hypervolume": _hypervolumes(front_pts, list(references), budget,

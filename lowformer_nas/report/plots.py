@@ -10,7 +10,12 @@ from .._io import atomic_write_text
 def _hover(t: Dict[str, Any], score_name: str) -> str:
     score = "n/a" if t.get("score") is None else f"{t['score']:.4g}"
     extra = f"<br>{t['family']}" if t.get("family") else ""
-    return (f"trial {t['number']} ({t['state']}){extra}<br>latency {t['latency_ms']:.3g} ms"
+    lat = f"latency {t['latency_ms']:.3g} ms"
+    if t.get("predicted_ms") is not None:
+        lat += f"<br>predicted {t['predicted_ms']:.3g} ms (profile {t.get('profile_sha')})"
+    if t.get("measured_ms") is not None:
+        lat += f"<br>measured here {t['measured_ms']:.3g} ms"
+    return (f"trial {t['number']} ({t['state']}){extra}<br>{lat}"
             f"<br>{score_name} {score}<br>{t.get('config_text', '')}")
 
 

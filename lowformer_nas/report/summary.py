@@ -27,16 +27,31 @@ def _counts_table(data: Dict[str, Any]) -> List[str]:
     return lines
 
 
+def latency_cells(p: Dict[str, Any]) -> str:
+    """``latency | predicted [profile] | measured`` cells: where each number comes from."""
+    pred = "-" if p.get("predicted_ms") is None else \
+        f"{p['predicted_ms']:.4g} [{p.get('profile_sha') or '?'}]"
+    return f"{p['latency_ms']:.4g} | {pred} | {_fmt(p.get('measured_ms'))}"
+
+
 def _family_table(data: Dict[str, Any]) -> List[str]:
-    lines = [f"| model | trial | latency (ms) | {data['score_name']} | config |",
-             "|---|---|---|---|---|"]
+    lines = [f"| model | trial | latency (ms) | predicted (ms) [profile sha] | measured here (ms) "
+             f"| {data['score_name']} | config |", "|---|---|---|---|---|---|---|"]
     for name, p in data["family"].items():
         if p is None:
-            lines.append(f"| {name} | - | - | - | no feasible trial in its slot |")
+            lines.append(f"| {name} | - | - | - | - | - | no feasible trial in its slot |")
         else:
-            lines.append(f"| {name} | {p['number']} | {p['latency_ms']:.4g} | "
+            lines.append(f"| {name} | {p['number']} | {latency_cells(p)} | "
                          f"{p['score']:.4g} | `{summarize_config(p['config'])}` |")
     return lines
+
+
+def _basis_line(data: Dict[str, Any]) -> str:
+    if data.get("latency_basis") == "measured":
+        return ("Latency: B0-B3 are picked from latencies *measured* on this machine (or "
+                "imported from the target); other trials show the latest profile's prediction. "
+                "See verify/journal.jsonl.")
+    return "Latency: predicted by the target's profile (nothing measured yet)."
 
 
 def _reference_table(data: Dict[str, Any]) -> List[str]:
@@ -78,10 +93,12 @@ def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: P
              f"{SAMPLER_TEXT[settings['sampler']]}; seed {settings['seed']}",
              "- over-budget configs are complete trials with constraint latency - budget > 0, "
              "never run through a proxy (score recorded as -inf)", "", "## Trials", ""]
-    lines += _counts_table(data) + ["", "## B0-B3", "", f"Rule: {data['family_rule']}.", ""]
+    lines += _counts_table(data) + ["", "## B0-B3", "", f"Rule: {data['family_rule']}.", "",
+                                     _basis_line(data), ""]
     lines += _family_table(data) + ["", f"## Pareto front ({len(front)} trials)", "",
-                                     "| trial | latency (ms) | score |", "|---|---|---|"]
-    lines += [f"| {t['number']} | {t['latency_ms']:.4g} | {t['score']:.4g} |" for t in front]
+                                     "| trial | latency (ms) | predicted (ms) [profile sha] | "
+                                     "measured (ms) | score |", "|---|---|---|---|---|"]
+    lines += [f"| {t['number']} | {latency_cells(t)} | {t['score']:.4g} |" for t in front]
     lines += ["", "## References (official LowFormer variants, timm models), same target and "
                   "proxy", ""]
     lines += _reference_table(data) + [""]

@@ -18,10 +18,12 @@ from .config import ZC_SCORES
 
 BASE_COLUMNS = ("stage", "number", "state", "feasible", "latency_ms", "latency_std_ms",
                 "score", "accuracy", *ZC_SCORES, "epochs_done", "seconds",
-                "duplicate", "error", "retry_of")
+                "duplicate", "error", "retry_of", "trial_latency_ms", "predicted_ms",
+                "measured_ms", "profile_sha")
 # what reports need; later columns (e.g. retry_of) may be absent in older runs
 REQUIRED_COLUMNS = ("stage", "number", "state", "feasible", "latency_ms", "score", "config")
-FLOAT_COLUMNS = ("latency_ms", "latency_std_ms", "score", "accuracy", *ZC_SCORES, "seconds")
+FLOAT_COLUMNS = ("latency_ms", "latency_std_ms", "score", "accuracy", *ZC_SCORES, "seconds",
+                 "trial_latency_ms", "predicted_ms", "measured_ms")
 
 
 def make_row(stage: str, number: int, state: str, params: Mapping[str, Any],

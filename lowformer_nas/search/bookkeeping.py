@@ -18,7 +18,10 @@ def stage_stats(rows: Sequence[Dict[str, Any]], stage: str) -> Dict[str, Any]:
 
 
 def write_rows(ctx, rows: List[Dict[str, Any]], stage: Optional[str]) -> None:
-    """Rewrite trials.csv and move the progress bar."""
+    """Rewrite trials.csv (with the latest latencies when the run verifies) and move the
+    progress bar."""
+    if getattr(ctx, "verify", None) is not None:
+        rows = ctx.verify.annotate(rows)
     write_trials_csv(ctx.run.file("trials.csv"), rows, ctx.space)
     if stage is not None:
         done = sum(counted_row(r) for r in rows if r["stage"] == stage)

@@ -113,8 +113,12 @@ def _sampler(settings, offset: int):
     if settings.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True,
                                           group=True)
-    pop = max(8, min(50, settings.trials // 4))
-    return optuna.samplers.NSGAIISampler(seed=seed, population_size=pop)
+    return optuna.samplers.NSGAIISampler(seed=seed, population_size=population_size(settings))
+
+
+def population_size(settings) -> int:
+    """NSGA-II's generation size (also the cadence of verify rounds during a search)."""
+    return max(8, min(50, settings.trials // 4))
 
 
 def study_name(settings, stage: str) -> str:

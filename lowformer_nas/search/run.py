@@ -53,6 +53,7 @@ class SearchContext:
     evaluator: Any
     run: RunDir
     progress: Any
+    verify: Any = None  # verify.Verifier when --verify (the default) applies
 
 
 def default_out(settings: SearchSettings) -> Path:
@@ -166,7 +167,8 @@ def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, D
     from .references import reference_names
 
     space = load_space(settings.space)
-    profile = get_target(settings.target)
+    own = _run_profiles(settings)
+    profile, latest = own if own else (get_target(settings.target),) * 2
     if settings.budget_quantile is None:  # resolved before config.yaml is compared/written
         from .feasibility import default_quantile
 
@@ -181,8 +183,19 @@ def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, D
     try:
         with SearchProgress(quiet) as progress:
             ctx = SearchContext(settings, space, profile,
-                                Evaluator(settings, space, profile, data), run, progress)
+                                Evaluator(settings, space, latest, data), run, progress)
+            if settings.verify and not settings.measure:
+                from .verify import Verifier
+
+                ctx.verify = Verifier(run.path, settings, space.resolution, profile, latest,
+                                      quiet=quiet)
+                ctx.evaluator.profile = ctx.verify.current
             _run_backend(ctx)
+            if ctx.verify is not None:
+                from ..rundir.rows import read_trials_csv
+
+                ctx.verify.final(read_trials_csv(run.file("trials.csv")),
+                                 stage_plan(settings)[-1][0])
         return run, _finish(ctx)
     finally:
         run.release()
@@ -194,7 +207,22 @@ def _finish(ctx: SearchContext) -> Dict[str, Any]:
     from .references import evaluate_references
 
     refs = evaluate_references(ctx.evaluator, ctx.run.file("reference.json"), ctx.profile.sha256)
+    if ctx.verify is not None:
+        from .verify import publish
+
+        return publish(ctx.run.path, ctx.settings, ctx.space, ctx.profile, ctx.verify, refs,
+                       ctx.progress.quiet)
     return finish_run(ctx.run.path, refs, ctx.settings, ctx.profile, ctx.progress.quiet)
+
+
+def _run_profiles(settings: SearchSettings) -> Optional[Tuple[Any, Any]]:
+    """A run that verified before continues with its own (initial, latest) profiles, not
+    with the target's file, which its own refits (or a recalibration) have since changed."""
+    if not settings.out:
+        return None
+    from .verify import run_profiles
+
+    return run_profiles(Path(settings.out))
 
 
 def _load_data(settings: SearchSettings) -> Any:
@@ -214,6 +242,7 @@ def _run_backend(ctx: SearchContext) -> None:
 
             write_rows(ctx, [], None)
         return
+    from ..rundir.rows import counted_row
     from . import optuna_backend as ob
     from .bookkeeping import write_rows
 
@@ -222,6 +251,12 @@ def _run_backend(ctx: SearchContext) -> None:
     def on_trial(stage: str) -> None:
         rows = ob.collect_rows(storage, ctx.settings, ctx.space)
         write_rows(ctx, rows, stage)
+        if ctx.verify is not None and not ctx.settings.storage:
+            done = sum(counted_row(r) for r in rows if r["stage"] == stage)
+            new = ctx.verify.during_search(rows, stage, done, ob.population_size(ctx.settings))
+            if new is not None:  # the rest of the search is predicted by the refit
+                ctx.evaluator.profile = new
+                write_rows(ctx, rows, None)
 
     ob.run_optuna(ctx, storage, stage_plan(ctx.settings), on_trial)
     write_rows(ctx, ob.collect_rows(storage, ctx.settings, ctx.space), None)

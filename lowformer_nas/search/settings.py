@@ -55,6 +55,7 @@ class SearchSettings:
     timeout: Optional[str] = None  # wall-clock limit of this invocation (not of the study)
     heartbeat: int = 30  # --storage: seconds between heartbeats; silent 4x as long = failed
     budget_quantile: Optional[float] = None  # None: the default of search/feasibility.py
+    verify: bool = True  # measure-and-refit the picks here, or write a verification kit
 
     def __post_init__(self) -> None:
         self.budget_ms = parse_budget(self.budget)

@@ -1,0 +1,389 @@
+"""Measure-and-refit: the latencies of the architectures a search picks, measured, not trusted.
+
+A search that minimises predicted latency is drawn to wherever the predictor is too low; random
+held-out configs say nothing about that. So, when the target is this machine, the search
+measures its Pareto front and B0-B3 (few configs, short interleaved rounds), appends those
+whole-model latencies to the profile's calibration journal, refits, and switches the evaluator
+to the refitted profile: after every generation during the search (so the sampler stops
+exploiting the same blind spot) and in a few bounded rounds at the end. B0-B3 are then picked
+from *measured* latencies. For a target this machine cannot reach, the run gets a verification
+kit (ONNX + standalone runner) and ``lowformer-nas verify RUN --import results.csv`` closes
+the loop later.
+
+Everything lives in ``RUN/verify/``: ``journal.jsonl`` (every measurement and refit, fsynced;
+the source of truth on resume, so a kill loses nothing and nothing is measured twice),
+``profile-initial.json`` (the profile the run started with) and ``profile.json`` (the latest).
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .._io import atomic_write_text
+from ..errors import RunError
+
+DIR, JOURNAL, INITIAL, CURRENT = "verify", "journal.jsonl", "profile-initial.json", "profile.json"
+MID_ROUNDS, MID_CAP = 3, 4  # during the search: rounds, configs measured per round
+FINAL_ROUNDS, FINAL_CAP = 3, 8  # at the end: until the picks are all measured, bounded
+ROUNDS, RUNS = 5, 3  # interleaved timing rounds x runs per round of each verified model
+
+
+def run_profiles(run: Path) -> Optional[tuple]:
+    """(initial, latest) profile of a run that verified before, else None."""
+    from ..latency.profiles import load_profile
+
+    d = run / DIR
+    if not (d / INITIAL).is_file():
+        return None
+    latest = d / CURRENT if (d / CURRENT).is_file() else d / INITIAL
+    return load_profile(d / INITIAL), load_profile(latest)
+
+
+def _key(config_json: str) -> str:
+    """Canonical key of a trials.csv ``config`` (same as ``objective.config_key``)."""
+    return json.dumps(json.loads(config_json), sort_keys=True, separators=(",", ":"))
+
+
+def _ok(x: Any) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+class Verifier:
+    """The verify state of one run directory (see the module docstring)."""
+
+    def __init__(self, run: Path, settings: Any, resolution: int, initial: Any,
+                 current: Any, quiet: bool = True) -> None:
+        """``initial``/``current``: the run's first and latest profile (equal on a new run;
+        a new run's ``initial.source`` is the target's file, which refits are written back to)."""
+        from ..latency.calibrate import Journal
+        from ..latency.refit import measurable_here
+
+        self.run, self.settings, self.resolution = run, settings, resolution
+        self.initial, self.current, self.quiet = initial, current, quiet
+        self.dir = run / DIR
+        if not (self.dir / INITIAL).is_file():
+            initial.save(self.dir / INITIAL)
+        src = initial.source if initial.source and Path(initial.source).is_file() and \
+            Path(initial.source).parent.resolve() != self.dir.resolve() else None
+        header = {"device": initial.name, "backend": "verify", "threads": 0,
+                  "space": settings.space, "target_file": src}
+        self.log = Journal(self.dir / JOURNAL, header)
+        self.measurable = measurable_here(current) and not settings.measure
+        self._pred: Dict[str, tuple] = {}
+        self._reconcile()
+
+    # -- what is known -------------------------------------------------------------------------
+    @property
+    def measured(self) -> Dict[str, Dict[str, Any]]:
+        return {r["key"]: r for r in self.log.of_kind("measure")}
+
+    def _rounds_done(self, phase: str) -> int:
+        return sum(1 for r in self.log.of_kind("refit") if r.get("phase") == phase)
+
+    def predicted(self, key: str) -> float:
+        """Latest profile's prediction (ms) for a config key (cached per profile)."""
+        from ..arch.yaml_io import config_from_dict
+
+        sha = self.current.sha256
+        got = self._pred.get(key)
+        if got is None or got[0] != sha:
+            cfg = config_from_dict(json.loads(key))
+            got = (sha, self.current.predict(cfg, self.resolution, 1).latency_ms)
+            self._pred[key] = got
+        return got[1]
+
+    def latency(self, key: str) -> float:
+        m = self.measured.get(key)
+        return float(m["ms"]) if m else self.predicted(key)
+
+    # -- rows ----------------------------------------------------------------------------------
+    def annotate(self, rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """Rows with ``trial_latency_ms`` (what the sampler saw), ``predicted_ms`` and
+        ``profile_sha`` (latest profile), ``measured_ms``; ``latency_ms`` and ``feasible``
+        become measured-else-latest-prediction."""
+        measured, out = self.measured, []
+        sha = self.current.sha256[:12]
+        for r in rows:
+            r = dict(r)
+            if r.get("config") and r.get("latency_ms") is not None:
+                key = _key(r["config"])
+                trial = r.get("trial_latency_ms")
+                r["trial_latency_ms"] = trial if _ok(trial) else r["latency_ms"]
+                r["predicted_ms"], r["profile_sha"] = self.predicted(key), sha
+                m = measured.get(key)
+                r["measured_ms"] = float(m["ms"]) if m else None
+                r["latency_ms"] = r["measured_ms"] if m else r["predicted_ms"]
+                if r.get("state") == "COMPLETE":
+                    r["feasible"] = r["latency_ms"] <= self.settings.budget_ms
+            out.append(r)
+        return out
+
+    def annotate_references(self, refs: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """Official variants re-predicted by the latest profile (their scores are cached)."""
+        from ..arch.registry import get_arch
+
+        out = []
+        for r in refs:
+            ms = self.current.predict(get_arch(r["name"]), self.resolution, 1).latency_ms
+            out.append(dict(r, latency_ms=ms, predicted_ms=ms,
+                            profile_sha=self.current.sha256[:12],
+                            feasible=ms <= self.settings.budget_ms))
+        return out
+
+    def candidates(self, rows: Sequence[Dict[str, Any]], stage: str) -> List[Dict[str, Any]]:
+        """B0-B3 then the rest of the front (latest latencies), unique configs."""
+        from ..rundir.family import pick_family
+        from ..rundir.pareto import front_indices
+
+        pts, seen = [], set()
+        for r in self.annotate(rows):
+            if r["stage"] == stage and r["state"] == "COMPLETE" and r.get("feasible") \
+                    and _ok(r.get("score")) and r.get("config") and not r.get("duplicate"):
+                key = _key(r["config"])
+                if key not in seen:
+                    seen.add(key)
+                    pts.append(dict(r, key=key))
+        if not pts:
+            return []
+        arr = np.array([[p["score"], p["latency_ms"]] for p in pts])
+        fam = [i for i in pick_family(arr[:, 1], arr[:, 0], self.settings.budget_ms).values()
+               if i is not None]
+        front = [int(i) for i in front_indices(arr, (True, False), sort_col=1)]
+        return [pts[i] for i in dict.fromkeys(fam + front)]
+
+    # -- measuring and refitting ---------------------------------------------------------------
+    def round(self, rows: Sequence[Dict[str, Any]], stage: str, phase: str, cap: int) -> bool:
+        """Measure up to ``cap`` unmeasured picks, journal them, refit; False if none left."""
+        todo = [c for c in self.candidates(rows, stage) if c["key"] not in self.measured][:cap]
+        if not todo:
+            return False
+        t0 = time.perf_counter()
+        times = self._measure([c["key"] for c in todo])
+        cost = (time.perf_counter() - t0) / len(todo)
+        n = self._rounds_done(phase) + 1
+        for c, ms in zip(todo, times):
+            self.log.append({"kind": "measure", "key": c["key"], "ms": ms, "stage": stage,
+                             "number": c["number"], "predicted_ms": c["predicted_ms"],
+                             "profile_sha": self.current.sha256, "phase": phase, "round": n,
+                             "resolution": self.resolution, "cost_s": cost, "source": "here"})
+        self._refit(phase, n, rows)
+        return True
+
+    def _measure(self, keys: Sequence[str]) -> List[float]:
+        """Whole-model latencies here, timed round-robin with the profile's own setup."""
+        import torch
+
+        from ..arch.builder import build_model
+        from ..arch.yaml_io import config_from_dict
+        from ..latency.measure import prepare, summarize, threads_set, time_interleaved
+        from ..latency.refit import measure_setup
+
+        s = measure_setup(self.current)
+        r = self.resolution
+        with threads_set(s["threads"]):
+            fns = [prepare(build_model(config_from_dict(json.loads(k))),
+                           torch.randn(1, 3, r, r), s["backend"], s["threads"], s["device"])
+                   for k in keys]
+            timed = time_interleaved(fns, rounds=ROUNDS, runs=RUNS, device=s["device"],
+                                     min_sample_ms=0.0)
+        return [summarize(t)["latency_ms"] for t in timed]
+
+    def _reconcile(self) -> None:
+        """After a kill: a round cut between its measurements and its refit is refitted now
+        (measurements not yet in the calibration journal are appended then)."""
+        recs = self.log.records
+        if self.measurable and recs and recs[-1].get("kind") == "measure":
+            self._refit(recs[-1]["phase"], recs[-1]["round"], [])
+
+    def _refit(self, phase: str, n: int, rows: Sequence[Dict[str, Any]]) -> None:
+        """Append this run's measurements the calibration journal lacks, refit, save, log."""
+        from ..latency.calibrate import refit_with_models
+        from ..latency.refit import journal_of, verified_in_journal
+
+        path = journal_of(self.current) or journal_of(self.initial)
+        if path is None:
+            return
+        have = verified_in_journal(path)
+        new = [{"arch": json.loads(m["key"]), "ms": m["ms"], "resolution": m["resolution"]}
+               for m in self.log.of_kind("measure") if (m["key"], m["ms"]) not in have]
+        old = self.current
+        self.current = refit_with_models(str(path), new)
+        self._save(old)
+        self.log.append({"kind": "refit", "phase": phase, "round": n,
+                         "sha": self.current.sha256, "from_sha": old.sha256,
+                         "error": self.current.data.get("error", {})})
+        self._say(phase, n, old)
+
+    def _save(self, old: Any) -> None:
+        """The run's copy, and the target's own file (e.g. the cached ``local`` profile) when
+        the run's target was loaded from one: later searches start from the refit."""
+        self.current.save(self.dir / CURRENT)
+        src = self.log.header.get("target_file")
+        if not src:
+            return
+        try:
+            self.current.save(src)
+        except OSError as e:
+            sys.stderr.write(f"lowformer-nas: refitted profile not written back to {src} "
+                             f"({e}); it is in {self.dir / CURRENT}\n")
+
+    def _say(self, phase: str, n: int, old: Any) -> None:
+        if self.quiet:
+            return
+        new = [m for m in self.log.of_kind("measure") if m["round"] == n
+               and m["phase"] == phase]
+        errs = [100 * (m["predicted_ms"] / m["ms"] - 1) for m in new]
+        err = self.current.data.get("error", {})
+        sys.stderr.write(
+            f"verify ({phase} round {n}): measured {len(new)} picks here, prediction error "
+            f"{min(errs):+.0f}%..{max(errs):+.0f}%; profile {old.sha256[:8]} -> "
+            f"{self.current.sha256[:8]} (LOO MAPE {err.get('mape_pct', float('nan')):.1f}%)\n")
+
+    # -- the two places the search calls -------------------------------------------------------
+    def during_search(self, rows: Sequence[Dict[str, Any]], stage: str, done: int,
+                      every: int) -> Optional[Any]:
+        """After a finished trial: every ``every`` trials (a generation) one short round;
+        returns the refitted profile for the evaluator, or None."""
+        n = self._rounds_done("search")
+        if not self.measurable or n >= MID_ROUNDS or done < (n + 1) * every:
+            return None
+        if not self.round(rows, stage, "search", MID_CAP):
+            self.log.append({"kind": "refit", "phase": "search", "round": n + 1,
+                             "sha": self.current.sha256, "from_sha": self.current.sha256,
+                             "note": "nothing new to measure"})
+            return None
+        return self.current
+
+    def final(self, rows: Sequence[Dict[str, Any]], stage: str) -> None:
+        """Bounded rounds until every pick is measured; or, unreachable target, the kit."""
+        if self.measurable:
+            for _ in range(FINAL_ROUNDS - self._rounds_done("final")):
+                if not self.round(rows, stage, "final", FINAL_CAP):
+                    break
+        elif not self.settings.measure:
+            write_kit(self, rows, stage)
+
+
+def write_kit(ver: Verifier, rows: Sequence[Dict[str, Any]], stage: str) -> Optional[Path]:
+    """``RUN/verify/kit``: the front and B0-B3 as ONNX (constant weights) + ``run_kit.py``;
+    rewritten only when the set of picks changed."""
+    from ..arch.builder import build_model
+    from ..arch.yaml_io import config_from_dict
+    from ..latency.export_kit import kit_item, write_manifest
+
+    import torch
+
+    picks = ver.candidates(rows, stage)
+    if not picks:
+        return None
+    root = ver.dir / "kit"
+    ids = [f"{stage}-{c['number']}" for c in picks]
+    man = root / "manifest.json"
+    if man.is_file() and [i["id"] for i in json.loads(man.read_text())["items"]] == ids:
+        return root
+    r = ver.resolution
+    items = [kit_item(root, {"id": i, "kind": "model", "spec": json.loads(c["key"]),
+                             "resolution": r, "trial": c["number"], "stage": stage,
+                             "predicted_ms": c["predicted_ms"]},
+                      build_model(config_from_dict(json.loads(c["key"]))),
+                      torch.randn(1, 3, r, r))
+             for i, c in zip(ids, picks)]
+    return write_manifest(root, items, space=ver.settings.space, run=str(ver.run),
+                          target=ver.current.name, profile_sha=ver.current.sha256)
+
+
+def import_results(ver: Verifier, csv_path: str, rows: Sequence[Dict[str, Any]]) -> int:
+    """Journal a kit's whole-model latencies, refit the target with them; returns the count."""
+    from ..latency.export_kit import read_results
+    from ..latency.refit import refit_model_level
+
+    known = {_key(r["config"]): r for r in rows if r.get("config")}
+    new = []
+    for res in read_results(csv_path):
+        key = json.dumps(res["spec"], sort_keys=True, separators=(",", ":"))
+        if res["kind"] != "model" or key not in known:
+            continue
+        if res["resolution"] != ver.resolution:
+            raise RunError(f"{csv_path}: a model timed at {res['resolution']}px, but this run "
+                           f"predicts at {ver.resolution}px; use the kit written for this run")
+        new.append((key, res["ms"]))
+    if not new:
+        raise RunError(f"{csv_path} has no whole-model row of a trial of {str(ver.run)!r}; "
+                       f"run the kit in {ver.dir / 'kit'} and import its results.csv")
+    n = ver._rounds_done("import") + 1
+    for key, ms in new:
+        ver.log.append({"kind": "measure", "key": key, "ms": ms, "stage": known[key]["stage"],
+                        "number": known[key]["number"], "predicted_ms": ver.predicted(key),
+                        "profile_sha": ver.current.sha256, "phase": "import", "round": n,
+                        "resolution": ver.resolution, "source": csv_path})
+    fit = [{"model": f"verify:{k[:12]}:{i}", "arch": json.loads(k), "resolution": ver.resolution,
+            "latency_ms": m["ms"]} for i, (k, m) in enumerate(ver.measured.items())]
+    old = ver.current
+    ver.current = refit_model_level(ver.initial, fit)
+    ver._save(old)
+    ver.log.append({"kind": "refit", "phase": "import", "round": n, "sha": ver.current.sha256,
+                    "from_sha": old.sha256, "error": ver.current.data.get("error", {})})
+    return len(new)
+
+
+def publish(run: Path, settings: Any, space: Any, profile: Any, ver: Verifier,
+            refs: Sequence[Dict[str, Any]], quiet: bool) -> Dict[str, Any]:
+    """trials.csv with the latest latencies, then every report file (B0-B3 re-picked)."""
+    from ..report.finish import finish_run
+    from ..rundir.rows import read_trials_csv, write_trials_csv
+
+    rows = ver.annotate(read_trials_csv(run / "trials.csv"))
+    write_trials_csv(run / "trials.csv", rows, space)
+    return finish_run(run, ver.annotate_references(refs), settings, profile, quiet)
+
+
+def verify_run(run: Path, import_csv: Optional[str] = None, quiet: bool = False) -> Dict[str, Any]:
+    """``lowformer-nas verify RUN``: import a kit's results (any target), or measure the picks
+    here (a measurable target); then re-pick B0-B3 and rewrite the run's files."""
+    import fcntl
+    import os
+
+    from ..latency import get_target
+    from ..space import load_space
+    from ..rundir.config import read_run_config
+    from ..rundir.rows import read_trials_csv
+    from .references import _load
+    from .run import stage_plan
+    from .settings import SearchSettings
+
+    config = read_run_config(run)
+    settings = SearchSettings.from_dict(config["settings"])
+    if settings.measure:
+        raise RunError(f"{str(run)!r} was searched with --measure: its latencies are measured "
+                       f"already, there is nothing to verify")
+    space = load_space(settings.space)
+    rows = read_trials_csv(run / "trials.csv")
+    own = run_profiles(run)
+    initial, latest = own if own else (get_target(settings.target),) * 2
+    if initial.sha256 != (config.get("profile") or {}).get("sha256", initial.sha256):
+        raise RunError(f"the target {settings.target!r} changed since {str(run)!r} was searched "
+                       f"(profile sha256 differs); verify the run with the profile it used")
+    fd = os.open(run / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"a lowformer-nas search is running in {str(run)!r}") from None
+        ver = Verifier(run, settings, space.resolution, initial, latest, quiet=quiet)
+        stage = stage_plan(settings)[-1][0]
+        if import_csv:
+            import_results(ver, import_csv, rows)
+        elif ver.measurable:
+            ver.final(rows, stage)
+        else:
+            write_kit(ver, rows, stage)
+        refs = _load(run / "reference.json").get("rows", [])
+        return publish(run, settings, space, initial, ver, refs, quiet)
+    finally:
+        os.close(fd)
