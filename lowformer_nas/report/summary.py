@@ -35,7 +35,7 @@ def latency_cells(p: Dict[str, Any]) -> str:
 
 
 def _family_table(data: Dict[str, Any]) -> List[str]:
-    lines = [f"| model | trial | latency (ms) | predicted (ms) [profile sha] | measured here (ms) "
+    lines = [f"| model | trial | latency (ms) | predicted (ms) [profile sha] | measured (ms) "
              f"| {data['score_name']} | config |", "|---|---|---|---|---|---|---|"]
     for name, p in data["family"].items():
         if p is None:
@@ -48,9 +48,9 @@ def _family_table(data: Dict[str, Any]) -> List[str]:
 
 def _basis_line(data: Dict[str, Any]) -> str:
     if data.get("latency_basis") == "measured":
-        return ("Latency: B0-B3 are picked from latencies *measured* on this machine (or "
-                "imported from the target); other trials show the latest profile's prediction. "
-                "See verify/journal.jsonl.")
+        return ("Latency: B0-B3 are picked from latencies *measured* on the target (here, "
+                "or imported from its verification kit's results); other trials show the "
+                "latest profile's prediction. Every measurement: verify/journal.jsonl.")
     return "Latency: predicted by the target's profile (nothing measured yet)."
 
 

@@ -1,0 +1,155 @@
+"""Search picks on this machine: are the front and B0-B3 as fast as the run says?
+
+    flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/verify_picks.py --phase search --budget 20
+    flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/verify_picks.py --phase search --budget 30
+    flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/verify_picks.py --phase search --budget 45
+    flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/verify_picks.py --phase measure   # resumable
+    python benchmarks/verify_picks.py --phase evaluate
+
+``search`` runs the bare ``lowformer-nas search --target local --latency-budget Bms`` (default
+proxy, 300 trials, the default ``--verify``) in a fresh process with its own cache (so the
+first budget pays the first-use ``local`` calibration, as a new user does). ``measure`` times
+every front trial and B0-B3 of each run with this benchmark's own harness (fresh process,
+all models round-robin, 5 rounds x 5 runs, median of round medians), appending to
+``benchmarks/results/verify_picks.json`` so a cut job resumes. ``evaluate`` compares what the
+run reports (``latency_ms`` in trials.csv: measured for verified picks, else the refitted
+profile's prediction) with those measurements, and the prediction the search ran with.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "verify_picks.json"
+RUNS = Path(os.environ.get("LFN_BENCH_RUNS", "/tmp/lfn-bench-verify-runs"))
+CACHE = os.environ.get("LFN_BENCH_CACHE", "/tmp/lfn-bench-verify-cache")
+
+
+def _load() -> dict:
+    return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"searches": {},
+                                                                       "measured": {}}
+
+
+def _save(res: dict) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(res, indent=1))
+    os.replace(tmp, RESULTS)
+
+
+def search(budget: int) -> None:
+    out = RUNS / f"local-{budget}ms"
+    cmd = [sys.executable, "-m", "lowformer_nas", "search", "--target", "local",
+           "--latency-budget", f"{budget}ms", "--out", str(out)]
+    env = dict(os.environ, LOWFORMER_NAS_CACHE=CACHE)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    log = [json.loads(x) for x in (out / "verify" / "journal.jsonl").read_text().splitlines()]
+    res = _load()
+    res["searches"][str(budget)] = {
+        "command": " ".join(["lowformer-nas"] + cmd[3:]), "wall_s": round(wall, 1),
+        "verify_s": round(sum(r.get("round_s", 0.0) for r in log if r["kind"] == "refit"), 1),
+        "verify_rounds": sum(r["kind"] == "refit" for r in log),
+        "verify_measured": sum(r["kind"] == "measure" for r in log),
+        "run": str(out), "date": datetime.date.today().isoformat()}
+    _save(res)
+    print(json.dumps(res["searches"][str(budget)]))
+
+
+def _picks(run: Path) -> list:
+    data = json.loads((run / "pareto.json").read_text())
+    fam = {p["number"]: n for n, p in data["family"].items() if p}
+    with open(run / "trials.csv", newline="") as fh:
+        rows = {int(r["number"]): r for r in csv.DictReader(fh) if r["stage"] == "zc"}
+    out = []
+    for n in sorted(set(data["front"]) | set(fam)):
+        r = rows[n]
+        out.append({"run": str(run), "number": n, "family": fam.get(n), "config": r["config"],
+                    "reported_ms": float(r["latency_ms"]),
+                    "trial_ms": float(r["trial_latency_ms"] or r["latency_ms"]),
+                    "predicted_ms": float(r["predicted_ms"] or r["latency_ms"]),
+                    "measured_by_run_ms": float(r["measured_ms"]) if r["measured_ms"] else None,
+                    "budget_ms": float(data["budget_ms"])})
+    return out
+
+
+def measure(rounds: int = 5, runs: int = 5) -> None:
+    import torch
+
+    from lowformer_nas.arch.builder import build_model
+    from lowformer_nas.arch.yaml_io import config_from_dict
+    from lowformer_nas.latency.measure import prepare, summarize, threads_set, time_interleaved
+
+    res = _load()
+    picks = [p for b in res["searches"].values() for p in _picks(Path(b["run"]))]
+    todo = [p for p in picks if f"{p['run']}#{p['number']}" not in res["measured"]]
+    print(f"{len(picks)} picks, {len(todo)} to measure")
+    for i in range(0, len(todo), 8):  # groups of 8, each group round-robin, saved per group
+        group = todo[i:i + 8]
+        with threads_set(1):
+            fns = [prepare(build_model(config_from_dict(json.loads(p["config"]))),
+                           torch.randn(1, 3, 224, 224)) for p in group]
+            timed = time_interleaved(fns, rounds=rounds, runs=runs, min_sample_ms=0.0)
+        for p, t in zip(group, timed):
+            res["measured"][f"{p['run']}#{p['number']}"] = summarize(t)["latency_ms"]
+        _save(res)
+        print(f"measured {i + len(group)}/{len(todo)}")
+
+
+def evaluate() -> dict:
+    res = _load()
+    rows = []
+    for b, s in sorted(res["searches"].items(), key=lambda x: float(x[0])):
+        for p in _picks(Path(s["run"])):
+            m = res["measured"].get(f"{p['run']}#{p['number']}")
+            if m is not None:
+                rows.append(dict(p, bench_ms=m))
+
+    def within(key: str) -> str:
+        ok = [abs(r[key] / r["bench_ms"] - 1) <= 0.10 for r in rows]
+        return f"{sum(ok)}/{len(ok)} = {100 * sum(ok) / max(1, len(ok)):.0f}%"
+
+    fam = [r for r in rows if r["family"]]
+    summary = {
+        "picks": len(rows), "reported_within10": within("reported_ms"),
+        "trial_prediction_within10": within("trial_ms"),
+        "refitted_prediction_within10": within("predicted_ms"),
+        "family_at_or_under_budget_3pct": f"{sum(r['bench_ms'] <= 1.03 * r['budget_ms'] for r in fam)}/{len(fam)}",
+        "family": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()
+                    if k not in ("config", "run")} | {"budget": r["budget_ms"]} for r in fam],
+        "median_abs_err_reported_pct": round(100 * statistics.median(
+            abs(r["reported_ms"] / r["bench_ms"] - 1) for r in rows), 1) if rows else None,
+        "searches": res["searches"],
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+                   f"{platform.python_version()}"}
+    print(json.dumps(summary, indent=1))
+    return summary
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--phase", choices=("search", "measure", "evaluate"), required=True)
+    ap.add_argument("--budget", type=int, default=30)
+    args = ap.parse_args()
+    if args.phase == "search":
+        search(args.budget)
+    elif args.phase == "measure":
+        measure()
+    else:
+        evaluate()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
