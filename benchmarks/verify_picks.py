@@ -47,10 +47,11 @@ def _save(res: dict) -> None:
     os.replace(tmp, RESULTS)
 
 
-def search(budget: int) -> None:
+def search(budget: int, trials: int) -> None:
     out = RUNS / f"local-{budget}ms"
     cmd = [sys.executable, "-m", "lowformer_nas", "search", "--target", "local",
            "--latency-budget", f"{budget}ms", "--out", str(out)]
+    cmd += ["--trials", str(trials)] if trials != 300 else []
     env = dict(os.environ, LOWFORMER_NAS_CACHE=CACHE)
     start = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
@@ -141,9 +142,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--phase", choices=("search", "measure", "evaluate"), required=True)
     ap.add_argument("--budget", type=int, default=30)
+    ap.add_argument("--trials", type=int, default=300, help="search trials (300: the default)")
     args = ap.parse_args()
     if args.phase == "search":
-        search(args.budget)
+        search(args.budget, args.trials)
     elif args.phase == "measure":
         measure()
     else:

@@ -36,7 +36,7 @@ def local_cache(tmp_path_factory):
     """A real `local` calibration of this machine on the tiny space (short budget)."""
     cache = tmp_path_factory.mktemp("cache")
     subprocess.run([sys.executable, "-m", "lowformer_nas", "calibrate", "--device", "local",
-                    "--space", "tiny", "--budget-minutes", "0.25", "--no-progress"],
+                    "--space", "tiny", "--budget-minutes", "0.5", "--no-progress"],
                    env=_env(cache), check=True, stdout=subprocess.DEVNULL)
     return cache
 

@@ -79,12 +79,12 @@ def _now() -> str:
 def measurable_here(profile: Profile) -> bool:
     """True when this machine is the profile's device (``local``, or any profile calibrated on a
     host with this CPU model, architecture and torch device) and its journal is on disk."""
-    from .host import cpu_model
-
     import platform
 
-    facts = profile.data.get("platform") or {}
-    if not facts or journal_of(profile) is None:
+    from .host import architecture, cpu_model
+
+    facts = profile.host or {}
+    if not facts or not facts.get("measured_here", True) or journal_of(profile) is None:
         return False
     device = str(facts.get("device", "cpu"))
     if device.startswith("cuda"):
@@ -92,12 +92,12 @@ def measurable_here(profile: Profile) -> bool:
 
         if not torch.cuda.is_available() or facts.get("gpu") != torch.cuda.get_device_name(0):
             return False
-    return facts.get("cpu") == cpu_model() and \
-        facts.get("machine", platform.machine()) == platform.machine()
+    here = architecture(platform.machine())
+    return facts.get("cpu") == cpu_model() and architecture(facts.get("machine", here)) == here
 
 
 def measure_setup(profile: Profile) -> Dict[str, Any]:
     """(backend, threads, torch device) the profile's timings were taken with."""
-    facts = profile.data.get("platform") or {}
+    facts = profile.host or {}
     return {"backend": facts.get("backend", "torch"), "threads": int(facts.get("threads", 1)),
             "device": str(facts.get("device", "cpu"))}
