@@ -189,7 +189,7 @@ def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, D
 
                 ctx.verify = Verifier(run.path, settings, space.resolution, profile, latest,
                                       quiet=quiet)
-                ctx.evaluator.profile = ctx.verify.current
+                _use_profile(ctx, ctx.verify.current)
             _run_backend(ctx)
             if ctx.verify is not None:
                 from ..rundir.rows import read_trials_csv
@@ -213,6 +213,15 @@ def _finish(ctx: SearchContext) -> Dict[str, Any]:
         return publish(ctx.run.path, ctx.settings, ctx.space, ctx.profile, ctx.verify, refs,
                        ctx.progress.quiet)
     return finish_run(ctx.run.path, refs, ctx.settings, ctx.profile, ctx.progress.quiet)
+
+
+def _use_profile(ctx: SearchContext, profile: Any) -> None:
+    """Predict (and judge feasibility) from here on with ``profile`` (a verify refit)."""
+    from .feasibility import BudgetRule
+
+    ev = ctx.evaluator
+    ev.profile = profile
+    ev.rule = BudgetRule(ev.rule.budget_ms, ev.rule.quantile, profile, measured=ev.rule.measured)
 
 
 def _run_profiles(settings: SearchSettings) -> Optional[Tuple[Any, Any]]:
@@ -255,7 +264,7 @@ def _run_backend(ctx: SearchContext) -> None:
             done = sum(counted_row(r) for r in rows if r["stage"] == stage)
             new = ctx.verify.during_search(rows, stage, done, ob.population_size(ctx.settings))
             if new is not None:  # the rest of the search is predicted by the refit
-                ctx.evaluator.profile = new
+                _use_profile(ctx, new)
                 write_rows(ctx, rows, None)
 
     ob.run_optuna(ctx, storage, stage_plan(ctx.settings), on_trial)

@@ -89,15 +89,27 @@ class Verifier:
 
     def predicted(self, key: str) -> float:
         """Latest profile's prediction (ms) for a config key (cached per profile)."""
+        return self._predict(key)[0]
+
+    def _predict(self, key: str) -> tuple:
+        """(ms, std ms) by the latest profile, cached per profile."""
         from ..arch.yaml_io import config_from_dict
 
         sha = self.current.sha256
         got = self._pred.get(key)
         if got is None or got[0] != sha:
-            cfg = config_from_dict(json.loads(key))
-            got = (sha, self.current.predict(cfg, self.resolution, 1).latency_ms)
+            p = self.current.predict(config_from_dict(json.loads(key)), self.resolution, 1)
+            got = (sha, p.latency_ms, p.std_ms)
             self._pred[key] = got
-        return got[1]
+        return got[1], got[2]
+
+    def rule(self) -> Any:
+        """The search's feasibility rule (``--budget-quantile``) with the latest profile."""
+        from .feasibility import BudgetRule, default_quantile
+
+        q = self.settings.budget_quantile
+        return BudgetRule(self.settings.budget_ms,
+                          default_quantile(self.initial) if q is None else q, self.current)
 
     def latency(self, key: str) -> float:
         m = self.measured.get(key)
@@ -108,7 +120,7 @@ class Verifier:
         """Rows with ``trial_latency_ms`` (what the sampler saw), ``predicted_ms`` and
         ``profile_sha`` (latest profile), ``measured_ms``; ``latency_ms`` and ``feasible``
         become measured-else-latest-prediction."""
-        measured, out = self.measured, []
+        measured, out, rule = self.measured, [], self.rule()
         sha = self.current.sha256[:12]
         for r in rows:
             r = dict(r)
@@ -116,25 +128,31 @@ class Verifier:
                 key = _key(r["config"])
                 trial = r.get("trial_latency_ms")
                 r["trial_latency_ms"] = trial if _ok(trial) else r["latency_ms"]
-                r["predicted_ms"], r["profile_sha"] = self.predicted(key), sha
+                (r["predicted_ms"], std), r["profile_sha"] = self._predict(key), sha
                 m = measured.get(key)
                 r["measured_ms"] = float(m["ms"]) if m else None
                 r["latency_ms"] = r["measured_ms"] if m else r["predicted_ms"]
-                if r.get("state") == "COMPLETE":
-                    r["feasible"] = r["latency_ms"] <= self.settings.budget_ms
+                r["latency_std_ms"] = 0.0 if m else std
+                if r.get("state") == "COMPLETE":  # measured: as it is; else the quantile rule
+                    r["feasible"] = r["latency_ms"] <= self.settings.budget_ms if m else \
+                        rule.fits(r["latency_ms"], std)
             out.append(r)
         return out
 
     def annotate_references(self, refs: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        """Official variants re-predicted by the latest profile (their scores are cached)."""
-        from ..arch.registry import get_arch
+        """Official variants re-predicted by the latest profile (their scores are cached);
+        other references keep the prediction they were scored with."""
+        from ..arch.registry import OFFICIAL_NAMES, get_arch
 
-        out = []
+        out, rule, sha = [], self.rule(), self.current.sha256[:12]
         for r in refs:
-            ms = self.current.predict(get_arch(r["name"]), self.resolution, 1).latency_ms
-            out.append(dict(r, latency_ms=ms, predicted_ms=ms,
-                            profile_sha=self.current.sha256[:12],
-                            feasible=ms <= self.settings.budget_ms))
+            if r.get("name") in OFFICIAL_NAMES and r.get("latency_ms") is not None:
+                p = self.current.predict(get_arch(r["name"]), self.resolution, 1)
+                r = dict(r, latency_ms=p.latency_ms, predicted_ms=p.latency_ms, profile_sha=sha,
+                         feasible=rule.fits(p.latency_ms, p.std_ms),
+                         latency_source=f"predicted (analytic) with profile "
+                                        f"{self.current.name} sha256 {sha} (refitted)")
+            out.append(r)
         return out
 
     def candidates(self, rows: Sequence[Dict[str, Any]], stage: str) -> List[Dict[str, Any]]:
