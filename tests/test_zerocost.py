@@ -53,3 +53,14 @@ def test_naswot_sees_gelu_and_hardswish_not_only_relu():
 def test_unknown_score_lists_known(digits):
     with pytest.raises(UnknownNameError, match="known: naswot"):
         zero_cost_scores(get_arch("lowformer_test"), digits, 32, names=["snip"])
+
+
+def test_nan_inputs_give_scores_not_exceptions(digits):
+    """A diverging dataset (NaN images) must not crash the search inside a score."""
+    import copy
+
+    bad = copy.copy(digits)
+    bad.train_x = digits.train_x.clone()
+    bad.train_x[:] = float("nan")
+    out = zero_cost_scores(get_arch("lowformer_test"), bad, 32, batch_size=8)
+    assert out["expressivity"] == float("-inf")

@@ -138,8 +138,13 @@ def expressivity(model, x, y) -> float:
         if not hasattr(f, "dim") or f.dim() != 4:
             continue
         z = f.double().permute(0, 2, 3, 1).reshape(-1, f.shape[1])
+        if not bool(torch.isfinite(z).all()):
+            return float("-inf")  # NaN/inf features: no spectrum (the search treats it as worst)
         z = z - z.mean(0, keepdim=True)
-        eig = torch.linalg.eigvalsh(z.T @ z / max(1, len(z) - 1)).clamp(min=0)
+        try:
+            eig = torch.linalg.eigvalsh(z.T @ z / max(1, len(z) - 1)).clamp(min=0)
+        except torch.linalg.LinAlgError:  # ill-conditioned beyond LAPACK: this block says nothing
+            continue
         if float(eig.sum()) <= 0:
             continue
         p = eig / eig.sum()

@@ -43,7 +43,7 @@ def _setting_defaults() -> Dict[str, Any]:
 
 def _register_search(sub: argparse._SubParsersAction) -> None:
     from ..accuracy.zerocost import ZC_SCORES
-    from ..search.settings import BACKENDS, PROXIES, SAMPLERS
+    from ..search.settings import BACKENDS, PRESCREENS, PROXIES, SAMPLERS
 
     d = _setting_defaults()
     p = sub.add_parser("search", help="hardware-aware search under a latency budget",
@@ -78,6 +78,8 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
                    help="image size for proxies (latency always at the space's resolution)")
     p.add_argument("--zc-score", default=d["zc_score"], help=_choices(ZC_SCORES, d["zc_score"]))
     p.add_argument("--top-k", type=int, default=d["top_k"], help="two-stage: trained candidates")
+    p.add_argument("--prescreen", default=d["prescreen"],
+                   help="two-stage: " + _choices(PRESCREENS, d["prescreen"]))
     p.add_argument("--max-train", type=int, default=d["max_train"], help="training images used")
     p.add_argument("--max-val", type=int, default=d["max_val"], help="validation images used")
     p.add_argument("--references", default=",".join(d["references"]),
@@ -133,6 +135,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         seed=args.seed, out=args.out, storage=args.storage, address=args.address,
         measure=args.measure, sampler=args.sampler, epochs=args.epochs,
         proxy_resolution=args.proxy_resolution, zc_score=args.zc_score, top_k=args.top_k,
+        prescreen=args.prescreen,
         max_train=args.max_train, max_val=args.max_val, timeout=args.timeout,
         heartbeat=args.heartbeat,
         budget_quantile=_quantile_arg(args.budget_quantile),

@@ -4,12 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List
 
-from ..rundir.config import ZC_SCORES
+from ..rundir.config import SURROGATE_FILE, ZC_SCORES
 from .pareto_data import summarize_config
 
 SAMPLER_TEXT = {
     "nsga2": "NSGA-II (Optuna), latency as a constraint via trial.set_constraint",
     "tpe": "multi-objective TPE (Optuna), latency as a constraint via trial.set_constraint",
+    "random": "random sampling (Optuna RandomSampler): the baseline for the other samplers",
 }
 
 
@@ -108,4 +109,20 @@ def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: P
                      f"front {hv['front']:.4g}, official variants {hv['references']:.4g}, "
                      f"ratio {_fmt(hv['ratio'], '.3f')}")
     lines += ["", "## Zero-cost proxy check", ""] + _spearman_lines(data) + [""]
+    lines += _surrogate_lines(settings, run_path)
     return "\n".join(lines)
+
+
+def _surrogate_lines(settings: Dict[str, Any], run_path: Path) -> List[str]:
+    """Two-stage with ``--prescreen surrogate``: the surrogate's held-out fidelity."""
+    import json
+
+    if settings.get("prescreen") != "surrogate":
+        return []
+    try:
+        text = json.loads((run_path / SURROGATE_FILE).read_text(encoding="utf-8"))["text"]
+    except (OSError, ValueError, KeyError, TypeError):
+        text = "not fitted yet (fewer than 4 trained trials)"
+    return ["## Surrogate pre-screen", "",
+            f"Random forest over the config, predicted latency and zero-cost scores, refitted "
+            f"after every trained trial; held-out fidelity: {text}.", ""]

@@ -19,6 +19,7 @@ CONFIG_NAME = "config.yaml"
 RUN_FORMAT = "lowformer-nas/run"
 RUN_FORMAT_VERSION = 1  # bump when the run layout changes; older tools then refuse the run
 PROXIES = ("zero-cost", "train", "two-stage")
+SURROGATE_FILE = "surrogate.json"  # two-stage --prescreen surrogate: its held-out fidelity
 # settings that reports read (pareto data, summary); a run without them cannot be reported
 REPORT_SETTINGS = ("target", "budget_ms", "proxy", "zc_score")
 

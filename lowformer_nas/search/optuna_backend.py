@@ -110,6 +110,8 @@ def _sampler(settings, offset: int):
     seed = settings.seed + offset  # a resumed run must not redraw the first run's samples
     if settings.storage:  # workers sharing a study must not all draw the same samples
         seed += os.getpid()
+    if settings.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
     if settings.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True,
                                           group=True)
@@ -267,28 +269,14 @@ def make_objective(ctx, study, stage: str) -> Callable[[Any], Any]:
 
 def enqueue_top_k(zc_study, train_study, space, k: int) -> int:
     """Two-stage: the k best zero-cost trials by non-dominated rank, then score, go to training."""
-    import numpy as np
+    from .prescreen import zc_order
 
-    from ..rundir.pareto import non_dominated_sort
-
-    feas = [t for t in zc_study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"
-            and t.user_attrs.get("feasible") and math.isfinite(t.values[0])]
     seen = {t.user_attrs.get("config_key") for t in train_study.get_trials(deepcopy=False)}
-    unique: Dict[str, Any] = {}
-    for t in feas:
-        unique.setdefault(t.user_attrs["config_key"], t)
-    cands = list(unique.values())
-    if not cands:
-        return 0
-    ranks = non_dominated_sort(np.array([t.values for t in cands]), [True, False])
-    order = sorted(range(len(cands)), key=lambda i: (ranks[i], -cands[i].values[0]))
-    queued = 0
     already = sum(1 for t in train_study.get_trials(deepcopy=False))
-    for i in order[:k]:
-        if cands[i].user_attrs["config_key"] in seen or already + queued >= k:
-            continue
-        train_study.enqueue_trial(space.to_params(space.build(cands[i].params)),
-                                  user_attrs={"zc_trial": cands[i].number})
+    queued = 0
+    for t in zc_order(zc_study, seen)[:max(0, k - already)]:
+        train_study.enqueue_trial(space.to_params(space.build(t.params)),
+                                  user_attrs={"zc_trial": t.number})
         queued += 1
     return queued
 
@@ -300,7 +288,13 @@ def run_stage(ctx, storage, stage: str, target: int, on_trial: Callable[[], None
     study = open_study(storage, ctx.settings, stage)
     if not ctx.settings.storage:
         recover_interrupted(study)
-    if stage == "train" and ctx.settings.proxy == "two-stage":
+    two_stage = stage == "train" and ctx.settings.proxy == "two-stage"
+    if two_stage and ctx.settings.prescreen == "surrogate":
+        from .prescreen import run_prescreened
+
+        return run_prescreened(ctx, open_study(storage, ctx.settings, "zc"), study, target,
+                               on_trial, timeout_s)
+    if two_stage:
         enqueue_top_k(open_study(storage, ctx.settings, "zc"), study, ctx.space, target)
     remaining = target - done_count(study)
     if remaining <= 0:

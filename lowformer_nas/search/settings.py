@@ -16,13 +16,14 @@ from ..accuracy.zerocost import ZC_SCORES
 from .feasibility import check_quantile
 
 BACKENDS = ("optuna", "ray")
-SAMPLERS = ("nsga2", "tpe")
+PRESCREENS = ("zc", "surrogate")  # two-stage: what picks the trained candidates
+SAMPLERS = ("nsga2", "tpe", "random")  # random: the baseline the others must beat
 # options that must match when a run directory is continued (trials may grow)
 IDENTITY = ("target", "budget_ms", "space", "proxy", "dataset", "seed", "measure", "epochs",
             "proxy_resolution", "zc_score", "sampler", "max_train", "max_val")
 # must match on resume too, but is not part of the study name (studies made before the option
 # existed keep their names); a run from before it was judged by its mean, i.e. about 0.5
-RESUME_IDENTITY = IDENTITY + ("budget_quantile",)
+RESUME_IDENTITY = IDENTITY + ("budget_quantile", "prescreen")
 OLD_RUN_QUANTILE = 0.5
 
 
@@ -49,6 +50,7 @@ class SearchSettings:
     proxy_resolution: int = 32
     zc_score: str = "naswot"
     top_k: int = 8
+    prescreen: str = "zc"
     max_train: int = 5000
     max_val: int = 1000
     references: List[str] = field(default_factory=lambda: ["all"])
@@ -65,6 +67,11 @@ class SearchSettings:
         _check_choice("proxy", self.proxy, PROXIES)
         _check_choice("backend", self.backend, BACKENDS)
         _check_choice("sampler", self.sampler, SAMPLERS)
+        _check_choice("prescreen", self.prescreen, PRESCREENS)
+        if self.prescreen != "zc" and (self.proxy != "two-stage" or self.backend != "optuna"):
+            raise RunError(f"--prescreen {self.prescreen} picks the trained candidates of "
+                           f"--proxy two-stage with --backend optuna, but got --proxy "
+                           f"{self.proxy} --backend {self.backend}")
         _check_choice("zc-score", self.zc_score, ZC_SCORES)
         check_dataset_spec(self.dataset)
         for name, low in (("trials", 1), ("epochs", 1), ("proxy_resolution", 16), ("top_k", 1),
