@@ -53,7 +53,10 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_predict)
 
     p = subparsers.add_parser("calibrate", help="fit a latency profile for a device")
-    p.add_argument("--device", help="name of the device this profile describes")
+    from ..latency.devices import NAME_RULE
+
+    p.add_argument("--device", help=f"name of the device this profile describes "
+                                    f"({NAME_RULE.pattern}, never a path)")
     p.add_argument("--backend", choices=BACKENDS, default="torch")
     p.add_argument("--threads", type=_positive, default=1)
     p.add_argument("--budget-minutes", type=_minutes, default=5.0)
