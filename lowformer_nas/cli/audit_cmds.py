@@ -53,6 +53,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     means = mean_by_config(rows, args.recipe_id)
     if not means:
         raise _no_rows(args)
+    if len(means) < 3:
+        from ..errors import RunError
+
+        raise RunError(f"{args.table!r} holds {len(means)} architectures; the audit needs >= 3")
     recipe = Recipe.from_json(next(iter(means.values()))[0].recipe)
     latency_fn, source = _latency(args.target)
     out = Path(args.out or f"audit-{Path(args.table).stem}")
