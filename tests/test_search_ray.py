@@ -76,20 +76,3 @@ def test_ray_retries_a_trial_a_killed_run_left_running(tmp_path, local_ray):
     last = rows[-1]
     assert last["p:stage4.width"] == "48" and last["p:stage3.width"] == "32"
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("tty", [True, False], ids=["terminal", "ci"])
-def test_ray_with_the_progress_display_on(tmp_path, tty):
-    """Found 2 of issue 11: without --quiet, Ray pickled the progress display (its lock) with
-    the row callback and ``tune.Tuner`` failed. The display must work, not be switched off."""
-    from clirun import run_cli
-
-    out = tmp_path / "ray-progress"
-    code, text = run_cli(["search", "--target", "jetson", "--latency-budget", "5ms", "--space",
-                          "tiny", "--backend", "ray", "--trials", "3", "--references", "none",
-                          "--out", str(out)], tty=tty, timeout=400)
-    assert code == 0, text[-3000:]
-    assert "cannot pickle" not in text and "Traceback" not in text
-    assert "zero-cost" in text and "3/3" in text, text[-2000:]  # the bar reached the end
-    with open(out / "trials.csv", newline="") as fh:
-        assert len(list(csv.DictReader(fh))) == 3
