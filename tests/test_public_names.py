@@ -67,6 +67,7 @@ def test_exports_stay_what_they_are_after_every_submodule_is_imported(package):
 def test_search_measures_after_the_timing_module_was_imported():
     """The sequence of found 1: calibrating the local target imports the timing submodule,
     then ``search --measure`` asks the latency package for its measuring function."""
+    from lowformer_nas.latency import get_target
     from lowformer_nas.search.objective import Evaluator
     from lowformer_nas.search.settings import SearchSettings
     from lowformer_nas.space import load_space
@@ -75,5 +76,6 @@ def test_search_measures_after_the_timing_module_was_imported():
         importlib.import_module(full)
     space = load_space("tiny")
     settings = SearchSettings(target="jetson", budget="40ms", space="tiny", measure=True)
-    ms, std = Evaluator(settings, space, profile=None, data=None).latency(space.sample(0))
+    evaluator = Evaluator(settings, space, profile=get_target("jetson"), data=None)
+    ms, std = evaluator.latency(space.sample(0))
     assert ms > 0 and std >= 0
