@@ -81,5 +81,6 @@ def test_format_and_host_modules_are_leaves():
     """The profile format and host probing are (nearly) leaves of latency/."""
     graph = import_graph()
     assert graph["host"] == set()
-    assert graph["profiles"] <= {"predictor", "trace", "kernels", "intervals", "host"}
+    assert graph["profiles"] <= {"predictor", "trace", "kernels", "intervals", "host",
+                                 "fewshot_terms"}
     assert graph["intervals"] == set()  # Prediction.quantile's interval math

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..errors import LowFormerNASError, ProfileError
-from .profiles import Profile, make_profile
+from .profiles import Profile, check_roofline, make_profile
 
 REQUIRED = ("model", "latency_ms")
 
@@ -65,25 +65,6 @@ def read_model_csv(path: str) -> List[Dict[str, Any]]:
     return rows
 
 
-PRIOR_KEYS = ("peak_gflops", "bandwidth_gbs", "launch_us")  # required in a ``prior`` dict
-
-
-def check_prior(prior: Dict[str, Any]) -> Dict[str, Any]:
-    """A roofline prior dict (peak_gflops, bandwidth_gbs, launch_us; optional fused_epilogue,
-    cores) checked, as the predictor's ``params.roofline``."""
-    if not isinstance(prior, dict):
-        raise ProfileError(f"prior must be a dict with {', '.join(PRIOR_KEYS)}, "
-                           f"got {type(prior).__name__}")
-    out = dict(prior)
-    for key in PRIOR_KEYS:
-        v = out.get(key)
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) \
-                or v < 0 or (v == 0 and key != "launch_us"):
-            raise ProfileError(f"prior {key} must be a positive number, got {v!r}")
-    out.setdefault("fused_epilogue", False)
-    return out
-
-
 def _default_prior(device: str) -> Any:
     """(roofline, provenance words, device words) when no explicit prior is given."""
     from .builtin import SPECS
@@ -108,7 +89,7 @@ def calibrate_from_models(device: str, path: str, prior: Optional[Dict[str, Any]
     names = check_traits(traits)
     rows = read_model_csv(path)
     if prior is not None:
-        roof, words, dev_words = check_prior(prior), "the given device prior", device
+        roof, words, dev_words = check_roofline(prior), "the given device prior", device
     else:
         roof, words, dev_words = _default_prior(device)
     roof = dict(roof)

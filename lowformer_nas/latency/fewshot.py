@@ -25,48 +25,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import ProfileError
+from .fewshot_terms import GROUPS, kernel_terms, pieces
 from .kernels import Kernel
 
-GROUPS = ("conv", "pw", "dw", "matmul", "pool", "add", "norm", "eltwise")
-_GROUP_OF = {"conv": 0, "convT": 0, "pw": 1, "dw": 2, "linear": 3, "matmul": 3, "sdpa": 3,
-             "pool": 4, "add": 5, "bn": 6, "gn": 6, "ln": 6}  # the rest: eltwise
 LAMBDAS = ((0.001, 1e-4), (0.01, 1e-4), (0.1, 1e-4), (1.0, 1e-4), (1e3, 1e-4))  # (group, prior)
 MIN_LAUNCH_MS = 1e-3
 MIN_SEARCH = 6  # rows from which traits, shape priors and pull strength are chosen by LOO
-
-
-def group_of(kr: Kernel) -> int:
-    return _GROUP_OF.get(kr.op, len(GROUPS) - 1)
-
-
-def pieces(kr: Kernel, fused: bool) -> List[Kernel]:
-    """What the runtime runs for one kernel record: itself, or conv + BN + act passes."""
-    from .graph import unfuse
-
-    return [kr] if fused else unfuse(kr)
-
-
-def kernel_terms(kernels: Sequence[Kernel], roof: Dict[str, Any],
-                 shape: Optional[Dict[str, Any]] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """(group index, roofline ms without launch) per kernel (epilogues are separate kernels
-    already or fused). ``shape``: per-type log corrections learned by an on-device
-    calibration (shape priors), applied where given."""
-    from .predictor import apply_correction, design, raw_features, roofline_ms
-
-    ks = list(kernels)
-    groups = np.array([group_of(k) for k in ks], dtype=int)
-    ms = np.zeros(len(ks))
-    roof = dict(roof, launch_us=0.0, fused_epilogue=True)
-    by_op: Dict[str, List[int]] = {}
-    for i, k in enumerate(ks):
-        by_op.setdefault(k.op, []).append(i)
-    for op, idx in by_op.items():
-        raw = raw_features([ks[i] for i in idx])
-        t0 = np.maximum(roofline_ms(raw, op, roof), 1e-9)
-        if shape and op in shape:
-            t0 = t0 * np.exp(apply_correction(shape[op], design(raw, np.log(t0))))
-        ms[idx] = t0
-    return groups, ms
 
 
 def feature_matrix(kernel_lists: Sequence[Sequence[Kernel]], roof: Dict[str, Any], fused: bool,
@@ -249,7 +213,7 @@ def fit(rows: Sequence[Tuple[Any, Sequence[int], float]], prior: Optional[Dict[s
     default: this machine's. ``traits``: runtime traits; None decides them from the rows
     (from 3 rows). ``shape_prior``: a calibrated profile (e.g. ``get_target('local')``) whose
     per-kernel-type shape corrections are tried as priors (kept if leave-one-out prefers)."""
-    from .calibrate_models import check_prior
+    from .profiles import check_roofline
     from .traits import check_traits
 
     if not rows:
@@ -257,7 +221,7 @@ def fit(rows: Sequence[Tuple[Any, Sequence[int], float]], prior: Optional[Dict[s
     y = np.array([float(r[2]) for r in rows])
     if not np.all(np.isfinite(y) & (y > 0)):
         raise ProfileError(f"measured latencies must be finite and > 0 ms, got {y.tolist()}")
-    roof = check_prior(prior) if prior is not None else _local_prior()
+    roof = check_roofline(prior) if prior is not None else _local_prior()
     traits = check_traits(traits) if traits is not None else None
     shape = shape_prior.data["params"].get("corrections") if shape_prior is not None else None
     traced = [_traced(m, s) for m, s, _ in rows]
@@ -311,19 +275,6 @@ def _profile(name: str, roof: Dict[str, Any], ch: FitChoice, y: np.ndarray,
     return make_profile(name, name, "; ".join(words), "few-shot", params,
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         **extra)
-
-
-def kernel_costs(kernels: Sequence[Kernel], params: Dict[str, Any]) -> np.ndarray:
-    """Each kernel record's share of model latency under a few-shot profile's ``params``
-    (its BN / activation passes included unless the runtime fuses them)."""
-    fs = params["fewshot"]
-    fused = "fuse_conv_bn_act" in params.get("traits", ())
-    a, c = np.asarray(fs["a"]), np.asarray(fs["c_ms"])
-    out = np.zeros(len(kernels))
-    for i, kr in enumerate(kernels):
-        g, ms = kernel_terms(pieces(kr, fused), params["roofline"], fs.get("shape") or None)
-        out[i] = float(np.sum(a[g] * ms + c[g]))
-    return out
 
 
 def predict(profile: Any, model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> Any:

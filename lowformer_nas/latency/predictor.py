@@ -162,8 +162,11 @@ def fit_model_level(groups: np.ndarray, counts: np.ndarray, weights_mb: np.ndarr
 class Predictor:
     """Evaluates a profile's parameters; caches per kernel and per block (the search's speed)."""
 
-    def __init__(self, params: Dict[str, Any]) -> None:
+    def __init__(self, params: Dict[str, Any], kernel_costs: Any = None) -> None:
+        """``kernel_costs(kernels, params)``: per-kernel ms of a few-shot profile
+        (``fewshot_terms.kernel_costs``; passed in so this module does not import it)."""
         self.roof = params["roofline"]
+        self.kernel_costs = kernel_costs
         self.corr = params.get("corrections", {})
         self.model = params.get("model", {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0})
         a = self.model["alpha"]
@@ -186,9 +189,8 @@ class Predictor:
         for kr in missing:
             by_type.setdefault(kr.op, []).append(kr)
         if self.fewshot is not None and missing:  # few-shot profile: its own kernel costs
-            from .fewshot import kernel_costs
-
-            self._kernel_ms.update(zip(missing, kernel_costs(missing, self.fewshot).tolist()))
+            costs = self.kernel_costs(missing, self.fewshot)
+            self._kernel_ms.update(zip(missing, costs.tolist()))
             by_type = {}
         for op, ks in by_type.items():
             raw = raw_features(ks)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +110,11 @@ class Profile:
         if self._predictor is None:
             from .predictor import Predictor
 
-            self._predictor = Predictor(self.data["params"])
+            params = self.data["params"]
+            costs = None
+            if "fewshot" in params:
+                from .fewshot_terms import kernel_costs as costs
+            self._predictor = Predictor(params, kernel_costs=costs)
         return self._predictor
 
     def _prediction(self, total: float, per_stage: Dict[str, float]) -> Prediction:
@@ -162,12 +167,24 @@ def validate(data: Any, source: str) -> None:
         missing = ["params.roofline"]
     if missing:
         raise ProfileError(f"{source}: profile is missing {', '.join(missing)}")
-    roof = params["roofline"]
-    for key in ("peak_gflops", "bandwidth_gbs", "launch_us"):
-        if not isinstance(roof.get(key), (int, float)) or roof[key] < 0 or \
-                (key != "launch_us" and roof[key] == 0):
-            raise ProfileError(f"{source}: params.roofline.{key} must be a positive number, "
-                               f"got {roof.get(key)!r}")
+    check_roofline(params["roofline"], f"{source}: params.roofline")
+
+
+ROOFLINE_KEYS = ("peak_gflops", "bandwidth_gbs", "launch_us")  # required in a roofline prior
+
+
+def check_roofline(roof: Any, what: str = "prior") -> Dict[str, Any]:
+    """A roofline prior (peak_gflops, bandwidth_gbs, launch_us; optional fused_epilogue,
+    cores, traits) checked, as the predictor's ``params.roofline``; errors name ``what``."""
+    if not isinstance(roof, dict):
+        raise ProfileError(f"{what} must be a dict with {', '.join(ROOFLINE_KEYS)}, "
+                           f"got {type(roof).__name__}")
+    for key in ROOFLINE_KEYS:
+        v = roof.get(key)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) \
+                or v < 0 or (v == 0 and key != "launch_us"):
+            raise ProfileError(f"{what} {key} must be a positive number, got {v!r}")
+    return dict(roof, fused_epilogue=roof.get("fused_epilogue", False))
 
 
 def load_profile(path: "os.PathLike[str] | str") -> Profile:
