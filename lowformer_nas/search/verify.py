@@ -32,6 +32,7 @@ DIR, JOURNAL, INITIAL, CURRENT = "verify", "journal.jsonl", "profile-initial.jso
 MID_ROUNDS, MID_CAP = 3, 4  # during the search: rounds, configs measured per round
 FINAL_ROUNDS, FINAL_CAP = 3, 8  # at the end: until the picks are all measured, bounded
 ROUNDS, RUNS = 5, 3  # interleaved timing rounds x runs per round of each verified model
+PROBES = 2  # with no feasible trial, the fastest configs measured instead
 
 
 def run_profiles(run: Path) -> Optional[tuple]:
@@ -156,7 +157,8 @@ class Verifier:
         return out
 
     def candidates(self, rows: Sequence[Dict[str, Any]], stage: str) -> List[Dict[str, Any]]:
-        """B0-B3 then the rest of the front (latest latencies), unique configs."""
+        """B0-B3 then the rest of the front (latest latencies), unique configs; with no
+        feasible trial, the fastest ones (the profile may over-predict)."""
         from ..rundir.family import pick_family
         from ..rundir.pareto import front_indices
 
@@ -168,13 +170,21 @@ class Verifier:
                 if key not in seen:
                     seen.add(key)
                     pts.append(dict(r, key=key))
-        if not pts:
-            return []
+        if not pts:  # nothing feasible: probe the fastest configs, the profile may over-predict
+            return self._fastest(rows, stage, PROBES)
         arr = np.array([[p["score"], p["latency_ms"]] for p in pts])
         fam = [i for i in pick_family(arr[:, 1], arr[:, 0], self.settings.budget_ms).values()
                if i is not None]
         front = [int(i) for i in front_indices(arr, (True, False), sort_col=1)]
         return [pts[i] for i in dict.fromkeys(fam + front)]
+
+    def _fastest(self, rows: Sequence[Dict[str, Any]], stage: str, n: int) -> List[Dict[str, Any]]:
+        done = {}
+        for r in self.annotate(rows):
+            if r["stage"] == stage and r["state"] == "COMPLETE" and r.get("config"):
+                done.setdefault(_key(r["config"]), r)
+        fast = sorted(done.items(), key=lambda kv: kv[1]["latency_ms"])[:n]
+        return [dict(r, key=k) for k, r in fast]
 
     # -- measuring and refitting ---------------------------------------------------------------
     def round(self, rows: Sequence[Dict[str, Any]], stage: str, phase: str, cap: int) -> bool:
