@@ -41,6 +41,18 @@ def atomic_write_text(path: PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def append_text(path: PathLike, text: str) -> None:
+    """Append ``text`` (whole lines) with one ``O_APPEND`` write: the lines reach the kernel at
+    once (a killed process loses none) and never interleave with another append."""
+    data = text.encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
+
+
 def truncate_torn_tail(path: PathLike) -> int:
     """Cut a last line that lacks its newline off an append-only journal; returns bytes cut.
 

@@ -86,7 +86,7 @@ def _rows(out: Path) -> list:
 
 
 def _study(url: str):
-    from lowformer_nas.search.optuna_backend import engine_url
+    from lowformer_nas.search.backends.storage import engine_url
 
     summaries = optuna.get_all_study_summaries(engine_url(url))
     assert len(summaries) == 1, [s.study_name for s in summaries]

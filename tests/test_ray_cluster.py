@@ -62,7 +62,7 @@ def test_search_spreads_trials_over_two_ray_nodes(tmp_path):
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    for name in ("config.yaml", "trials.csv", "ray_trials.json", "pareto.json", "pareto.html",
+    for name in ("config.yaml", "trials.csv", "ray_trials.jsonl", "pareto.json", "pareto.html",
                  "summary.md"):
         assert (run / name).is_file(), name
     assert list((run / "models").glob("B?.yaml"))

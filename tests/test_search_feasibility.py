@@ -70,7 +70,7 @@ def test_search_records_quantile_and_flags_trials(tmp_path):
 
 
 def test_runs_from_before_the_option_resume_as_median_and_keep_their_study_name():
-    from lowformer_nas.search.optuna_backend import study_name
+    from lowformer_nas.search.backends.storage import study_name
 
     old = SearchSettings.from_dict({"target": "jetson", "budget": "5ms"})
     assert old.budget_quantile == 0.5

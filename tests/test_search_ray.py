@@ -50,7 +50,7 @@ def test_ray_retries_a_trial_a_killed_run_left_running(tmp_path, local_ray):
     from optuna.distributions import CategoricalDistribution
 
     from lowformer_nas import load_space
-    from lowformer_nas.search.optuna_backend import open_storage, study_name
+    from lowformer_nas.search.backends.storage import open_storage, study_name
     from lowformer_nas.search.settings import SearchSettings
 
     out = tmp_path / "ray-kill"
@@ -76,3 +76,40 @@ def test_ray_retries_a_trial_a_killed_run_left_running(tmp_path, local_ray):
     last = rows[-1]
     assert last["p:stage4.width"] == "48" and last["p:stage3.width"] == "32"
 
+
+@pytest.mark.slow
+def test_both_backends_tell_the_sampler_the_same_values(tmp_path, local_ray):
+    """Found 6: an over-budget trial of the train stage was told to Ray's Optuna study as
+    score 0.0 (an accuracy a real model can reach) but as -inf by the Optuna backend. Now
+    both use one evaluation: over budget -> -inf, within -> the last epoch's accuracy."""
+    import math
+
+    import optuna
+
+    from lowformer_nas.search.backends.storage import open_storage, study_name
+    from lowformer_nas.search.settings import SearchSettings
+
+    told = {}
+    for backend in ("optuna", "ray"):
+        out = tmp_path / backend
+        assert main(["search", "--target", "jetson", "--latency-budget", "1ms", "--space",
+                     "tiny", "--backend", backend, "--proxy", "train", "--trials", "8",
+                     "--epochs", "1", "--max-train", "200", "--max-val", "100",
+                     "--references", "none", "--quiet", "--out", str(out)]) == 0
+        settings = SearchSettings(target="jetson", budget="1ms", space="tiny", backend=backend,
+                                  proxy="train", trials=8, epochs=1, max_train=200,
+                                  max_val=100, references=["none"], out=str(out))
+        stage = "train" if backend == "optuna" else "ray-train"
+        study = optuna.load_study(study_name=study_name(settings, stage),
+                                  storage=open_storage(settings, out))
+        done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        told[backend] = [(t.values[0], t.values[1]) for t in done]
+        with open(out / "trials.csv", newline="") as fh:
+            rows = {int(r["number"]): r for r in csv.DictReader(fh)}
+        assert len(rows) == 8
+    for backend, values in told.items():
+        over = [v for v in values if v[1] > 1.0]
+        within = [v for v in values if v[1] <= 1.0]
+        assert over and within, (backend, values)  # both kinds were evaluated
+        assert all(score == -math.inf for score, _ in over), (backend, over)
+        assert all(0.0 <= score <= 1.0 for score, _ in within), (backend, within)

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from .._io import atomic_write_text
+from .._io import append_text, atomic_write_text
 from ..errors import RunError
 from .config import ZC_SCORES
 
@@ -55,15 +55,33 @@ def _config_json(params: Mapping[str, Any], space) -> str:
     return json.dumps(config_to_dict(space.build(params)), sort_keys=True)
 
 
-def write_trials_csv(path: Path, rows: Sequence[Mapping[str, Any]], space) -> None:
-    """Rewrite ``trials.csv`` atomically: base columns, one ``p:`` column per dimension, config."""
-    columns = list(BASE_COLUMNS) + [f"p:{k}" for k in space.dimensions()] + ["config"]
+def csv_columns(space) -> List[str]:
+    """Base columns, one ``p:`` column per dimension, config."""
+    return list(BASE_COLUMNS) + [f"p:{k}" for k in space.dimensions()] + ["config"]
+
+
+def csv_lines(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+              header: bool = False) -> str:
+    """Rows as CSV text (each line ends with a newline)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore",
+                            lineterminator="\n")
+    if header:
+        writer.writeheader()
     for row in rows:
         writer.writerow({k: _fmt(row.get(k)) for k in columns})
-    atomic_write_text(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def write_trials_csv(path: Path, rows: Sequence[Mapping[str, Any]], space) -> None:
+    """Rewrite ``trials.csv`` atomically."""
+    atomic_write_text(path, csv_lines(rows, csv_columns(space), header=True))
+
+
+def append_trials_csv(path: Path, rows: Sequence[Mapping[str, Any]], space) -> None:
+    """Append rows to an existing ``trials.csv`` in one write (a torn last line, from a crash
+    mid-write, is skipped by readers and replaced by the next full rewrite)."""
+    append_text(path, csv_lines(rows, csv_columns(space)))
 
 
 def _fmt(value: Any) -> Any:
@@ -79,7 +97,10 @@ def read_trials_csv(path: Path) -> List[Dict[str, Any]]:
     if not path.is_file():
         raise RunError(f"{str(path)!r} does not exist: not a run directory, or no trial "
                        f"finished yet")
-    with open(path, newline="", encoding="utf-8") as fh:
+    text = path.read_bytes().decode("utf-8")
+    if text and not text.endswith("\n"):  # a row being appended right now, or torn by a crash
+        text = text[:text.rfind("\n") + 1]
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:

@@ -1,28 +1,110 @@
-"""After each finished trial: trials.csv and the progress line (reports read only the CSV)."""
+"""trials.csv and the progress line at a flat cost per finished trial.
+
+A finished trial's row is appended to ``trials.csv`` (one write); the whole file is rewritten
+atomically from the study (order, states of other workers' trials, torn tail gone) when a
+stage starts, every ``REWRITE_S`` seconds and at the end. Counts and the best trial for the
+progress line are kept as running totals, and rows are built once per trial (cached by state).
+"""
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from ..rundir.rows import counted_row, write_trials_csv
+from ..rundir.rows import append_trials_csv, counted_row, make_row, write_trials_csv
 
-
-def stage_stats(rows: Sequence[Dict[str, Any]], stage: str) -> Dict[str, Any]:
-    """Feasible count and best (score, latency) so far, for the progress line."""
-    done = [r for r in rows if r["stage"] == stage and r["state"] == "COMPLETE"]
-    feas = [r for r in done if r["feasible"] and r["score"] is not None
-            and math.isfinite(r["score"])]
-    best = max(feas, key=lambda r: r["score"], default=None)
-    return {"evaluated": len(done), "feasible": len(feas),
-            "best": (best["score"], best["latency_ms"]) if best else None}
+REWRITE_S = 30.0  # full rewrite of trials.csv at most this often during a stage
+Key = Tuple[str, int]
 
 
-def write_rows(ctx, rows: List[Dict[str, Any]], stage: Optional[str]) -> None:
-    """Rewrite trials.csv (with the latest latencies when the run verifies) and move the
-    progress bar."""
-    if getattr(ctx, "verify", None) is not None:
-        rows = ctx.verify.annotate(rows)
-    write_trials_csv(ctx.run.file("trials.csv"), rows, ctx.space)
-    if stage is not None:
-        done = sum(counted_row(r) for r in rows if r["stage"] == stage)
-        ctx.progress.update(done, stage_stats(rows, stage))
+class StageStats:
+    """Running totals of one stage: counted trials, evaluated, feasible, best (score, ms)."""
+
+    def __init__(self) -> None:
+        self.done = self.evaluated = self.feasible = 0
+        self.best: Optional[Tuple[float, float]] = None
+
+    def add(self, row: Dict[str, Any], sign: int = 1) -> None:
+        self.done += sign * counted_row(row)
+        if row["state"] != "COMPLETE":
+            return
+        self.evaluated += sign
+        score = row["score"]
+        if row["feasible"] and score is not None and math.isfinite(score):
+            self.feasible += sign
+            if sign > 0 and (self.best is None or score > self.best[0]):
+                self.best = (score, row["latency_ms"])
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"evaluated": self.evaluated, "feasible": self.feasible, "best": self.best}
+
+
+class TrialBook:
+    """Every known row of a search, trials.csv on disk, and the progress bar."""
+
+    def __init__(self, path: Path, space: Any, progress: Any,
+                 annotate: Optional[Callable[[List[Dict[str, Any]]], List[Dict[str, Any]]]]
+                 = None) -> None:
+        self.path, self.space, self.progress = path, space, progress
+        self.annotate = annotate  # verify: the latest latencies, written with the rows
+        # after each added trial; True asks for a whole rewrite (verify refitted the profile)
+        self.after_trial: Optional[Callable[["TrialBook", str], bool]] = None
+        self._rewrite_now = False
+        self.rows: Dict[Key, Dict[str, Any]] = {}
+        self.stats: Dict[str, StageStats] = {}
+        self._rewritten = -math.inf
+        self._cache: Dict[Key, Dict[str, Any]] = {}  # finished rows, built once
+
+    def row(self, stage: str, number: int, state: str, params: Dict[str, Any],
+            attrs: Dict[str, Any]) -> Dict[str, Any]:
+        """The row of a trial; a finished trial's row is built once and then reused."""
+        cached = self._cache.get((stage, number))
+        if cached is not None and cached["state"] == state:
+            return cached
+        row = make_row(stage, number, state, params, attrs, self.space)
+        if state in ("COMPLETE", "PRUNED", "FAIL"):
+            self._cache[(stage, number)] = row
+        return row
+
+    def reset(self, rows: Iterable[Dict[str, Any]]) -> None:
+        """All rows as the storage has them now: trials.csv rewritten, totals recounted."""
+        self.rows = {(r["stage"], r["number"]): r for r in rows}
+        self.stats = {}
+        for r in self.rows.values():
+            self._stage(r["stage"]).add(r)
+        self._write(list(self.rows.values()))
+        self._rewritten, self._rewrite_now = time.monotonic(), False
+
+    def add(self, row: Dict[str, Any]) -> None:
+        """A trial this process finished: appended (or, if listed before, rewritten)."""
+        key = (row["stage"], row["number"])
+        old = self.rows.get(key)
+        if old is not None:
+            self._stage(row["stage"]).add(old, -1)
+        self.rows[key] = row
+        self._stage(row["stage"]).add(row)
+        if old is None and self.path.is_file():
+            new = self.annotate([row]) if self.annotate else [row]
+            append_trials_csv(self.path, new, self.space)
+        else:
+            self._write(list(self.rows.values()))
+        if self.after_trial is not None and self.after_trial(self, row["stage"]):
+            self._rewrite_now = True
+
+    def _write(self, rows: List[Dict[str, Any]]) -> None:
+        write_trials_csv(self.path, self.annotate(rows) if self.annotate else rows, self.space)
+
+    def rewrite_due(self) -> bool:
+        return self._rewrite_now or time.monotonic() - self._rewritten >= REWRITE_S
+
+    def show(self, stage: str) -> None:
+        """Move the progress bar of ``stage``."""
+        st = self._stage(stage)
+        self.progress.update(st.done, st.as_dict())
+
+    def done(self, stage: str) -> int:
+        return self._stage(stage).done
+
+    def _stage(self, stage: str) -> StageStats:
+        return self.stats.setdefault(stage, StageStats())

@@ -90,11 +90,14 @@ class Evaluator:
     def evaluate_config(self, cfg, stage: str,
                         report: Optional[Callable[[int, float], None]] = None,
                         latency: Optional[Tuple[float, float]] = None,
-                        force: bool = False) -> Evaluation:
+                        force: bool = False,
+                        on_zc: Optional[Callable[[Dict[str, float]], None]] = None
+                        ) -> Evaluation:
         """Latency check, then zero-cost scores; for the ``train`` stage also a training run.
 
         ``latency`` may be passed when the caller already has it (early stopping needs it);
-        ``force`` runs the proxy even over budget (reference points are scored regardless).
+        ``force`` runs the proxy even over budget (reference points are scored regardless);
+        ``on_zc`` gets the zero-cost scores before training starts (Ray reports them per epoch).
         """
         start = time.perf_counter()
         lat, std = latency or self.latency(cfg)
@@ -102,6 +105,8 @@ class Evaluator:
         if ev.feasible or force:
             s = self.settings
             ev.zc = zero_cost_scores(cfg, self.data, s.proxy_resolution, seed=s.seed)
+            if on_zc is not None:
+                on_zc(ev.zc)
             if stage == "train":
                 ev.curve = train_proxy(cfg, self.data, s.proxy_resolution, s.epochs, seed=s.seed,
                                        report=report)

@@ -59,7 +59,7 @@ def run_prescreened(ctx, zc_study, study, target: int, on_trial: Callable[[], No
                      timeout_s: Optional[float]) -> Any:
     """Two-stage with the surrogate pre-screen: refit, queue the best candidate, train it."""
     from .budget import time_left
-    from .optuna_backend import TrialDiverged, TrialOutOfMemory, done_count, make_objective
+    from .backends.optuna import TrialDiverged, TrialOutOfMemory, done_count, make_objective
 
     deadline = time_left(timeout_s)
     while done_count(study) < target and deadline() != 0:

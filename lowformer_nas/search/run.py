@@ -3,7 +3,8 @@
 Run directory layout (the same for both backends)::
 
     config.yaml      resolved options, seeds, versions, target profile and its sha256
-    trials.csv       every trial (rewritten after each finished one)
+    trials.csv       every trial (a row appended as each finishes; rewritten whole
+                     at stage starts, every 30 s and at the end)
     study.journal    Optuna journal (optuna backend without --storage)
     reference.json   official variants scored the same way (cache)
     pareto.json      the computed Pareto data behind the page
@@ -176,7 +177,7 @@ def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, D
     reference_names(settings)
     data = _load_data(settings)
     if settings.storage:
-        from .optuna_backend import check_storage
+        from .backends.storage import check_storage
 
         check_storage(settings)
     run = open_run(settings, space, profile)
@@ -224,6 +225,18 @@ def _use_profile(ctx: SearchContext, profile: Any) -> None:
     ev.rule = BudgetRule(ev.rule.budget_ms, ev.rule.quantile, profile, measured=ev.rule.measured)
 
 
+def _verify_during_search(ctx: SearchContext, every: int):
+    """After a finished trial: a verify round every ``every`` trials; True when it refitted
+    the profile (every row's prediction changed: trials.csv is rewritten whole)."""
+    def after_trial(book, stage: str) -> bool:
+        new = ctx.verify.during_search(list(book.rows.values()), stage, book.done(stage), every)
+        if new is None:
+            return False
+        _use_profile(ctx, new)  # the rest of the search is predicted by the refit
+        return True
+    return after_trial
+
+
 def _run_profiles(settings: SearchSettings) -> Optional[Tuple[Any, Any]]:
     """A run that verified before continues with its own (initial, latest) profiles, not
     with the target's file, which its own refits (or a recalibration) have since changed."""
@@ -242,30 +255,19 @@ def _load_data(settings: SearchSettings) -> Any:
 
 
 def _run_backend(ctx: SearchContext) -> None:
+    from .bookkeeping import TrialBook
+
+    annotate = ctx.verify.annotate if ctx.verify is not None else None
+    book = TrialBook(ctx.run.file("trials.csv"), ctx.space, ctx.progress, annotate)
     if ctx.settings.backend == "ray":
-        from .ray_backend import run_ray
+        from .backends.ray import run_ray
 
-        run_ray(ctx, stage_plan(ctx.settings))
-        if not ctx.run.file("trials.csv").is_file():
-            from .bookkeeping import write_rows
-
-            write_rows(ctx, [], None)
+        run_ray(ctx, stage_plan(ctx.settings), book)
         return
-    from ..rundir.rows import counted_row
-    from . import optuna_backend as ob
-    from .bookkeeping import write_rows
+    from .backends.optuna import run_optuna
+    from .backends.storage import open_storage, population_size
 
-    storage = ob.open_storage(ctx.settings, ctx.run.path)
+    if ctx.verify is not None and not ctx.settings.storage:
+        book.after_trial = _verify_during_search(ctx, population_size(ctx.settings))
 
-    def on_trial(stage: str) -> None:
-        rows = ob.collect_rows(storage, ctx.settings, ctx.space)
-        write_rows(ctx, rows, stage)
-        if ctx.verify is not None and not ctx.settings.storage:
-            done = sum(counted_row(r) for r in rows if r["stage"] == stage)
-            new = ctx.verify.during_search(rows, stage, done, ob.population_size(ctx.settings))
-            if new is not None:  # the rest of the search is predicted by the refit
-                _use_profile(ctx, new)
-                write_rows(ctx, rows, None)
-
-    ob.run_optuna(ctx, storage, stage_plan(ctx.settings), on_trial)
-    write_rows(ctx, ob.collect_rows(storage, ctx.settings, ctx.space), None)
+    run_optuna(ctx, open_storage(ctx.settings, ctx.run.path), stage_plan(ctx.settings), book)

@@ -1,0 +1,232 @@
+"""The Optuna backend: one study per proxy stage (``zc``, ``train``), ask-and-tell via optimize.
+
+Storage (see :mod:`.storage`): the run directory's journal (the run directory is locked, so
+trials still RUNNING when we open it were left by a killed process: they are marked FAIL and
+their params re-enqueued), or ``--storage URL`` shared by many workers with heartbeats.
+Sampler: NSGA-II (default; population ``clamp(trials // 4, 8, 50)``) or multi-objective TPE;
+both read the latency constraint set with ``trial.set_constraint``. After each finished trial
+its row goes to :class:`~lowformer_nas.search.bookkeeping.TrialBook` (a flat cost per trial).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional
+
+from ..budget import time_left
+from ..objective import Evaluation, config_key, should_stop_early
+from ...accuracy.proxies import TrialDiverged, TrialOutOfMemory, as_trial_failure
+from .common import CONSTRAINT, counted_trial, evaluate, objective_values, top_k, trials_to_retry
+from .storage import SYNC_S, find_study, open_study, optuna_module, sync
+
+STAGES = ("zc", "train")
+
+
+class KnownEvaluations:
+    """``config_key -> Evaluation`` of the study's finished trials (duplicates reuse them).
+
+    Local runs add each trial as it finishes (this process is the only writer); with a shared
+    ``--storage`` each lookup also reads the trials it has not yet seen finished (other
+    workers' too): a pass over the list, no copies.
+    """
+
+    def __init__(self, shared: bool) -> None:
+        self.shared = shared
+        self.by_key: Dict[str, Evaluation] = {}
+        self._seen = 0  # trials[:_seen] were all looked at
+        self._open: List[int] = []  # indices below _seen that were not finished then
+
+    def get(self, study, key: str) -> Optional[Evaluation]:
+        if self.shared or self._seen == 0:
+            self._refresh(study.get_trials(deepcopy=False))
+        return self.by_key.get(key)
+
+    def add(self, trial) -> None:
+        """A trial this process finished."""
+        if trial.state.name == "COMPLETE" and "config_key" in trial.user_attrs:
+            a = trial.user_attrs
+            self.by_key.setdefault(a["config_key"], Evaluation(
+                a["config_key"], a["latency_ms"], a["latency_std_ms"], a["feasible"], a["zc"],
+                a["curve"], a["score"], 0.0))
+
+    def _refresh(self, trials: List[Any]) -> None:
+        fresh = self._open + list(range(self._seen, len(trials)))
+        self._seen, self._open = max(len(trials), 1), []
+        for i in fresh:
+            if i >= len(trials):
+                continue
+            if trials[i].state.name in ("RUNNING", "WAITING"):
+                self._open.append(i)
+            else:
+                self.add(trials[i])
+
+
+def _history(study) -> List[tuple]:
+    return [(t.user_attrs["latency_ms"], t.user_attrs.get("curve") or [])
+            for t in study.get_trials(deepcopy=False)
+            if t.state.name in ("COMPLETE", "PRUNED") and "latency_ms" in t.user_attrs]
+
+
+def _early_stopper(ctx, study, trial, latency_ms: float) -> Callable[[int, float], None]:
+    optuna = optuna_module()
+    history = _history(study)
+    curve: List[float] = []
+
+    def report(epoch: int, acc: float) -> None:
+        curve.append(acc)
+        trial.set_user_attr("curve", list(curve))
+        if should_stop_early(epoch, acc, latency_ms, history, ctx.settings.epochs):
+            raise optuna.TrialPruned(f"accuracy {acc:.3f} at epoch {epoch} below the top "
+                                     f"third of faster trials")
+    return report
+
+
+def make_objective(ctx, study, stage: str,
+                   known: Optional[KnownEvaluations] = None) -> Callable[[Any], Any]:
+    dims = ctx.space.dimensions()
+    known = known or KnownEvaluations(True)  # no callback of ours adds trials: read them
+    budget = ctx.settings.budget_ms
+
+    def objective(trial):
+        params = {k: trial.suggest_categorical(k, v) for k, v in dims.items()}
+        cfg = ctx.space.build(params)
+        ev = known.get(study, config_key(cfg))
+        if ev is not None:  # the same network again: reuse, don't retrain
+            trial.set_user_attr("duplicate", True)
+        else:
+            lat = ctx.evaluator.latency(cfg)
+            qlat = ctx.evaluator.rule.budget_latency(*lat)
+            if CONSTRAINT not in trial.constraints:  # a heartbeat retry inherits its trial's
+                trial.set_constraint(CONSTRAINT, qlat - budget)
+            trial.set_user_attr("latency_ms", lat[0])
+            trial.set_user_attr("latency_std_ms", lat[1])
+            trial.set_user_attr("latency_budget_ms", qlat)  # what the budget was compared with
+            trial.set_user_attr("feasible", qlat <= budget)
+            report = _early_stopper(ctx, study, trial, lat[0]) if stage == "train" else None
+            try:
+                ev = evaluate(ctx.evaluator, cfg, stage, report=report, latency=lat)
+            except (RuntimeError, MemoryError) as e:
+                failure = as_trial_failure(e)
+                if failure is None:
+                    raise  # a bug, not a property of this candidate
+                trial.set_user_attr("error", f"{type(failure).__name__}: {failure}")
+                raise failure from e
+        if CONSTRAINT not in trial.constraints:
+            trial.set_constraint(CONSTRAINT, ctx.evaluator.rule.budget_latency(
+                ev.latency_ms, ev.latency_std_ms) - budget)
+        for k, v in ev.attrs().items():
+            trial.set_user_attr(k, v)
+        return objective_values(ev)
+    return objective
+
+
+def enqueue_top_k(zc_study, train_study, space, k: int) -> int:
+    """Two-stage: the k best zero-cost trials (:func:`.common.top_k`) go to training."""
+    optuna = optuna_module()
+    done = optuna.trial.TrialState.COMPLETE
+    feas = [t for t in zc_study.get_trials(deepcopy=False, states=(done,))
+            if t.user_attrs.get("feasible")]
+    train = train_study.get_trials(deepcopy=False)
+    seen = {t.user_attrs.get("config_key") for t in train}
+    queued = 0
+    for t in top_k(feas, k, key=lambda t: t.user_attrs["config_key"],
+                   point=lambda t: (t.values[0], t.values[1])):
+        if t.user_attrs["config_key"] in seen or len(train) + queued >= k:
+            continue
+        train_study.enqueue_trial(space.to_params(space.build(t.params)),
+                                  user_attrs={"zc_trial": t.number})
+        queued += 1
+    return queued
+
+
+def recover_interrupted(study) -> int:
+    """Retry what an interrupted local run left behind (see :func:`.common.trials_to_retry`)."""
+    todo = trials_to_retry(study)
+    for t in todo:
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+    return len(todo)
+
+
+def done_count(study) -> int:
+    return sum(counted_trial(t.state.name, t.user_attrs)
+               for t in study.get_trials(deepcopy=False))
+
+
+def _attrs(t) -> Dict[str, Any]:
+    """A trial's user attributes, with ``retry_of`` for a heartbeat retry (Optuna's attr)."""
+    if "failed_trial" in t.system_attrs:
+        return dict(t.user_attrs, retry_of=t.system_attrs["failed_trial"])
+    return t.user_attrs
+
+
+def collect_rows(studies: Dict[str, Any], book) -> List[Dict[str, Any]]:
+    """Rows of this search's studies (WAITING trials have none), built once per trial."""
+    rows: List[Dict[str, Any]] = []
+    for stage in STAGES:
+        study = studies.get(stage)
+        for t in (study.get_trials(deepcopy=False) if study is not None else ()):
+            if t.state.name != "WAITING":
+                rows.append(book.row(stage, t.number, t.state.name, t.params, _attrs(t)))
+    return rows
+
+
+def _whole(book, studies: Dict[str, Any], stage: str) -> None:
+    """trials.csv rewritten from the studies (few, slow trials: the surrogate pre-screen)."""
+    book.reset(collect_rows(studies, book))
+    book.show(stage)
+
+
+def run_stage(ctx, storage, studies: Dict[str, Any], stage: str, target: int, book,
+              timeout_s: Optional[float] = None) -> None:
+    """Run ``stage`` until its study holds ``target`` counted trials (or ``timeout_s`` passes:
+    running trials finish, no new one starts)."""
+    study = studies[stage] = open_study(storage, ctx.settings, stage)
+    shared = bool(ctx.settings.storage)
+    if not shared:
+        recover_interrupted(study)
+    two_stage = stage == "train" and ctx.settings.proxy == "two-stage"
+    if two_stage and ctx.settings.prescreen == "surrogate":
+        from ..prescreen import run_prescreened
+
+        book.reset(collect_rows(studies, book))
+        ctx.progress.start_stage(stage, target, book.done(stage))
+        run_prescreened(ctx, studies["zc"], study, target,
+                        lambda: _whole(book, studies, stage), timeout_s)
+        return
+    if two_stage:
+        enqueue_top_k(studies["zc"], study, ctx.space, target)
+    book.reset(collect_rows(studies, book))
+    ctx.progress.start_stage(stage, target, book.done(stage))
+    remaining = target - book.done(stage)
+    if remaining <= 0:
+        return
+
+    known = KnownEvaluations(shared)
+    objective = make_objective(ctx, study, stage, known)
+
+    def callback(st, t) -> None:
+        known.add(t)
+        book.add(book.row(stage, t.number, t.state.name, t.params, _attrs(t)))
+        sync(storage, SYNC_S)
+        if book.rewrite_due():
+            book.reset(collect_rows(studies, book))
+        book.show(stage)
+        if (done_count(st) if shared else book.done(stage)) >= target:
+            st.stop()
+
+    try:
+        study.optimize(objective, n_trials=remaining,
+                       timeout=timeout_s, catch=(TrialDiverged, TrialOutOfMemory),
+                       callbacks=[callback])
+    finally:
+        sync(storage)
+
+
+def run_optuna(ctx, storage, stages: List[tuple], book) -> None:
+    """All stages in order, then trials.csv rewritten from the studies."""
+    deadline = time_left(ctx.settings.timeout_s)
+    studies: Dict[str, Any] = {s: find_study(storage, ctx.settings, s) for s in STAGES}
+    studies = {s: st for s, st in studies.items() if st is not None}
+    for stage, target in stages:
+        if deadline() == 0:
+            break  # --timeout: later stages start when the same command is run again
+        run_stage(ctx, storage, studies, stage, target, book, deadline())
+    book.reset(collect_rows(studies, book))

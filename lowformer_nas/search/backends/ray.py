@@ -1,0 +1,212 @@
+"""The Ray Tune backend: ``OptunaSearch`` (the same NSGA-II / TPE sampler and the same journal
+in the run directory) with ``ASHAScheduler`` stopping trained trials early on accuracy.
+
+Ray's ``OptunaSearch`` only tells Optuna the metric values, so a small subclass sets the
+latency constraint (``trial.set_constraint``, Optuna 5) on the Optuna trial just before telling.
+Each finished Ray trial becomes a line in ``ray_trials.jsonl`` (appended; what a rerun resumes
+from) and a row in ``trials.csv``, so the run directory looks the same as with the Optuna
+backend. Evaluation, recovery and top-k are :mod:`.common`'s. ``import ray`` happens here only.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, Dict, List, Tuple
+
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no experiment banners on our console
+from ray.tune.search.optuna import OptunaSearch  # noqa: E402  (this module is the deferred one)
+
+from ..._io import append_text, truncate_torn_tail
+from ..budget import time_left
+from .common import CONSTRAINT, evaluate, mark_interrupted, objective_values, top_k
+from .storage import (SYNC_S, find_study, make_sampler, metric_names, name_metrics,
+                      open_storage, study_name, sync)
+
+ROWS_FILE = "ray_trials.jsonl"
+OLD_ROWS_FILE = "ray_trials.json"  # runs of earlier versions: one JSON list, read once
+ASHA_METRIC = "asha_score"  # ASHA needs a finite score: over budget reports 0.0 here only
+
+
+def _trainable(config: Dict[str, Any], evaluator: Any = None, stage: str = "zc") -> None:
+    """One trial inside a Ray worker: :func:`.common.evaluate`, reported to Tune."""
+    import time
+
+    import torch
+    from ray import tune
+
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    cfg = evaluator.space.build(config)
+    lat = evaluator.latency(cfg)
+    qlat = evaluator.rule.budget_latency(*lat)  # what the budget is compared with
+    curve: List[float] = []
+    zc: Dict[str, float] = {}
+
+    def report(epoch: int, acc: float) -> None:  # a training epoch (train stage, feasible)
+        curve.append(acc)
+        tune.report({"latency_ms": lat[0], "latency_std_ms": lat[1], "latency_budget_ms": qlat,
+                     "feasible": True,
+                     "score": acc, ASHA_METRIC: acc, "epoch": epoch, "zc": zc,
+                     "curve": list(curve), "seconds": time.perf_counter() - start})
+
+    ev = evaluate(evaluator, cfg, stage, report=report if stage == "train" else None,
+                  latency=lat, on_zc=zc.update)
+    if stage == "zc" or not ev.feasible:  # one report: the whole trial
+        score = objective_values(ev)[0]
+        tune.report(dict(ev.attrs(), score=score, epoch=1, seconds=ev.seconds,
+                         latency_budget_ms=qlat,
+                         **{ASHA_METRIC: score if math.isfinite(score) else 0.0}))
+
+
+def _load_rows(ctx) -> List[Dict[str, Any]]:
+    old, path = ctx.run.file(OLD_ROWS_FILE), ctx.run.file(ROWS_FILE)
+    rows = json.loads(old.read_text(encoding="utf-8")) if old.is_file() else []
+    truncate_torn_tail(path)  # the run dir is locked: a torn line is from a killed run
+    if path.is_file():
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return rows
+
+
+def _make_callback(ctx, stage: str, rows: List[Dict[str, Any]], book, searcher):
+    from ray.tune import Callback
+
+    numbers = [sum(1 for r in rows if r["stage"] == stage)]  # the next row's number
+
+    class RowWriter(Callback):
+        """After each finished Ray trial: a journal line, a trials.csv row, progress moved."""
+
+        def _add(self, trial: Any, state: str, error: str = "") -> None:
+            res = dict(trial.last_result or {})
+            curve = res.get("curve") or []
+            if state == "COMPLETE" and stage == "train" and res.get("feasible") \
+                    and len(curve) < ctx.settings.epochs:
+                state = "PRUNED"  # stopped early by ASHA
+            attrs = {k: res.get(k) for k in ("latency_ms", "latency_std_ms", "feasible", "zc",
+                                              "curve", "score", "seconds")}
+            attrs["error"] = error
+            if not res.get("feasible"):
+                attrs["score"] = None  # over budget: no proxy ran
+            row = book.row(stage, numbers[0], state, trial.config, attrs)
+            numbers[0] += 1
+            rows.append(row)
+            append_text(ctx.run.file(ROWS_FILE), json.dumps(row, default=str) + "\n")
+            sync(searcher._storage, SYNC_S)
+            book.add(row)
+            book.show(stage)
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any):
+            self._add(trial, "COMPLETE")
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any):
+            self._add(trial, "FAIL", error=f"ray trial error: {trial.error_file or 'see logs'}")
+
+    return RowWriter()
+
+
+class ConstrainedOptunaSearch(OptunaSearch):
+    """OptunaSearch that sets ``latency`` as an Optuna 5 constraint before telling."""
+
+    def __init__(self, *args: Any, budget_ms: float = 0.0, metric_names: Any = None,
+                 **kwargs: Any) -> None:
+        self.budget_ms, self.metric_names = budget_ms, metric_names
+        super().__init__(*args, **kwargs)
+
+    def _setup_study(self, mode: Any) -> None:
+        super()._setup_study(mode)
+        if self.metric_names:
+            name_metrics(self._ot_study, self.metric_names)
+
+    def on_trial_complete(self, trial_id: str, result: Any = None, error: bool = False) -> None:
+        ot_trial = self._ot_trials.get(trial_id)
+        if ot_trial is not None and result and result.get("latency_ms") is not None:
+            ot_trial.set_constraint(CONSTRAINT, result.get(
+                "latency_budget_ms", result["latency_ms"]) - self.budget_ms)
+        super().on_trial_complete(trial_id, result, error)
+
+
+def _searcher(ctx, stage: str, points: List[Dict[str, Any]]):
+    from optuna.distributions import CategoricalDistribution
+
+    s = ctx.settings
+    space = {k: CategoricalDistribution(v) for k, v in ctx.space.dimensions().items()}
+    return ConstrainedOptunaSearch(
+        space=space, metric=["score", "latency_ms"], mode=["max", "min"],
+        sampler=make_sampler(s, 0), storage=open_storage(s, ctx.run.path), budget_ms=s.budget_ms,
+        metric_names=metric_names(s, stage), study_name=study_name(s, f"ray-{stage}"), points_to_evaluate=points or None)
+
+
+def _params(row: Dict[str, Any]) -> Dict[str, Any]:
+    return {k[2:]: _native(v) for k, v in row.items() if k.startswith("p:")}
+
+
+def _top_k_points(rows: List[Dict[str, Any]], k: int) -> List[Dict[str, Any]]:
+    feas = [r for r in rows if r["stage"] == "zc" and r["state"] == "COMPLETE" and r["feasible"]]
+    return [_params(r) for r in top_k(feas, k, key=lambda r: r["config"],
+                                      point=lambda r: (r["score"], r["latency_ms"]))]
+
+
+def _interrupted_points(ctx, stage: str) -> List[Dict[str, Any]]:
+    """Params of trials a killed run left RUNNING in Ray's Optuna study: marked FAIL
+    (``interrupted``) and proposed again first, as the Optuna backend does."""
+    study = find_study(open_storage(ctx.settings, ctx.run.path), ctx.settings, f"ray-{stage}")
+    if study is None:
+        return []
+    return [{k: _native(v) for k, v in t.params.items()} for t in mark_interrupted(study)]
+
+
+def _native(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") else v
+
+
+def _init_ray(ctx) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    if ctx.settings.address:
+        ray.init(address=ctx.settings.address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+
+
+def _tuner(ctx, stage: str, target: int, done: int, time_s, callback, searcher):
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    scheduler = ASHAScheduler(time_attr="epoch", metric=ASHA_METRIC, mode="max",
+                              max_t=ctx.settings.epochs, grace_period=1,
+                              reduction_factor=3) if stage == "train" else None
+    return tune.Tuner(
+        tune.with_resources(tune.with_parameters(_trainable, evaluator=ctx.evaluator,
+                                                 stage=stage), {"cpu": 1}),
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
+                                    num_samples=target - done, time_budget_s=time_s),
+        run_config=tune.RunConfig(name=f"{stage}-{done}",
+                                  storage_path=str(ctx.run.path.resolve() / "ray"),
+                                  verbose=0, callbacks=[callback]))
+
+
+def run_ray(ctx, stages: List[Tuple[str, int]], book) -> None:
+    """Run each stage with Ray Tune until it holds its trial count (resumes from the rows)."""
+    _init_ray(ctx)
+    rows = _load_rows(ctx)
+    book.reset(rows)
+    deadline = time_left(ctx.settings.timeout_s)
+    for stage, target in stages:
+        if deadline() == 0:
+            break  # --timeout: later stages start when the same command is run again
+        done = sum(1 for r in rows if r["stage"] == stage)
+        ctx.progress.start_stage(stage, target, done)
+        if done >= target:
+            continue
+        points = _top_k_points(rows, target - done) if stage == "train" and \
+            ctx.settings.proxy == "two-stage" else []
+        searcher = _searcher(ctx, stage, _interrupted_points(ctx, stage) + points)
+        callback = _make_callback(ctx, stage, rows, book, searcher)
+        try:
+            _tuner(ctx, stage, target, done, deadline(), callback, searcher).fit()
+        finally:
+            sync(searcher._storage)
+    book.reset(rows)

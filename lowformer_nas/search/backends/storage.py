@@ -1,0 +1,272 @@
+"""Where a search's Optuna studies live: the run directory's journal, or ``--storage URL``.
+
+The journal is Optuna's own format (``optuna-dashboard study.journal`` reads it). The run
+directory is locked by its search, so :class:`RunJournalBackend` skips Optuna's per-write file
+lock and per-write fsync: every record reaches the kernel at once (a killed process loses
+nothing), and :func:`sync` makes it durable after a finished trial at most once per
+``SYNC_S`` seconds and at the end of a stage (an fsync costs 5-20 ms on a busy disk; per
+write, ~50 a trial, it was most of a predicted-only trial's time). A power cut can lose the
+trials of the last second; they are run again by the next run.
+An RDB URL (PostgreSQL, SQLite) gets heartbeats so that many workers share one study and the
+trials of a killed worker are failed and retried.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from typing import Any, Callable, Dict, Iterator, List
+
+from optuna.storages import JournalStorage
+from optuna.storages.journal import BaseJournalBackend
+
+from ...errors import RunError
+
+STUDY_PREFIX = "lowformer-nas"
+JOURNAL_NAME = "study.journal"
+SYNC_S = 1.0
+
+
+def optuna_module():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are recorded in trials.csv
+    return optuna
+
+
+class RunJournalBackend(BaseJournalBackend):
+    """Optuna's JSON-lines journal for one writer process (the run directory's lock holder)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._reader = open(path, "rb")
+        self._next = 0  # log number of the next complete line the reader returns
+        self._partial = b""
+        self._synced = time.monotonic()
+
+    def read_logs(self, log_number_from: int) -> Iterator[Dict[str, Any]]:
+        if log_number_from < self._next:  # a replay from the start: read the file again
+            self._reader.seek(0)
+            self._next, self._partial = 0, b""
+        lines = (self._partial + self._reader.read()).split(b"\n")
+        self._partial = lines.pop()  # "" or a line still being written
+        for line in lines:
+            number, self._next = self._next, self._next + 1
+            if number >= log_number_from:
+                yield json.loads(line)
+
+    def append_logs(self, logs: List[Dict[str, Any]]) -> None:
+        data = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs).encode()
+        while data:  # one O_APPEND write: whole lines, never interleaved with another writer's
+            data = data[os.write(self._fd, data):]
+
+    def sync(self, max_age_s: float = 0.0) -> None:
+        """fsync, unless the last one is less than ``max_age_s`` old."""
+        if time.monotonic() - self._synced >= max_age_s:
+            os.fsync(self._fd)
+            self._synced = time.monotonic()
+
+    def __getstate__(self) -> Dict[str, Any]:  # Ray checkpoints its searcher by pickling it
+        return {"path": self._path}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__init__(state["path"])
+
+
+class RunJournalStorage(JournalStorage):
+    """``JournalStorage`` whose trial listings cost (nearly) nothing per finished trial.
+
+    Optuna lists trials (``ask`` looks for WAITING ones, samplers list them all) by walking
+    every trial of the study in Python, once or twice per trial: at 10,000 trials most of a
+    predicted-only trial's time. Finished is final (Optuna ignores updates to a finished
+    trial), so the finished prefix of a study's trial list is kept as a list and only the
+    trials after it are looked at. Falls back to Optuna's listing if its replay state is not
+    laid out as expected."""
+
+    def __init__(self, backend: Any) -> None:
+        self._finished: Dict[int, List[Any]] = {}
+        super().__init__(backend)
+
+    def get_all_trials(self, study_id: int, deepcopy: bool = True,
+                       states: Any = None) -> List[Any]:
+        replay = self._replay_result
+        if not hasattr(replay, "_study_id_to_trial_ids"):
+            return super().get_all_trials(study_id, deepcopy, states)
+        with self._thread_lock:
+            self._sync_with_backend()
+            if study_id not in replay._studies:
+                return super().get_all_trials(study_id, deepcopy, states)  # its KeyError
+            ids, trials = replay._study_id_to_trial_ids[study_id], replay._trials
+            done = self._finished.setdefault(study_id, [])
+            while len(done) < len(ids) and trials[ids[len(done)]].state.is_finished():
+                done.append(trials[ids[len(done)]])
+            rest = [trials[i] for i in ids[len(done):]]
+            if states is None:
+                found = done + rest
+            elif any(s.is_finished() for s in states):
+                found = [t for t in done + rest if t.state in states]
+            else:
+                found = [t for t in rest if t.state in states]
+        return copy.deepcopy(found) if deepcopy else found
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._finished = {}
+
+
+def sync(storage: Any, max_age_s: float = 0.0) -> None:
+    """Make what ``storage`` wrote durable (journal: an fsync unless one is less than
+    ``max_age_s`` old; an RDB commits each write itself)."""
+    backend = getattr(storage, "_backend", None)
+    if isinstance(backend, RunJournalBackend):
+        backend.sync(max_age_s)
+
+
+def open_storage(settings, run_dir) -> Any:
+    """Journal file in the run dir, or an RDB URL with heartbeats and retry of stale trials."""
+    optuna = optuna_module()
+    if settings.storage:
+        import warnings
+
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5: known, used
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)
+            return _rdb_storage(optuna, settings.storage, settings.heartbeat, retry)
+    from ..._io import truncate_torn_tail
+
+    path = run_dir / JOURNAL_NAME
+    truncate_torn_tail(path)  # the run dir is locked: a torn line is from a crashed run
+    return RunJournalStorage(RunJournalBackend(str(path)))
+
+
+def check_storage(settings) -> None:
+    """Open ``--storage`` once before the run directory exists, so an unreachable database is
+    a one-line error with nothing written."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        open_storage(settings, None)
+    except ImportError as e:  # Optuna re-raises the driver's ImportError without its name
+        name = getattr(e.__cause__, "name", None) or e.name
+        raise RunError(f"cannot open --storage {settings.storage!r}: its database driver "
+                       f"{name!r} is not installed (PostgreSQL: pip install "
+                       f"'lowformer-nas[postgres]')") from None
+    except SQLAlchemyError as e:
+        reason = str(getattr(e, "orig", None) or e).splitlines()[0]
+        raise RunError(f"cannot open --storage {settings.storage!r}: {reason}") from None
+
+
+def retry_races(make: Callable[[], Any], attempts: int = 5) -> Any:
+    """``make()``, retried: workers started together on a fresh database race to create its
+    schema and studies, and all but one fail (IntegrityError, or OperationalError "table ...
+    already exists" / "database is locked"); on retry the winner's work is there. An
+    unreachable database fails every attempt and its error is raised."""
+    import random
+    import time
+
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(attempts):
+        try:
+            return make()
+        except (IntegrityError, OperationalError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 + random.random() * 0.4 * (attempt + 1))
+
+
+def _rdb_storage(optuna, url: str, heartbeat: int, retry: Any) -> Any:
+    """Heartbeat every ``heartbeat`` s while a trial runs; any worker starting a trial fails
+    the trials silent for 4x as long (their worker died) and ``retry`` re-enqueues them."""
+    return retry_races(lambda: optuna.storages.RDBStorage(
+        engine_url(url), heartbeat_interval=heartbeat, grace_period=4 * heartbeat,
+        heartbeat_stale_trial_callback=retry))
+
+
+def engine_url(url: str) -> str:
+    """``postgresql://`` names no driver, and SQLAlchemy then wants psycopg2; the
+    ``postgres`` extra installs psycopg (3), so use it when psycopg2 is absent."""
+    from importlib.util import find_spec
+
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.drivername == "postgresql" and not find_spec("psycopg2") and find_spec("psycopg"):
+        return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
+def make_sampler(settings, offset: int):
+    optuna = optuna_module()
+    seed = settings.seed + offset  # a resumed run must not redraw the first run's samples
+    if settings.storage:  # workers sharing a study must not all draw the same samples
+        seed += os.getpid()
+    if settings.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if settings.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True,
+                                          group=True)
+    pop = population_size(settings)
+    if settings.storage:  # other workers finish trials too: Optuna's own scan sees them
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=pop)
+    from .nsga import SingleWriterNSGAII
+
+    return SingleWriterNSGAII(seed=seed, population_size=pop)
+
+
+def population_size(settings) -> int:
+    """NSGA-II's generation size (also the cadence of verify rounds during a search)."""
+    return max(8, min(50, settings.trials // 4))
+
+
+def study_name(settings, stage: str) -> str:
+    """``lowformer-nas-<stage>-<key>``: the key hashes the options that define a search, so
+    workers of one search share a study and different searches in one database never mix."""
+    import hashlib
+
+    from ..settings import IDENTITY
+
+    ident = json.dumps({k: getattr(settings, k) for k in IDENTITY}, sort_keys=True, default=str)
+    return f"{STUDY_PREFIX}-{stage}-{hashlib.sha1(ident.encode()).hexdigest()[:10]}"
+
+
+def metric_names(settings, stage: str) -> List[str]:
+    """What the two objective values are, as optuna-dashboard and Optuna's plots label them."""
+    return ["accuracy" if stage == "train" else settings.zc_score, "latency_ms"]
+
+
+def name_metrics(study, names: List[str]) -> None:
+    """Store ``names`` on ``study`` unless already there (one write, not one per worker)."""
+    import warnings
+
+    optuna = optuna_module()
+    if study.metric_names != names:
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.2: known, used
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(names)
+
+
+def open_study(storage: Any, settings, stage: str):
+    """The stage's study (created on first use), with a sampler seeded past its trials."""
+    optuna = optuna_module()
+    name = study_name(settings, stage)
+
+    def create() -> Any:
+        study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
+                                    directions=["maximize", "minimize"])
+        name_metrics(study, metric_names(settings, stage))
+        return study
+    study = retry_races(create)
+    n = len(study.get_trials(deepcopy=False))
+    return optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(settings, n))
+
+
+def find_study(storage: Any, settings, stage: str):
+    """The stage's study if it exists (None otherwise), without creating it."""
+    optuna = optuna_module()
+    try:
+        return optuna.load_study(study_name=study_name(settings, stage), storage=storage)
+    except KeyError:
+        return None

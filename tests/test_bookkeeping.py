@@ -1,0 +1,120 @@
+"""Bookkeeping whose cost per trial does not grow with the study (found 7), and the journal
+and trials.csv it relies on: appended lines, torn tails, listings equal to Optuna's own."""
+from __future__ import annotations
+
+import csv
+
+import optuna
+import pytest
+
+from lowformer_nas.cli import main
+from lowformer_nas.rundir.rows import read_trials_csv
+from lowformer_nas.search.backends.storage import RunJournalBackend, RunJournalStorage
+
+SEARCH = ["search", "--target", "jetson", "--latency-budget", "0.01ms", "--space", "tiny",
+          "--references", "none"]  # every config over budget: no proxy runs
+
+
+def test_per_trial_work_does_not_grow_with_the_study(tmp_path, monkeypatch):
+    """Before: every finished trial rebuilt the row of every trial (a config build each) and
+    rewrote trials.csv, so 20 more trials cost ~630 more builds and 20 more CSV writes."""
+    import lowformer_nas._io as io_mod
+    from lowformer_nas.space import SearchSpace
+
+    builds, csv_writes = [0], [0]
+    build, write = SearchSpace.build, io_mod.atomic_write_bytes
+
+    def counted_build(self, params):
+        builds[0] += 1
+        return build(self, params)
+
+    def counted_write(path, data):
+        csv_writes[0] += str(path).endswith("trials.csv")
+        return write(path, data)
+
+    monkeypatch.setattr(SearchSpace, "build", counted_build)
+    monkeypatch.setattr(io_mod, "atomic_write_bytes", counted_write)
+    work = {}
+    for n in (20, 40):
+        builds[0] = csv_writes[0] = 0
+        assert main(SEARCH + ["--trials", str(n), "--out", str(tmp_path / str(n))]) == 0
+        rows = read_trials_csv(tmp_path / str(n) / "trials.csv")
+        assert [r["number"] for r in rows] == list(range(n))
+        work[n] = (builds[0], csv_writes[0])
+    assert work[40][0] - work[20][0] <= 2 * 20, work  # a trial: its config, its row
+    assert work[40][1] <= 4, work  # trials.csv whole: stage start, end (+ a 30 s interval)
+
+
+def test_rows_are_appended_as_trials_finish(tmp_path):
+    """trials.csv holds each finished trial right away (a killed run's file is current)."""
+    out = tmp_path / "run"
+    assert main(SEARCH + ["--trials", "5", "--quiet", "--out", str(out)]) == 0
+    assert main(SEARCH + ["--trials", "9", "--quiet", "--out", str(out)]) == 0  # resumed
+    with open(out / "trials.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["number"]) for r in rows] == list(range(9))
+    assert all(r["state"] == "COMPLETE" and r["feasible"] == "False" for r in rows)
+
+
+def test_a_torn_last_csv_line_is_skipped(tmp_path):
+    out = tmp_path / "run"
+    assert main(SEARCH + ["--trials", "3", "--quiet", "--out", str(out)]) == 0
+    path = out / "trials.csv"
+    full = path.read_text()
+    path.write_text(full + full.splitlines()[-1][:40])  # a row being appended right now
+    assert len(read_trials_csv(path)) == 3
+    assert main(SEARCH + ["--trials", "4", "--quiet", "--out", str(out)]) == 0  # resumes
+    assert [r["number"] for r in read_trials_csv(path)] == [0, 1, 2, 3]
+
+
+def _study_with_every_state(storage):
+    study = optuna.create_study(storage=storage, directions=["maximize", "minimize"])
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=4)
+    failed = study.ask()
+    study.tell(failed, state=optuna.trial.TrialState.FAIL)
+    study.ask()  # left RUNNING
+    study.enqueue_trial({"x": 0.5})
+    study.enqueue_trial({"x": 0.25})
+    return study
+
+
+def test_run_journal_lists_what_optunas_journal_lists(tmp_path):
+    from optuna.storages.journal import JournalFileBackend
+
+    path = str(tmp_path / "study.journal")
+    ours = RunJournalStorage(RunJournalBackend(path))
+    study = _study_with_every_state(ours)
+    plain = optuna.storages.JournalStorage(JournalFileBackend(path))  # Optuna reads our file
+    S = optuna.trial.TrialState
+    for states in (None, (S.WAITING,), (S.RUNNING,), (S.WAITING, S.RUNNING), (S.COMPLETE,),
+                   (S.FAIL,)):
+        for _ in range(2):  # the second listing starts after the finished prefix
+            got = [t.number for t in ours.get_all_trials(study._study_id, states=states)]
+            want = [t.number for t in plain.get_all_trials(study._study_id, states=states)]
+            assert got == want, states
+    assert study.ask().number == 6  # the first WAITING trial, as Optuna picks it
+
+
+def test_run_journal_waits_for_a_line_being_written(tmp_path):
+    path = tmp_path / "study.journal"
+    backend = RunJournalBackend(str(path))
+    backend.append_logs([{"op_code": 0, "a": 1}])
+    with open(path, "ab") as fh:
+        fh.write(b'{"op_code": 0, "a"')  # another writer's line, half written
+    assert [log["a"] for log in backend.read_logs(0)] == [1]
+    with open(path, "ab") as fh:
+        fh.write(b': 2}\n')
+    assert [log["a"] for log in backend.read_logs(1)] == [2]
+    backend.sync()
+
+
+@pytest.mark.parametrize("extra", [[], ["--sampler", "tpe"]], ids=["nsga2", "tpe"])
+def test_same_samples_as_optunas_own_nsga2_bookkeeping(tmp_path, extra):
+    """The single-writer NSGA-II assigns the same generations, so a run samples what Optuna's
+    sampler would: two runs with the same seed give the same trials.csv configs."""
+    for name in ("a", "b"):
+        assert main(SEARCH + ["--trials", "24", "--quiet", "--out", str(tmp_path / name)]
+                    + extra) == 0
+    configs = [[r["config"] for r in read_trials_csv(tmp_path / n / "trials.csv")]
+               for n in ("a", "b")]
+    assert configs[0] == configs[1]
