@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 SEARCH = ("search", "--target", "jetson", "--latency-budget", "1ms", "--space", "tiny",
           "--out", "{out}")
 SMALL_DATA = ("--max-train", "200", "--max-val", "100")
-INPUTS = ("run", "kit_results", "published")  # fixtures below, by placeholder name
+INPUTS = ("run", "kit_results", "published", "verify_results")  # fixtures below, by placeholder name
 RUN_FILES = ("config.yaml", "trials.csv", "pareto.html", "pareto.json", "summary.md",
              "models/B*.yaml")
 
@@ -89,6 +89,9 @@ PATHS = (
              shows=("zero-cost", "trained"), metric_names=("naswot", "accuracy")),
     UserPath("report", ("report", "{run}"), shows=("B0",)),
     UserPath("plot", ("plot", "{run}", "--output", "{out}.html"), files=(".html",)),
+    UserPath("verify", ("verify", "{run}"), shows=("B0-B3",)),
+    UserPath("verify-import", ("verify", "{run}", "--import", "{verify_results}"),
+             shows=("measured",)),
     UserPath("export-yaml", ("export", "{run}", "--output", "{out}"), files=("B*.yaml",)),
     UserPath("export-onnx", ("export", "{run}", "--format", "onnx", "--num-classes", "10",
                              "--output", "{out}"), files=("B*.onnx",)),
@@ -118,6 +121,15 @@ def kit_results(tmp_path_factory) -> str:
     subprocess.run([sys.executable, str(base / "kit" / "run_kit.py"), "--out",
                     str(base / "results.csv"), "--runs", "3"], check=True, capture_output=True)
     return str(base / "results.csv")
+
+
+@pytest.fixture(scope="module")
+def verify_results(run, tmp_path_factory) -> str:
+    """results.csv of the run's verification kit, timed by its own runner (the device's part)."""
+    out = tmp_path_factory.mktemp("verify") / "results.csv"
+    subprocess.run([sys.executable, str(Path(run) / "verify" / "kit" / "run_kit.py"), "--out",
+                    str(out), "--runs", "3"], check=True, capture_output=True)
+    return str(out)
 
 
 @pytest.fixture(scope="module")
