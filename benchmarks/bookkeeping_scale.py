@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="run directory (default: a temp dir, removed)")
     args = ap.parse_args()
 
+    from lowformer_nas.report.finish import finish_run
     from lowformer_nas.search import bookkeeping
     from lowformer_nas.search.run import run_search
     from lowformer_nas.search.settings import SearchSettings
@@ -57,7 +58,7 @@ def main() -> None:
                               references=["none"], out=str(out), storage=args.storage,
                               backend=args.backend)
     start, cpu0 = time.perf_counter(), time.process_time()
-    run_search(settings, quiet=True)
+    run_search(settings, quiet=True, finish=finish_run)  # as the CLI does
     total, total_cpu = time.perf_counter() - start, time.process_time() - cpu0
     n = len(marks)
     early, late = window(marks, 100, 200), window(marks, n - 100, n)

@@ -90,7 +90,9 @@ def test_diverging_trials_fail_and_the_search_goes_on(tmp_path, monkeypatch):
                               proxy="train", epochs=1, out=str(tmp_path / "r"),
                               references=["none"])
     monkeypatch.setattr(run_mod, "_load_data", lambda s: poisoned)
-    run, data = run_mod.run_search(settings, quiet=True)
+    from lowformer_nas.report.finish import finish_run
+
+    run, data = run_mod.run_search(settings, quiet=True, finish=finish_run)
     rows = _rows(tmp_path / "r")
     assert len(rows) == 3 and all(r["state"] == "FAIL" for r in rows)
     assert all("TrialDiverged" in r["error"] for r in rows)

@@ -126,6 +126,7 @@ def _quantile_arg(text: "str | None") -> "float | None":
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from ..report.finish import finish_run
     from ..search.run import run_search
     from ..search.settings import SearchSettings
 
@@ -141,7 +142,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         budget_quantile=_quantile_arg(args.budget_quantile),
         verify=args.verify,
         references=[r.strip() for r in args.references.split(",") if r.strip()])
-    run, _ = run_search(settings, quiet=args.quiet)
+    run, _ = run_search(settings, quiet=args.quiet, finish=finish_run)
     kit = run.path / "verify" / "kit"
     if kit.is_dir() and not args.quiet:
         print(f"target {settings.target!r} is not this machine: verification kit of the front "
@@ -151,10 +152,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from ..report.finish import finish_run
     from ..search.verify import DIR, verify_run
 
     run = Path(args.run)
-    data = verify_run(run, args.import_csv, quiet=args.quiet)
+    data = verify_run(run, args.import_csv, quiet=args.quiet, finish=finish_run)
     kit = run / DIR / "kit"
     if data.get("latency_basis") != "measured" and kit.is_dir():
         print(f"verification kit in {kit}: copy it to the device, run `python3 run_kit.py "

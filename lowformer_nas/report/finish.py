@@ -1,6 +1,7 @@
 """The end of a run: Pareto data, B0-B3 YAMLs, the page and the summary from trials.csv.
 
-The search calls this with the references it scored; nothing here imports the search.
+The CLI calls this after the search, with the references the search scored (``search.run.Finisher``);
+report sits above search and reads only the run directory.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -159,8 +159,16 @@ def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
     return RunDir(out, fd)
 
 
-def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, Dict[str, Any]]:
-    """Validate everything, then search and write every file; returns (run dir, Pareto data)."""
+# (run dir, scored references, settings, profile, quiet) -> Pareto data: writes the report files.
+# The CLI passes ``report.finish.finish_run``; search sits below report and never imports it.
+Finisher = Callable[[Path, Sequence[Dict[str, Any]], Any, Any, bool], Dict[str, Any]]
+
+
+def run_search(settings: SearchSettings, quiet: bool = False,
+               finish: Optional[Finisher] = None) -> Tuple[RunDir, Dict[str, Any]]:
+    """Validate everything, then search and write trials.csv; ``finish`` then writes the report
+    files (B0-B3, pages). Returns (run dir, what ``finish`` returned, or ``{"references": [...]}``
+    without it)."""
     from ..latency import get_target
     from ..space import load_space
     from .objective import Evaluator
@@ -197,23 +205,23 @@ def run_search(settings: SearchSettings, quiet: bool = False) -> Tuple[RunDir, D
 
                 ctx.verify.final(read_trials_csv(run.file("trials.csv")),
                                  stage_plan(settings)[-1][0])
-        return run, _finish(ctx)
+        return run, _finish(ctx, finish)
     finally:
         run.release()
 
 
-def _finish(ctx: SearchContext) -> Dict[str, Any]:
+def _finish(ctx: SearchContext, finish: Optional[Finisher]) -> Dict[str, Any]:
     """Score the references (cached), then let the reports read the run directory."""
-    from ..report.finish import finish_run
     from .references import evaluate_references
 
     refs = evaluate_references(ctx.evaluator, ctx.run.file("reference.json"), ctx.profile.sha256)
     if ctx.verify is not None:
         from .verify import publish
 
-        return publish(ctx.run.path, ctx.settings, ctx.space, ctx.profile, ctx.verify, refs,
-                       ctx.progress.quiet)
-    return finish_run(ctx.run.path, refs, ctx.settings, ctx.profile, ctx.progress.quiet)
+        refs = publish(ctx.run.path, ctx.space, ctx.verify, refs)
+    if finish is None:
+        return {"references": list(refs)}
+    return finish(ctx.run.path, refs, ctx.settings, ctx.profile, ctx.progress.quiet)
 
 
 def _use_profile(ctx: SearchContext, profile: Any) -> None:

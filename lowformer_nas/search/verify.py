@@ -366,18 +366,19 @@ def import_results(ver: Verifier, csv_path: str, rows: Sequence[Dict[str, Any]])
     return len(new)
 
 
-def publish(run: Path, settings: Any, space: Any, profile: Any, ver: Verifier,
-            refs: Sequence[Dict[str, Any]], quiet: bool) -> Dict[str, Any]:
-    """trials.csv with the latest latencies, then every report file (B0-B3 re-picked)."""
-    from ..report.finish import finish_run
+def publish(run: Path, space: Any, ver: Verifier,
+            refs: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """trials.csv with the latest latencies; returns the references annotated the same way,
+    for the report files (B0-B3 re-picked from them) that the caller's finisher writes."""
     from ..rundir.rows import read_trials_csv, write_trials_csv
 
     rows = ver.annotate(read_trials_csv(run / "trials.csv"))
     write_trials_csv(run / "trials.csv", rows, space)
-    return finish_run(run, ver.annotate_references(refs), settings, profile, quiet)
+    return ver.annotate_references(refs)
 
 
-def verify_run(run: Path, import_csv: Optional[str] = None, quiet: bool = False) -> Dict[str, Any]:
+def verify_run(run: Path, import_csv: Optional[str] = None, quiet: bool = False,
+               finish: Optional[Any] = None) -> Dict[str, Any]:
     """``lowformer-nas verify RUN``: import a kit's results (any target), or measure the picks
     here (a measurable target); then re-pick B0-B3 and rewrite the run's files."""
     import fcntl
@@ -418,6 +419,9 @@ def verify_run(run: Path, import_csv: Optional[str] = None, quiet: bool = False)
         else:
             write_kit(ver, rows, stage)
         refs = _load(run / "reference.json").get("rows", [])
-        return publish(run, settings, space, initial, ver, refs, quiet)
+        refs = publish(run, space, ver, refs)
+        if finish is None:  # see run.Finisher: the CLI passes report.finish.finish_run
+            return {"references": refs}
+        return finish(run, refs, settings, initial, quiet)
     finally:
         os.close(fd)
