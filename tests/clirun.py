@@ -18,6 +18,15 @@ from typing import Dict, Optional, Sequence, Tuple
 REPO = Path(__file__).resolve().parents[1]
 
 
+def sigint_as_in_a_terminal() -> None:
+    """``preexec_fn`` for a child that a test Ctrl-C's: a shell's background job (``cmd &``, as
+    CI runners may start the suite) ignores SIGINT, the child inherits that and Python then never
+    raises KeyboardInterrupt, so the interrupt test would pass or fail by accident."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _env(tty: bool, extra: Optional[Dict[str, str]]) -> Dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in env.get(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from clirun import sigint_as_in_a_terminal
 from lowformer_nas.cli import main
 from lowformer_nas.latency import get_target, load_profile, measure_latency
 from lowformer_nas.latency.host import architecture, cpu_model
@@ -51,7 +52,8 @@ def test_calibrate_interrupt_resume_and_profile(cache, tmp_path, capsys):
     env = dict(os.environ, LOWFORMER_NAS_CACHE=str(cache))
     proc = subprocess.Popen([sys.executable, "-m", "lowformer_nas"] + CAL +
                             ["--budget-minutes", "1"], env=env, stderr=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_as_in_a_terminal)
     deadline = time.time() + 60
     while _journal_lines(cache) < 40 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.5)

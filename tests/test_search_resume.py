@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from clirun import sigint_as_in_a_terminal
 from lowformer_nas.cli import main
 
 SEARCH = ["search", "--target", "jetson", "--latency-budget", "2ms", "--space", "tiny",
@@ -46,7 +47,8 @@ def test_kill_then_resume_loses_and_duplicates_nothing(tmp_path, sig):
                      "--out", str(out)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "lowformer_nas"] + args, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=sigint_as_in_a_terminal)
     deadline = time.monotonic() + 90
     done = []
     while time.monotonic() < deadline and proc.poll() is None:
