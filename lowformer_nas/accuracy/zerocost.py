@@ -45,15 +45,22 @@ def naswot(model, x, y) -> float:
         c = (inputs[0].detach().flatten(1) > 0).to(torch.float64)
         k.add_(c @ c.T + (1 - c) @ (1 - c).T)
 
-    hooks = [m.register_forward_pre_hook(hook) for m in _nonlinear_modules(model)]
+    _forward_with_hooks(model.eval(), x,
+                        [m.register_forward_pre_hook(hook) for m in _nonlinear_modules(model)])
+    sign, logdet = torch.linalg.slogdet(k)
+    return float(logdet) if sign > 0 else float("-inf")
+
+
+def _forward_with_hooks(model, x, hooks: List) -> None:
+    """One no-grad forward pass that the given hook handles observe; they are removed after."""
+    import torch
+
     try:
         with torch.no_grad():
-            model.eval()(x)
+            model(x)
     finally:
         for h in hooks:
             h.remove()
-    sign, logdet = torch.linalg.slogdet(k)
-    return float(logdet) if sign > 0 else float("-inf")
 
 
 def synflow(model, x, y) -> float:
@@ -125,14 +132,9 @@ def expressivity(model, x, y) -> float:
 
     blocks = _blocks(model)
     feats: List = []
-    hooks = [b.register_forward_hook(lambda _m, _i, out: feats.append(out.detach()))
-             for b in blocks]
-    try:
-        with torch.no_grad():
-            model.train()(x)
-    finally:
-        for h in hooks:
-            h.remove()
+    _forward_with_hooks(model.train(), x,
+                        [b.register_forward_hook(lambda _m, _i, out: feats.append(out.detach()))
+                         for b in blocks])
     total = 0.0
     for f in feats:
         if not hasattr(f, "dim") or f.dim() != 4:
