@@ -203,6 +203,10 @@ def test_rdb_storage_url(tmp_path):
     assert main(args) == 0
     assert (tmp_path / "shared.db").is_file() and not (out / "study.journal").exists()
     assert len(_rows(out)) == 4
+    import sqlite3  # the study file is in write-ahead-log mode (one fsync per checkpoint)
+
+    with sqlite3.connect(tmp_path / "shared.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert main(args[:-1] + [str(tmp_path / "second-worker")]) == 0  # same study, new dir
     assert len(_rows(tmp_path / "second-worker")) == 4  # the shared study already holds 4
 

@@ -180,9 +180,38 @@ def retry_races(make: Callable[[], Any], attempts: int = 5) -> Any:
 def _rdb_storage(optuna, url: str, heartbeat: int, retry: Any) -> Any:
     """Heartbeat every ``heartbeat`` s while a trial runs; any worker starting a trial fails
     the trials silent for 4x as long (their worker died) and ``retry`` re-enqueues them."""
-    return retry_races(lambda: optuna.storages.RDBStorage(
+    storage = retry_races(lambda: optuna.storages.RDBStorage(
         engine_url(url), heartbeat_interval=heartbeat, grace_period=4 * heartbeat,
         heartbeat_stale_trial_callback=retry))
+    if storage.engine.dialect.name == "sqlite" and storage.engine.url.database not in (
+            None, "", ":memory:"):
+        sqlite_write_ahead(storage.engine)
+    return storage
+
+
+SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
+
+
+def sqlite_write_ahead(engine: Any) -> None:
+    """A SQLite study file in write-ahead-log mode with ``synchronous=NORMAL``.
+
+    Optuna commits every param and attribute on its own (~55 commits a trial); in SQLite's
+    default mode each commit fsyncs the file several times, most of a predicted-only trial's
+    time (1.7 ms a commit here). In WAL mode a commit appends to ``<file>-wal`` and fsyncs
+    only at checkpoints, and readers (other workers) no longer block the writer. A killed
+    process loses nothing; a power cut can lose the last commits (as the run-directory
+    journal, see :func:`sync`), and the next run repeats those trials. WAL mode stays set in
+    the file; it needs a local file system (not NFS), as SQLite's locking does anyway."""
+    from sqlalchemy import event
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()  # connections opened before the listener: closed, reopened with it
 
 
 def engine_url(url: str) -> str:
