@@ -209,8 +209,15 @@ class _Progress:
 
 
 def journal_path(device: str, backend: str, threads: int, space: str) -> Path:
+    """One journal per device, space, backend, threads and allocator regime (measurements
+    under glibc's default regime depend on process history and must not mix with steady
+    ones: :mod:`.allocator`)."""
+    from .allocator import allocator_label
+
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{device}-{space}")
-    return cache_dir() / "calibration" / f"{safe}-{backend}-t{threads}.jsonl"
+    alloc = allocator_label()
+    tail = "" if alloc == "glibc-default" else f"-{alloc}"  # default: the pre-v6 name
+    return cache_dir() / "calibration" / f"{safe}-{backend}-t{threads}{tail}.jsonl"
 
 
 def _measure_kernel_phase(j: Journal, pool: Dict[str, List[Kernel]], until_s: float,

@@ -9,10 +9,12 @@ import os
 import platform
 from typing import Any, Dict, List, Optional
 
+from .allocator import allocator_label
+
 
 # facts a profile's ``host`` records; a measurement CSV may carry any of them as columns
 HOST_FIELDS = ("cpu", "machine", "cores", "gpu", "system", "python", "torch", "onnxruntime",
-               "backend", "threads", "device")
+               "backend", "threads", "device", "allocator")
 _ARCH = {"amd64": "x86_64", "x86_64": "x86_64", "x64": "x86_64", "arm64": "aarch64",
          "aarch64": "aarch64", "armv8l": "aarch64"}
 
@@ -74,7 +76,8 @@ def platform_facts(backend: str, threads: int, device: str = "cpu") -> Dict[str,
     facts: Dict[str, Any] = {"cpu": cpu_model(), "cores": os.cpu_count(),
                              "machine": platform.machine(), "system": platform.platform(),
                              "python": platform.python_version(), "torch": torch.__version__,
-                             "backend": backend, "threads": threads, "device": device}
+                             "backend": backend, "threads": threads, "device": device,
+                             "allocator": allocator_label()}
     if device.startswith("cuda") and torch.cuda.is_available():
         facts["gpu"] = torch.cuda.get_device_name(0)
     ort = _version("onnxruntime")

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ..errors import ConfigError
+from .allocator import steady_allocator
 
 BACKENDS = ("torch", "torchscript", "onnxruntime")
 CLOCKS = ("wall", "cpu")
@@ -127,10 +128,12 @@ def _prepare_onnxruntime(module: Any, x: Any, threads: int, device: str) -> Call
 
 def prepare(module: Any, x: Any, backend: str = "torch", threads: int = 1,
             device: str = "cpu") -> Callable[[], Any]:
-    """A zero-argument callable running ``module(x)`` through ``backend``."""
+    """A zero-argument callable running ``module(x)`` through ``backend`` (the allocator is
+    put in its measurement regime first: see :mod:`.allocator`)."""
     import torch
 
     check_backend(backend)
+    steady_allocator()
     module = module.eval().to(device)
     x = x.to(device)
     if backend == "torchscript":
@@ -162,6 +165,7 @@ def time_interleaved(fns: Sequence[Callable[[], Any]], rounds: int = 5, runs: in
     Interleaving spreads machine drift evenly over all callables. Very fast callables are
     looped ``inner`` times per sample so perf_counter resolution does not matter.
     """
+    steady_allocator()  # callables not made by prepare() too; set before their warm-up
     sync = _sync(device)
     inners = []
     for fn in fns:
