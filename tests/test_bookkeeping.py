@@ -118,3 +118,28 @@ def test_same_samples_as_optunas_own_nsga2_bookkeeping(tmp_path, extra):
     configs = [[r["config"] for r in read_trials_csv(tmp_path / n / "trials.csv")]
                for n in ("a", "b")]
     assert configs[0] == configs[1]
+
+
+def test_pages_are_written_while_the_search_runs(tmp_path, monkeypatch):
+    """A long search shows its front before it ends (issue 11): the CLI's search rewrites
+    pareto.html and summary.md every PAGES_S seconds (0 here: after every trial), marked as
+    interim; the final pages carry no such mark."""
+    from lowformer_nas.report import finish
+    from lowformer_nas.search import bookkeeping
+
+    seen = []
+    real = finish.interim_pages
+
+    def spy(run_path, settings, profile):
+        real(run_path, settings, profile)
+        seen.append(((run_path / "summary.md").read_text(), (run_path / "pareto.html").stat()))
+
+    monkeypatch.setattr(bookkeeping, "PAGES_S", 0.0)
+    monkeypatch.setattr(finish, "interim_pages", spy)
+    out = tmp_path / "r"
+    assert main(SEARCH + ["--trials", "4", "--out", str(out)]) == 0
+    assert len(seen) == 4
+    assert "interim: written" in seen[0][0] and "(1 trials so far)" in seen[0][0]
+    assert "(4 trials so far)" in seen[-1][0]
+    final = (out / "summary.md").read_text()
+    assert "interim" not in final and "interim" not in (out / "pareto.html").read_text()

@@ -113,3 +113,26 @@ def test_both_backends_tell_the_sampler_the_same_values(tmp_path, local_ray):
         assert over and within, (backend, values)  # both kinds were evaluated
         assert all(score == -math.inf for score, _ in over), (backend, over)
         assert all(0.0 <= score <= 1.0 for score, _ in within), (backend, within)
+
+
+def test_ray_writes_pages_while_it_runs(tmp_path, local_ray, monkeypatch):
+    """Interim pages with the Ray backend too (its rows reach the same TrialBook): every
+    PAGES_S seconds (0 here) pareto.html and summary.md, marked interim until the end."""
+    from lowformer_nas.report import finish
+    from lowformer_nas.search import bookkeeping
+
+    seen = []
+    real = finish.interim_pages
+
+    def spy(run_path, settings, profile):
+        real(run_path, settings, profile)
+        seen.append((run_path / "summary.md").read_text())
+
+    monkeypatch.setattr(bookkeeping, "PAGES_S", 0.0)
+    monkeypatch.setattr(finish, "interim_pages", spy)
+    out = tmp_path / "r"
+    assert main(["search", "--target", "jetson", "--latency-budget", "5ms", "--space", "tiny",
+                 "--backend", "ray", "--trials", "3", "--references", "none",
+                 "--out", str(out)]) == 0
+    assert len(seen) == 3 and "(3 trials so far)" in seen[-1]
+    assert "interim" not in (out / "summary.md").read_text()

@@ -126,7 +126,7 @@ def _quantile_arg(text: "str | None") -> "float | None":
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from ..report.finish import finish_run
+    from ..report.finish import finish_run, interim_pages
     from ..search.run import run_search
     from ..search.settings import SearchSettings
 
@@ -142,7 +142,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         budget_quantile=_quantile_arg(args.budget_quantile),
         verify=args.verify,
         references=[r.strip() for r in args.references.split(",") if r.strip()])
-    run, _ = run_search(settings, quiet=args.quiet, finish=finish_run)
+    run, _ = run_search(settings, quiet=args.quiet, finish=finish_run, interim=interim_pages)
     kit = run.path / "verify" / "kit"
     if kit.is_dir() and not args.quiet:
         print(f"target {settings.target!r} is not this machine: verification kit of the front "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from .._io import atomic_write_text
 from ..rundir.rows import read_trials_csv
@@ -16,6 +16,25 @@ from ..rundir.rows import read_trials_csv
 def finish_run(run_path: Path, refs: Sequence[Dict[str, Any]], settings, profile,
                quiet: bool) -> Dict[str, Any]:
     """Pareto data, models/B*.yaml, pareto.html, summary.md; prints the table unless quiet."""
+    data = _pages(run_path, refs, settings, None)
+    write_family(data, run_path, profile, settings)
+    if not quiet:
+        print_family_table(data, run_path)
+    return data
+
+
+def interim_pages(run_path: Path, settings, profile) -> None:
+    """pareto.json, pareto.html and summary.md of a search still running (``search.run.
+    Interim``), so that a long search shows its front; B0-B3 YAMLs and the references are
+    written when it ends, and the summary says so."""
+    import time
+
+    _pages(run_path, (), settings, time.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+def _pages(run_path: Path, refs: Sequence[Dict[str, Any]], settings,
+           interim: Optional[str]) -> Dict[str, Any]:
+    """The Pareto data of trials.csv, written as pareto.json, pareto.html and summary.md."""
     from .pareto_data import compute
     from .plots import write_pareto_html
     from .summary import summary_markdown
@@ -23,12 +42,12 @@ def finish_run(run_path: Path, refs: Sequence[Dict[str, Any]], settings, profile
     rows = read_trials_csv(run_path / "trials.csv")
     as_dict = settings.to_dict()
     data = compute(rows, list(refs), as_dict)
+    if interim:
+        data["interim"] = (f"interim: written {interim} while the search runs ({len(rows)} "
+                           f"trials so far); B0-B3 and the references come when it ends")
     atomic_write_text(run_path / "pareto.json", json.dumps(data, indent=1, default=str))
-    write_family(data, run_path, profile, settings)
     write_pareto_html(data, run_path / "pareto.html")
     atomic_write_text(run_path / "summary.md", summary_markdown(data, as_dict, run_path))
-    if not quiet:
-        print_family_table(data, run_path)
     return data
 
 

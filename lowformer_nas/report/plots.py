@@ -62,7 +62,10 @@ def figure(data: Dict[str, Any]):
                                    (" (not scored)" if r.get("note") else "") for r in refs]))
     fig.add_vline(x=data["budget_ms"], line_dash="dash", line_color="#ff7f0e",
                   annotation_text=f"budget {data['budget_ms']:g} ms")
-    fig.update_layout(title=f"Pareto front on {data['target']} ({data['proxy']} proxy)",
+    title = f"Pareto front on {data['target']} ({data['proxy']} proxy)"
+    if data.get("interim"):
+        title += f"<br><sup>{data['interim']}</sup>"
+    fig.update_layout(title=title,
                       xaxis_title=f"latency on {data['target']} (ms)", yaxis_title=sn,
                       template="plotly_white", hovermode="closest")
     return fig

@@ -85,15 +85,17 @@ def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: P
     hv = data["hypervolume"]
     front = [t for t in data["trials"] if t["on_front"]]
     front.sort(key=lambda t: t["latency_ms"])
-    lines = [f"# Search {run_path.name}", "",
-             f"- target `{settings['target']}`, budget {data['budget_ms']:g} ms "
-             f"({'measured here' if settings['measure'] else 'predicted'}), space "
-             f"`{settings['space']}`", f"- proxy `{settings['proxy']}` on `{settings['dataset']}` "
-             f"at {settings['proxy_resolution']}px; objective: maximise {data['score_name']}, "
-             f"minimise latency", f"- backend `{settings['backend']}`, sampler "
-             f"{SAMPLER_TEXT[settings['sampler']]}; seed {settings['seed']}",
-             "- over-budget configs are complete trials with constraint latency - budget > 0, "
-             "never run through a proxy (score recorded as -inf)", "", "## Trials", ""]
+    lines = [f"# Search {run_path.name}", ""]
+    lines += [f"> {data['interim']}", ""] if data.get("interim") else []
+    lines += [
+        f"- target `{settings['target']}`, budget {data['budget_ms']:g} ms "
+        f"({'measured here' if settings['measure'] else 'predicted'}), space "
+        f"`{settings['space']}`", f"- proxy `{settings['proxy']}` on `{settings['dataset']}` "
+        f"at {settings['proxy_resolution']}px; objective: maximise {data['score_name']}, "
+        f"minimise latency", f"- backend `{settings['backend']}`, sampler "
+        f"{SAMPLER_TEXT[settings['sampler']]}; seed {settings['seed']}",
+        "- over-budget configs are complete trials with constraint latency - budget > 0, "
+        "never run through a proxy (score recorded as -inf)", "", "## Trials", ""]
     lines += _counts_table(data) + ["", "## B0-B3", "", f"Rule: {data['family_rule']}.", "",
                                      _basis_line(data), ""]
     lines += _family_table(data) + ["", f"## Pareto front ({len(front)} trials)", "",

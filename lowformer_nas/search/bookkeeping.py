@@ -4,6 +4,8 @@ A finished trial's row is appended to ``trials.csv`` (one write); the whole file
 atomically from the study (order, states of other workers' trials, torn tail gone) when a
 stage starts, every ``REWRITE_S`` seconds and at the end. Counts and the best trial for the
 progress line are kept as running totals, and rows are built once per trial (cached by state).
+The pages (``pages``: pareto.html, summary.md) are rewritten from trials.csv every ``PAGES_S``
+seconds while the search runs, so a long search shows its front before it ends.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from ..rundir.rows import append_trials_csv, counted_row, make_row, write_trials_csv
 
 REWRITE_S = 30.0  # full rewrite of trials.csv at most this often during a stage
+PAGES_S = 60.0  # interim pages at most this often
 Key = Tuple[str, int]
 
 
@@ -51,6 +54,8 @@ class TrialBook:
         # after each added trial; True asks for a whole rewrite (verify refitted the profile)
         self.after_trial: Optional[Callable[["TrialBook", str], bool]] = None
         self._rewrite_now = False
+        self.pages: Optional[Callable[[], None]] = None  # interim pages from trials.csv
+        self._paged = time.monotonic()
         self.rows: Dict[Key, Dict[str, Any]] = {}
         self.stats: Dict[str, StageStats] = {}
         self._rewritten = -math.inf
@@ -91,6 +96,9 @@ class TrialBook:
             self._write(list(self.rows.values()))
         if self.after_trial is not None and self.after_trial(self, row["stage"]):
             self._rewrite_now = True
+        if self.pages is not None and time.monotonic() - self._paged >= PAGES_S:
+            self.pages()
+            self._paged = time.monotonic()
 
     def _write(self, rows: List[Dict[str, Any]]) -> None:
         write_trials_csv(self.path, self.annotate(rows) if self.annotate else rows, self.space)

@@ -162,13 +162,16 @@ def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
 # (run dir, scored references, settings, profile, quiet) -> Pareto data: writes the report files.
 # The CLI passes ``report.finish.finish_run``; search sits below report and never imports it.
 Finisher = Callable[[Path, Sequence[Dict[str, Any]], Any, Any, bool], Dict[str, Any]]
+# (run dir, settings, profile) -> None: pages of a search still running (``report.finish.
+# interim_pages``), called every ``bookkeeping.PAGES_S`` seconds.
+Interim = Callable[[Path, Any, Any], None]
 
 
-def run_search(settings: SearchSettings, quiet: bool = False,
-               finish: Optional[Finisher] = None) -> Tuple[RunDir, Dict[str, Any]]:
-    """Validate everything, then search and write trials.csv; ``finish`` then writes the report
-    files (B0-B3, pages). Returns (run dir, what ``finish`` returned, or ``{"references": [...]}``
-    without it)."""
+def run_search(settings: SearchSettings, quiet: bool = False, finish: Optional[Finisher] = None,
+               interim: Optional[Interim] = None) -> Tuple[RunDir, Dict[str, Any]]:
+    """Validate everything, then search and write trials.csv (``interim`` writes pages while
+    it runs); ``finish`` then writes the report files (B0-B3, pages). Returns (run dir, what
+    ``finish`` returned, or ``{"references": [...]}`` without it)."""
     from ..latency import get_target
     from ..space import load_space
     from .objective import Evaluator
@@ -199,7 +202,7 @@ def run_search(settings: SearchSettings, quiet: bool = False,
                 ctx.verify = Verifier(run.path, settings, space.resolution, profile, latest,
                                       quiet=quiet)
                 _use_profile(ctx, ctx.verify.current)
-            _run_backend(ctx)
+            _run_backend(ctx, interim)
             if ctx.verify is not None:
                 from ..rundir.rows import read_trials_csv
 
@@ -262,11 +265,13 @@ def _load_data(settings: SearchSettings) -> Any:
                         settings.max_val, settings.seed, image_size=settings.proxy_resolution)
 
 
-def _run_backend(ctx: SearchContext) -> None:
+def _run_backend(ctx: SearchContext, interim: Optional[Interim] = None) -> None:
     from .bookkeeping import TrialBook
 
     annotate = ctx.verify.annotate if ctx.verify is not None else None
     book = TrialBook(ctx.run.file("trials.csv"), ctx.space, ctx.progress, annotate)
+    if interim is not None:
+        book.pages = lambda: interim(ctx.run.path, ctx.settings, ctx.profile)
     if ctx.settings.backend == "ray":
         from .backends.ray import run_ray
 
