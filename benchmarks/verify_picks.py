@@ -4,7 +4,7 @@
     flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/verify_picks.py --phase search --budget 30
     flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/verify_picks.py --phase search --budget 45
     flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/verify_picks.py --phase measure   # resumable
-    python benchmarks/verify_picks.py --phase evaluate
+    python benchmarks/verify_picks.py --phase evaluate   # -> results/verify_picks_eval.json
 
 ``search`` runs the bare ``lowformer-nas search --target local --latency-budget Bms`` (default
 proxy, 300 trials, the default ``--verify``) in a fresh process with its own cache (so the
@@ -122,6 +122,7 @@ def evaluate() -> dict:
         return f"{sum(ok)}/{len(ok)} = {100 * sum(ok) / max(1, len(ok)):.0f}%"
 
     fam = [r for r in rows if r["family"]]
+    coverage = {f"{which}_profile": _pick_coverage(rows, which) for which in ("initial", "final")}
     summary = {
         "picks": len(rows), "reported_within10": within("reported_ms"),
         "trial_prediction_within10": within("trial_ms"),
@@ -131,11 +132,37 @@ def evaluate() -> dict:
                     if k not in ("config", "run")} | {"budget": r["budget_ms"]} for r in fam],
         "median_abs_err_reported_pct": round(100 * statistics.median(
             abs(r["reported_ms"] / r["bench_ms"] - 1) for r in rows), 1) if rows else None,
+        "interval_coverage_on_picks": coverage,
         "searches": res["searches"],
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                    f"{platform.python_version()}"}
     print(json.dumps(summary, indent=1))
     return summary
+
+
+def _pick_coverage(rows: list, which: str) -> dict:
+    """How often the benchmark's measurement of a pick lies in the 90% interval (and within
+    +-1 sigma) of the run's ``initial`` profile (before any verify round) or its ``final``
+    refitted one (``verify/profile.json``), predicted at 224 px."""
+    from lowformer_nas.arch.yaml_io import config_from_dict
+    from lowformer_nas.latency import load_profile
+    from lowformer_nas.latency.intervals import coverage
+
+    cols: dict = {"m": [], "p": [], "lo": [], "hi": [], "s": []}
+    profiles: dict = {}
+    for r in rows:
+        name = "profile-initial.json" if which == "initial" else "profile.json"
+        path = Path(r["run"]) / "verify" / name
+        prof = profiles.setdefault(path, load_profile(path))
+        pred = prof.predict(config_from_dict(json.loads(r["config"])), 224)
+        lo, hi = pred.central_interval(0.9)
+        for k, v in zip(cols, (r["bench_ms"], pred.latency_ms, lo, hi, pred.std_ms)):
+            cols[k].append(v)
+    if not rows:
+        return {}
+    cov = coverage(cols["m"], cols["p"], cols["lo"], cols["hi"], std=cols["s"])
+    within = sum(abs(p / m - 1) <= 0.10 for p, m in zip(cols["p"], cols["m"]))
+    return {k: round(v, 1) for k, v in cov.items()} | {"within10": f"{within}/{len(rows)}"}
 
 
 def main() -> int:
@@ -149,7 +176,8 @@ def main() -> int:
     elif args.phase == "measure":
         measure()
     else:
-        evaluate()
+        out = RESULTS.with_name("verify_picks_eval.json")
+        out.write_text(json.dumps(evaluate(), indent=1) + "\n")
     return 0
 
 
