@@ -8,8 +8,9 @@ Run directory layout (the same for both backends)::
     study.journal    Optuna journal (optuna backend without --storage)
     reference.json   official variants scored the same way (cache)
     pareto.json      the computed Pareto data behind the page
-    pareto.html      interactive Pareto page
-    summary.md       counts, front, B0-B3, Spearman, hypervolume
+    pareto.html      interactive Pareto page (also every 60 s while the search runs, marked
+                     interim, without B0-B3 and references)
+    summary.md       counts, front, B0-B3, Spearman, hypervolume (interim likewise)
     models/B0.yaml … B3.yaml
 """
 from __future__ import annotations

@@ -182,7 +182,8 @@ def _tuner(ctx, stage: str, target: int, done: int, time_s, callback, searcher):
         tune.with_resources(tune.with_parameters(_trainable, evaluator=ctx.evaluator,
                                                  stage=stage), {"cpu": 1}),
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
-                                    num_samples=target - done, time_budget_s=time_s),
+                                    num_samples=target - done, time_budget_s=time_s,
+                                    reuse_actors=True),  # not a new worker process a trial
         run_config=tune.RunConfig(name=f"{stage}-{done}",
                                   storage_path=str(ctx.run.path.resolve() / "ray"),
                                   verbose=0, callbacks=[callback]))
