@@ -21,8 +21,9 @@ from ..errors import ProfileError
 FORMAT = "lowformer-nas/latency-profile"
 FORMAT_VERSION = 1
 # bump when the fit changes so cached 'local' profiles are refitted (6: measurements in the
-# steady allocator regime, allocator.py, in a journal of their own)
-FIT_VERSION = 6
+# steady allocator regime, allocator.py, in a journal of their own; 7: kernel corrections
+# clamp their features to the fitted range)
+FIT_VERSION = 7
 
 
 def cache_dir() -> Path:
