@@ -216,3 +216,25 @@ def test_profiles_calibrated_under_new_names_are_listed_and_named_in_errors(tmp_
     assert get_target("pi-zero-2").describe().startswith("pi-zero-2: calibrated on a Pi")
     with pytest.raises(UnknownNameError, match="pi-zero-2"):
         get_target("pi-zero-3")
+
+
+def test_kernel_correction_does_not_extrapolate_past_its_data():
+    """FIT_VERSION 7: a correction fitted on 3x3 depthwise convs predicted a 7x7 one 20x too
+    slow (its quadratic log-FLOP term, far outside the data); features are now clamped to
+    the fitted range, so beyond the data the correction is that of the nearest fitted shape."""
+    import numpy as np
+
+    from lowformer_nas.latency.predictor import apply_correction, ridge
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.0, 1.0, size=(40, 2))
+    X = np.column_stack([X, X[:, 0] ** 2])  # a quadratic term, as in design()
+    y = 0.3 * X[:, 0] + 0.5 * X[:, 2] + rng.normal(0, 0.01, 40)
+    corr = ridge(X, y, 0.3)
+    edge = apply_correction(corr, np.array([[1.0, 0.5, 1.0]]))
+    far = apply_correction(corr, np.array([[5.0, 0.5, 25.0]]))
+    assert abs(far[0] - edge[0]) < 1e-9
+    inside = apply_correction(corr, np.array([[0.5, 0.5, 0.25]]))
+    assert abs(inside[0] - (0.15 + 0.125)) < 0.05  # inside the range the fit is used as is
+    old = {k: v for k, v in corr.items() if k not in ("lo", "hi")}  # a profile before v7
+    assert apply_correction(old, np.array([[5.0, 0.5, 25.0]]))[0] > far[0] + 1.0
