@@ -61,3 +61,16 @@ def test_journal_names_keep_regimes_apart(monkeypatch):
     monkeypatch.setenv(allocator.ALLOCATOR_ENV, "steady")
     new = journal_path("local", "torch", 1, "lowformer")
     assert old.name == "local-lowformer-torch-t1.jsonl" and new != old
+
+
+@pytest.mark.parametrize("argv", [["measure", "lowformer_b0"],
+                                  ["calibrate", "--device", "dev1", "--budget-minutes", "0.05"]])
+def test_bad_regime_from_the_cli_is_one_line_and_writes_nothing(tmp_path, argv):
+    env = dict(os.environ, LOWFORMER_NAS_ALLOCATOR="jemalloc",
+               LOWFORMER_NAS_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, "-m", "lowformer_nas", *argv], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == ("lowformer-nas: error: LOWFORMER_NAS_ALLOCATOR must be one of "
+                           "steady, default, but got 'jemalloc'\n")
+    assert not any(tmp_path.rglob("*"))  # nothing written, not even the cache directory
