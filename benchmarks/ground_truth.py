@@ -3,6 +3,7 @@
     nice -n 19 python benchmarks/ground_truth.py --plan                # list the runs, train nothing
     nice -n 19 python benchmarks/ground_truth.py --max-runs 3          # train the next 3 missing runs
     python benchmarks/ground_truth.py --torch-device cuda              # all missing runs on a GPU
+    python benchmarks/ground_truth.py --models RUN/models/B*.yaml --out OTHER.csv   # found models
 
 Architectures: the 7 official variants plus ``--random`` configs of the default space
 stratified over the latency range of a latency profile (default: the 5-minute profile of this
@@ -59,6 +60,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="torch threads on CPU")
     p.add_argument("--max-runs", type=int, default=None, help="stop after N runs this call")
     p.add_argument("--plan", action="store_true", help="print the planned runs and exit")
+    p.add_argument("--models", nargs="+", default=None, metavar="YAML",
+                   help="train these architecture YAMLs (e.g. a run's models/B*.yaml) with "
+                        "seed 0 instead of the planned table; use with its own --out")
     return p.parse_args(argv)
 
 
@@ -110,6 +114,12 @@ def spread_order(n: int) -> List[int]:
 
 def make_plan(args: argparse.Namespace) -> Plan:
     from lowformer_nas.arch.registry import get_arch
+
+    if args.models:  # found architectures retrained with the same recipe (issue 10)
+        from lowformer_nas.arch.yaml_io import load_config
+
+        return [(f"{Path(p).resolve().parent.parent.name}/{Path(p).stem}", load_config(p), 0)
+                for p in args.models]
 
     names = [] if args.official == "none" else args.official.split(",")
     official = [(name, get_arch(name)) for name in names]
