@@ -78,6 +78,8 @@ def stratified(space_name: str, profile_path: str, n: int, pool: int, seed: int,
     from lowformer_nas.latency import get_target
     from lowformer_nas.space import load_space
 
+    if n <= 0:  # --random 0: the official variants only
+        return []
     space, profile = load_space(space_name), get_target(profile_path)
     predict = lambda c: profile.predict(c, resolution=space.resolution, batch=1).latency_ms  # noqa
     rng = random.Random(seed)
