@@ -61,8 +61,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-runs", type=int, default=None, help="stop after N runs this call")
     p.add_argument("--plan", action="store_true", help="print the planned runs and exit")
     p.add_argument("--models", nargs="+", default=None, metavar="YAML",
-                   help="train these architecture YAMLs (e.g. a run's models/B*.yaml) with "
-                        "seed 0 instead of the planned table; use with its own --out")
+                   help="train these architecture YAMLs (e.g. a run's models/B*.yaml) instead "
+                        "of the planned table (seed 0, and seed 1 for the first --second-seed "
+                        "of them); use with its own --out")
     return p.parse_args(argv)
 
 
@@ -120,15 +121,16 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.models:  # found architectures retrained with the same recipe (issue 10)
         from lowformer_nas.arch.yaml_io import load_config
 
-        return [(f"{Path(p).resolve().parent.parent.name}/{Path(p).stem}", load_config(p), 0)
-                for p in args.models]
-
-    names = [] if args.official == "none" else args.official.split(",")
-    official = [(name, get_arch(name)) for name in names]
-    strata = stratified(args.space, args.profile, args.random, args.pool, args.sample_seed,
-                        official)
-    rand = [(f"random-{i:02d}-{lat:.0f}ms", cfg) for i, (_h, cfg, lat) in enumerate(strata)]
-    first = official + [rand[i] for i in spread_order(len(rand))]
+        first = [(f"{Path(p).resolve().parent.parent.name}/{Path(p).stem}", load_config(p))
+                 for p in args.models]
+    else:
+        names = [] if args.official == "none" else args.official.split(",")
+        official = [(name, get_arch(name)) for name in names]
+        strata = stratified(args.space, args.profile, args.random, args.pool,
+                            args.sample_seed, official)
+        rand = [(f"random-{i:02d}-{lat:.0f}ms", cfg) for i, (_h, cfg, lat) in
+                enumerate(strata)]
+        first = official + [rand[i] for i in spread_order(len(rand))]
     second = first[:args.second_seed]
     return [(n, c, 0) for n, c in first] + [(n, c, 1) for n, c in second]
 
