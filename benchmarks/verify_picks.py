@@ -150,8 +150,8 @@ def _pick_coverage(rows: list, which: str) -> dict:
 
     cols: dict = {"m": [], "p": [], "lo": [], "hi": [], "s": []}
     profiles: dict = {}
+    name = "profile-initial.json" if which == "initial" else "profile.json"
     for r in rows:
-        name = "profile-initial.json" if which == "initial" else "profile.json"
         path = Path(r["run"]) / "verify" / name
         prof = profiles.setdefault(path, load_profile(path))
         pred = prof.predict(config_from_dict(json.loads(r["config"])), 224)

@@ -130,8 +130,8 @@ def test_pages_are_written_while_the_search_runs(tmp_path, monkeypatch):
     seen = []
     real = finish.interim_pages
 
-    def spy(run_path, settings, profile):
-        real(run_path, settings, profile)
+    def spy(run_path, settings):
+        real(run_path, settings)
         seen.append(((run_path / "summary.md").read_text(), (run_path / "pareto.html").stat()))
 
     monkeypatch.setattr(bookkeeping, "PAGES_S", 0.0)

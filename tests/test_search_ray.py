@@ -124,8 +124,8 @@ def test_ray_writes_pages_while_it_runs(tmp_path, local_ray, monkeypatch):
     seen = []
     real = finish.interim_pages
 
-    def spy(run_path, settings, profile):
-        real(run_path, settings, profile)
+    def spy(run_path, settings):
+        real(run_path, settings)
         seen.append((run_path / "summary.md").read_text())
 
     monkeypatch.setattr(bookkeeping, "PAGES_S", 0.0)

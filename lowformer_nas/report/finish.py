@@ -23,7 +23,7 @@ def finish_run(run_path: Path, refs: Sequence[Dict[str, Any]], settings, profile
     return data
 
 
-def interim_pages(run_path: Path, settings, profile) -> None:
+def interim_pages(run_path: Path, settings) -> None:
     """pareto.json, pareto.html and summary.md of a search still running (``search.run.
     Interim``), so that a long search shows its front; B0-B3 YAMLs and the references are
     written when it ends, and the summary says so."""

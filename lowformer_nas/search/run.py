@@ -163,9 +163,9 @@ def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
 # (run dir, scored references, settings, profile, quiet) -> Pareto data: writes the report files.
 # The CLI passes ``report.finish.finish_run``; search sits below report and never imports it.
 Finisher = Callable[[Path, Sequence[Dict[str, Any]], Any, Any, bool], Dict[str, Any]]
-# (run dir, settings, profile) -> None: pages of a search still running (``report.finish.
+# (run dir, settings) -> None: pages of a search still running (``report.finish.
 # interim_pages``), called every ``bookkeeping.PAGES_S`` seconds.
-Interim = Callable[[Path, Any, Any], None]
+Interim = Callable[[Path, Any], None]
 
 
 def run_search(settings: SearchSettings, quiet: bool = False, finish: Optional[Finisher] = None,
@@ -272,7 +272,7 @@ def _run_backend(ctx: SearchContext, interim: Optional[Interim] = None) -> None:
     annotate = ctx.verify.annotate if ctx.verify is not None else None
     book = TrialBook(ctx.run.file("trials.csv"), ctx.space, ctx.progress, annotate)
     if interim is not None:
-        book.pages = lambda: interim(ctx.run.path, ctx.settings, ctx.profile)
+        book.pages = lambda: interim(ctx.run.path, ctx.settings)
     if ctx.settings.backend == "ray":
         from .backends.ray import run_ray
 
