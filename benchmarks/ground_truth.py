@@ -2,6 +2,8 @@
 
     nice -n 19 python benchmarks/ground_truth.py --plan                # list the runs, train nothing
     nice -n 19 python benchmarks/ground_truth.py --max-runs 3          # train the next 3 missing runs
+    nice -n 19 python benchmarks/ground_truth.py --shard 0/2 &         # two processes, one per
+    nice -n 19 python benchmarks/ground_truth.py --shard 1/2 &         # core, share one table
     python benchmarks/ground_truth.py --torch-device cuda              # all missing runs on a GPU
     python benchmarks/ground_truth.py --models RUN/models/B*.yaml --out OTHER.csv   # found models
 
@@ -59,12 +61,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--torch-device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch threads on CPU")
     p.add_argument("--max-runs", type=int, default=None, help="stop after N runs this call")
+    p.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                   help="train only the planned runs whose index is K modulo N, so N processes "
+                        "(one per core) can fill one table together")
     p.add_argument("--plan", action="store_true", help="print the planned runs and exit")
     p.add_argument("--models", nargs="+", default=None, metavar="YAML",
                    help="train these architecture YAMLs (e.g. a run's models/B*.yaml) instead "
                         "of the planned table (seed 0, and seed 1 for the first --second-seed "
                         "of them); use with its own --out")
     return p.parse_args(argv)
+
+
+def _shard(text: str) -> Tuple[int, int]:
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
+        raise argparse.ArgumentTypeError(f"--shard must be K/N with 0 <= K < N, got {text!r}")
+    return int(k), int(n)
 
 
 def stratified(space_name: str, profile_path: str, n: int, pool: int, seed: int,
@@ -148,7 +160,9 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     plan = make_plan(args)
     table = GroundTruthTable(args.out)
-    with table.open():
+    if args.shard is not None:
+        plan = [p for i, p in enumerate(plan) if i % args.shard[1] == args.shard[0]]
+    with table.open(args.shard):
         done = table.done()
         todo = [p for p in plan if (config_hash(p[1]), p[2], recipe.recipe_id) not in done]
         print(f"recipe {recipe.recipe_id}: {len(plan)} planned, {len(plan) - len(todo)} done, "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lowformer_nas.accuracy.groundtruth import Recipe, read_ground_truth
+from lowformer_nas.accuracy.groundtruth import GroundTruthTable, Recipe, read_ground_truth
 from lowformer_nas.errors import RunError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,3 +62,22 @@ def test_foreign_csv_is_refused_with_the_missing_columns(tmp_path):
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(RunError, match="not a ground-truth table: columns format_version"):
         read_ground_truth(bad)
+
+
+def test_shards_fill_one_table_together_and_lock_out_others(tmp_path):
+    out = tmp_path / "gt.csv"
+    with GroundTruthTable(out).open(shard=(1, 2)):  # this process holds shard 1 of 2
+        clash = subprocess.run(_script(out), capture_output=True, text=True)
+        same = subprocess.run(_script(out, "--shard", "1/2"), capture_output=True, text=True)
+        other = subprocess.run(_script(out, "--shard", "0/2"), capture_output=True, text=True)
+    assert clash.returncode == 2 and "another process" in clash.stderr, clash.stderr
+    assert same.returncode == 2 and "shard 1/2" in same.stderr, same.stderr
+    assert all(len(p.stderr.strip().splitlines()) == 1 for p in (clash, same))
+    assert other.returncode == 0, other.stderr  # the other shard runs beside it
+    assert len(read_ground_truth(out)) == 2  # half of the plan of the test above
+    rest = subprocess.run(_script(out, "--shard", "1/2"), capture_output=True, text=True)
+    assert rest.returncode == 0, rest.stderr
+    keys = [r.key for r in read_ground_truth(out)]
+    assert len(keys) == len(set(keys)) == 4
+    after = subprocess.run(_script(out), capture_output=True, text=True)
+    assert after.returncode == 0 and "0 to do" in after.stdout

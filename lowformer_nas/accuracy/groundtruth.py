@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import fcntl
 import hashlib
+import io
 import json
 import os
 import platform
@@ -141,22 +142,38 @@ def _parse(r: Dict[str, str]) -> GroundTruthRow:
 
 
 class GroundTruthTable:
-    """Append-only writer; one process at a time (an exclusive lock on the CSV)."""
+    """Append-only writer. One process owns the table, or several own disjoint shards of a plan.
+
+    An unsharded writer holds the table's exclusive lock. Shard ``k`` of ``n`` holds a shared
+    lock on the table (so an unsharded writer cannot start beside it) and an exclusive lock on
+    its own side file; rows go out as one ``O_APPEND`` write each, so shards never interleave.
+    """
 
     def __init__(self, path: os.PathLike) -> None:
         self.path = Path(path)
 
     @contextmanager
-    def open(self) -> Iterator["GroundTruthTable"]:
+    def open(self, shard: Optional[Tuple[int, int]] = None) -> Iterator["GroundTruthTable"]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a") as lock:  # the table itself is the lock
-            try:
+            if shard is None:
+                _lock(lock, fcntl.LOCK_EX, f"{str(self.path)!r} is being written by another "
+                                           f"process (it holds the file's lock)")
+                truncate_torn_tail(self.path)
+                yield self
+                return
+            try:  # the first shard to start cuts a torn line left by a kill
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                truncate_torn_tail(self.path)
             except BlockingIOError:
-                raise RunError(f"{str(self.path)!r} is being written by another process "
-                               f"(it holds the file's lock)") from None
-            truncate_torn_tail(self.path)
-            yield self
+                pass
+            _lock(lock, fcntl.LOCK_SH, f"{str(self.path)!r} is being written by an unsharded "
+                                       f"process (it holds the file's lock)")
+            side = self.path.with_name(f".{self.path.name}.shard-{shard[0]}-of-{shard[1]}")
+            with open(side, "a") as mine:
+                _lock(mine, fcntl.LOCK_EX, f"shard {shard[0]}/{shard[1]} of {str(self.path)!r} "
+                                           f"is being written by another process")
+                yield self
 
     def done(self) -> Set[Tuple[str, int, str]]:
         if not self.path.exists() or self.path.stat().st_size == 0:
@@ -164,18 +181,28 @@ class GroundTruthTable:
         return {r.key for r in read_ground_truth(self.path)}
 
     def append(self, row: GroundTruthRow) -> None:
-        """Write one row and fsync it; the header is written with the first row."""
-        new = not self.path.exists() or self.path.stat().st_size == 0
+        """Write one row in a single append and fsync it; the header goes with the first row."""
         values = asdict(row)
         values["curve"] = json.dumps(list(row.curve))
         values["format_version"] = FORMAT_VERSION
-        with open(self.path, "a", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
-            if new:
-                writer.writeheader()
-            writer.writerow(values)
-            fh.flush()
-            os.fsync(fh.fileno())
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            writer.writeheader()
+        writer.writerow(values)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, text.getvalue().encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _lock(fh, mode: int, busy: str) -> None:
+    try:
+        fcntl.flock(fh, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RunError(busy) from None
 
 
 def check_recipe_data(recipe: Recipe) -> None:
