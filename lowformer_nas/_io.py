@@ -41,14 +41,17 @@ def atomic_write_text(path: PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def append_text(path: PathLike, text: str) -> None:
+def append_text(path: PathLike, text: str, fsync: bool = False) -> None:
     """Append ``text`` (whole lines) with one ``O_APPEND`` write: the lines reach the kernel at
-    once (a killed process loses none) and never interleave with another append."""
+    once (a killed process loses none) and never interleave with another append; ``fsync``
+    also survives a power cut."""
     data = text.encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         while data:
             data = data[os.write(fd, data):]
+        if fsync:
+            os.fsync(fd)
     finally:
         os.close(fd)
 

@@ -48,7 +48,16 @@ def test_audit_end_to_end(table, tmp_path, capsys):
     assert rec["n_archs"] == 6 and rec["noise_pairs"] == 3
     assert rec["noise"]["value"] == pytest.approx(1.0)
     assert "| params | size | +1.00" in md
-    assert "audit: 6 architectures" in capsys.readouterr().err  # progress on by default
+    err = capsys.readouterr().err
+    assert "audit: 6 architectures" in err and "0 value groups reused" in err  # progress on
+    stored = (out / "proxy_values.jsonl").read_text().splitlines()
+    assert len(stored) == 6 * 2  # zero-cost and one budget, per architecture
+    again = main(["audit", str(table), "--target", "jetson", "--budgets", "1x40,1x50",
+                  "--bootstrap", "200", "--buckets", "2", "--out", str(out)])
+    assert again == 0 and "12 value groups reused" in capsys.readouterr().err
+    names2 = {p["name"]: p for p in json.loads((out / "audit.json").read_text())["proxies"]}
+    assert all(names2[n] == names[n] for n in names)  # read back exactly as computed
+    assert len((out / "proxy_values.jsonl").read_text().splitlines()) == 6 * 3
 
 
 @pytest.mark.parametrize("args, message", [

@@ -16,7 +16,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import RunError
 from .audit_stats import Interval, RankAgreement, agreement, bootstrap, spearman
-from .groundtruth import GroundTruthRow, Recipe, mean_by_config
+from .audit_cache import ProxyCache
+from .groundtruth import GroundTruthRow, Recipe, config_hash, mean_by_config
 from .zerocost import ZC_SCORES
 
 Budget = Tuple[int, int]  # (epochs, training images)
@@ -79,32 +80,35 @@ def noise_ceiling(rows: Sequence[GroundTruthRow], recipe_id: str,
     return bootstrap(spearman, [p[0] for p in pairs], [p[1] for p in pairs], n_boot), len(pairs)
 
 
-def _timed(fn: Callable[[], Dict[str, float]]) -> Tuple[Dict[str, float], float]:
+def _timed(fn: Callable[[], float]) -> Tuple[float, float]:
     start = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - start
 
 
 def cheap_values(configs, data, zc_resolution: int, seed: int,
-                 latency: Optional[Sequence[float]]) -> Dict[str, Tuple[str, List, List]]:
+                 latency: Optional[Sequence[float]], cache: Optional[ProxyCache] = None,
+                 progress: Optional[Callable[[str], None]] = None
+                 ) -> Dict[str, Tuple[str, List, List]]:
     """name -> (kind, value per config, seconds per config) for size, latency, zero-cost."""
     from ..arch.stats import count_params_macs
     from .zerocost import zero_cost_scores
 
+    cache = cache or ProxyCache(None, "")
     out: Dict[str, Tuple[str, List, List]] = {
         "params": ("size", [], []), "MACs": ("size", [], [])}
     out.update({n: ("zero-cost", [], []) for n in ZC_SCORES})
-    for cfg in configs:
+    for i, cfg in enumerate(configs):
         params, macs, _ = count_params_macs(cfg, resolution=zc_resolution,
                                             num_classes=data.num_classes)
-        for name, v in (("params", params), ("MACs", macs)):
-            out[name][1].append(float(v))
-            out[name][2].append(0.0)
-        for name in ZC_SCORES:
-            zc, sec = _timed(lambda: zero_cost_scores(cfg, data, zc_resolution, seed=seed,
-                                                      names=[name]))
-            out[name][1].append(zc[name])
-            out[name][2].append(sec)
+        zc = cache.get(f"zero-cost@{zc_resolution}px/seed{seed}", config_hash(cfg), lambda: {
+            name: _timed(lambda: zero_cost_scores(cfg, data, zc_resolution, seed=seed,
+                                                  names=[name])[name]) for name in ZC_SCORES})
+        for name, v in (("params", (params, 0.0)), ("MACs", (macs, 0.0)), *zc.items()):
+            out[name][1].append(float(v[0]))
+            out[name][2].append(v[1])
+        if progress:
+            progress(f"zero-cost: {i + 1}/{len(configs)}")
     if latency is not None:  # faster is not better: a proxy must predict accuracy, so +lat
         out["predicted latency"] = ("latency", [float(v) for v in latency],
                                     [0.0] * len(configs))
@@ -112,23 +116,30 @@ def cheap_values(configs, data, zc_resolution: int, seed: int,
 
 
 def training_values(configs, data, resolution: int, budgets: Sequence[Budget], seed: int,
-                    progress: Optional[Callable[[str], None]] = None
-                    ) -> Dict[str, Tuple[str, List, List]]:
+                    progress: Optional[Callable[[str], None]] = None,
+                    cache: Optional[ProxyCache] = None) -> Dict[str, Tuple[str, List, List]]:
     """Short runs at each budget: accuracy and negated summed training loss."""
     from .proxies import train_run
 
+    def one(cfg, epochs: int, images: int):
+        res = train_run(cfg, data, resolution, epochs, seed=seed, train_images=images)
+        return {"accuracy": (res.accuracy, res.seconds),
+                "-loss sum": (-sum(res.loss_sums), res.seconds)}
+
+    cache = cache or ProxyCache(None, "")
     out: Dict[str, Tuple[str, List, List]] = {}
     for epochs, images in budgets:
-        acc, loss, secs = [], [], []
+        got = {"accuracy": ([], []), "-loss sum": ([], [])}
         for i, cfg in enumerate(configs):
-            res = train_run(cfg, data, resolution, epochs, seed=seed, train_images=images)
-            acc.append(res.accuracy)
-            loss.append(-sum(res.loss_sums))
-            secs.append(res.seconds)
+            vals = cache.get(f"train {epochs}x{images}@{resolution}px/seed{seed}",
+                             config_hash(cfg), lambda: one(cfg, epochs, images))
+            for what, (v, sec) in vals.items():
+                got[what][0].append(v)
+                got[what][1].append(sec)
             if progress:
                 progress(f"train {epochs}x{images}: {i + 1}/{len(configs)}")
-        out[f"train {epochs}x{images} accuracy"] = ("training", acc, secs)
-        out[f"train {epochs}x{images} -loss sum"] = ("training", loss, secs)
+        for what, (vals, secs) in got.items():
+            out[f"train {epochs}x{images} {what}"] = ("training", vals, secs)
     return out
 
 
@@ -147,7 +158,8 @@ def run_audit(rows: Sequence[GroundTruthRow], table: str, data, *, zc_resolution
               train_resolution: int, budgets: Sequence[Budget], latency_fn=None,
               latency_source: str = "none", recipe_id: Optional[str] = None, seed: int = 0,
               n_buckets: int = 3, n_boot: int = 1000,
-              progress: Optional[Callable[[str], None]] = None) -> AuditResult:
+              progress: Optional[Callable[[str], None]] = None,
+              cache: Optional[ProxyCache] = None) -> AuditResult:
     """Score every proxy on the table's architectures; ``latency_fn(cfg) -> ms`` if given."""
     means = mean_by_config(list(rows), recipe_id)
     if len(means) < 3:
@@ -157,9 +169,10 @@ def run_audit(rows: Sequence[GroundTruthRow], table: str, data, *, zc_resolution
     configs = [r.arch() for r in first]
     truth = [acc for _, acc in means.values()]
     latency = [latency_fn(c) for c in configs] if latency_fn else None
-    values = cheap_values(configs, data, zc_resolution, seed, latency)
+    values = cheap_values(configs, data, zc_resolution, seed, latency, cache, progress)
     cheap = dict(values)
-    values.update(training_values(configs, data, train_resolution, budgets, seed, progress))
+    values.update(training_values(configs, data, train_resolution, budgets, seed, progress,
+                                  cache))
     values["surrogate (LOO)"] = ("surrogate", surrogate_values(configs, cheap, truth, seed),
                                  [0.0] * len(configs))
     scores = tuple(ProxyScore(

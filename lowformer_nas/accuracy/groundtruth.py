@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
-from .._io import truncate_torn_tail
+from .._io import append_text, truncate_torn_tail
 from ..arch.config import ArchConfig
 from ..arch.yaml_io import config_from_dict, config_to_dict
 from ..errors import DatasetError, RunError
@@ -190,12 +190,7 @@ class GroundTruthTable:
         if not self.path.exists() or self.path.stat().st_size == 0:
             writer.writeheader()
         writer.writerow(values)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, text.getvalue().encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_text(self.path, text.getvalue(), fsync=True)
 
 
 def _lock(fh, mode: int, busy: str) -> None:

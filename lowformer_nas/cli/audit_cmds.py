@@ -43,6 +43,7 @@ def _check(args: argparse.Namespace) -> None:
 def cmd_audit(args: argparse.Namespace) -> int:
     from .._io import atomic_write_text
     from ..accuracy.audit import parse_budgets, run_audit
+    from ..accuracy.audit_cache import FILE as CACHE_FILE, ProxyCache
     from ..accuracy.audit_report import html, markdown, to_json
     from ..accuracy.datasets import load_dataset
     from ..accuracy.groundtruth import Recipe, mean_by_config, read_ground_truth
@@ -64,12 +65,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
         [recipe.train_images] + [n for _, n in budgets]), max_val=recipe.val_images,
         seed=recipe.data_seed)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
-    say(f"audit: {len(means)} architectures, {len(budgets)} training budgets")
+    cache = ProxyCache(out / CACHE_FILE, f"{recipe.dataset}/{args.data or ''}/seed"
+                       f"{recipe.data_seed}/n{len(data.train_y)}/v{len(data.val_y)}")
+    say(f"audit: {len(means)} architectures, {len(budgets)} training budgets; values already "
+        f"in {out / CACHE_FILE} are reused")
     result = run_audit(rows, args.table, data, zc_resolution=args.zc_resolution or
                        recipe.resolution, train_resolution=args.train_resolution or
                        recipe.resolution, budgets=budgets, latency_fn=latency_fn,
                        latency_source=source, recipe_id=args.recipe_id, seed=args.seed,
-                       n_buckets=args.buckets, n_boot=args.bootstrap, progress=say)
+                       n_buckets=args.buckets, n_boot=args.bootstrap, progress=say,
+                       cache=cache)
+    say(f"audit: {cache.hits} value groups reused from {out / CACHE_FILE}")
     text = markdown(result)
     atomic_write_text(out / "audit.md", text)
     atomic_write_text(out / "audit.json", to_json(result))
