@@ -15,6 +15,7 @@ from ..budget import time_left
 from ..objective import Evaluation, config_key, should_stop_early
 from ...accuracy.proxies import TrialDiverged, TrialOutOfMemory, as_trial_failure
 from .common import CONSTRAINT, counted_trial, evaluate, objective_values, top_k, trials_to_retry
+from .rdb_batched import flush_trial
 from .storage import SYNC_S, find_study, open_study, optuna_module, sync
 
 STAGES = ("zc", "train")
@@ -33,14 +34,23 @@ class KnownEvaluations:
         self.by_key: Dict[str, Evaluation] = {}
         self._seen = 0  # trials[:_seen] were all looked at
         self._open: List[int] = []  # indices below _seen that were not finished then
+        self.counted: set = set()  # numbers of finished trials that use up the budget
 
     def get(self, study, key: str) -> Optional[Evaluation]:
         if self.shared or self._seen == 0:
             self._refresh(study.get_trials(deepcopy=False))
         return self.by_key.get(key)
 
+    def done(self, study) -> int:
+        """Trials of the study that use up the budget (:func:`.common.counted_trial`), read
+        incrementally: finished trials are final."""
+        self._refresh(study.get_trials(deepcopy=False))
+        return len(self.counted)
+
     def add(self, trial) -> None:
-        """A trial this process finished."""
+        """A finished trial (this process's, or one a refresh found)."""
+        if counted_trial(trial.state.name, trial.user_attrs):
+            self.counted.add(trial.number)
         if trial.state.name == "COMPLETE" and "config_key" in trial.user_attrs:
             a = trial.user_attrs
             self.by_key.setdefault(a["config_key"], Evaluation(
@@ -100,6 +110,7 @@ def make_objective(ctx, study, stage: str,
             trial.set_user_attr("latency_std_ms", lat[1])
             trial.set_user_attr("latency_budget_ms", qlat)  # what the budget was compared with
             trial.set_user_attr("feasible", qlat <= budget)
+            flush_trial(trial)  # its params and latency, in one transaction, before the work
             report = _early_stopper(ctx, study, trial, lat[0]) if stage == "train" else None
             try:
                 ev = evaluate(ctx.evaluator, cfg, stage, report=report, latency=lat)
@@ -209,7 +220,7 @@ def run_stage(ctx, storage, studies: Dict[str, Any], stage: str, target: int, bo
         if book.rewrite_due():
             book.reset(collect_rows(studies, book))
         book.show(stage)
-        if (done_count(st) if shared else book.done(stage)) >= target:
+        if (known.done(st) if shared else book.done(stage)) >= target:
             st.stop()
 
     try:

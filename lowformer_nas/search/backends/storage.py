@@ -22,6 +22,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import BaseJournalBackend
 
 from ...errors import RunError
+from .listing import prefix_listing
 
 STUDY_PREFIX = "lowformer-nas"
 JOURNAL_NAME = "study.journal"
@@ -76,14 +77,9 @@ class RunJournalBackend(BaseJournalBackend):
 
 
 class RunJournalStorage(JournalStorage):
-    """``JournalStorage`` whose trial listings cost (nearly) nothing per finished trial.
-
-    Optuna lists trials (``ask`` looks for WAITING ones, samplers list them all) by walking
-    every trial of the study in Python, once or twice per trial: at 10,000 trials most of a
-    predicted-only trial's time. Finished is final (Optuna ignores updates to a finished
-    trial), so the finished prefix of a study's trial list is kept as a list and only the
-    trials after it are looked at. Falls back to Optuna's listing if its replay state is not
-    laid out as expected."""
+    """``JournalStorage`` whose trial listings cost (nearly) nothing per finished trial (see
+    :mod:`.listing`). Falls back to Optuna's listing if its replay state is not laid out as
+    expected."""
 
     def __init__(self, backend: Any) -> None:
         self._finished: Dict[int, List[Any]] = {}
@@ -99,16 +95,8 @@ class RunJournalStorage(JournalStorage):
             if study_id not in replay._studies:
                 return super().get_all_trials(study_id, deepcopy, states)  # its KeyError
             ids, trials = replay._study_id_to_trial_ids[study_id], replay._trials
-            done = self._finished.setdefault(study_id, [])
-            while len(done) < len(ids) and trials[ids[len(done)]].state.is_finished():
-                done.append(trials[ids[len(done)]])
-            rest = [trials[i] for i in ids[len(done):]]
-            if states is None:
-                found = done + rest
-            elif any(s.is_finished() for s in states):
-                found = [t for t in done + rest if t.state in states]
-            else:
-                found = [t for t in rest if t.state in states]
+            found = prefix_listing(self._finished.setdefault(study_id, []),
+                                   lambda i: trials[ids[i]], len(ids), states)
         return copy.deepcopy(found) if deepcopy else found
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
@@ -180,13 +168,15 @@ def retry_races(make: Callable[[], Any], attempts: int = 5) -> Any:
 def _rdb_storage(optuna, url: str, heartbeat: int, retry: Any) -> Any:
     """Heartbeat every ``heartbeat`` s while a trial runs; any worker starting a trial fails
     the trials silent for 4x as long (their worker died) and ``retry`` re-enqueues them."""
-    storage = retry_races(lambda: optuna.storages.RDBStorage(
+    from .rdb_batched import BatchedRDBStorage, PrefixCachedStorage
+
+    storage = retry_races(lambda: BatchedRDBStorage(
         engine_url(url), heartbeat_interval=heartbeat, grace_period=4 * heartbeat,
         heartbeat_stale_trial_callback=retry))
     if storage.engine.dialect.name == "sqlite" and storage.engine.url.database not in (
             None, "", ":memory:"):
         sqlite_write_ahead(storage.engine)
-    return storage
+    return PrefixCachedStorage(storage)
 
 
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
@@ -237,12 +227,9 @@ def make_sampler(settings, offset: int):
     if settings.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True,
                                           group=True)
-    pop = population_size(settings)
-    if settings.storage:  # other workers finish trials too: Optuna's own scan sees them
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=pop)
-    from .nsga import SingleWriterNSGAII
+    from .nsga import IncrementalNSGAII
 
-    return SingleWriterNSGAII(seed=seed, population_size=pop)
+    return IncrementalNSGAII(seed=seed, population_size=population_size(settings))
 
 
 def population_size(settings) -> int:
