@@ -91,3 +91,16 @@ def test_a_finished_trial_cannot_be_written_by_its_late_worker(tmp_path):
     with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
         study.tell(trial, 1.0)
     assert optuna.load_study(study_name="s", storage=url).trials[0].params == {}
+
+
+def test_a_param_that_contradicts_the_study_is_refused_as_by_optuna(tmp_path):
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    optuna.create_study(storage=url, study_name="s").optimize(
+        lambda t: t.suggest_categorical("x", [1, 2]), n_trials=1)
+    study = optuna.load_study(study_name="s",  # a new worker: it has not seen "x" yet
+                              storage=PrefixCachedStorage(BatchedRDBStorage(url)))
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)
+    with pytest.raises(ValueError, match="different distribution"):  # Optuna's words
+        flush_trial(trial)
+    assert optuna.load_study(study_name="s", storage=url).trials[1].params == {}

@@ -114,17 +114,19 @@ class BatchedRDBStorage(RDBStorage):
         from optuna.distributions import distribution_to_json
         from optuna.storages._rdb import models
         from optuna.storages._rdb.storage import _create_scoped_session
+        from sqlalchemy import insert
 
         with _create_scoped_session(self.scoped_session, True) as session:
             trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
             self.check_trial_is_updatable(trial_id, trial.state)
-            for name, value, dist, previous in pending.params:
-                if previous is None:  # first sighting in this process: Optuna's own check
-                    self._set_trial_param_without_commit(session, trial_id, name, value, dist)
-                else:
-                    session.add(models.TrialParamModel(
-                        trial_id=trial_id, param_name=name, param_value=value,
-                        distribution_json=distribution_to_json(dist)))
+            for name, _, dist, previous in pending.params:
+                if previous is None:  # first sighting in this process: check as Optuna does
+                    _check_against_study(session, models, trial.study_id, name, dist)
+            if pending.params:  # one INSERT of many rows, in the order they were suggested
+                session.execute(insert(models.TrialParamModel), [
+                    {"trial_id": trial_id, "param_name": name, "param_value": value,
+                     "distribution_json": distribution_to_json(dist)}
+                    for name, value, dist, _ in pending.params])
             for model, attrs, have in (
                     (models.TrialUserAttributeModel, pending.user, own and own.user_attrs),
                     (models.TrialSystemAttributeModel, pending.system, own and own.system_attrs)):
@@ -158,10 +160,24 @@ def _as_stored(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+def _check_against_study(session: Any, models: Any, study_id: int, name: str,
+                         dist: Any) -> None:
+    """A param's distribution must match the one the study already stores for that name."""
+    from optuna.distributions import check_distribution_compatibility, json_to_distribution
+
+    first = (session.query(models.TrialParamModel).join(models.TrialModel)
+             .filter(models.TrialModel.study_id == study_id)
+             .filter(models.TrialParamModel.param_name == name).first())
+    if first is not None:
+        check_distribution_compatibility(json_to_distribution(first.distribution_json), dist)
+
+
 def _upsert_attrs(session: Any, model: Any, trial_id: int, attrs: Dict[str, Any],
                   have: Optional[Dict[str, Any]]) -> None:
     """Set ``attrs`` of one trial: updates of the keys it has (``have``; read from the
-    database if None), inserts of the others (sent together at commit)."""
+    database if None), one INSERT of many rows for the others."""
+    from sqlalchemy import insert
+
     if not attrs:
         return
     if have is None:
@@ -174,8 +190,10 @@ def _upsert_attrs(session: Any, model: Any, trial_id: int, attrs: Dict[str, Any]
         for key in set(attrs) & set(have):
             session.query(model).filter(model.trial_id == trial_id, model.key == key).update(
                 {"value_json": json.dumps(attrs[key])}, synchronize_session=False)
-    for key in set(attrs) - set(have):
-        session.add(model(trial_id=trial_id, key=key, value_json=json.dumps(attrs[key])))
+    new = [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)}
+           for k, v in attrs.items() if k not in have]
+    if new:
+        session.execute(insert(model), new)
 
 
 def _overlay(trial: Any, pending: Optional[_Pending]) -> Any:
