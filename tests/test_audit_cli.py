@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from lowformer_nas.accuracy.evidence import fidelity_line, load_evidence, resolution_note
 from lowformer_nas.accuracy.groundtruth import GroundTruthTable, Recipe, make_row
 from lowformer_nas.arch.stats import count_params_macs
 from lowformer_nas.cli import main
@@ -53,11 +54,29 @@ def test_audit_end_to_end(table, tmp_path, capsys):
     stored = (out / "proxy_values.jsonl").read_text().splitlines()
     assert len(stored) == 6 * 2  # zero-cost and one budget, per architecture
     again = main(["audit", str(table), "--target", "jetson", "--budgets", "1x40,1x50",
-                  "--bootstrap", "200", "--buckets", "2", "--out", str(out)])
+                  "--bootstrap", "200", "--buckets", "2", "--out", str(out),
+                  "--evidence", str(tmp_path / "evidence.json")])
     assert again == 0 and "12 value groups reused" in capsys.readouterr().err
     names2 = {p["name"]: p for p in json.loads((out / "audit.json").read_text())["proxies"]}
     assert all(names2[n] == names[n] for n in names)  # read back exactly as computed
     assert len((out / "proxy_values.jsonl").read_text().splitlines()) == 6 * 3
+    records = load_evidence(tmp_path / "evidence.json")
+    assert {"params", "naswot", "train 1x50 accuracy"} <= {r.proxy for r in records}
+    setting = {"proxy": "zero-cost", "zc_score": "naswot", "dataset": "digits",
+               "proxy_resolution": 32}
+    line = fidelity_line(setting, records)
+    assert line.startswith("proxy fidelity (naswot, digits, 32 px): Spearman ")
+    assert "over 6 architectures of gt.csv" in line and "parameter count alone +1.00" in line
+    other = fidelity_line(dict(setting, proxy_resolution=64), records)
+    assert "not audited at this run's setting (digits, 64 px); at digits, 32 px" in other
+    trained = dict(setting, proxy="train", epochs=6, max_train=5000)
+    assert "not audited against a ground-truth table" in fidelity_line(trained, records)
+
+
+@pytest.mark.parametrize("res, note", [(32, "2x2 and 1x1"), (64, "4x4 and 2x2"), (128, None)])
+def test_resolution_note_says_when_attention_cannot_be_seen(res, note):
+    text = resolution_note(res)
+    assert (text is None) if note is None else (note in text)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -101,6 +101,11 @@ def test_summary_and_config(run):
     text = (run / "summary.md").read_text()
     for word in ("B0-B3", "Pareto front", "Spearman", "lowformer_b0", "NSGA-II"):
         assert word in text
+    # the proxy's measured fidelity and what a 32 px proxy cannot see, on the page and YAMLs
+    assert "- proxy fidelity (naswot" in text and "see 2x2 and 1x1 maps" in text
+    header = next((run / "models").glob("B*.yaml")).read_text()
+    assert "# proxy fidelity (naswot" in header and "2x2 and 1x1 maps" in header
+    assert "proxy fidelity (naswot" in (run / "pareto.html").read_text()
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["settings"]["budget_ms"] == BUDGET_MS and cfg["profile"]["sha256"]
     assert cfg["versions"]["optuna"].startswith("5")

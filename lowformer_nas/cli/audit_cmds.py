@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output folder (default audit-<table name>)")
+    p.add_argument("--evidence", default=None, metavar="JSON",
+                   help="also write each proxy's figures where searches read them (the "
+                        "package's data/proxy_evidence.json is the project's)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_audit)
 
@@ -80,6 +83,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     atomic_write_text(out / "audit.md", text)
     atomic_write_text(out / "audit.json", to_json(result))
     atomic_write_text(out / "audit.html", html(result))
+    if args.evidence:
+        from ..accuracy.evidence import evidence_records, write_evidence
+
+        write_evidence(args.evidence, evidence_records(
+            result, recipe.dataset, args.train_resolution or recipe.resolution,
+            args.zc_resolution or recipe.resolution))
     print(text + f"\nwrote {out}/audit.md, audit.json, audit.html")
     return 0
 

@@ -66,6 +66,8 @@ def write_family(data: Dict[str, Any], run_path: Path, profile, settings) -> Lis
             latency_line(pick, profile, settings),
             f"budget: {data['budget_ms']:g} ms; {data['score_name']}: {pick['score']:.6g} "
             f"({data['proxy']} proxy on {settings.dataset})",
+            data["proxy_fidelity"], *([data["resolution_note"]] if data["resolution_note"]
+                                      else []),
             f"profile: {profile.name} sha256 {profile.sha256} (the run's initial profile)",
             f"rule: {data['family_rule']}"])
         path = run_path / "models" / f"{name}.yaml"

@@ -125,6 +125,8 @@ def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]]
         t["on_front"] = t["number"] in front
         t["family"] = names.get(t["number"])
     front_pts = [t for t in feasible if t["on_front"]]
+    from ..accuracy.evidence import fidelity_line, resolution_note
+
     return {
         "target": settings["target"], "budget_ms": budget, "proxy": settings["proxy"],
         "stage": stage, "score_name": score_name(settings), "trials": trials, "front": front,
@@ -137,4 +139,6 @@ def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]]
         "hypervolume": _hypervolumes(front_pts, list(references), budget,
                                      settings["proxy"] != "zero-cost"),
         "spearman": spearman(rows),
+        "proxy_fidelity": fidelity_line(settings),
+        "resolution_note": resolution_note(int(settings["proxy_resolution"])),
     }

@@ -63,6 +63,7 @@ def figure(data: Dict[str, Any]):
     fig.add_vline(x=data["budget_ms"], line_dash="dash", line_color="#ff7f0e",
                   annotation_text=f"budget {data['budget_ms']:g} ms")
     title = f"Pareto front on {data['target']} ({data['proxy']} proxy)"
+    title += f"<br><sup>{data['proxy_fidelity']}</sup>"
     if data.get("interim"):
         title += f"<br><sup>{data['interim']}</sup>"
     fig.update_layout(title=title,

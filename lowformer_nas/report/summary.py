@@ -92,7 +92,8 @@ def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: P
         f"({'measured here' if settings['measure'] else 'predicted'}), space "
         f"`{settings['space']}`", f"- proxy `{settings['proxy']}` on `{settings['dataset']}` "
         f"at {settings['proxy_resolution']}px; objective: maximise {data['score_name']}, "
-        f"minimise latency", f"- backend `{settings['backend']}`, sampler "
+        f"minimise latency", f"- {data['proxy_fidelity']}", *_note(data),
+        f"- backend `{settings['backend']}`, sampler "
         f"{SAMPLER_TEXT[settings['sampler']]}; seed {settings['seed']}",
         "- over-budget configs are complete trials with constraint latency - budget > 0, "
         "never run through a proxy (score recorded as -inf)", "", "## Trials", ""]
@@ -113,6 +114,10 @@ def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: P
     lines += ["", "## Zero-cost proxy check", ""] + _spearman_lines(data) + [""]
     lines += _surrogate_lines(settings, run_path)
     return "\n".join(lines)
+
+
+def _note(data: Dict[str, Any]) -> List[str]:
+    return [f"- {data['resolution_note']}"] if data.get("resolution_note") else []
 
 
 def _surrogate_lines(settings: Dict[str, Any], run_path: Path) -> List[str]:

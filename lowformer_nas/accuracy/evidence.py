@@ -1,0 +1,111 @@
+"""What the proxy audit measured about each accuracy proxy, shown wherever a run relies on one.
+
+B0-B3 are ranked by a proxy; a user must see how well that proxy ranked architectures
+against trained ground truth, with its interval, and whether it was checked at the setting
+the run used. ``lowformer-nas audit TABLE --evidence FILE`` writes the audit's figures as a
+small JSON file; the package ships the project's own (``data/proxy_evidence.json``, from
+``benchmarks/results/ground_truth_v1.csv``), and :func:`fidelity_line` turns it into the one
+line that ``summary.md``, the Pareto page and each ``B*.yaml`` header carry.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+from .audit_stats import Interval
+
+EVIDENCE = Path(__file__).resolve().parents[1] / "data" / "proxy_evidence.json"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ProxyEvidence:
+    """One proxy's agreement with one ground-truth table."""
+
+    proxy: str  # the audit's name: "naswot", "train 1x500 accuracy", ...
+    dataset: str
+    resolution: int
+    n_archs: int
+    spearman: Interval
+    bucket_mean: float  # Spearman inside latency buckets (size-weighted mean)
+    params_spearman: Interval  # the size baseline every proxy must beat
+    table: str
+    recipe_id: str
+
+    def text(self) -> str:
+        inside = "n/a" if math.isnan(self.bucket_mean) else f"{self.bucket_mean:+.2f}"
+        return (f"Spearman {self.spearman.text()} with trained accuracy over {self.n_archs} "
+                f"architectures of {self.table} (inside latency buckets {inside}; parameter "
+                f"count alone {self.params_spearman.text()})")
+
+
+def evidence_records(result: Any, dataset: str, train_resolution: int,
+                     zc_resolution: int) -> List[Dict[str, Any]]:
+    """The evidence file's records from an ``AuditResult`` (every proxy it scored)."""
+    params = next(p for p in result.proxies if p.name == "params").agreement.spearman
+    out = []
+    for p in result.proxies:
+        res = train_resolution if p.kind == "training" else zc_resolution
+        out.append(asdict(ProxyEvidence(
+            p.name, dataset, res, p.agreement.n, p.agreement.spearman,
+            p.agreement.bucket_mean, params, Path(result.table).name, result.recipe_id)))
+    return out
+
+
+def write_evidence(path: os.PathLike, records: List[Dict[str, Any]]) -> None:
+    from .._io import atomic_write_text
+
+    atomic_write_text(path, json.dumps({"format": FORMAT, "records": records}, indent=1,
+                                       default=str) + "\n")
+
+
+def load_evidence(path: Optional[os.PathLike] = None) -> List[ProxyEvidence]:
+    """Records of an evidence file (the shipped one by default; none if it is missing)."""
+    p = Path(path) if path is not None else EVIDENCE
+    if not p.is_file():
+        return []
+    out = []
+    for r in json.loads(p.read_text(encoding="utf-8"))["records"]:
+        r = dict(r, spearman=Interval(**r["spearman"]),
+                 params_spearman=Interval(**r["params_spearman"]))
+        out.append(ProxyEvidence(**r))
+    return out
+
+
+def audit_name(settings: Mapping[str, Any]) -> str:
+    """The audit's name for the proxy a search ranks its picks by."""
+    if settings["proxy"] == "zero-cost":
+        return settings["zc_score"]
+    return f"train {settings['epochs']}x{settings['max_train']} accuracy"
+
+
+def fidelity_line(settings: Mapping[str, Any],
+                  records: Optional[List[ProxyEvidence]] = None) -> str:
+    """How well the run's proxy is known to rank architectures, and at which setting."""
+    records = load_evidence() if records is None else records
+    name, data, res = audit_name(settings), settings["dataset"], settings["proxy_resolution"]
+    same = [r for r in records if r.proxy == name]
+    exact = [r for r in same if r.dataset == data and r.resolution == res]
+    if exact:
+        return f"proxy fidelity ({name}, {data}, {res} px): {exact[0].text()}"
+    if same:
+        r = same[0]
+        return (f"proxy fidelity ({name}): not audited at this run's setting ({data}, {res} "
+                f"px); at {r.dataset}, {r.resolution} px: {r.text()}")
+    return (f"proxy fidelity ({name}): not audited against a ground-truth table (see "
+            f"`lowformer-nas audit`)")
+
+
+def resolution_note(resolution: int) -> Optional[str]:
+    """LowFormer's stages 3 and 4 (where its attention is) see resolution/16 and /32 maps;
+    below 4x4 the attention and its downsampling factor can change little or nothing."""
+    s3, s4 = max(1, resolution // 16), max(1, resolution // 32)
+    if s4 >= 4:
+        return None
+    return (f"at {resolution} px stages 3 and 4 see {s3}x{s3} and {s4}x{s4} maps: the "
+            f"proxy can hardly tell the attention choices (downsampling factor) apart; "
+            f"{32 * 4} px gives 4x4 at stage 4")
