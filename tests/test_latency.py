@@ -87,6 +87,21 @@ def test_traced_path_predicts_timm_model():
     assert get_target("jetson").predict_model(model, resolution=64).latency_ms > 0
 
 
+@pytest.mark.parametrize("shape", [(2, 14, 14, 48), (3, 48)])
+def test_a_layer_norm_is_one_kernel_over_its_last_dim_and_is_measured_at_that_shape(shape):
+    """LayerNorm normalises the last dim at every position (convnext's channels-last norm:
+    196 positions x 48 channels per image); the kernel and the module timed for it agree."""
+    import torch
+
+    from lowformer_nas.latency.kernel_modules import kernel_module
+
+    model = torch.nn.LayerNorm(shape[-1])
+    (kr,) = [k for k in trace_kernels(model, shape) if k.op == "ln"]
+    assert (kr.n, kr.cin, kr.h * kr.w) == (shape[0], 48, (196 if len(shape) == 4 else 1))
+    module, x = kernel_module(kr)
+    assert x.numel() == torch.zeros(shape).numel() and module(x).shape == x.shape
+
+
 def test_unknown_target_lists_known():
     with pytest.raises(UnknownNameError, match="jetson"):
         get_target("no-such-device")

@@ -91,5 +91,6 @@ def kernel_module(kr: Kernel) -> Tuple[Any, Any]:
         return nn.Sequential(nn.Linear(kr.cin, kr.cout, bias=kr.bias), _act(kr.act)), \
             torch.randn(kr.n * kr.h * kr.w, kr.cin)
     if kr.op == "ln":
-        return nn.Sequential(nn.LayerNorm(kr.cin), _act(kr.act)), torch.randn(kr.n, kr.cin)
+        return nn.Sequential(nn.LayerNorm(kr.cin), _act(kr.act)), \
+            torch.randn(kr.n * kr.h * kr.w, kr.cin)
     return _act(kr.act or "relu"), torch.randn(*shape4)

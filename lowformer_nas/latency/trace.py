@@ -100,8 +100,9 @@ def _record(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
     n, c, h, w = _spatial(args[0])
     if name in ("group_norm", "native_group_norm"):
         return Kernel("gn", n, c, c, h, w)
-    if name in ("layer_norm", "native_layer_norm"):
-        return Kernel("ln", n, c, c, h, w)
+    if name in ("layer_norm", "native_layer_norm"):  # normalises the last dim, per position
+        c = int(args[0].shape[-1])
+        return Kernel("ln", n, c, c, int(args[0].numel()) // (n * c), 1)
     if name == "add" and len(args) > 1 and isinstance(args[1], torch.Tensor):
         return Kernel("add", n, c, c, h, w)
     if name in ("adaptive_avg_pool2d", "mean", "avg_pool2d", "max_pool2d"):
