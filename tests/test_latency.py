@@ -102,6 +102,25 @@ def test_a_layer_norm_is_one_kernel_over_its_last_dim_and_is_measured_at_that_sh
     assert x.numel() == torch.zeros(shape).numel() and module(x).shape == x.shape
 
 
+def test_other_families_get_isolated_kernel_sums_from_a_measured_profile():
+    """The whole-model term of a calibrated profile belongs to LowFormer; a timm model is
+    the sum of its kernels' times there, while a spec-sheet prior keeps its scale."""
+    import timm
+
+    from lowformer_nas.latency import load_profile
+
+    model = timm.create_model("resnet10t", pretrained=False).eval()
+    kernels = trace_kernels(model, (1, 3, 64, 64))
+    measured = load_profile(os.path.join(os.path.dirname(__file__), "..", "benchmarks",
+                                         "results", "latency_profile_local.json"))
+    got = measured.predict_model(model, resolution=64).latency_ms
+    assert got == pytest.approx(float(measured.predictor.kernel_ms(kernels).sum()))
+    assert got != pytest.approx(measured.predictor.predict_kernel_list(kernels))
+    prior = get_target("jetson")
+    assert prior.predict_model(model, resolution=64).latency_ms == pytest.approx(
+        prior.predictor.predict_kernel_list(kernels))
+
+
 def test_unknown_target_lists_known():
     with pytest.raises(UnknownNameError, match="jetson"):
         get_target("no-such-device")

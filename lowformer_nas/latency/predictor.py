@@ -258,8 +258,11 @@ class Predictor:
                                                                              Dict[str, float]]:
         return self.predict_blocks(config_blocks(cfg, resolution, batch))
 
-    def predict_kernel_list(self, kernels: Sequence[Kernel]) -> float:
-        """Latency of an arbitrary kernel list (traced timm models)."""
+    def predict_kernel_list(self, kernels: Sequence[Kernel], family_term: bool = True) -> float:
+        """Latency of an arbitrary kernel list (traced timm models); without ``family_term``
+        the sum of the isolated kernel times (see ``Profile.predict_model``)."""
+        if not family_term:
+            return float(self.kernel_ms(kernels).sum())
         m = self.model
         return float(self.alpha @ self.group_sums(kernels)) + m["beta_ms"] + \
             m["gamma_ms"] * len(kernels) + self.delta * sum(kernel_weight_mb(k) for k in kernels)

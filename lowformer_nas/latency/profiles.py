@@ -136,11 +136,21 @@ class Profile:
         return self._prediction(total, per_stage)
 
     def predict_model(self, model: Any, resolution: int = 224, batch: int = 1) -> Prediction:
-        """Traced path: any ``nn.Module`` taking ``batch x 3 x res x res`` (e.g. timm models)."""
+        """Traced path: any ``nn.Module`` taking ``batch x 3 x res x res`` (e.g. timm models).
+
+        A profile calibrated from measured kernels predicts another family by the sum of its
+        isolated kernel times: the model-level term was fitted on whole LowFormer models and
+        carries what is LowFormer's own (its attention's reshapes and copies between
+        kernels); applied to timm models it over-charged models of many small kernels
+        (mobilenetv3 +39%; 3 of 12 models within +-15% with it, 10 of 12 without:
+        ``benchmarks/latency_timm_modellevel.py``). Profiles without measured kernels
+        (spec-sheet priors, few-shot fits) keep their whole-model term: it is their scale."""
         from .trace import trace_kernels
 
         kernels = trace_kernels(model, (batch, 3, resolution, resolution))
-        total = self.predictor.predict_kernel_list(kernels)
+        params = self.data["params"]
+        family_term = not params.get("corrections") or "fewshot" in params
+        total = self.predictor.predict_kernel_list(kernels, family_term=family_term)
         return self._prediction(total, {"model": total})
 
     def save(self, path: "os.PathLike[str] | str") -> Path:
