@@ -60,16 +60,21 @@ def evaluate_phase(target: str, out: str, models=MODELS) -> None:
 
     data = json.load(open(out))
     prof = get_target(target)
-    rows, hits = [], 0
+    rows, hits, covered = [], 0, 0
     for m in models:
         measured = statistics.median(data["rounds"][m])
-        pred = prof.predict_model(_model(m), 224, 1).latency_ms
+        p = prof.predict_model(_model(m), 224, 1)
+        pred, (lo, hi) = p.latency_ms, p.central_interval(0.9)
         err = pred / measured - 1.0
         hits += abs(err) <= 0.15
-        rows.append({"model": m, "measured_ms": measured, "predicted_ms": pred, "err": err})
-        print(f"| {m} | {measured:.2f} | {pred:.2f} | {100 * err:+.0f}% |")
-    print(f"within +-15%: {hits}/{len(models)}; profile: {prof.describe()}")
+        covered += lo <= measured <= hi
+        rows.append({"model": m, "measured_ms": measured, "predicted_ms": pred, "err": err,
+                     "interval90_ms": [lo, hi]})
+        print(f"| {m} | {measured:.2f} | {pred:.2f} | {100 * err:+.0f}% | {lo:.1f}-{hi:.1f} |")
+    print(f"within +-15%: {hits}/{len(models)}; 90% interval covers {covered}/{len(models)}; "
+          f"profile: {prof.describe()}")
     data["evaluation"] = {"target": target, "rows": rows, "within15": hits / len(models),
+                          "interval90_covers": covered / len(models),
                           "profile": prof.describe()}
     atomic_write_text(out, json.dumps(data, indent=1) + "\n")
 

@@ -113,8 +113,11 @@ def test_other_families_get_isolated_kernel_sums_from_a_measured_profile():
     kernels = trace_kernels(model, (1, 3, 64, 64))
     measured = load_profile(os.path.join(os.path.dirname(__file__), "..", "benchmarks",
                                          "results", "latency_profile_local.json"))
-    got = measured.predict_model(model, resolution=64).latency_ms
+    pred = measured.predict_model(model, resolution=64)
+    got = pred.latency_ms
     assert got == pytest.approx(float(measured.predictor.kernel_ms(kernels).sum()))
+    lo, hi = pred.central_interval(0.9)  # the spread measured on other families, not LowFormer's
+    assert (lo / got, hi / got) == pytest.approx((0.69, 1.44), abs=0.01)
     assert got != pytest.approx(measured.predictor.predict_kernel_list(kernels))
     prior = get_target("jetson")
     assert prior.predict_model(model, resolution=64).latency_ms == pytest.approx(
