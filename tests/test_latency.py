@@ -102,6 +102,19 @@ def test_a_layer_norm_is_one_kernel_over_its_last_dim_and_is_measured_at_that_sh
     assert x.numel() == torch.zeros(shape).numel() and module(x).shape == x.shape
 
 
+def test_a_copying_reshape_other_than_the_head_merge_copies_its_elements():
+    """levit's (n, L, heads, d) -> (n, L, heads*d) after a permute was taken for LowFormer's
+    head merge with L as the head count: a copy of 19.7M elements instead of 100k."""
+    import torch
+
+    class Merge(torch.nn.Module):
+        def forward(self, x):
+            return x.permute(0, 2, 1, 3).reshape(1, 196, 512)
+
+    (kr,) = [k for k in trace_kernels(Merge(), (1, 4, 196, 128)) if k.op == "copy"]
+    assert kr.n * kr.cin * kr.cout * kr.h * kr.w == 4 * 196 * 128
+
+
 def test_other_families_get_isolated_kernel_sums_from_a_measured_profile():
     """The whole-model term of a calibrated profile belongs to LowFormer; a timm model is
     the sum of its kernels' times there, while a spec-sheet prior keeps its scale."""
@@ -119,6 +132,9 @@ def test_other_families_get_isolated_kernel_sums_from_a_measured_profile():
     lo, hi = pred.central_interval(0.9)  # the spread measured on other families, not LowFormer's
     assert (lo / got, hi / got) == pytest.approx((0.69, 1.44), abs=0.01)
     assert got != pytest.approx(measured.predictor.predict_kernel_list(kernels))
+    measured.data["params"]["kernel_sum_scale"] = 1.25  # whole models over kernel sums
+    measured._predictor = None
+    assert measured.predict_model(model, resolution=64).latency_ms == pytest.approx(1.25 * got)
     prior = get_target("jetson")
     assert prior.predict_model(model, resolution=64).latency_ms == pytest.approx(
         prior.predictor.predict_kernel_list(kernels))

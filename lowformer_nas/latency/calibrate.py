@@ -100,13 +100,22 @@ def space_resolutions(space: str, resolutions: Optional[Sequence[int]]) -> List[
     return [r, r, max(32, (r * 7 // 8) // 16 * 16), max(32, (r * 3 // 4) // 16 * 16)]
 
 
+WIDE_DW = (5, 7)  # depthwise sizes of other families (MobileNetV3, MixNet, ConvNeXt, ...)
+WIDE_DW_SHARE = 0.25  # of the space's depthwise kernels, each also measured at one wide size
+
+
 def kernel_pool(configs: Sequence[Any], resolutions: Sequence[int],
                 rng: random.Random) -> Dict[str, List[Kernel]]:
-    """Unique kernels of ``configs`` at random resolutions, by type."""
+    """Unique kernels of ``configs`` at random resolutions, by type, plus some of their
+    depthwise kernels at 5x5 or 7x7: LowFormer's are 3x3 only, and a correction fitted on
+    one kernel size predicted other families' 7x7 depthwise convs 10-13x too slow."""
     seen: Dict[Kernel, None] = {}
     for cfg in configs:
         for kr in enumerate_kernels(cfg, rng.choice(list(resolutions)), 1):
             seen.setdefault(kr, None)
+    for kr in [k for k in seen if k.op == "dw"]:
+        if rng.random() < WIDE_DW_SHARE:
+            seen.setdefault(kr._replace(k=rng.choice(WIDE_DW)), None)
     pool: Dict[str, List[Kernel]] = {}
     for kr in seen:
         pool.setdefault(kr.op, []).append(kr)

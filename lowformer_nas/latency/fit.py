@@ -49,6 +49,8 @@ def fit_params(krecs: Sequence[Dict[str, Any]], mrecs: Sequence[Dict[str, Any]],
                                       np.array([t[2] for t in totals]), measured,
                                       per_group=len(mrecs) >= 30, loo=loo)
     params["model"] = model
+    sums = np.array([t[0].sum() for t in totals])  # isolated kernel sums, before the term
+    params["kernel_sum_scale"] = float(np.exp(np.median(np.log(measured / sums))))
     if not loo:
         return params, {}
     rel = pred_loo / measured - 1.0

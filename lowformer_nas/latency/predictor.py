@@ -187,6 +187,7 @@ class Predictor:
         self._kernel_ms: Dict[Kernel, float] = {}
         self.lookup = {Kernel(*k): float(ms) for k, ms in params.get("kernel_lookup", [])}
         self.delta = float(self.model.get("delta_ms_per_mb", 0.0))
+        self.kernel_sum_scale = float(params.get("kernel_sum_scale", 1.0))
         self._block_raw: Dict[Block, Tuple[np.ndarray, int, float]] = {}
         self._block_ms: Dict[Block, float] = {}
 
@@ -262,7 +263,7 @@ class Predictor:
         """Latency of an arbitrary kernel list (traced timm models); without ``family_term``
         the sum of the isolated kernel times (see ``Profile.predict_model``)."""
         if not family_term:
-            return float(self.kernel_ms(kernels).sum())
+            return self.kernel_sum_scale * float(self.kernel_ms(kernels).sum())
         m = self.model
         return float(self.alpha @ self.group_sums(kernels)) + m["beta_ms"] + \
             m["gamma_ms"] * len(kernels) + self.delta * sum(kernel_weight_mb(k) for k in kernels)

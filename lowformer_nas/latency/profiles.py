@@ -22,8 +22,8 @@ FORMAT = "lowformer-nas/latency-profile"
 FORMAT_VERSION = 1
 # bump when the fit changes so cached 'local' profiles are refitted (6: measurements in the
 # steady allocator regime, allocator.py, in a journal of their own; 7: kernel corrections
-# clamp their features to the fitted range)
-FIT_VERSION = 7
+# clamp their features to the fitted range; 8: kernel_sum_scale for other families)
+FIT_VERSION = 8
 
 
 def cache_dir() -> Path:
@@ -145,7 +145,8 @@ class Profile:
         """Traced path: any ``nn.Module`` taking ``batch x 3 x res x res`` (e.g. timm models).
 
         A profile calibrated from measured kernels predicts another family by the sum of its
-        isolated kernel times: the model-level term was fitted on whole LowFormer models and
+        isolated kernel times times ``kernel_sum_scale`` (whole LowFormer models over their
+        kernel sums, median): the rest of the model-level term (per kernel, per weight MB)
         carries what is LowFormer's own (its attention's reshapes and copies between
         kernels); applied to timm models it over-charged models of many small kernels
         (mobilenetv3 +39%; 3 of 12 models within +-15% with it, 10 of 12 without:

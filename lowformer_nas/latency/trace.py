@@ -90,10 +90,11 @@ def _record(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
     if name == "reshape" and isinstance(out, torch.Tensor) and args[0].numel() > 0 \
             and out.data_ptr() != args[0].data_ptr():
         x = args[0]
-        if x.dim() == 4:  # attention's head merge: (n, heads, d, L) -> (n, heads*d, h, w)
-            n, heads, d, _ = (int(s) for s in x.shape)
+        if x.dim() == 4 and out.dim() == 4 and int(out.shape[1]) == int(
+                x.shape[1] * x.shape[2]) and int(out.shape[2] * out.shape[3]) == int(x.shape[3]):
+            n, heads, d, _ = (int(s) for s in x.shape)  # attention's head merge:
             return Kernel("copy", n, heads, d, int(out.shape[-2]), int(out.shape[-1]))
-        return Kernel("copy", 1, 1, 1, int(x.numel()), 1)
+        return Kernel("copy", 1, 1, 1, int(x.numel()), 1)  # any other copying reshape
     if name in _IGNORED or not isinstance(out, torch.Tensor) or not isinstance(
             args[0] if args else None, torch.Tensor):
         return None
