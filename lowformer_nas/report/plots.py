@@ -1,6 +1,7 @@
 """The interactive Pareto page: a thin Plotly drawing of ``pareto_data.compute`` output."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -63,7 +64,8 @@ def figure(data: Dict[str, Any]):
     fig.add_vline(x=data["budget_ms"], line_dash="dash", line_color="#ff7f0e",
                   annotation_text=f"budget {data['budget_ms']:g} ms")
     title = f"Pareto front on {data['target']} ({data['proxy']} proxy)"
-    title += f"<br><sup>{data['proxy_fidelity']}</sup>"
+    for line in textwrap.wrap(data["proxy_fidelity"], 120):  # a title does not wrap itself
+        title += f"<br><sup>{line}</sup>"
     if data.get("interim"):
         title += f"<br><sup>{data['interim']}</sup>"
     fig.update_layout(title=title,
