@@ -3,6 +3,7 @@ warmed-up inference reuses its memory (no page faults), under glibc's default it
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 
@@ -11,8 +12,8 @@ import pytest
 from lowformer_nas.errors import ConfigError
 from lowformer_nas.latency import allocator
 
-# 20 timed forward passes of a conv whose activations (64x112x112 floats, 3.2 MB) are far above
-# glibc's initial mmap threshold; prints the regime and the minor page faults of those passes
+# 30 timed forward passes of a conv whose activations (64x112x112 floats, 3.2 MB) are far above
+# glibc's initial mmap threshold; prints the regime and the minor page faults of each pass
 PROBE = """
 import resource, torch
 from lowformer_nas.latency.measure import prepare
@@ -21,11 +22,13 @@ conv = torch.nn.Sequential(torch.nn.Conv2d(3, 64, 3, padding=1), torch.nn.ReLU()
 fn = prepare(conv, torch.randn(1, 3, 112, 112))
 for _ in range(3):
     fn()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(20):
+per_pass = []
+for _ in range(30):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     fn()
+    per_pass.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 from lowformer_nas.latency.allocator import allocator_label
-print(allocator_label(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(allocator_label(), *per_pass)
 """
 
 
@@ -33,27 +36,21 @@ def _probe(regime: str):
     env = dict(os.environ, LOWFORMER_NAS_ALLOCATOR=regime, OMP_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
-    return out[0], int(out[1])
+    return out[0], [int(v) for v in out[1:]]
 
 
 @pytest.mark.skipif(allocator._glibc() is None, reason="mallopt regimes are glibc's")
 def test_steady_regime_stops_page_faults_per_inference():
-    """The kernel's own memory management (page migration, reclaim scans such as DAMON's)
-    adds faults now and then that no allocator setting controls: the best of three probes
-    shows what the allocator does (0 on a quiet machine; 784 and 1,568 seen beside other
-    jobs, against 16,000-19,000 under glibc's default)."""
-    seen = []
-    for _ in range(3):
-        label, faults = _probe("steady")
-        assert label == "glibc-steady"
-        seen.append(faults)
-        if faults < 200:
-            break
-    faults = min(seen)
-    assert faults < 200, seen  # memory reused after warm-up
-    label, faults_default = _probe("default")
+    """The median pass is what the allocator does: the kernel's own memory management (page
+    migration, reclaim scans) adds a burst of faults now and then that no allocator setting
+    controls (one pass of 1,568 faults in 30, seen here and in CI), while under glibc's
+    default every pass faults on its fresh mmaps (750-3,900 a pass seen)."""
+    label, steady = _probe("steady")
+    assert label == "glibc-steady" and len(steady) == 30
+    assert statistics.median(steady) < 50, steady  # memory reused after warm-up
+    label, default = _probe("default")
     assert label == "glibc-default"
-    assert faults_default > 5 * max(faults, 50), (faults, faults_default)  # the effect fixed
+    assert statistics.median(default) > 500, default  # the effect the regime fixes
 
 
 def test_bad_regime_names_the_rule(monkeypatch):
