@@ -291,3 +291,63 @@ def test_kernel_correction_does_not_extrapolate_past_its_data():
     assert abs(inside[0] - (0.15 + 0.125)) < 0.05  # inside the range the fit is used as is
     old = {k: v for k, v in corr.items() if k not in ("lo", "hi")}  # a profile before v7
     assert apply_correction(old, np.array([[5.0, 0.5, 25.0]]))[0] > far[0] + 1.0
+
+
+def test_the_calibration_pool_holds_the_kernel_shapes_of_other_families():
+    """1x1 depthwise, wide depthwise, grouped, standalone element-wise, token-wise linear and
+    BN-less kernels are measured too (their absence put timm models' kernels x2-10 off), each pool
+    keyed by the correction that will be fitted on it."""
+    from lowformer_nas.latency.calibrate import WIDE_DW, kernel_pool, sample_configs
+    from lowformer_nas.latency.predictor import kernel_type
+
+    rng = random.Random(0)
+    pool = kernel_pool(sample_configs("lowformer", rng, 20), [224, 192], rng)
+    assert {"conv", "pw", "dw", "dw1", "gconv", "eltwise", "linear", "add"} <= set(pool)
+    assert all(kernel_type(k) == t for t, ks in pool.items() for k in ks)
+    assert {k.k for k in pool["dw"]} >= {3, *WIDE_DW} and {k.k for k in pool["dw1"]} == {1}
+    assert any(k.h > 1 for k in pool["linear"])  # token-wise, not only the classifier
+    assert any(not k.bn for k in pool["pw"]) and any(not k.bn for k in pool["dw"])
+    assert any(k.cin == k.cout == 1 for k in pool["copy"])  # element copies, not head merges
+
+
+@pytest.mark.parametrize("numel", [64 * 49, 3 * 7, 1])
+def test_an_element_copy_is_measured_as_a_real_copy(numel):
+    """A copy kernel of n elements must move them (a (1, n) transpose is a free view)."""
+    import torch
+
+    from lowformer_nas.latency.kernel_modules import kernel_module
+    from lowformer_nas.latency.kernels import Kernel
+
+    mod, x = kernel_module(Kernel("copy", 1, 1, 1, numel, 1))
+    y = mod(x)
+    assert y.numel() == numel and y.data_ptr() != x.data_ptr()
+
+
+def test_cat_contiguous_and_upsample_are_traced_as_passes_over_memory():
+    import torch
+
+    class Net(torch.nn.Module):
+        def forward(self, x):
+            y = torch.cat([x, x], 1).permute(0, 2, 3, 1).contiguous()
+            return torch.nn.functional.interpolate(x, scale_factor=2.0, mode="bilinear")
+
+    ks = trace_kernels(Net(), (1, 8, 6, 6))
+    assert [(k.op, k.h) for k in ks[:2]] == [("copy", 576), ("copy", 576)]
+    assert ks[2].op == "eltwise" and (ks[2].cin, ks[2].h, ks[2].w) == (8, 12, 12)
+
+
+def test_a_1x1_depthwise_conv_has_its_own_correction_and_old_profiles_keep_theirs():
+    import numpy as np
+
+    from lowformer_nas.latency.kernels import Kernel
+    from lowformer_nas.latency.predictor import Predictor
+
+    roof = {"peak_gflops": 50.0, "bandwidth_gbs": 10.0, "launch_us": 5.0}
+    dw1, dw3 = Kernel("dw", 1, 256, 256, 14, 14, 1, 1, 256), Kernel("dw", 1, 256, 256, 14, 14,
+                                                                    3, 1, 256)
+    old = {"roofline": roof, "corrections": {"dw": {"intercept": 0.0, "coef": []}}}
+    new = {"roofline": roof, "corrections": {"dw": {"intercept": 0.0, "coef": []},
+                                             "dw1": {"intercept": float(np.log(8.0)),
+                                                     "coef": []}}}
+    a, b = Predictor(old).kernel_ms([dw1, dw3]), Predictor(new).kernel_ms([dw1, dw3])
+    assert b[0] == pytest.approx(8.0 * a[0]) and b[1] == pytest.approx(a[1])

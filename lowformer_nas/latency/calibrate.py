@@ -100,25 +100,50 @@ def space_resolutions(space: str, resolutions: Optional[Sequence[int]]) -> List[
     return [r, r, max(32, (r * 7 // 8) // 16 * 16), max(32, (r * 3 // 4) // 16 * 16)]
 
 
-WIDE_DW = (5, 7)  # depthwise sizes of other families (MobileNetV3, MixNet, ConvNeXt, ...)
-WIDE_DW_SHARE = 0.25  # of the space's depthwise kernels, each also measured at one wide size
+WIDE_DW = (5, 7, 9)  # depthwise sizes of other families (MobileNetV3, MixNet, ConvNeXt, ...)
+
+
+def _maybe_bare(rng: random.Random) -> Dict[str, Any]:
+    """Half of the variants without BN, activation and bias (re-parameterisable branches)."""
+    return {"bn": False, "act": "", "bias": False} if rng.random() < 0.5 else {}
+
+
+# (share of the space's kernels of one type, how each gets a variant other families use):
+# the space's own kernels leave these shapes out, and a correction fitted without them was
+# far off on timm models (benchmarks/latency_timm_kernels.py): 1x1 depthwise and grouped
+# (channel-multiplier) convs x5-10 too fast, standalone element-wise passes (a BN after a
+# concat, a ReLU after a branch sum) x5-8 too slow, token-wise linear layers x2-4 too fast,
+# convs without their BN (mixed kernels), element copies (cat, .contiguous() of a permute)
+FOREIGN = {"dw": ((0.25, lambda kr, rng: kr._replace(k=rng.choice(WIDE_DW))),
+                  (0.2, lambda kr, rng: kr._replace(k=1, s=1, **_maybe_bare(rng))),
+                  (0.1, lambda kr, rng: kr._replace(op="conv", cout=2 * kr.cin,
+                                                    **_maybe_bare(rng))),
+                  (0.1, lambda kr, rng: kr._replace(bn=False, act=""))),
+           "add": ((0.5, lambda kr, rng: Kernel("eltwise", kr.n, kr.cin, kr.cin, kr.h, kr.w)),
+                   (0.25, lambda kr, rng: Kernel("copy", kr.n, 1, 1, kr.cin * kr.h * kr.w, 1))),
+           "pw": ((0.15, lambda kr, rng: Kernel("linear", kr.n, kr.cin, kr.cout, kr.h * kr.w, 1,
+                                                act=kr.act, bias=True)),
+                  (0.1, lambda kr, rng: kr._replace(bn=False, act="")))}
 
 
 def kernel_pool(configs: Sequence[Any], resolutions: Sequence[int],
                 rng: random.Random) -> Dict[str, List[Kernel]]:
-    """Unique kernels of ``configs`` at random resolutions, by type, plus some of their
-    depthwise kernels at 5x5 or 7x7: LowFormer's are 3x3 only, and a correction fitted on
-    one kernel size predicted other families' 7x7 depthwise convs 10-13x too slow."""
+    """Unique kernels of ``configs`` at random resolutions, by correction type, plus variants
+    of some of them in shapes other families run (``FOREIGN``), so that a profile also
+    predicts timm models' kernels from measurements rather than from extrapolation."""
+    from .predictor import kernel_type
+
     seen: Dict[Kernel, None] = {}
     for cfg in configs:
         for kr in enumerate_kernels(cfg, rng.choice(list(resolutions)), 1):
             seen.setdefault(kr, None)
-    for kr in [k for k in seen if k.op == "dw"]:
-        if rng.random() < WIDE_DW_SHARE:
-            seen.setdefault(kr._replace(k=rng.choice(WIDE_DW)), None)
+    for kr in list(seen):
+        for share, variant in FOREIGN.get(kr.op, ()):
+            if rng.random() < share:
+                seen.setdefault(variant(kr, rng), None)
     pool: Dict[str, List[Kernel]] = {}
     for kr in seen:
-        pool.setdefault(kr.op, []).append(kr)
+        pool.setdefault(kernel_type(kr), []).append(kr)
     for ks in pool.values():
         rng.shuffle(ks)
     return pool
@@ -233,7 +258,7 @@ def _measure_kernel_phase(j: Journal, pool: Dict[str, List[Kernel]], until_s: fl
                           backend: str, device: str, bar: _Progress,
                           rng: random.Random) -> None:
     """Kernel groups, the worst-fitted types first, until ``until_s`` of measurement."""
-    from .predictor import fit_kernels
+    from .predictor import fit_kernels, kernel_type
 
     done = {kernel_of(r) for r in j.of_kind("kernel")}
     corr: Dict[str, Any] = {}
@@ -242,7 +267,8 @@ def _measure_kernel_phase(j: Journal, pool: Dict[str, List[Kernel]], until_s: fl
         krecs = j.of_kind("kernel")
         counts: Dict[str, int] = {}
         for r in krecs:
-            counts[r["kernel"][0]] = counts.get(r["kernel"][0], 0) + 1
+            t = kernel_type(kernel_of(r))
+            counts[t] = counts.get(t, 0) + 1
         if len(krecs) >= 100 and len(krecs) % 64 < KERNEL_GROUP:
             corr = fit_kernels([kernel_of(r) for r in krecs], [r["ms"] for r in krecs], roof)
         group = _pick_kernels(pool, done, _type_weights(pool, corr, counts), rng, KERNEL_GROUP)

@@ -57,6 +57,13 @@ def _modules() -> Any:
             n, heads, length, d = x.shape
             return x.permute(0, 1, 3, 2).reshape(n, heads * d, self.h, self.w)
 
+    class ElementCopy(nn.Module):
+        """What a copying reshape, ``.contiguous()`` of a permute or a ``cat`` costs: every
+        element read and written once, in another order."""
+
+        def forward(self, x):  # noqa: ANN001
+            return x.t().contiguous() if x.shape[0] > 1 else x.clone()
+
     class GN(nn.Module):
         def __init__(self, c: int) -> None:
             super().__init__()
@@ -65,7 +72,7 @@ def _modules() -> Any:
         def forward(self, x):  # noqa: ANN001
             return self.norm(x)
 
-    return Add, SDPA, HeadMerge, GN
+    return Add, SDPA, HeadMerge, GN, ElementCopy
 
 
 def kernel_module(kr: Kernel) -> Tuple[Any, Any]:
@@ -73,12 +80,15 @@ def kernel_module(kr: Kernel) -> Tuple[Any, Any]:
     import torch
     import torch.nn as nn
 
-    Add, SDPA, HeadMerge, GN = _modules()
+    Add, SDPA, HeadMerge, GN, ElementCopy = _modules()
     shape4 = (kr.n, kr.cin, kr.h, kr.w)
     if kr.op in ("conv", "pw", "dw", "convT"):
         return _conv_module(kr), torch.randn(*shape4)
     if kr.op == "sdpa":
         return SDPA(), torch.randn(kr.n, kr.cin, 3 * kr.cout, kr.h)
+    if kr.op == "copy" and kr.cin == kr.cout == 1:  # an element copy: a transposing one
+        rows = next((r for r in (64, 32, 16, 8, 4, 2) if kr.h % r == 0), 1)
+        return ElementCopy(), torch.randn(rows, kr.n * kr.h * kr.w // rows)
     if kr.op == "copy":
         return HeadMerge(kr.h, kr.w), torch.randn(kr.n, kr.cin, kr.h * kr.w, kr.cout)
     if kr.op == "gn":

@@ -27,6 +27,18 @@ LOOKUP_MS = 1.0  # measured kernels predicted slower than this keep their own me
 CLIP = 2.5  # largest |log correction|: no more than ~12x away from the roofline
 
 
+def kernel_type(kr: Kernel) -> str:
+    """The correction a kernel is fitted and predicted with: its op, except two types of
+    their own that torch runs on a per-group path here (3-16 us per channel, growing with the
+    map), which no smooth function of the 3x3..9x9 depthwise shapes predicts: a 1x1
+    depthwise conv at stride 1 (512 channels at 14x14: 1.8 ms, the 3x3 one 0.22 ms;
+    MobileOne and RepViT branches) and a conv with one input channel per group and more
+    outputs (FastViT's channel-multiplier convs). Other grouped convs (RegNet's) stay convs."""
+    if kr.op == "dw" and kr.k == 1 and kr.s == 1:
+        return "dw1"
+    return "gconv" if kr.op == "conv" and 1 < kr.g == kr.cin else kr.op
+
+
 def raw_features(kernels: Sequence[Kernel]) -> np.ndarray:
     """Rows of [flops, main bytes, epilogue bytes, cin, cout, n*h*w, k, s] per kernel."""
     rows = []
@@ -109,13 +121,13 @@ def fit_kernels(kernels: Sequence[Kernel], times_ms: Sequence[float],
     """Per-type corrections from isolated kernel timings."""
     by_type: Dict[str, List[int]] = {}
     for i, kr in enumerate(kernels):
-        by_type.setdefault(kr.op, []).append(i)
+        by_type.setdefault(kernel_type(kr), []).append(i)
     t = np.asarray(times_ms, dtype=float)
     out = {}
     for op, idx in by_type.items():
         ks = [kernels[i] for i in idx]
         raw = raw_features(ks)
-        lt0 = np.log(roofline_ms(raw, op, roof))
+        lt0 = np.log(roofline_ms(raw, ks[0].op, roof))
         out[op] = fit_type(design(raw, lt0), np.log(t[idx]) - lt0)
     return out
 
@@ -196,15 +208,16 @@ class Predictor:
         missing = [k for k in dict.fromkeys(kernels) if k not in self._kernel_ms]
         by_type: Dict[str, List[Kernel]] = {}
         for kr in missing:
-            by_type.setdefault(kr.op, []).append(kr)
+            by_type.setdefault(kernel_type(kr), []).append(kr)
         if self.fewshot is not None and missing:  # few-shot profile: its own kernel costs
             costs = self.kernel_costs(missing, self.fewshot)
             self._kernel_ms.update(zip(missing, costs.tolist()))
             by_type = {}
         for op, ks in by_type.items():
             raw = raw_features(ks)
-            lt0 = np.log(roofline_ms(raw, op, self.roof))
-            corr = self.corr.get(op) or {"intercept": self.fallback, "coef": []}
+            lt0 = np.log(roofline_ms(raw, ks[0].op, self.roof))
+            corr = self.corr.get(op) or self.corr.get(ks[0].op) or {"intercept": self.fallback,
+                                                                    "coef": []}
             ms = np.exp(lt0 + apply_correction(corr, design(raw, lt0)))
             self._kernel_ms.update(zip(ks, ms.tolist()))
         for kr in missing:  # nn-Meter-style lookup: a measured big kernel is its measurement

@@ -15,7 +15,7 @@ _ACTS = {"hardswish": "hardswish", "gelu": "gelu", "relu": "relu", "silu": "silu
 _FOLD_INTO = ("conv", "pw", "dw", "convT", "linear", "ln", "gn")
 _IGNORED = {"view", "reshape", "permute", "chunk", "split", "flatten", "alias", "dropout",
             "expand", "slice", "select", "t", "transpose", "unsqueeze", "squeeze", "contiguous",
-            "zeros", "empty", "detach", "_unsafe_view", "unbind", "split_with_sizes", "clone",
+            "zeros", "empty", "detach", "_unsafe_view", "unbind", "split_with_sizes",
             "identity", "lift_fresh", "size", "sym_size", "to", "_to_copy"}
 
 
@@ -95,6 +95,12 @@ def _record(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
             n, heads, d, _ = (int(s) for s in x.shape)  # attention's head merge:
             return Kernel("copy", n, heads, d, int(out.shape[-2]), int(out.shape[-1]))
         return Kernel("copy", 1, 1, 1, int(x.numel()), 1)  # any other copying reshape
+    if name in ("clone", "contiguous", "cat") and isinstance(out, torch.Tensor) \
+            and out.numel() > 0 and (name == "cat" or out.data_ptr() != args[0].data_ptr()):
+        return Kernel("copy", 1, 1, 1, int(out.numel()), 1)  # .contiguous() of a permute, cat
+    if name.startswith("upsample") and isinstance(out, torch.Tensor):
+        n, c, h, w = _spatial(out)  # one pass writing the (larger) output
+        return Kernel("eltwise", n, c, c, h, w)
     if name in _IGNORED or not isinstance(out, torch.Tensor) or not isinstance(
             args[0] if args else None, torch.Tensor):
         return None
