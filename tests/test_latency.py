@@ -297,7 +297,7 @@ def test_the_calibration_pool_holds_the_kernel_shapes_of_other_families():
     """1x1 depthwise, wide depthwise, grouped, standalone element-wise, token-wise linear and
     BN-less kernels are measured too (their absence put timm models' kernels x2-10 off), each pool
     keyed by the correction that will be fitted on it."""
-    from lowformer_nas.latency.calibrate import WIDE_DW, kernel_pool, sample_configs
+    from lowformer_nas.latency.pool import WIDE_DW, kernel_pool, sample_configs
     from lowformer_nas.latency.predictor import kernel_type
 
     rng = random.Random(0)

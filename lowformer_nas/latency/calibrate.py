@@ -21,7 +21,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from .._io import truncate_torn_tail
 from ..errors import ProfileError
 from .fit import fit_params, kernel_of
-from .kernels import Kernel, enumerate_kernels
+from .kernels import Kernel
+from .pool import kernel_pool, sample_configs, space_resolutions
 from .profiles import FIT_VERSION, Profile, cache_dir, make_profile
 
 KERNEL_SHARE, MODEL_SHARE = 0.45, 0.47  # of the budget; the rest covers fitting and overheads
@@ -81,72 +82,6 @@ def _now() -> float:
     from .measure import clock_name, now
 
     return now(clock_name())
-
-
-def sample_configs(space: str, rng: random.Random, n: int) -> List[Any]:
-    """``n`` random configs of the named search space."""
-    from ..space import load_space
-
-    sp = load_space(space)
-    return [sp.sample(rng) for _ in range(n)]
-
-
-def space_resolutions(space: str, resolutions: Optional[Sequence[int]]) -> List[int]:
-    if resolutions:
-        return list(resolutions)
-    from ..space import load_space
-
-    r = int(getattr(load_space(space), "resolution", 224))
-    return [r, r, max(32, (r * 7 // 8) // 16 * 16), max(32, (r * 3 // 4) // 16 * 16)]
-
-
-WIDE_DW = (5, 7, 9)  # depthwise sizes of other families (MobileNetV3, MixNet, ConvNeXt, ...)
-
-
-def _maybe_bare(rng: random.Random) -> Dict[str, Any]:
-    """Half of the variants without BN, activation and bias (re-parameterisable branches)."""
-    return {"bn": False, "act": "", "bias": False} if rng.random() < 0.5 else {}
-
-
-# (share of the space's kernels of one type, how each gets a variant other families use):
-# the space's own kernels leave these shapes out, and a correction fitted without them was
-# far off on timm models (benchmarks/latency_timm_kernels.py): 1x1 depthwise and grouped
-# (channel-multiplier) convs x5-10 too fast, standalone element-wise passes (a BN after a
-# concat, a ReLU after a branch sum) x5-8 too slow, token-wise linear layers x2-4 too fast,
-# convs without their BN (mixed kernels), element copies (cat, .contiguous() of a permute)
-FOREIGN = {"dw": ((0.25, lambda kr, rng: kr._replace(k=rng.choice(WIDE_DW))),
-                  (0.2, lambda kr, rng: kr._replace(k=1, s=1, **_maybe_bare(rng))),
-                  (0.1, lambda kr, rng: kr._replace(op="conv", cout=2 * kr.cin,
-                                                    **_maybe_bare(rng))),
-                  (0.1, lambda kr, rng: kr._replace(bn=False, act=""))),
-           "add": ((0.5, lambda kr, rng: Kernel("eltwise", kr.n, kr.cin, kr.cin, kr.h, kr.w)),
-                   (0.25, lambda kr, rng: Kernel("copy", kr.n, 1, 1, kr.cin * kr.h * kr.w, 1))),
-           "pw": ((0.15, lambda kr, rng: Kernel("linear", kr.n, kr.cin, kr.cout, kr.h * kr.w, 1,
-                                                act=kr.act, bias=True)),
-                  (0.1, lambda kr, rng: kr._replace(bn=False, act="")))}
-
-
-def kernel_pool(configs: Sequence[Any], resolutions: Sequence[int],
-                rng: random.Random) -> Dict[str, List[Kernel]]:
-    """Unique kernels of ``configs`` at random resolutions, by correction type, plus variants
-    of some of them in shapes other families run (``FOREIGN``), so that a profile also
-    predicts timm models' kernels from measurements rather than from extrapolation."""
-    from .predictor import kernel_type
-
-    seen: Dict[Kernel, None] = {}
-    for cfg in configs:
-        for kr in enumerate_kernels(cfg, rng.choice(list(resolutions)), 1):
-            seen.setdefault(kr, None)
-    for kr in list(seen):
-        for share, variant in FOREIGN.get(kr.op, ()):
-            if rng.random() < share:
-                seen.setdefault(variant(kr, rng), None)
-    pool: Dict[str, List[Kernel]] = {}
-    for kr in seen:
-        pool.setdefault(kernel_type(kr), []).append(kr)
-    for ks in pool.values():
-        rng.shuffle(ks)
-    return pool
 
 
 def measure_kernels(kernels: Sequence[Kernel], backend: str, device: str) -> List[float]:

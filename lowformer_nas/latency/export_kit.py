@@ -137,7 +137,7 @@ def _weights_to_constants(graph: Any, min_elems: int = 64) -> None:
 def _small_configs(space: str, rng: random.Random, n: int) -> List[Any]:
     """The ``n`` lightest of ``3n`` random configs: ONNX files carry the weights, and a kit
     of full-size models would weigh gigabytes."""
-    from .calibrate import sample_configs
+    from .pool import sample_configs
     from .kernels import enumerate_kernels, kernel_weight_mb
 
     cfgs = sample_configs(space, rng, 3 * n)
@@ -151,7 +151,7 @@ def write_kit(out_dir: str, space: str = "lowformer", resolutions: Optional[Sequ
     """Write ``manifest.json``, ``run_kit.py`` and the ONNX files to ``out_dir``."""
     from ..arch.builder import build_model
     from ..arch.yaml_io import config_to_dict
-    from .calibrate import kernel_pool, sample_configs, space_resolutions
+    from .pool import kernel_pool, sample_configs, space_resolutions
     from .kernel_modules import kernel_module
 
     import torch
