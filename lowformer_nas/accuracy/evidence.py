@@ -80,7 +80,8 @@ def audit_name(settings: Mapping[str, Any]) -> str:
     """The audit's name for the proxy a search ranks its picks by."""
     if settings["proxy"] == "zero-cost":
         return settings["zc_score"]
-    return f"train {settings['epochs']}x{settings['max_train']} accuracy"
+    score = "accuracy" if settings.get("train_score", "accuracy") == "accuracy" else "-loss sum"
+    return f"train {settings['epochs']}x{settings['max_train']} {score}"
 
 
 def fidelity_line(settings: Mapping[str, Any],

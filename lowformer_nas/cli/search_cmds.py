@@ -42,6 +42,7 @@ def _setting_defaults() -> Dict[str, Any]:
 
 
 def _register_search(sub: argparse._SubParsersAction) -> None:
+    from ..accuracy.proxies import TRAIN_SCORES
     from ..accuracy.zerocost import ZC_SCORES
     from ..search.settings import BACKENDS, PRESCREENS, PROXIES, SAMPLERS
 
@@ -77,6 +78,10 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--proxy-resolution", type=int, default=d["proxy_resolution"],
                    help="image size for proxies (latency always at the space's resolution)")
     p.add_argument("--zc-score", default=d["zc_score"], help=_choices(ZC_SCORES, d["zc_score"]))
+    p.add_argument("--train-score", default=d["train_score"],
+                   help="what ranks trained candidates: validation accuracy, or the summed "
+                        "training loss (negated; ranked architectures better in the audit at "
+                        "short budgets): " + _choices(TRAIN_SCORES, d["train_score"]))
     p.add_argument("--top-k", type=int, default=d["top_k"], help="two-stage: trained candidates")
     p.add_argument("--prescreen", default=d["prescreen"],
                    help="two-stage: " + _choices(PRESCREENS, d["prescreen"]))
@@ -136,6 +141,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         seed=args.seed, out=args.out, storage=args.storage, address=args.address,
         measure=args.measure, sampler=args.sampler, epochs=args.epochs,
         proxy_resolution=args.proxy_resolution, zc_score=args.zc_score, top_k=args.top_k,
+        train_score=args.train_score,
         prescreen=args.prescreen,
         max_train=args.max_train, max_val=args.max_val, timeout=args.timeout,
         heartbeat=args.heartbeat,

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..rundir.config import ZC_SCORES
+from ..rundir.config import ZC_SCORES, score_label
 from ..rundir.family import FRACTIONS, NAMES, family_rule_text, pick_family
 from ..rundir.pareto import front_indices, hypervolume_2d
 
@@ -26,7 +26,8 @@ def primary_stage(proxy: str) -> str:
 
 
 def score_name(settings: Dict[str, Any]) -> str:
-    return "accuracy" if settings["proxy"] != "zero-cost" else f"{settings['zc_score']} score"
+    stage = primary_stage(settings["proxy"])
+    return score_label(settings, stage) + (" score" if stage == "zc" else "")
 
 
 def _ok(x: Optional[float]) -> bool:
@@ -137,7 +138,7 @@ def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]]
         "family_rule": family_rule_text(FRACTIONS), "references": list(references),
         "counts": counts(rows),
         "hypervolume": _hypervolumes(front_pts, list(references), budget,
-                                     settings["proxy"] != "zero-cost"),
+                                     score_name(settings) == "accuracy"),
         "spearman": spearman(rows),
         "proxy_fidelity": fidelity_line(settings),
         "resolution_note": resolution_note(int(settings["proxy_resolution"])),

@@ -12,6 +12,7 @@ from typing import Any, Dict
 
 import yaml
 
+from ..accuracy.proxies import TRAIN_SCORES  # noqa: F401  (re-exported with the label below)
 from ..accuracy.zerocost import ZC_SCORES  # noqa: F401  (trials.csv has one column each)
 from ..errors import RunError
 
@@ -22,6 +23,15 @@ PROXIES = ("zero-cost", "train", "two-stage")
 SURROGATE_FILE = "surrogate.json"  # two-stage --prescreen surrogate: its held-out fidelity
 # settings that reports read (pareto data, summary); a run without them cannot be reported
 REPORT_SETTINGS = ("target", "budget_ms", "proxy", "zc_score")
+
+
+def score_label(settings: Any, stage: str) -> str:
+    """What a stage's objective value is (Optuna metric name, axis title, summary column):
+    a zero-cost score's name, or what ranks trained candidates (``--train-score``)."""
+    get = settings.get if isinstance(settings, dict) else lambda k, d=None: getattr(settings, k, d)
+    if stage != "train":
+        return str(get("zc_score"))
+    return "accuracy" if get("train_score", "accuracy") == "accuracy" else "-train loss sum"
 
 
 def read_run_config(path: Path) -> Dict[str, Any]:

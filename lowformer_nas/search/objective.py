@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ..arch.yaml_io import config_to_dict
 from ..space import SearchSpace
 from ..accuracy.datasets import ProxyData
-from ..accuracy.proxies import train_proxy
+from ..accuracy.proxies import train_run
 from ..accuracy.zerocost import zero_cost_scores
 from .settings import SearchSettings
 
@@ -88,7 +88,7 @@ class Evaluator:
         return float(p.latency_ms), float(p.std_ms)
 
     def evaluate_config(self, cfg, stage: str,
-                        report: Optional[Callable[[int, float], None]] = None,
+                        report: Optional[Callable[[int, float, float], None]] = None,
                         latency: Optional[Tuple[float, float]] = None,
                         force: bool = False,
                         on_zc: Optional[Callable[[Dict[str, float]], None]] = None
@@ -108,9 +108,10 @@ class Evaluator:
             if on_zc is not None:
                 on_zc(ev.zc)
             if stage == "train":
-                ev.curve = train_proxy(cfg, self.data, s.proxy_resolution, s.epochs, seed=s.seed,
-                                       report=report)
-                ev.score = ev.curve[-1]
+                res = train_run(cfg, self.data, s.proxy_resolution, s.epochs, seed=s.seed,
+                                score=s.train_score, report=report)
+                ev.curve = list(res.curve)
+                ev.score = res.score(s.train_score)
             else:
                 ev.score = ev.zc[s.zc_score]
         ev.seconds = time.perf_counter() - start

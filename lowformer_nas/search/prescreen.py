@@ -75,8 +75,8 @@ def run_prescreened(ctx, zc_study, study, target: int, on_trial: Callable[[], No
 
 
 def _trained(ctx, study) -> List[tuple]:
-    """(config, cheap features, accuracy) of every completed, feasible trained trial."""
-    return [(ctx.space.build(t.params), features(t.user_attrs), t.user_attrs["curve"][-1])
+    """(config, cheap features, trained score) of every completed, feasible trained trial."""
+    return [(ctx.space.build(t.params), features(t.user_attrs), t.user_attrs["score"])
             for t in study.get_trials(deepcopy=False)
             if t.state.name == "COMPLETE" and t.user_attrs.get("curve")
             and not t.user_attrs.get("duplicate")]

@@ -17,6 +17,7 @@ from ..errors import RunError
 
 KEY_FIELDS = ("target", "measure", "dataset", "proxy", "epochs", "proxy_resolution", "zc_score",
               "seed", "max_train", "max_val", "space")
+LATER_FIELDS = {"train_score": "accuracy"}
 
 
 EXAMPLES = ("mobilenetv4_conv_small", "efficientvit_b1", "repvit_m1_1", "fastvit_t8")
@@ -54,8 +55,12 @@ def _unknown(name: str) -> str:
 
 
 def cache_key(settings, profile_sha: str) -> str:
-    blob = json.dumps({k: getattr(settings, k) for k in KEY_FIELDS} | {"profile": profile_sha},
-                      sort_keys=True)
+    """What a reference's scores depend on (options added later enter only when not at their
+    default, so earlier caches stay valid)."""
+    extra = {k: getattr(settings, k) for k, default in LATER_FIELDS.items()
+             if getattr(settings, k) != default}
+    blob = json.dumps({k: getattr(settings, k) for k in KEY_FIELDS} | extra |
+                      {"profile": profile_sha}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

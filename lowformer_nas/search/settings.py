@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
 from ..errors import RunError
-from ..rundir.config import PROXIES
+from ..rundir.config import PROXIES, TRAIN_SCORES
 from .budget import parse_budget, parse_duration
 from ..accuracy.datasets import check_dataset_spec
 from ..accuracy.zerocost import ZC_SCORES
@@ -23,7 +23,10 @@ IDENTITY = ("target", "budget_ms", "space", "proxy", "dataset", "seed", "measure
             "proxy_resolution", "zc_score", "sampler", "max_train", "max_val")
 # must match on resume too, but is not part of the study name (studies made before the option
 # existed keep their names); a run from before it was judged by its mean, i.e. about 0.5
-RESUME_IDENTITY = IDENTITY + ("budget_quantile", "prescreen")
+# options added later: part of the study name only when not at their default (earlier studies
+# keep their names)
+LATER_IDENTITY = {"train_score": "accuracy"}
+RESUME_IDENTITY = IDENTITY + ("budget_quantile", "prescreen", *LATER_IDENTITY)
 OLD_RUN_QUANTILE = 0.5
 
 
@@ -49,6 +52,7 @@ class SearchSettings:
     epochs: int = 6
     proxy_resolution: int = 32
     zc_score: str = "naswot"
+    train_score: str = "accuracy"  # what ranks trained candidates: accuracy | loss
     top_k: int = 8
     prescreen: str = "zc"
     max_train: int = 5000
@@ -73,6 +77,7 @@ class SearchSettings:
                            f"--proxy two-stage with --backend optuna, but got --proxy "
                            f"{self.proxy} --backend {self.backend}")
         _check_choice("zc-score", self.zc_score, ZC_SCORES)
+        _check_choice("train-score", self.train_score, TRAIN_SCORES)
         check_dataset_spec(self.dataset)
         for name, low in (("trials", 1), ("epochs", 1), ("proxy_resolution", 16), ("top_k", 1),
                           ("max_train", 10), ("max_val", 10), ("seed", 0),

@@ -76,7 +76,7 @@ def objective_values(ev: Evaluation) -> Tuple[float, float]:
 
 
 def evaluate(evaluator, cfg: Any, stage: str,
-             report: Optional[Callable[[int, float], None]] = None,
+             report: Optional[Callable[[int, float, float], None]] = None,
              latency: Optional[Tuple[float, float]] = None,
              on_zc: Optional[Callable[[Dict[str, float]], None]] = None) -> Evaluation:
     """One trial of a built config: latency gate, then the stage's proxy (``Evaluator``)."""

@@ -17,6 +17,7 @@ from ...accuracy.proxies import TrialDiverged, TrialOutOfMemory, as_trial_failur
 from .common import CONSTRAINT, counted_trial, evaluate, objective_values, top_k, trials_to_retry
 from .rdb_batched import flush_trial
 from .storage import SYNC_S, find_study, open_study, optuna_module, sync
+from ...rundir.config import score_label
 
 STAGES = ("zc", "train")
 
@@ -70,22 +71,29 @@ class KnownEvaluations:
 
 
 def _history(study) -> List[tuple]:
-    return [(t.user_attrs["latency_ms"], t.user_attrs.get("curve") or [])
+    """(latency, per-epoch scores) of finished trials (runs from before --train-score kept
+    only the accuracy curve, which was their score)."""
+    return [(t.user_attrs["latency_ms"],
+             t.user_attrs.get("score_curve") or t.user_attrs.get("curve") or [])
             for t in study.get_trials(deepcopy=False)
             if t.state.name in ("COMPLETE", "PRUNED") and "latency_ms" in t.user_attrs]
 
 
-def _early_stopper(ctx, study, trial, latency_ms: float) -> Callable[[int, float], None]:
+def _early_stopper(ctx, study, trial, latency_ms: float) -> Callable[[int, float, float],
+                                                                      None]:
     optuna = optuna_module()
     history = _history(study)
     curve: List[float] = []
+    scores: List[float] = []
 
-    def report(epoch: int, acc: float) -> None:
+    def report(epoch: int, acc: float, score: float) -> None:
         curve.append(acc)
+        scores.append(score)
         trial.set_user_attr("curve", list(curve))
-        if should_stop_early(epoch, acc, latency_ms, history, ctx.settings.epochs):
-            raise optuna.TrialPruned(f"accuracy {acc:.3f} at epoch {epoch} below the top "
-                                     f"third of faster trials")
+        trial.set_user_attr("score_curve", list(scores))
+        if should_stop_early(epoch, score, latency_ms, history, ctx.settings.epochs):
+            raise optuna.TrialPruned(f"{score_label(ctx.settings, 'train')} {score:.4g} at "
+                                     f"epoch {epoch} below the top third of faster trials")
     return report
 
 

@@ -43,11 +43,11 @@ def _trainable(config: Dict[str, Any], evaluator: Any = None, stage: str = "zc")
     curve: List[float] = []
     zc: Dict[str, float] = {}
 
-    def report(epoch: int, acc: float) -> None:  # a training epoch (train stage, feasible)
+    def report(epoch: int, acc: float, score: float) -> None:  # a training epoch (feasible)
         curve.append(acc)
         tune.report({"latency_ms": lat[0], "latency_std_ms": lat[1], "latency_budget_ms": qlat,
                      "feasible": True,
-                     "score": acc, ASHA_METRIC: acc, "epoch": epoch, "zc": zc,
+                     "score": score, ASHA_METRIC: score, "epoch": epoch, "zc": zc,
                      "curve": list(curve), "seconds": time.perf_counter() - start})
 
     ev = evaluate(evaluator, cfg, stage, report=report if stage == "train" else None,

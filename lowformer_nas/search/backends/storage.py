@@ -22,6 +22,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import BaseJournalBackend
 
 from ...errors import RunError
+from ...rundir.config import score_label
 from .listing import prefix_listing
 
 STUDY_PREFIX = "lowformer-nas"
@@ -242,15 +243,17 @@ def study_name(settings, stage: str) -> str:
     workers of one search share a study and different searches in one database never mix."""
     import hashlib
 
-    from ..settings import IDENTITY
+    from ..settings import IDENTITY, LATER_IDENTITY
 
-    ident = json.dumps({k: getattr(settings, k) for k in IDENTITY}, sort_keys=True, default=str)
+    ident = json.dumps({k: getattr(settings, k) for k in IDENTITY} |
+                       {k: getattr(settings, k) for k, default in LATER_IDENTITY.items()
+                        if getattr(settings, k) != default}, sort_keys=True, default=str)
     return f"{STUDY_PREFIX}-{stage}-{hashlib.sha1(ident.encode()).hexdigest()[:10]}"
 
 
 def metric_names(settings, stage: str) -> List[str]:
     """What the two objective values are, as optuna-dashboard and Optuna's plots label them."""
-    return ["accuracy" if stage == "train" else settings.zc_score, "latency_ms"]
+    return [score_label(settings, stage), "latency_ms"]
 
 
 def name_metrics(study, names: List[str]) -> None:
