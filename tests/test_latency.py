@@ -302,7 +302,7 @@ def test_the_calibration_pool_holds_the_kernel_shapes_of_other_families():
 
     rng = random.Random(0)
     pool = kernel_pool(sample_configs("lowformer", rng, 20), [224, 192], rng)
-    assert {"conv", "pw", "dw", "dw1", "gconv", "eltwise", "linear", "add"} <= set(pool)
+    assert {"conv", "pw", "dw", "dw1", "gconv", "eltwise", "linear", "add", "maxpool"} <= set(pool)
     assert all(kernel_type(k) == t for t, ks in pool.items() for k in ks)
     assert {k.k for k in pool["dw"]} >= {3, *WIDE_DW} and {k.k for k in pool["dw1"]} == {1}
     assert any(k.h > 1 for k in pool["linear"])  # token-wise, not only the classifier
@@ -321,6 +321,23 @@ def test_an_element_copy_is_measured_as_a_real_copy(numel):
     mod, x = kernel_module(Kernel("copy", 1, 1, 1, numel, 1))
     y = mod(x)
     assert y.numel() == numel and y.data_ptr() != x.data_ptr()
+
+
+def test_a_max_pool_is_a_windowed_kernel_not_a_global_pool():
+    """ResNet's 3x3/2 stem max pool takes 6 ms here (torch's eager path); it had been priced
+    as a global average pool (0.04 ms). Average pools keep their earlier record."""
+    import torch
+
+    from lowformer_nas.latency.kernel_modules import kernel_module
+    from lowformer_nas.latency.kernels import kernel_flops, out_hw
+
+    (kr,) = trace_kernels(torch.nn.MaxPool2d(3, 2, 1), (1, 8, 16, 16))
+    assert (kr.op, kr.k, kr.s, out_hw(kr)) == ("maxpool", 3, 2, (8, 8))
+    assert kernel_flops(kr) == 8 * 8 * 8 * 9
+    mod, x = kernel_module(kr)
+    assert tuple(mod(x).shape) == (1, 8, 8, 8)
+    (avg,) = trace_kernels(torch.nn.AvgPool2d(3, 1, 1), (1, 8, 16, 16))
+    assert (avg.op, avg.k) == ("pool", 1)
 
 
 def test_cat_contiguous_and_upsample_are_traced_as_passes_over_memory():

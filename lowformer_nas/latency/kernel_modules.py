@@ -97,6 +97,8 @@ def kernel_module(kr: Kernel) -> Tuple[Any, Any]:
         return Add(shape4), torch.randn(*shape4)
     if kr.op == "pool":
         return nn.AdaptiveAvgPool2d(1), torch.randn(*shape4)
+    if kr.op == "maxpool":
+        return nn.MaxPool2d(kr.k, kr.s, kr.k // 2), torch.randn(*shape4)
     if kr.op == "linear":
         return nn.Sequential(nn.Linear(kr.cin, kr.cout, bias=kr.bias), _act(kr.act)), \
             torch.randn(kr.n * kr.h * kr.w, kr.cin)

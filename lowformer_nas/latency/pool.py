@@ -43,14 +43,17 @@ def _maybe_bare(rng: random.Random) -> Dict[str, Any]:
 # far off on timm models (benchmarks/latency_timm_kernels.py): 1x1 depthwise and grouped
 # (channel-multiplier) convs x5-10 too fast, standalone element-wise passes (a BN after a
 # concat, a ReLU after a branch sum) x5-8 too slow, token-wise linear layers x2-4 too fast,
-# convs without their BN (mixed kernels), element copies (cat, .contiguous() of a permute)
+# convs without their BN (mixed kernels), element copies (cat, .contiguous() of a permute),
+# windowed max pools (CNN stems; a global average pool had stood in for them)
 FOREIGN = {"dw": ((0.25, lambda kr, rng: kr._replace(k=rng.choice(WIDE_DW))),
                   (0.2, lambda kr, rng: kr._replace(k=1, s=1, **_maybe_bare(rng))),
                   (0.1, lambda kr, rng: kr._replace(op="conv", cout=2 * kr.cin,
                                                     **_maybe_bare(rng))),
                   (0.1, lambda kr, rng: kr._replace(bn=False, act=""))),
            "add": ((0.5, lambda kr, rng: Kernel("eltwise", kr.n, kr.cin, kr.cin, kr.h, kr.w)),
-                   (0.25, lambda kr, rng: Kernel("copy", kr.n, 1, 1, kr.cin * kr.h * kr.w, 1))),
+                   (0.25, lambda kr, rng: Kernel("copy", kr.n, 1, 1, kr.cin * kr.h * kr.w, 1)),
+                   (0.1, lambda kr, rng: Kernel("maxpool", kr.n, kr.cin, kr.cin, kr.h, kr.w,
+                                                rng.choice((2, 3)), rng.choice((1, 2))))),
            "pw": ((0.15, lambda kr, rng: Kernel("linear", kr.n, kr.cin, kr.cout, kr.h * kr.w, 1,
                                                 act=kr.act, bias=True)),
                   (0.1, lambda kr, rng: kr._replace(bn=False, act="")))}
