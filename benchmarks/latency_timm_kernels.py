@@ -70,7 +70,7 @@ def report(tr: Dict[str, list], store: Dict[str, float], profile: str) -> None:
     by_op: Dict[str, List[float]] = defaultdict(lambda: [0.0, 0.0])
     print(f"{'model':24s} {'whole':>7s} {'isolated':>8s} {'pred':>7s}  trace gap  pred/isolated")
     for m, ks in tr.items():
-        iso = [store[repr(k)] for k in ks]
+        iso = [store.get(repr(k), float("nan")) for k in ks]  # nan: not timed yet
         pk = pred.kernel_ms(ks)
         for k, a, b in zip(ks, iso, pk):
             by_op[k.op][0] += a
