@@ -161,6 +161,7 @@ CASES: List[Tuple[str, List[str], str]] = [
     ("sampler-unknown", _search(sampler="grid"), "'grid'"),
     ("zc-score-unknown", _search(zc_score="flops"), "'flops'"),
     ("train-score-unknown", _search(proxy="train", train_score="mse"), "'mse'"),
+    ("train-score-without-training", _search(train_score="loss"), "--proxy zero-cost"),
     ("seed-negative", _search(seed="-1"), "-1"),
     ("epochs-zero", _search(proxy="train", epochs="0"), "--epochs"),
     ("proxy-resolution-small", _search(proxy_resolution="8"), "8"),

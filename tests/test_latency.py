@@ -307,7 +307,8 @@ def test_the_calibration_pool_holds_the_kernel_shapes_of_other_families():
     assert {k.k for k in pool["dw"]} >= {3, *WIDE_DW} and {k.k for k in pool["dw1"]} == {1}
     assert any(k.h > 1 for k in pool["linear"])  # token-wise, not only the classifier
     assert any(not k.bn for k in pool["pw"]) and any(not k.bn for k in pool["dw"])
-    assert any(k.cin == k.cout == 1 for k in pool["copy"])  # element copies, not head merges
+    assert pool["ecopy"] and all(k.cin == k.cout == 1 for k in pool["ecopy"])  # not head merges
+    assert len(pool["maxpool"]) >= 12  # enough for a fitted correction (MIN_FIT)
 
 
 @pytest.mark.parametrize("numel", [64 * 49, 3 * 7, 1])

@@ -24,13 +24,14 @@ def test_train_proxy_curve(digits):
 
 @pytest.mark.parametrize("kind", ["accuracy", "loss"])
 def test_train_run_reports_its_score_each_epoch(digits, kind):
-    """``--train-score loss`` ranks by the training loss summed so far, negated (higher is
-    better, as for accuracy); every epoch reports accuracy and that score."""
+    """``--train-score loss`` ranks by the summed training loss, negated (higher is better, as
+    for accuracy); every epoch reports accuracy and that score, the loss so far scaled to the
+    whole run (a run stopped early must not look better than a finished one)."""
     seen = []
     res = train_run(get_arch("lowformer_test"), digits, resolution=32, epochs=2, batch_size=50,
                     train_images=100, score=kind, report=lambda *a: seen.append(a))
     a, s = res.curve, res.loss_sums
-    want = [a[0], a[1]] if kind == "accuracy" else [-s[0], -(s[0] + s[1])]
+    want = [a[0], a[1]] if kind == "accuracy" else [-2 * s[0], -(s[0] + s[1])]
     assert seen == [(1, a[0], want[0]), (2, a[1], want[1])]
     assert res.score(kind) == want[1]
 

@@ -84,11 +84,17 @@ def evaluate_accuracy(model, data: ProxyData, resolution: int, batch_size: int =
 TRAIN_SCORES = ("accuracy", "loss")  # what ranks a trained candidate (search --train-score)
 
 
-def epoch_score(kind: str, curve: Sequence[float], loss_sums: Sequence[float]) -> float:
+def epoch_score(kind: str, curve: Sequence[float], loss_sums: Sequence[float],
+                epochs: Optional[int] = None) -> float:
     """A run's score after its latest epoch: validation accuracy, or the training loss summed
-    over every step so far, negated (Ru et al., NeurIPS 2021: how fast a network trains ranks
-    it; the project's audit found it ranks better than accuracy at short budgets)."""
-    return curve[-1] if kind == "accuracy" else -float(sum(loss_sums))
+    over every step, negated (Ru et al., NeurIPS 2021: how fast a network trains ranks it; the
+    project's audit found it ranks better than accuracy at short budgets). A run stopped
+    early has its sum so far scaled to ``epochs`` (its early, higher losses stand for the
+    rest), so it never looks better than runs that finished; at the last epoch the scale
+    is 1 and runs compared at the same epoch keep their order."""
+    if kind == "accuracy":
+        return curve[-1]
+    return -float(sum(loss_sums)) * (epochs or len(loss_sums)) / len(loss_sums)
 
 
 @dataclass(frozen=True)
@@ -166,5 +172,5 @@ def train_run(cfg: "ArchConfig | str", data: ProxyData, resolution: int, epochs:
         curve.append(evaluate_accuracy(model, data, resolution, device=device))
         sums.append(total)
         if report is not None:
-            report(epoch + 1, curve[-1], epoch_score(score, curve, sums))
+            report(epoch + 1, curve[-1], epoch_score(score, curve, sums, epochs))
     return TrainResult(tuple(curve), tuple(sums), time.perf_counter() - start)

@@ -32,20 +32,22 @@ def kernel_terms(kernels: Sequence[Kernel], roof: Dict[str, Any],
     """(group index, roofline ms without launch) per kernel (epilogues are separate kernels
     already or fused). ``shape``: per-type log corrections learned by an on-device
     calibration (shape priors), applied where given."""
-    from .predictor import apply_correction, design, raw_features, roofline_ms
+    from .predictor import apply_correction, design, kernel_type, raw_features, roofline_ms
 
     ks = list(kernels)
     groups = np.array([group_of(k) for k in ks], dtype=int)
     ms = np.zeros(len(ks))
     roof = dict(roof, launch_us=0.0, fused_epilogue=True)
-    by_op: Dict[str, List[int]] = {}
+    by_type: Dict[str, List[int]] = {}
     for i, k in enumerate(ks):
-        by_op.setdefault(k.op, []).append(i)
-    for op, idx in by_op.items():
+        by_type.setdefault(kernel_type(k), []).append(i)
+    for kind, idx in by_type.items():
+        op = ks[idx[0]].op
         raw = raw_features([ks[i] for i in idx])
         t0 = np.maximum(roofline_ms(raw, op, roof), 1e-9)
-        if shape and op in shape:
-            t0 = t0 * np.exp(apply_correction(shape[op], design(raw, np.log(t0))))
+        corr = (shape.get(kind) or shape.get(op)) if shape else None
+        if corr:
+            t0 = t0 * np.exp(apply_correction(corr, design(raw, np.log(t0))))
         ms[idx] = t0
     return groups, ms
 

@@ -56,6 +56,8 @@ FOREIGN = {"dw": ((0.25, lambda kr, rng: kr._replace(k=rng.choice(WIDE_DW))),
                                                 rng.choice((2, 3)), rng.choice((1, 2))))),
            "pw": ((0.15, lambda kr, rng: Kernel("linear", kr.n, kr.cin, kr.cout, kr.h * kr.w, 1,
                                                 act=kr.act, bias=True)),
+                  (0.04, lambda kr, rng: Kernel("maxpool", kr.n, kr.cin, kr.cin, kr.h, kr.w,
+                                                rng.choice((2, 3)), rng.choice((1, 2)))),
                   (0.1, lambda kr, rng: kr._replace(bn=False, act="")))}
 
 

@@ -33,9 +33,13 @@ def kernel_type(kr: Kernel) -> str:
     map), which no smooth function of the 3x3..9x9 depthwise shapes predicts: a 1x1
     depthwise conv at stride 1 (512 channels at 14x14: 1.8 ms, the 3x3 one 0.22 ms;
     MobileOne and RepViT branches) and a conv with one input channel per group and more
-    outputs (FastViT's channel-multiplier convs). Other grouped convs (RegNet's) stay convs."""
+    outputs (FastViT's channel-multiplier convs). Other grouped convs (RegNet's) stay convs.
+    Element copies (``ecopy``) are apart from LowFormer's head-merge copies, so that those
+    keep a correction of their own."""
     if kr.op == "dw" and kr.k == 1 and kr.s == 1:
         return "dw1"
+    if kr.op == "copy" and kr.cin == kr.cout == 1:
+        return "ecopy"  # an element copy (cat, .contiguous()), not attention's head merge
     return "gconv" if kr.op == "conv" and 1 < kr.g == kr.cin else kr.op
 
 

@@ -78,6 +78,9 @@ class SearchSettings:
                            f"{self.proxy} --backend {self.backend}")
         _check_choice("zc-score", self.zc_score, ZC_SCORES)
         _check_choice("train-score", self.train_score, TRAIN_SCORES)
+        if self.train_score != "accuracy" and self.proxy == "zero-cost":
+            raise RunError(f"--train-score ranks trained candidates and needs --proxy train or "
+                           f"two-stage, but got --proxy {self.proxy}")
         check_dataset_spec(self.dataset)
         for name, low in (("trials", 1), ("epochs", 1), ("proxy_resolution", 16), ("top_k", 1),
                           ("max_train", 10), ("max_val", 10), ("seed", 0),

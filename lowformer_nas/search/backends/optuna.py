@@ -70,11 +70,14 @@ class KnownEvaluations:
                 self.add(trials[i])
 
 
-def _history(study) -> List[tuple]:
-    """(latency, per-epoch scores) of finished trials (runs from before --train-score kept
-    only the accuracy curve, which was their score)."""
-    return [(t.user_attrs["latency_ms"],
-             t.user_attrs.get("score_curve") or t.user_attrs.get("curve") or [])
+def _history(study, accuracy: bool) -> List[tuple]:
+    """(latency, per-epoch scores) of finished trials. Where a trial has no ``score_curve``
+    (a run from before --train-score, or a duplicate) its accuracy curve is its score curve
+    only when accuracy is the score."""
+    def scores(a):
+        return a.get("score_curve") or (a.get("curve") if accuracy else None) or []
+
+    return [(t.user_attrs["latency_ms"], scores(t.user_attrs))
             for t in study.get_trials(deepcopy=False)
             if t.state.name in ("COMPLETE", "PRUNED") and "latency_ms" in t.user_attrs]
 
@@ -82,7 +85,7 @@ def _history(study) -> List[tuple]:
 def _early_stopper(ctx, study, trial, latency_ms: float) -> Callable[[int, float, float],
                                                                       None]:
     optuna = optuna_module()
-    history = _history(study)
+    history = _history(study, ctx.settings.train_score == "accuracy")
     curve: List[float] = []
     scores: List[float] = []
 

@@ -25,7 +25,8 @@ from .storage import (SYNC_S, find_study, make_sampler, metric_names, name_metri
 
 ROWS_FILE = "ray_trials.jsonl"
 OLD_ROWS_FILE = "ray_trials.json"  # runs of earlier versions: one JSON list, read once
-ASHA_METRIC = "asha_score"  # ASHA needs a finite score: over budget reports 0.0 here only
+ASHA_METRIC = "asha_score"  # ASHA needs a finite score: over budget reports ASHA_FLOOR here only
+ASHA_FLOOR = -1e30  # below any accuracy and any negated loss sum
 
 
 def _trainable(config: Dict[str, Any], evaluator: Any = None, stage: str = "zc") -> None:
@@ -56,7 +57,7 @@ def _trainable(config: Dict[str, Any], evaluator: Any = None, stage: str = "zc")
         score = objective_values(ev)[0]
         tune.report(dict(ev.attrs(), score=score, epoch=1, seconds=ev.seconds,
                          latency_budget_ms=qlat,
-                         **{ASHA_METRIC: score if math.isfinite(score) else 0.0}))
+                         **{ASHA_METRIC: score if math.isfinite(score) else ASHA_FLOOR}))
 
 
 def _load_rows(ctx) -> List[Dict[str, Any]]:
