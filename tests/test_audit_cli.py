@@ -73,6 +73,19 @@ def test_audit_end_to_end(table, tmp_path, capsys):
     assert "not audited against a ground-truth table" in fidelity_line(trained, records)
 
 
+def test_proxies_on_another_dataset_than_the_ground_truth(table, tmp_path):
+    """``--proxy-dataset``: the bare command's own setting (its dataset) audited against a
+    table trained on another one; the evidence says which data the proxies saw."""
+    from test_datasets import _fake_fashion
+
+    out, ev = tmp_path / "audit", tmp_path / "evidence.json"
+    assert main(["audit", str(table), "--budgets", "none", "--bootstrap", "100",
+                 "--proxy-dataset", "fashion-mnist", "--data", str(_fake_fashion(tmp_path)),
+                 "--out", str(out), "--evidence", str(ev), "--quiet"]) == 0
+    assert "proxy data fashion-mnist" in (out / "audit.md").read_text()
+    assert {r.dataset for r in load_evidence(ev)} == {"fashion-mnist"}
+
+
 @pytest.mark.parametrize("res, note", [(32, "2x2 and 1x1"), (64, "4x4 and 2x2"), (128, None)])
 def test_resolution_note_says_when_attention_cannot_be_seen(res, note):
     text = resolution_note(res)
@@ -85,6 +98,7 @@ def test_resolution_note_says_when_attention_cannot_be_seen(res, note):
     (["{table}", "--budgets", "0x100"], "epochs must be >= 1"),
     (["{table}", "--target", "nosuchboard"], "nosuchboard"),
     (["{table}", "--bootstrap", "5"], "--bootstrap must be an integer >= 100"),
+    (["{table}", "--proxy-dataset", "mnist"], "'mnist'"),
     (["{foreign}"], "not a ground-truth table"),
     (["{table}", "--recipe-id", "other"], "no rows for recipe 'other'"),
 ])

@@ -14,6 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", default=None,
                    help="latency target whose predictions are audited too (default: none)")
     p.add_argument("--data", default=None, help="dataset directory (default: the usual places)")
+    p.add_argument("--proxy-dataset", default=None, metavar="NAME",
+                   help="compute the proxies on this dataset instead of the table's (e.g. "
+                        "digits: how the bare command's own setting ranks the table's ground "
+                        "truth)")
     p.add_argument("--budgets", default=DEFAULT_BUDGETS,
                    help=f"short-training budgets EPOCHSxIMAGES,... or none ({DEFAULT_BUDGETS})")
     p.add_argument("--zc-resolution", type=int, default=None,
@@ -33,8 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
+    from ..accuracy.datasets import check_dataset_spec
     from ..errors import RunError
 
+    if args.proxy_dataset is not None:
+        check_dataset_spec(args.proxy_dataset)
     for name, low in (("buckets", 1), ("bootstrap", 100), ("seed", 0), ("zc_resolution", 16),
                       ("train_resolution", 16)):
         v = getattr(args, name)
@@ -64,11 +71,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     recipe = Recipe.from_json(next(iter(means.values()))[0].recipe)
     latency_fn, source = _latency(args.target)
     out = Path(args.out or f"audit-{Path(args.table).stem}")
-    data = load_dataset(recipe.dataset, args.data, max_train=max(
+    dataset = args.proxy_dataset or recipe.dataset
+    data = load_dataset(dataset, args.data, max_train=max(
         [recipe.train_images] + [n for _, n in budgets]), max_val=recipe.val_images,
         seed=recipe.data_seed)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
-    cache = ProxyCache(out / CACHE_FILE, f"{recipe.dataset}/{args.data or ''}/seed"
+    cache = ProxyCache(out / CACHE_FILE, f"{dataset}/{args.data or ''}/seed"
                        f"{recipe.data_seed}/n{len(data.train_y)}/v{len(data.val_y)}")
     say(f"audit: {len(means)} architectures, {len(budgets)} training budgets; values already "
         f"in {out / CACHE_FILE} are reused")
@@ -79,6 +87,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                        n_buckets=args.buckets, n_boot=args.bootstrap, progress=say,
                        cache=cache)
     say(f"audit: {cache.hits} value groups reused from {out / CACHE_FILE}")
+    result.settings["proxy data"] = dataset
     text = markdown(result)
     atomic_write_text(out / "audit.md", text)
     atomic_write_text(out / "audit.json", to_json(result))
@@ -87,7 +96,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         from ..accuracy.evidence import evidence_records, write_evidence
 
         write_evidence(args.evidence, evidence_records(
-            result, recipe.dataset, args.train_resolution or recipe.resolution,
+            result, dataset, args.train_resolution or recipe.resolution,
             args.zc_resolution or recipe.resolution))
     print(text + f"\nwrote {out}/audit.md, audit.json, audit.html")
     return 0
