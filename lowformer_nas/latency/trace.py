@@ -60,10 +60,8 @@ def _spatial(x: Any) -> tuple:
     return 1, n, 1, 1
 
 
-def _record(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
-    """A kernel for a non-fusable op, or None for views and bookkeeping."""
-    import torch
-
+def _compute_kernel(name: str, args: Sequence[Any]) -> Optional[Kernel]:
+    """Convolutions, attention and matrix products, or None for any other op."""
     if name in ("conv2d", "convolution") and not (name == "convolution" and args[6]):
         return _conv_kernel(args, False)
     if name in ("conv_transpose2d", "convolution"):
@@ -87,22 +85,39 @@ def _record(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
         a, b = args[0], args[1]
         return Kernel("matmul", 1, int(a.shape[-1]), int(b.shape[-1]), int(a.numel() //
                                                                            a.shape[-1]), 1)
-    if name == "reshape" and isinstance(out, torch.Tensor) and args[0].numel() > 0 \
-            and out.data_ptr() != args[0].data_ptr():
-        x = args[0]
+    return None
+
+
+def _memory_pass(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
+    """Ops that only move memory: copying reshapes (attention's head merge, or any other),
+    ``.contiguous()`` of a permute, ``cat``, upsampling; None if ``name`` is none of them or
+    makes no copy (a view)."""
+    x = args[0] if args else None
+    if name == "reshape" and x.numel() > 0 and out.data_ptr() != x.data_ptr():
         if x.dim() == 4 and out.dim() == 4 and int(out.shape[1]) == int(
                 x.shape[1] * x.shape[2]) and int(out.shape[2] * out.shape[3]) == int(x.shape[3]):
             n, heads, d, _ = (int(s) for s in x.shape)  # attention's head merge:
             return Kernel("copy", n, heads, d, int(out.shape[-2]), int(out.shape[-1]))
         return Kernel("copy", 1, 1, 1, int(x.numel()), 1)  # any other copying reshape
-    if name in ("clone", "contiguous", "cat") and isinstance(out, torch.Tensor) \
-            and out.numel() > 0 and (name == "cat" or out.data_ptr() != args[0].data_ptr()):
+    if name in ("clone", "contiguous", "cat") and out.numel() > 0 and (
+            name == "cat" or out.data_ptr() != x.data_ptr()):
         return Kernel("copy", 1, 1, 1, int(out.numel()), 1)  # .contiguous() of a permute, cat
-    if name.startswith("upsample") and isinstance(out, torch.Tensor):
+    if name.startswith("upsample"):
         n, c, h, w = _spatial(out)  # one pass writing the (larger) output
         return Kernel("eltwise", n, c, c, h, w)
-    if name in _IGNORED or not isinstance(out, torch.Tensor) or not isinstance(
-            args[0] if args else None, torch.Tensor):
+    return None
+
+
+def _record(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
+    """A kernel for a non-fusable op, or None for views and bookkeeping."""
+    import torch
+
+    kr = _compute_kernel(name, args)
+    if kr is not None or not isinstance(out, torch.Tensor):
+        return kr
+    if name in ("reshape", "clone", "contiguous", "cat") or name.startswith("upsample"):
+        return _memory_pass(name, args, out)
+    if name in _IGNORED or not isinstance(args[0] if args else None, torch.Tensor):
         return None
     n, c, h, w = _spatial(args[0])
     if name in ("group_norm", "native_group_norm"):
