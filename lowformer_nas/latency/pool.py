@@ -38,6 +38,12 @@ def _maybe_bare(rng: random.Random) -> Dict[str, Any]:
     return {"bn": False, "act": "", "bias": False} if rng.random() < 0.5 else {}
 
 
+def _maxpool(kr: Kernel, rng: random.Random) -> Kernel:
+    """A windowed max pool over ``kr``'s input (CNN stems and downsampling)."""
+    return Kernel("maxpool", kr.n, kr.cin, kr.cin, kr.h, kr.w, rng.choice((2, 3)),
+                  rng.choice((1, 2)))
+
+
 # (share of the space's kernels of one type, how each gets a variant other families use):
 # the space's own kernels leave these shapes out, and a correction fitted without them was
 # far off on timm models (benchmarks/latency_timm_kernels.py): 1x1 depthwise and grouped
@@ -52,12 +58,10 @@ FOREIGN = {"dw": ((0.25, lambda kr, rng: kr._replace(k=rng.choice(WIDE_DW))),
                   (0.1, lambda kr, rng: kr._replace(bn=False, act=""))),
            "add": ((0.5, lambda kr, rng: Kernel("eltwise", kr.n, kr.cin, kr.cin, kr.h, kr.w)),
                    (0.25, lambda kr, rng: Kernel("copy", kr.n, 1, 1, kr.cin * kr.h * kr.w, 1)),
-                   (0.1, lambda kr, rng: Kernel("maxpool", kr.n, kr.cin, kr.cin, kr.h, kr.w,
-                                                rng.choice((2, 3)), rng.choice((1, 2))))),
+                   (0.1, _maxpool)),
            "pw": ((0.15, lambda kr, rng: Kernel("linear", kr.n, kr.cin, kr.cout, kr.h * kr.w, 1,
                                                 act=kr.act, bias=True)),
-                  (0.04, lambda kr, rng: Kernel("maxpool", kr.n, kr.cin, kr.cin, kr.h, kr.w,
-                                                rng.choice((2, 3)), rng.choice((1, 2)))),
+                  (0.04, _maxpool),
                   (0.1, lambda kr, rng: kr._replace(bn=False, act="")))}
 
 

@@ -14,10 +14,10 @@ from typing import Any, Dict, List
 from .._io import atomic_write_text
 from ..arch.registry import OFFICIAL_NAMES, get_arch
 from ..errors import RunError
+from .settings import later_identity
 
 KEY_FIELDS = ("target", "measure", "dataset", "proxy", "epochs", "proxy_resolution", "zc_score",
               "seed", "max_train", "max_val", "space")
-LATER_FIELDS = {"train_score": "accuracy"}
 
 
 EXAMPLES = ("mobilenetv4_conv_small", "efficientvit_b1", "repvit_m1_1", "fastvit_t8")
@@ -57,9 +57,7 @@ def _unknown(name: str) -> str:
 def cache_key(settings, profile_sha: str) -> str:
     """What a reference's scores depend on (options added later enter only when not at their
     default, so earlier caches stay valid)."""
-    extra = {k: getattr(settings, k) for k, default in LATER_FIELDS.items()
-             if getattr(settings, k) != default}
-    blob = json.dumps({k: getattr(settings, k) for k in KEY_FIELDS} | extra |
+    blob = json.dumps({k: getattr(settings, k) for k in KEY_FIELDS} | later_identity(settings) |
                       {"profile": profile_sha}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

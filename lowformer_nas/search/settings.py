@@ -27,6 +27,13 @@ IDENTITY = ("target", "budget_ms", "space", "proxy", "dataset", "seed", "measure
 # keep their names)
 LATER_IDENTITY = {"train_score": "accuracy"}
 RESUME_IDENTITY = IDENTITY + ("budget_quantile", "prescreen", *LATER_IDENTITY)
+
+
+def later_identity(settings: Any) -> Dict[str, Any]:
+    """The options of ``LATER_IDENTITY`` that are not at their default (for study names and
+    reference-cache keys: keys made before an option existed stay valid)."""
+    return {k: getattr(settings, k) for k, default in LATER_IDENTITY.items()
+            if getattr(settings, k) != default}
 OLD_RUN_QUANTILE = 0.5
 
 
