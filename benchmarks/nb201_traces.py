@@ -17,7 +17,7 @@ import time
 from typing import Dict, Iterable, List
 
 from lowformer_nas._io import truncate_torn_tail
-from lowformer_nas.latency.graph import TracedModel, trace_model
+from lowformer_nas.latency.graph import VARIANTS, TracedModel, trace_model
 from lowformer_nas.latency.kernels import Kernel
 
 DEFAULT_CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
@@ -55,7 +55,8 @@ def load_cache(path: str) -> Dict[str, TracedModel]:
                 arch, tm = _decode(line)
             except (json.JSONDecodeError, KeyError, TypeError):
                 continue  # torn line from a killed run: traced again
-            out[arch] = tm
+            if set(tm.kept) >= set(VARIANTS):  # traced before a trait variant existed: again
+                out[arch] = tm
     return out
 
 

@@ -83,7 +83,14 @@ def test_proxies_on_another_dataset_than_the_ground_truth(table, tmp_path):
                  "--proxy-dataset", "fashion-mnist", "--data", str(_fake_fashion(tmp_path)),
                  "--out", str(out), "--evidence", str(ev), "--quiet"]) == 0
     assert "proxy data fashion-mnist" in (out / "audit.md").read_text()
-    assert {r.dataset for r in load_evidence(ev)} == {"fashion-mnist"}
+    first = load_evidence(ev)
+    assert {r.dataset for r in first} == {"fashion-mnist"}
+    # the table's own data next: its records join those of fashion-mnist, none is lost
+    assert main(["audit", str(table), "--budgets", "none", "--bootstrap", "100",
+                 "--out", str(tmp_path / "own"), "--evidence", str(ev), "--quiet"]) == 0
+    both = load_evidence(ev)
+    assert {r.dataset for r in both} == {"fashion-mnist", "digits"}
+    assert len(both) == 2 * len(first) and [r for r in both if r.dataset != "digits"] == first
 
 
 @pytest.mark.parametrize("res, note", [(32, "2x2 and 1x1"), (64, "4x4 and 2x2"), (128, None)])

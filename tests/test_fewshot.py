@@ -14,7 +14,9 @@ PRIOR = {"peak_gflops": 1000.0, "bandwidth_gbs": 30.0, "launch_us": 5.0, "cores"
 def test_traits_checked_and_ordered():
     assert check_traits(["fold_constants", "dead_code_elimination"]) == (
         "dead_code_elimination", "fold_constants")
-    assert runtime_traits("TFLite") == TRAITS and runtime_traits("pytorch") == ()
+    assert runtime_traits("TFLite") == (
+        "dead_code_elimination", "fuse_conv_bn_act", "fold_constants") == check_traits(TRAITS)
+    assert runtime_traits("pytorch") == ()
     with pytest.raises(ProfileError, match="unknown runtime trait 'fuse'.*fold_constants"):
         check_traits(["fuse"])
 
@@ -105,11 +107,38 @@ def test_trace_model_replays_runtime_traits():
         tm.kernel_list(("dead_code_elimination", "fuse_conv_bn_act"))) + 14  # BN + ReLU x 7
 
 
+class _ZeroFed(nn.Module):
+    """out = main(x) + branch(0 * x): the branch computes on zeros only."""
+
+    def __init__(self, c: int, fed: int) -> None:
+        super().__init__()
+        self.main = _net(c, 1)
+        self.branch = _net(c, fed)
+
+    def forward(self, x):  # noqa: ANN001
+        return self.main(x) + self.branch(x.mul(0.0))
+
+
+def test_zero_products_fold_without_folding_what_runs_on_zeros():
+    """fold_zero_products drops ``x * 0`` and dead branches, but a conv fed with zeros still
+    runs (the Pixel 3 TFLite data); fold_constants evaluates that conv at conversion time."""
+    dce = ("dead_code_elimination", "fuse_conv_bn_act")
+    fed = trace_model(_ZeroFed(16, 4), SHAPE)
+    convs = {t: [k.op for k in fed.kernel_list(dce + (t,))].count("conv")
+             for t in ("fold_constants", "fold_zero_products")}
+    assert [k.op for k in fed.kernel_list(dce)].count("conv") == 7
+    assert convs == {"fold_constants": 2, "fold_zero_products": 7}
+    dead = trace_model(_DeadBranch(16, 4), SHAPE)
+    assert len(dead.kernel_list(dce + ("fold_zero_products",))) == len(
+        dead.kernel_list(dce + ("fold_constants",)))
+    assert check_traits(["fold_zero_products", "fold_constants"]) == ("fold_constants",)
+
+
 def test_traits_decided_from_rows_alone():
     """Latencies of a pruning runtime: leave-one-out must pick dead-code removal."""
     truth = fit([(_net(16, 1), SHAPE, 0.5), (_net(16, 6), SHAPE, 3.0)], prior=PRIOR,
                 traits=TRAITS)
-    assert truth.data["params"]["traits"] == list(TRAITS)
+    assert truth.data["params"]["traits"] == list(check_traits(TRAITS))
     models = [trace_model(_DeadBranch(16, d), SHAPE) for d in (0, 2, 4, 6, 8)]
     models += [trace_model(_net(16, d), SHAPE) for d in (1, 3, 5)]
     ms = predict_many(truth, models, SHAPE)

@@ -56,11 +56,22 @@ def evidence_records(result: Any, dataset: str, train_resolution: int,
     return out
 
 
+def _setting(r: Mapping[str, Any]) -> tuple:
+    return r["proxy"], r["dataset"], r["resolution"]
+
+
 def write_evidence(path: os.PathLike, records: List[Dict[str, Any]]) -> None:
+    """Write ``records`` into the evidence file at ``path``. Records already there for other
+    settings (proxy, proxy dataset, resolution) are kept, so audits of the same table on
+    several proxy datasets (e.g. Fashion-MNIST and the bare command's digits) add up."""
     from .._io import atomic_write_text
 
-    atomic_write_text(path, json.dumps({"format": FORMAT, "records": records}, indent=1,
-                                       default=str) + "\n")
+    new = {_setting(r) for r in records}
+    p = Path(path)
+    old = json.loads(p.read_text(encoding="utf-8"))["records"] if p.is_file() else []
+    kept = [r for r in old if _setting(r) not in new]
+    atomic_write_text(path, json.dumps({"format": FORMAT, "records": kept + records},
+                                       indent=1, default=str) + "\n")
 
 
 def load_evidence(path: Optional[os.PathLike] = None) -> List[ProxyEvidence]:

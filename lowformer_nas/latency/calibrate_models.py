@@ -113,10 +113,10 @@ def calibrate_from_models(device: str, path: str, prior: Optional[Dict[str, Any]
 
 def config_traced(cfg: Any, resolution: int, batch: int) -> Any:
     """An architecture config's analytic kernel list as a ``TracedModel`` (no dead code)."""
-    from .graph import TracedModel
+    from .graph import VARIANTS, TracedModel
     from .kernels import enumerate_kernels
 
     ks = tuple(enumerate_kernels(cfg, resolution, batch))
     every = tuple(range(len(ks)))
     return TracedModel((batch, 3, resolution, resolution), ks,
-                       {k: every for k in ("", "dce", "fold", "dce+fold")})
+                       {k: every for k in VARIANTS})

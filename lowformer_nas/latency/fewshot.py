@@ -148,11 +148,13 @@ def few_row_weights(X: np.ndarray, y: np.ndarray, c0: float) -> np.ndarray:
 
 
 def trait_sets() -> List[Tuple[str, ...]]:
-    """Every combination of ``traits.TRAITS`` (the candidates when traits are not given)."""
-    from .traits import TRAITS
+    """The combinations of ``traits.TRAITS`` a fit chooses from when traits are not given,
+    fewest first (ties in leave-one-out keep the simpler); none holds a trait and one that
+    implies it."""
+    from .traits import IMPLIED, TRAITS
 
-    return [tuple(t for t, on in zip(TRAITS, bits) if on)
-            for bits in itertools.product((0, 1), repeat=len(TRAITS))]
+    combos = [c for n in range(len(TRAITS) + 1) for c in itertools.combinations(TRAITS, n)]
+    return [c for c in combos if not any(IMPLIED.get(t) in c for t in c)]
 
 
 @dataclass(frozen=True)

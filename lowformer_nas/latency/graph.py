@@ -16,7 +16,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from .kernels import Kernel, out_hw
 from .trace import _Recorder, run_recorded
 
-_VARIANTS = ("", "dce", "fold", "dce+fold")
+VARIANTS = ("", "dce", "fold", "dce+fold", "zero", "dce+zero")
+_FOLDS = (("fold", "fold_constants"), ("zero", "fold_zero_products"))  # (key, trait), strongest first
 _UNFUSED: Dict[Kernel, List[Kernel]] = {}  # unfuse() is pure; models share most kernels
 
 
@@ -103,10 +104,14 @@ class _GraphRecorder(_Recorder):
 
 
 def _kept(values: List[_Value], outputs: Sequence[int], n_kernels: int, dce: bool,
-          fold: bool) -> Tuple[int, ...]:
-    """Indices of kernels the runtime executes under the two graph-level traits."""
+          fold: str) -> Tuple[int, ...]:
+    """Indices of kernels the runtime executes under the graph-level traits. ``fold``: ""
+    (none), "fold" (all constants) or "zero" (only products with zero and sums with zero)."""
+    def folded(v: _Value) -> bool:  # computed at conversion time: its inputs are not needed
+        return (fold == "fold" and v.const) or (fold == "zero" and v.zero)
+
     def needs_run(v: _Value) -> bool:
-        return v.kernel is not None and not (fold and (v.const or v.alias is not None))
+        return v.kernel is not None and not (folded(v) or (fold and v.alias is not None))
 
     if not dce:
         return tuple(sorted({v.kernel for v in values if needs_run(v)}))  # type: ignore
@@ -118,11 +123,17 @@ def _kept(values: List[_Value], outputs: Sequence[int], n_kernels: int, dce: boo
             continue
         live[i] = True
         v = values[i]
-        if fold and v.const:
-            continue  # computed at conversion time: its inputs are not needed at run time
+        if folded(v):
+            continue
         stack.extend([v.alias] if fold and v.alias is not None else v.deps)
     return tuple(sorted({v.kernel for i, v in enumerate(values)  # type: ignore
                          if live[i] and needs_run(v)}))
+
+
+def variant_key(traits: Sequence[str]) -> str:
+    """The ``TracedModel.kept`` key of a trait set (fold_constants wins over zero products)."""
+    fold = next((k for k, t in _FOLDS if t in traits), "")
+    return "+".join(k for k in ("dce" if "dead_code_elimination" in traits else "", fold) if k)
 
 
 def unfuse(kr: Kernel) -> List[Kernel]:
@@ -149,9 +160,7 @@ class TracedModel:
 
     def kernel_list(self, traits: Sequence[str] = ()) -> List[Kernel]:
         """The kernels a runtime with ``traits`` executes, in order."""
-        key = "+".join(k for k, t in (("dce", "dead_code_elimination"),
-                                      ("fold", "fold_constants")) if t in traits)
-        ks = [self.kernels[i] for i in self.kept[key]]
+        ks = [self.kernels[i] for i in self.kept[variant_key(traits)]]
         if "fuse_conv_bn_act" in traits:
             return ks
         out: List[Kernel] = []
@@ -183,6 +192,6 @@ def trace_model(model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> Tr
     rec.value_of(x, const=False)
     y = run_recorded(model, x, rec)
     outs = [rec.ids[id(t)] for t in _tensors(y) if id(t) in rec.ids]
-    kept = {key: _kept(rec.values, outs, len(rec.kernels), "dce" in key, "fold" in key)
-            for key in _VARIANTS}
+    kept = {key: _kept(rec.values, outs, len(rec.kernels), "dce" in key,
+                       next((k for k, _ in _FOLDS if k in key), "")) for key in VARIANTS}
     return TracedModel(tuple(int(s) for s in input_shape), tuple(rec.kernels), kept)
