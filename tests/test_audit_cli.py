@@ -93,6 +93,24 @@ def test_proxies_on_another_dataset_than_the_ground_truth(table, tmp_path):
     assert len(both) == 2 * len(first) and [r for r in both if r.dataset != "digits"] == first
 
 
+def test_audit_writes_the_table_as_an_accuracy_prior(table, tmp_path):
+    """``--prior``: the surrogate's training set, loadable by ``--zc-score prior``; the
+    forest fitted on it puts the table's best architecture above its worst."""
+    from lowformer_nas.accuracy.prior import load_prior
+
+    path = tmp_path / "prior.json"
+    assert main(["audit", str(table), "--budgets", "none", "--bootstrap", "100", "--out",
+                 str(tmp_path / "a"), "--prior", str(path), "--quiet"]) == 0
+    prior = load_prior(path)
+    assert (prior.dataset, prior.resolution, len(prior.configs)) == ("digits", 32, 6)
+    assert set(prior.cheap[0]) == {"params", "MACs", "naswot", "synflow", "gradnorm", "zico",
+                                   "expressivity"}  # no latency: a search's target differs
+    best, worst = max(range(6), key=prior.accuracy.__getitem__), min(
+        range(6), key=prior.accuracy.__getitem__)
+    score = [prior.score(prior.configs[i], prior.cheap[i], 10) for i in (best, worst)]
+    assert score[0] > score[1]
+
+
 @pytest.mark.parametrize("res, note", [(32, "2x2 and 1x1"), (64, "4x4 and 2x2"), (128, None)])
 def test_resolution_note_says_when_attention_cannot_be_seen(res, note):
     text = resolution_note(res)

@@ -281,11 +281,41 @@ def test_cli_defaults_are_the_settings_defaults():
     from lowformer_nas.search.settings import SearchSettings
 
     args = build_parser().parse_args(["search", "--target", "jetson", "--latency-budget", "1ms"])
-    defaults = SearchSettings(target="jetson", budget="1ms")
     for f in dataclasses.fields(SearchSettings):
         if f.name in ("target", "budget", "budget_ms"):
             continue
         cli = getattr(args, f.name)
         if f.name == "references":
             cli = [r for r in cli.split(",") if r]
-        assert cli == getattr(defaults, f.name), f.name
+        assert cli == f.default or (f.default is dataclasses.MISSING and cli == f.default_factory()), f.name
+
+
+@pytest.mark.parametrize("space, extra, want", [
+    # the bare command: the lowformer space's search_defaults (chosen by the audit)
+    ("lowformer", {}, ("zero-cost", 64, "prior", "accuracy", 6, 5000)),
+    # the user's own choice wins over the space's
+    ("lowformer", {"proxy": "train", "train_score": "loss", "epochs": 2, "zc_score": "zico"},
+     ("train", 64, "zico", "loss", 2, 5000)),
+    ("lowformer", {"proxy_resolution": 32, "zc_score": "naswot"},
+     ("zero-cost", 32, "naswot", "accuracy", 6, 5000)),
+    # a space without search_defaults: the fallbacks
+    ("tiny", {}, ("zero-cost", 32, "naswot", "accuracy", 6, 5000)),
+])
+def test_search_defaults_come_from_the_space(space, extra, want):
+    from lowformer_nas.search.settings import SearchSettings
+
+    s = SearchSettings(target="jetson", budget="1ms", space=space, **extra)
+    assert (s.proxy, s.proxy_resolution, s.zc_score, s.train_score, s.epochs,
+            s.max_train) == want
+    again = SearchSettings.from_dict(s.to_dict())
+    assert again.to_dict() == s.to_dict() and not s.differences(again)
+
+
+def test_runs_from_before_train_score_read_back_as_accuracy():
+    """A config.yaml written before --train-score existed: its trained trials were ranked by
+    accuracy, whatever today's default is."""
+    from lowformer_nas.search.settings import SearchSettings
+
+    old = SearchSettings(target="jetson", budget="1ms", proxy="train").to_dict()
+    del old["train_score"]
+    assert SearchSettings.from_dict(old).train_score == "accuracy"

@@ -64,6 +64,9 @@ def _tiny_dict():
     (lambda d: d["stages"][1].update(depth=[0, 1]), "stage1.depth=0"),
     (lambda d: d.update(head_widths=[[64]]), "head_widths"),
     (lambda d: d["stages"][0].update(width=[6]), "stage 0, but got 6"),
+    (lambda d: d.update(search_defaults={"colour": 1}), "'colour' in t.search_defaults"),
+    (lambda d: d.update(search_defaults={"epochs": "2"}), "search_defaults.epochs must be int"),
+    (lambda d: d.update(search_defaults=[1]), "search_defaults must be a mapping"),
 ])
 def test_invalid_spaces_are_rejected_with_the_key(mutate, fragment):
     d = _tiny_dict()

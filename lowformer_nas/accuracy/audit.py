@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import RunError
@@ -146,12 +147,35 @@ def training_values(configs, data, resolution: int, budgets: Sequence[Budget], s
 def surrogate_values(configs, cheap: Mapping[str, Tuple[str, List, List]],
                      truth: Sequence[float], seed: int) -> List[float]:
     """Leave-one-out random-forest predictions from the config and the cheap proxies."""
-    from .surrogate import MIN_POINTS, Surrogate, feature_matrix
+    from .prior import prior_features
+    from .surrogate import MIN_POINTS, Surrogate
 
     if len(truth) < MIN_POINTS:
         return [float("nan")] * len(truth)
-    extra = [{n: cheap[n][1][i] for n in cheap} for i in range(len(configs))]
-    return list(Surrogate(seed).loo_predictions(feature_matrix(configs, extra), truth))
+    x = prior_features(configs, prior_cheap(cheap, len(configs)))
+    return list(Surrogate(seed).loo_predictions(x, truth))
+
+
+def prior_cheap(cheap: Mapping[str, Tuple[str, List, List]], n: int) -> List[Dict[str, float]]:
+    """Per config, the cheap values the surrogate (and the shipped prior) learns from: size
+    and zero-cost scores. Not latency: a search's target is not the audit's."""
+    use = [k for k, (kind, _, _) in cheap.items() if kind in ("size", "zero-cost")]
+    return [{k: float(cheap[k][1][i]) for k in use} for i in range(n)]
+
+
+def audit_prior(rows: Sequence[GroundTruthRow], table: str, data, dataset: str,
+                zc_resolution: int, seed: int = 0, recipe_id: Optional[str] = None,
+                cache: Optional[ProxyCache] = None):
+    """The table as an ``AccuracyPrior``: what ``--zc-score prior`` fits its forest on."""
+    from .prior import AccuracyPrior
+
+    means = mean_by_config(list(rows), recipe_id)
+    configs = [r.arch() for r, _ in means.values()]
+    cheap = cheap_values(configs, data, zc_resolution, seed, None, cache)
+    return AccuracyPrior(Path(table).name, next(iter(means.values()))[0].recipe_id, dataset,
+                         zc_resolution, seed, tuple(configs),
+                         tuple(prior_cheap(cheap, len(configs))),
+                         tuple(acc for _, acc in means.values()))
 
 
 def run_audit(rows: Sequence[GroundTruthRow], table: str, data, *, zc_resolution: int,

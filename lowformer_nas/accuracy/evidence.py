@@ -89,8 +89,8 @@ def load_evidence(path: Optional[os.PathLike] = None) -> List[ProxyEvidence]:
 
 def audit_name(settings: Mapping[str, Any]) -> str:
     """The audit's name for the proxy a search ranks its picks by."""
-    if settings["proxy"] == "zero-cost":
-        return settings["zc_score"]
+    if settings["proxy"] == "zero-cost":  # the prior's held-out figure is the audit's LOO
+        return "surrogate (LOO)" if settings["zc_score"] == "prior" else settings["zc_score"]
     score = "accuracy" if settings.get("train_score", "accuracy") == "accuracy" else "-loss sum"
     return f"train {settings['epochs']}x{settings['max_train']} {score}"
 

@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--evidence", default=None, metavar="JSON",
                    help="also write each proxy's figures where searches read them (the "
                         "package's data/proxy_evidence.json is the project's)")
+    p.add_argument("--prior", default=None, metavar="JSON",
+                   help="also write the table as an accuracy prior for `search --zc-score "
+                        "prior` (the package's data/accuracy_prior.json is the project's)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_audit)
 
@@ -98,6 +101,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
         write_evidence(args.evidence, evidence_records(
             result, dataset, args.train_resolution or recipe.resolution,
             args.zc_resolution or recipe.resolution))
+    if args.prior:
+        from ..accuracy.audit import audit_prior
+        from ..accuracy.prior import write_prior
+
+        write_prior(args.prior, audit_prior(rows, args.table, data, dataset,
+                                            args.zc_resolution or recipe.resolution,
+                                            args.seed, args.recipe_id, cache))
     print(text + f"\nwrote {out}/audit.md, audit.json, audit.html")
     return 0
 

@@ -43,8 +43,7 @@ def _setting_defaults() -> Dict[str, Any]:
 
 def _register_search(sub: argparse._SubParsersAction) -> None:
     from ..accuracy.proxies import TRAIN_SCORES
-    from ..accuracy.zerocost import ZC_SCORES
-    from ..search.settings import BACKENDS, PRESCREENS, PROXIES, SAMPLERS
+    from ..search.settings import BACKENDS, PRESCREENS, PROXIES, SAMPLERS, SEARCH_ZC_SCORES
 
     d = _setting_defaults()
     p = sub.add_parser("search", help="hardware-aware search under a latency budget",
@@ -56,7 +55,7 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--space", default=d["space"], help=f"space name or YAML (default {d['space']})")
     p.add_argument("--trials", type=int, default=d["trials"],
                    help=f"trials (zero-cost stage in two-stage); default {d['trials']}")
-    p.add_argument("--proxy", default=d["proxy"], help=_choices(PROXIES, d["proxy"]))
+    p.add_argument("--proxy", default=None, help=" | ".join(PROXIES) + _space_default("proxy"))
     p.add_argument("--dataset", default=d["dataset"],
                    help="digits | fashion-mnist | cifar10 | imagefolder:PATH")
     p.add_argument("--data", dest="data_dir", help="dataset directory (fashion-mnist, cifar10)")
@@ -74,18 +73,24 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget-quantile", metavar="Q",
                    help="feasible when the predicted Q-quantile latency fits the budget "
                         "(default 0.9 for a profile calibrated on this machine, else 0.5)")
-    p.add_argument("--epochs", type=int, default=d["epochs"], help="epochs of a trained trial")
-    p.add_argument("--proxy-resolution", type=int, default=d["proxy_resolution"],
-                   help="image size for proxies (latency always at the space's resolution)")
-    p.add_argument("--zc-score", default=d["zc_score"], help=_choices(ZC_SCORES, d["zc_score"]))
-    p.add_argument("--train-score", default=d["train_score"],
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs of a trained trial" + _space_default("epochs"))
+    p.add_argument("--proxy-resolution", type=int, default=None,
+                   help="image size for proxies (latency always at the space's resolution)"
+                        + _space_default("proxy_resolution"))
+    p.add_argument("--zc-score", default=None,
+                   help=" | ".join(SEARCH_ZC_SCORES) + _space_default("zc_score"))
+    p.add_argument("--train-score", default=None,
                    help="what ranks trained candidates: validation accuracy, or the summed "
                         "training loss (negated; ranked architectures better in the audit at "
-                        "short budgets): " + _choices(TRAIN_SCORES, d["train_score"]))
-    p.add_argument("--top-k", type=int, default=d["top_k"], help="two-stage: trained candidates")
+                        "short budgets): " + " | ".join(TRAIN_SCORES)
+                        + _space_default("train_score"))
+    p.add_argument("--top-k", type=int, default=None,
+                   help="two-stage: trained candidates" + _space_default("top_k"))
     p.add_argument("--prescreen", default=d["prescreen"],
                    help="two-stage: " + _choices(PRESCREENS, d["prescreen"]))
-    p.add_argument("--max-train", type=int, default=d["max_train"], help="training images used")
+    p.add_argument("--max-train", type=int, default=None,
+                   help="training images used" + _space_default("max_train"))
     p.add_argument("--max-val", type=int, default=d["max_val"], help="validation images used")
     p.add_argument("--references", default=",".join(d["references"]),
                    help="models to score alike on the same target: official LowFormer names "
@@ -115,6 +120,19 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
 
 def _choices(allowed: Sequence[str], default: str) -> str:
     return f"{' | '.join(allowed)} (default {default})"
+
+
+def _space_default(name: str) -> str:
+    """Help text of an option a space may choose (``search_defaults`` in its YAML)."""
+    from ..search.settings import FALLBACK
+    from ..space import load_space
+
+    d = dict(load_space("lowformer").search_defaults)
+    if name == "train_score":
+        return (f" (default: the space's choice where the proxy trains, lowformer: "
+                f"{d.get(name, 'accuracy')}; else accuracy)")
+    return f" (default: the space's choice, lowformer: {d.get(name, FALLBACK[name])}; " \
+           f"else {FALLBACK[name]})"
 
 
 def _quantile_arg(text: "str | None") -> "float | None":

@@ -30,7 +30,8 @@ def score_label(settings: Any, stage: str) -> str:
     a zero-cost score's name, or what ranks trained candidates (``--train-score``)."""
     get = settings.get if isinstance(settings, dict) else lambda k, d=None: getattr(settings, k, d)
     if stage != "train":
-        return str(get("zc_score"))
+        zc = str(get("zc_score"))
+        return "predicted accuracy (prior)" if zc == "prior" else zc
     return "accuracy" if get("train_score", "accuracy") == "accuracy" else "-train loss sum"
 
 

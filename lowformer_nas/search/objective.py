@@ -112,6 +112,10 @@ class Evaluator:
                                 score=s.train_score, report=report)
                 ev.curve = list(res.curve)
                 ev.score = res.score(s.train_score)
+            elif s.zc_score == "prior":
+                from ..accuracy.prior import load_prior
+
+                ev.score = load_prior().score(cfg, ev.zc, self.data.num_classes)
             else:
                 ev.score = ev.zc[s.zc_score]
         ev.seconds = time.perf_counter() - start

@@ -18,14 +18,20 @@ from .feasibility import check_quantile
 BACKENDS = ("optuna", "ray")
 PRESCREENS = ("zc", "surrogate")  # two-stage: what picks the trained candidates
 SAMPLERS = ("nsga2", "tpe", "random")  # random: the baseline the others must beat
+# what ranks zero-cost candidates: one score, or the accuracy prior fitted on the ground-truth
+# table from all of them (accuracy/prior.py)
+SEARCH_ZC_SCORES = ZC_SCORES + ("prior",)
 # options that must match when a run directory is continued (trials may grow)
 IDENTITY = ("target", "budget_ms", "space", "proxy", "dataset", "seed", "measure", "epochs",
             "proxy_resolution", "zc_score", "sampler", "max_train", "max_val")
-# must match on resume too, but is not part of the study name (studies made before the option
-# existed keep their names); a run from before it was judged by its mean, i.e. about 0.5
-# options added later: part of the study name only when not at their default (earlier studies
-# keep their names)
+# options added later: part of the study name only when not at the value runs made before
+# them had (earlier studies keep their names, and their configs read back as such)
 LATER_IDENTITY = {"train_score": "accuracy"}
+# settings a space may choose for searches over it (``search_defaults`` in its YAML: the
+# proxy that exercises its choices); these values apply where neither the user nor the space
+# sets one. train_score has none: "accuracy", or the space's choice where the proxy trains.
+FALLBACK = {"proxy": "zero-cost", "proxy_resolution": 32, "zc_score": "naswot", "epochs": 6,
+            "max_train": 5000, "top_k": 8}
 RESUME_IDENTITY = IDENTITY + ("budget_quantile", "prescreen", *LATER_IDENTITY)
 
 
@@ -46,7 +52,7 @@ class SearchSettings:
     budget_ms: float = 0.0
     space: str = "lowformer"
     trials: int = 300
-    proxy: str = "zero-cost"
+    proxy: Optional[str] = None  # None: the space's search_defaults, else FALLBACK
     dataset: str = "digits"
     data_dir: Optional[str] = None
     backend: str = "optuna"
@@ -56,13 +62,13 @@ class SearchSettings:
     address: Optional[str] = None
     measure: bool = False
     sampler: str = "nsga2"
-    epochs: int = 6
-    proxy_resolution: int = 32
-    zc_score: str = "naswot"
-    train_score: str = "accuracy"  # what ranks trained candidates: accuracy | loss
-    top_k: int = 8
+    epochs: Optional[int] = None
+    proxy_resolution: Optional[int] = None
+    zc_score: Optional[str] = None
+    train_score: Optional[str] = None  # what ranks trained candidates: accuracy | loss
+    top_k: Optional[int] = None
     prescreen: str = "zc"
-    max_train: int = 5000
+    max_train: Optional[int] = None
     max_val: int = 1000
     references: List[str] = field(default_factory=lambda: ["all"])
     timeout: Optional[str] = None  # wall-clock limit of this invocation (not of the study)
@@ -71,6 +77,7 @@ class SearchSettings:
     verify: bool = True  # measure-and-refit the picks here, or write a verification kit
 
     def __post_init__(self) -> None:
+        self._fill_defaults()
         self.budget_ms = parse_budget(self.budget)
         self.budget_quantile = check_quantile(self.budget_quantile)
         if self.timeout is not None:
@@ -83,7 +90,11 @@ class SearchSettings:
             raise RunError(f"--prescreen {self.prescreen} picks the trained candidates of "
                            f"--proxy two-stage with --backend optuna, but got --proxy "
                            f"{self.proxy} --backend {self.backend}")
-        _check_choice("zc-score", self.zc_score, ZC_SCORES)
+        _check_choice("zc-score", self.zc_score, SEARCH_ZC_SCORES)
+        if self.zc_score == "prior" and self.proxy != "train":
+            from ..accuracy.prior import load_prior
+
+            load_prior().check_setting(self.dataset, self.proxy_resolution)
         _check_choice("train-score", self.train_score, TRAIN_SCORES)
         if self.train_score != "accuracy" and self.proxy == "zero-cost":
             raise RunError(f"--train-score ranks trained candidates and needs --proxy train or "
@@ -105,6 +116,22 @@ class SearchSettings:
             raise RunError(f"--address joins a Ray cluster and needs --backend ray, but "
                            f"--backend is {self.backend!r}")
 
+    def _fill_defaults(self) -> None:
+        """Options left unset take the space's ``search_defaults``, then ``FALLBACK``."""
+        unset = [k for k in (*FALLBACK, "train_score") if getattr(self, k) is None]
+        if not unset:
+            return
+        from ..space import load_space
+
+        chosen = dict(load_space(self.space).search_defaults) if isinstance(
+            self.space, str) else {}
+        for k in unset:
+            if k != "train_score":
+                setattr(self, k, chosen.get(k, FALLBACK[k]))
+        if self.train_score is None:
+            trains = self.proxy != "zero-cost"
+            self.train_score = chosen.get("train_score", "accuracy") if trains else "accuracy"
+
     @property
     def timeout_s(self) -> Optional[float]:
         return parse_duration(self.timeout) if self.timeout is not None else None
@@ -115,7 +142,7 @@ class SearchSettings:
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "SearchSettings":
         names = {f.name for f in fields(cls)}
-        d = dict({"budget_quantile": OLD_RUN_QUANTILE}, **d)
+        d = dict({"budget_quantile": OLD_RUN_QUANTILE, **LATER_IDENTITY}, **d)
         return cls(**{k: v for k, v in d.items() if k in names and k != "budget_ms"})
 
     def differences(self, other: "SearchSettings") -> List[str]:

@@ -20,7 +20,12 @@ from ..arch.config import (NUM_STAGES, STAGE_DEFAULTS, ArchConfig, StageConfig, 
 from ..errors import ConfigError, SpaceError, UnknownNameError
 
 SPACES_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
-_TOP_KEYS = ("name", "description", "resolution", "stages", "head_widths", "mbconv_bias")
+_TOP_KEYS = ("name", "description", "resolution", "stages", "head_widths", "mbconv_bias",
+             "search_defaults")
+# what a space may set for searches over it (the proxy that exercises its choices); the types
+# are checked here, the values by the search's own settings
+SEARCH_DEFAULT_TYPES = {"proxy": str, "proxy_resolution": int, "zc_score": str,
+                        "train_score": str, "epochs": int, "max_train": int, "top_k": int}
 
 
 def head_key(widths: Sequence[int]) -> str:
@@ -37,6 +42,7 @@ class SearchSpace:
     mbconv_bias: Tuple[bool, ...] = (True,)
     resolution: int = 224
     description: str = ""
+    search_defaults: Tuple[Tuple[str, Any], ...] = ()  # (setting, value) a search starts from
 
     def dimensions(self) -> Dict[str, List[Any]]:
         """Ordered ``param name -> choices`` (all categorical)."""
@@ -179,12 +185,28 @@ def space_from_dict(d: Any, where: str = "space") -> SearchSpace:
         raise SpaceError(f"{where}.resolution must be an int in [32, 1024], got {resolution!r}")
     bias = d.get("mbconv_bias", [True])
     space = SearchSpace(
+        search_defaults=_search_defaults(d.get("search_defaults", {}), where),
         name=str(d.get("name", where)), description=str(d.get("description", "")),
         stages=tuple(_parse_stage(i, s, where) for i, s in enumerate(stages)),
         head_widths=tuple(tuple(h) for h in heads),  # type: ignore[misc]
         mbconv_bias=tuple(bias if isinstance(bias, list) else [bias]), resolution=resolution)
     _check_choices(space, where)
     return space
+
+
+def _search_defaults(d: Any, where: str) -> Tuple[Tuple[str, Any], ...]:
+    if not isinstance(d, dict):
+        raise SpaceError(f"{where}.search_defaults must be a mapping of "
+                         f"{', '.join(SEARCH_DEFAULT_TYPES)}, got {d!r}")
+    for key, value in d.items():
+        kind = SEARCH_DEFAULT_TYPES.get(key)
+        if kind is None:
+            raise SpaceError(f"unknown key {key!r} in {where}.search_defaults; allowed: "
+                             f"{', '.join(SEARCH_DEFAULT_TYPES)}")
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise SpaceError(f"{where}.search_defaults.{key} must be {kind.__name__}, "
+                             f"got {value!r}")
+    return tuple(d.items())
 
 
 def list_spaces() -> List[str]:
