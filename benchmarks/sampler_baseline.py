@@ -2,6 +2,7 @@
 
     nice -n 5 python benchmarks/sampler_baseline.py              # resumable: one run at a time
     python benchmarks/sampler_baseline.py --evaluate              # the table from what is done
+    python benchmarks/sampler_baseline.py --results benchmarks/results/sampler_baseline_prior.json
 
 Each run is the bare command with one sampler and seed, ``lowformer-nas search --target
 jetson --latency-budget 5ms --sampler S --seed K --references none`` (default proxy and trial
@@ -80,7 +81,12 @@ def evaluate(res: dict) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--evaluate", action="store_true", help="print the table, run nothing")
+    ap.add_argument("--results", default=str(RESULTS),
+                    help="results file (one per default proxy: the runs compare within it)")
     args = ap.parse_args()
+    global RESULTS, RUNS
+    RESULTS = Path(args.results)
+    RUNS = RUNS / RESULTS.stem
     res = _load()
     if not args.evaluate:
         for seed in SEEDS:  # interleaved: one of each sampler per seed, so drift hits all

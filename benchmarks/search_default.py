@@ -2,8 +2,9 @@
 
     flock /tmp/lfnas-cpu.lock python benchmarks/search_default.py [--out DIR]
 
-Times the command in a fresh process (embedded defaults: space ``lowformer``, zero-cost proxy,
-digits, Optuna NSGA-II), checks every run file exists, and derives zero-cost throughput
+Times the command in a fresh process (embedded defaults: space ``lowformer`` and its
+``search_defaults``: the accuracy prior over zero-cost scores on digits at 64 px; Optuna
+NSGA-II), checks every run file exists, and derives zero-cost throughput
 (feasible candidates scored per minute, from each trial's own ``seconds``) and end-to-end
 trials per minute. Target: <= 10 minutes on the 2-core machine. Writes
 ``benchmarks/results/search_default.json`` and prints the figures.
@@ -46,6 +47,7 @@ def run(out: Path) -> dict:
         "zero_cost_candidates_per_min": round(60 / statistics.median(scored), 1),
         "trials_per_min_end_to_end": round(len(rows) / wall * 60, 1),
         "files_missing": [f for f in FILES if not (out / f).is_file()],
+        "proxy": summary_proxy(out),
         "family": {k: (None if v is None else {"latency_ms": round(v["latency_ms"], 3),
                                                "score": round(v["score"], 2)})
                    for k, v in family.items()},
@@ -53,6 +55,12 @@ def run(out: Path) -> dict:
                    f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}",
         "date": datetime.date.today().isoformat(),
     }
+
+
+def summary_proxy(out: Path) -> list:
+    """The summary's proxy and proxy-fidelity lines (what the run says it ranked by)."""
+    lines = (out / "summary.md").read_text().splitlines()
+    return [ln[2:] for ln in lines if ln.startswith(("- proxy ", "- proxy fidelity"))]
 
 
 def main() -> int:
