@@ -79,12 +79,12 @@ def evaluate(res: dict) -> dict:
 
 
 def main() -> int:
+    global RESULTS, RUNS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--evaluate", action="store_true", help="print the table, run nothing")
     ap.add_argument("--results", default=str(RESULTS),
                     help="results file (one per default proxy: the runs compare within it)")
     args = ap.parse_args()
-    global RESULTS, RUNS
     RESULTS = Path(args.results)
     RUNS = RUNS / RESULTS.stem
     res = _load()

@@ -40,7 +40,9 @@ def later_identity(settings: Any) -> Dict[str, Any]:
     reference-cache keys: keys made before an option existed stay valid)."""
     return {k: getattr(settings, k) for k, default in LATER_IDENTITY.items()
             if getattr(settings, k) != default}
-OLD_RUN_QUANTILE = 0.5
+
+
+OLD_RUN_QUANTILE = 0.5  # runs from before --budget-quantile were judged by the mean
 
 
 @dataclass
