@@ -68,9 +68,11 @@ class AccuracyPrior:
             raise ConfigError(f"the accuracy prior scores LowFormer configs, not {cfg!r}")
         params, macs, _ = count_params_macs(cfg, resolution=self.resolution,
                                             num_classes=num_classes)
+        from .surrogate import encode_config
+
         row = dict(zc, params=float(params), MACs=float(macs))
-        names = sorted(self.cheap[0])
-        x = prior_features([cfg], [{n: row.get(n, math.nan) for n in names}])
+        x = np.array([encode_config(cfg) + [float(row.get(n, math.nan))
+                                            for n in sorted(self.cheap[0])]])  # as fitted
         _, fill, forest = _fitted(self)
         bad = ~np.isfinite(x[0])
         x[0, bad] = fill[bad]  # a score that overflowed: the table's minimum, as in fitting
