@@ -26,7 +26,6 @@ from ..errors import ConfigError, RunError
 
 PRIOR = Path(__file__).resolve().parents[1] / "data" / "accuracy_prior.json"
 FORMAT = 1
-SIZE = ("params", "MACs")
 
 
 def prior_features(configs: Sequence[ArchConfig],
@@ -63,13 +62,12 @@ class AccuracyPrior:
     def score(self, cfg: Any, zc: Mapping[str, float], num_classes: int) -> float:
         """Predicted reference-recipe accuracy of ``cfg`` from its zero-cost scores ``zc``."""
         from ..arch.stats import count_params_macs
+        from .surrogate import encode_config
 
         if not isinstance(cfg, ArchConfig):
             raise ConfigError(f"the accuracy prior scores LowFormer configs, not {cfg!r}")
         params, macs, _ = count_params_macs(cfg, resolution=self.resolution,
                                             num_classes=num_classes)
-        from .surrogate import encode_config
-
         row = dict(zc, params=float(params), MACs=float(macs))
         x = np.array([encode_config(cfg) + [float(row.get(n, math.nan))
                                             for n in sorted(self.cheap[0])]])  # as fitted

@@ -46,6 +46,7 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
     from ..search.settings import BACKENDS, PRESCREENS, PROXIES, SAMPLERS, SEARCH_ZC_SCORES
 
     d = _setting_defaults()
+    _space_default = _space_defaults_help()
     p = sub.add_parser("search", help="hardware-aware search under a latency budget",
                        description="Search the space for the best proxy accuracy under a latency "
                                    "budget on a target; writes a run directory.")
@@ -122,17 +123,21 @@ def _choices(allowed: Sequence[str], default: str) -> str:
     return f"{' | '.join(allowed)} (default {default})"
 
 
-def _space_default(name: str) -> str:
-    """Help text of an option a space may choose (``search_defaults`` in its YAML)."""
+def _space_defaults_help():
+    """Help text of the options a space may choose (``search_defaults`` in its YAML), naming
+    the default space's choice (its YAML is read once per parser)."""
     from ..search.settings import FALLBACK
     from ..space import load_space
 
     d = dict(load_space("lowformer").search_defaults)
-    if name == "train_score":
-        return (f" (default: the space's choice where the proxy trains, lowformer: "
-                f"{d.get(name, 'accuracy')}; else accuracy)")
-    return f" (default: the space's choice, lowformer: {d.get(name, FALLBACK[name])}; " \
-           f"else {FALLBACK[name]})"
+
+    def text(name: str) -> str:
+        if name == "train_score":
+            return (f" (default: the space's choice where the proxy trains, lowformer: "
+                    f"{d.get(name, 'accuracy')}; else accuracy)")
+        return (f" (default: the space's choice, lowformer: {d.get(name, FALLBACK[name])}; "
+                f"else {FALLBACK[name]})")
+    return text
 
 
 def _quantile_arg(text: "str | None") -> "float | None":

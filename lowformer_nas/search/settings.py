@@ -125,8 +125,7 @@ class SearchSettings:
             return
         from ..space import load_space
 
-        chosen = dict(load_space(self.space).search_defaults) if isinstance(
-            self.space, str) else {}
+        chosen = dict(load_space(self.space).search_defaults)
         for k in unset:
             if k != "train_score":
                 setattr(self, k, chosen.get(k, FALLBACK[k]))
