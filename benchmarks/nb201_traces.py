@@ -17,7 +17,7 @@ import time
 from typing import Dict, Iterable, List
 
 from lowformer_nas._io import truncate_torn_tail
-from lowformer_nas.latency.graph import VARIANTS, TracedModel, trace_model
+from lowformer_nas.latency.graph import RULES_VERSION, TracedModel, trace_model
 from lowformer_nas.latency.kernels import Kernel
 
 DEFAULT_CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
@@ -29,13 +29,15 @@ def _encode(arch: str, tm: TracedModel) -> str:
     uniq: Dict[Kernel, int] = {}
     seq = [uniq.setdefault(k, len(uniq)) for k in tm.kernels]
     kept = {key: sum(1 << i for i in idx) for key, idx in tm.kept.items()}
-    return json.dumps({"arch": arch, "u": [list(k) for k in uniq], "s": seq,
+    return json.dumps({"arch": arch, "v": RULES_VERSION, "u": [list(k) for k in uniq], "s": seq,
                        "kept": {k: format(v, "x") for k, v in kept.items()}},
                       separators=(",", ":"))
 
 
 def _decode(line: str) -> tuple:
     d = json.loads(line)
+    if d.get("v") != RULES_VERSION:
+        raise KeyError("v")  # traced under older rewrite rules: traced again
     uniq = [Kernel(*k) for k in d["u"]]
     kernels = tuple(uniq[i] for i in d["s"])
     kept = {}
@@ -54,9 +56,8 @@ def load_cache(path: str) -> Dict[str, TracedModel]:
             try:
                 arch, tm = _decode(line)
             except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # torn line from a killed run: traced again
-            if set(tm.kept) >= set(VARIANTS):  # traced before a trait variant existed: again
-                out[arch] = tm
+                continue  # torn line from a killed run, or older rules: traced again
+            out[arch] = tm
     return out
 
 

@@ -14,8 +14,10 @@ PRIOR = {"peak_gflops": 1000.0, "bandwidth_gbs": 30.0, "launch_us": 5.0, "cores"
 def test_traits_checked_and_ordered():
     assert check_traits(["fold_constants", "dead_code_elimination"]) == (
         "dead_code_elimination", "fold_constants")
-    assert runtime_traits("TFLite") == (
+    assert runtime_traits("TensorRT") == (
         "dead_code_elimination", "fuse_conv_bn_act", "fold_constants") == check_traits(TRAITS)
+    assert runtime_traits("TFLite") == (
+        "dead_code_elimination", "fuse_conv_bn_act", "fold_zero_products")
     assert runtime_traits("pytorch") == ()
     with pytest.raises(ProfileError, match="unknown runtime trait 'fuse'.*fold_constants"):
         check_traits(["fuse"])
@@ -132,6 +134,42 @@ def test_zero_products_fold_without_folding_what_runs_on_zeros():
     assert len(dead.kernel_list(dce + ("fold_zero_products",))) == len(
         dead.kernel_list(dce + ("fold_constants",)))
     assert check_traits(["fold_zero_products", "fold_constants"]) == ("fold_constants",)
+
+
+class _ZeroInput(nn.Module):
+    """out = net(0 * x): the output no longer depends on the input."""
+
+    def __init__(self, c: int, depth: int) -> None:
+        super().__init__()
+        self.net = _net(c, depth)
+
+    def forward(self, x):  # noqa: ANN001
+        return self.net(x.mul(0.0))
+
+
+def test_zero_products_fold_a_model_whose_output_ignores_its_input():
+    """TFLite measures such NAS-Bench-201 networks at ~0.01 ms: the whole model is one
+    constant. Without dead-code removal the kernels still run, and a live model keeps its."""
+    dead = trace_model(_ZeroInput(16, 3), SHAPE)
+    dz = ("dead_code_elimination", "fold_zero_products")
+    assert dead.kernel_list(dz) == []
+    assert [k.op for k in dead.kernel_list(("fold_zero_products",))].count("conv") == 4
+    assert [k.op for k in trace_model(_ZeroFed(16, 4), SHAPE).kernel_list(dz)].count(
+        "conv") == 7
+
+
+def test_fit_is_not_dragged_by_one_outlier():
+    """Least absolute relative error: one row measured 3x too slow (a throttled phone)
+    leaves the predictions of the rows that agree with each other where they were."""
+    truth = fit([(_net(16, 1), SHAPE, 0.5), (_net(16, 6), SHAPE, 3.0)], prior=PRIOR)
+    models = [trace_model(_net(c, d), SHAPE) for c in (8, 16, 24) for d in (1, 3, 5)]
+    ms = predict_many(truth, models, SHAPE)
+    bad = ms.copy()
+    bad[4] *= 3.0
+    prof = fit([(m, SHAPE, t) for m, t in zip(models, bad)], prior=PRIOR, traits=())
+    got = predict_many(prof, models, SHAPE)
+    clean = np.arange(len(ms)) != 4
+    assert np.max(np.abs(got[clean] / ms[clean] - 1.0)) < 0.01  # least squares: +2.7% each
 
 
 def test_traits_decided_from_rows_alone():
