@@ -51,6 +51,63 @@ def test_analytic_kernels_match_traced_variants():
             assert enumerate_kernels(cfg, res, batch) == traced, (label, res, batch)
 
 
+class _TokensToConv:
+    """PVT's MLP: tokens (B, N, C) -> transposed view (B, C, H, W) -> depthwise conv, then back
+    to tokens for a linear layer with bias (copies) and one without (reads in place)."""
+
+    def __new__(cls):  # noqa: D102
+        import torch.nn as nn
+
+        class M(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.dw = nn.Conv2d(16, 16, 3, 1, 1, groups=16)
+                self.fc = nn.Linear(16, 16)
+                self.fc_nobias = nn.Linear(16, 16, bias=False)
+
+            def forward(self, x):  # noqa: ANN001
+                b, c, h, w = x.shape
+                tokens = x.flatten(2).transpose(1, 2).contiguous()  # (B, N, C), an element copy
+                y = self.dw(tokens.transpose(1, 2).view(b, c, h, w))
+                z = y.flatten(2).transpose(1, 2)  # a transposed view of the conv's output
+                return self.fc(z) + self.fc_nobias(z)
+
+        return M()
+
+
+def test_trace_records_the_copies_torch_makes_of_strided_inputs():
+    """The dw conv's input is a transposed view (copied by torch: one element copy of its 4,096
+    elements first); ``fc`` (addmm) copies its transposed input, ``fc_nobias`` (mm) does not."""
+    import torch.nn as nn
+
+    ks = trace_kernels(_TokensToConv(), (1, 16, 16, 16))
+    assert [(k.op, k.h if k.op == "copy" else k.bias) for k in ks] == [
+        ("copy", 4096), ("copy", 4096), ("dw", True), ("copy", 4096), ("linear", True),
+        ("linear", False), ("add", False)]  # .contiguous(), then the two torch makes
+    from lowformer_nas.latency.graph import trace_model
+
+    assert trace_model(_TokensToConv(), (1, 16, 16, 16)).kernel_list(
+        ("fuse_conv_bn_act",)) == ks  # the dataflow trace keeps them where their conv runs
+    plain = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3, groups=8), nn.Flatten(),
+                          nn.Linear(8 * 28 * 28, 4))
+    assert "copy" not in [k.op for k in trace_kernels(plain, (1, 3, 32, 32))]
+
+
+def test_attention_kernel_with_fewer_keys_is_timed_as_such():
+    """PVT attends 3,136 queries to 49 spatially reduced keys: the timing module must not
+    attend 3,136 x 3,136 (it did, and timed 40 ms where the model spends ~1)."""
+    import torch
+
+    from lowformer_nas.latency.kernel_modules import kernel_module
+    from lowformer_nas.latency.kernels import Kernel
+
+    mod, x = kernel_module(Kernel("sdpa", 1, 2, 8, 64, 4))
+    with torch.inference_mode():
+        out = mod(x)
+    assert tuple(x.shape) == (1, 2, 64, 8) and tuple(out.shape) == (1, 2, 64, 8)
+    assert tuple(mod.k.shape) == (1, 2, 4, 8)
+
+
 def test_kernels_are_fused_and_typed():
     ks = enumerate_kernels(get_arch("lowformer_test"), 64)
     ops = {k.op for k in ks}

@@ -135,6 +135,14 @@ def _kept(values: List[_Value], outputs: Sequence[int], n_kernels: int, dce: boo
                          if live[i] and needs_run(v)}))
 
 
+def _with_implicit_copies(values: List[_Value], kept: Tuple[int, ...]) -> Tuple[int, ...]:
+    """Add the input copies the recorder put before a conv / linear (``trace._implicit_copy``:
+    kernels no value owns) wherever that conv / linear runs."""
+    owned = {v.kernel for v in values}
+    keep = set(kept)
+    return tuple(sorted(keep | {i - 1 for i in keep if i > 0 and i - 1 not in owned}))
+
+
 def variant_key(traits: Sequence[str]) -> str:
     """The ``TracedModel.kept`` key of a trait set (fold_constants wins over zero products)."""
     fold = next((k for k, t in _FOLDS if t in traits), "")
@@ -197,6 +205,7 @@ def trace_model(model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> Tr
     rec.value_of(x, const=False)
     y = run_recorded(model, x, rec)
     outs = [rec.ids[id(t)] for t in _tensors(y) if id(t) in rec.ids]
-    kept = {key: _kept(rec.values, outs, len(rec.kernels), "dce" in key,
-                       next((k for k, _ in _FOLDS if k in key), "")) for key in VARIANTS}
+    kept = {key: _with_implicit_copies(rec.values, _kept(
+        rec.values, outs, len(rec.kernels), "dce" in key,
+        next((k for k, _ in _FOLDS if k in key), ""))) for key in VARIANTS}
     return TracedModel(tuple(int(s) for s in input_shape), tuple(rec.kernels), kept)

@@ -2,7 +2,7 @@
 in isolation with the same layers, layouts and fusions the full model uses."""
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 from .kernels import Kernel
 
@@ -42,9 +42,20 @@ def _modules() -> Any:
             return x + self.other
 
     class SDPA(nn.Module):
-        """Input (n, heads, 3*d, L) as the qkv conv leaves it; permute + chunk like timm."""
+        """Input (n, heads, 3*d, L) as the qkv conv leaves it; permute + chunk like timm.
+        With ``kv`` (keys and values of another length, e.g. PVT's spatially reduced ones)
+        the input is the queries (n, heads, Lq, d)."""
+
+        def __init__(self, kv: Optional[Tuple[int, ...]] = None) -> None:
+            super().__init__()
+            self.cross = kv is not None
+            if kv is not None:
+                self.register_buffer("k", torch.randn(*kv))
+                self.register_buffer("v", torch.randn(*kv))
 
         def forward(self, x):  # noqa: ANN001
+            if self.cross:
+                return F.scaled_dot_product_attention(x, self.k, self.v)
             q, k, v = x.permute(0, 1, 3, 2).chunk(3, dim=3)
             return F.scaled_dot_product_attention(q, k, v)
 
@@ -84,6 +95,8 @@ def kernel_module(kr: Kernel) -> Tuple[Any, Any]:
     shape4 = (kr.n, kr.cin, kr.h, kr.w)
     if kr.op in ("conv", "pw", "dw", "convT"):
         return _conv_module(kr), torch.randn(*shape4)
+    if kr.op == "sdpa" and kr.w != kr.h:  # cin=heads, cout=head_dim, h=Lq, w=Lk
+        return SDPA((kr.n, kr.cin, kr.w, kr.cout)), torch.randn(kr.n, kr.cin, kr.h, kr.cout)
     if kr.op == "sdpa":
         return SDPA(), torch.randn(kr.n, kr.cin, 3 * kr.cout, kr.h)
     if kr.op == "copy" and kr.cin == kr.cout == 1:  # an element copy: a transposing one

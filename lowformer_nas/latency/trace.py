@@ -137,6 +137,27 @@ def _record(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
     return Kernel("eltwise", n, c, c, h, w)
 
 
+def _implicit_copy(kr: Kernel, x: Any) -> Optional[Kernel]:
+    """The element copy torch's CPU kernels make of a strided input view, which a kernel timed
+    on a contiguous input does not pay: a conv copies a transposed view unless its strides are
+    exactly channels-last (PVT's ``x.transpose(1, 2).view(B, C, H, W)`` at batch 1 into a
+    depthwise conv: 6.5 of its 31 ms here); a linear layer with bias (addmm) copies a
+    transposed input, one without (mm, LeViT's) reads it in place (checked with torch's
+    profiler; a full conv copies channels-last input too, not recorded: LowFormer's analytic
+    kernel list, which must equal its trace, leaves it out at batch > 1)."""
+    import torch
+
+    if kr.op not in ("conv", "pw", "dw", "linear") or not isinstance(x, torch.Tensor):
+        return None
+    if x.is_contiguous() or (kr.op == "linear" and not kr.bias):
+        return None
+    if x.dim() == 4 and kr.op != "linear":
+        n, c, h, w = x.shape
+        if tuple(x.stride()) == (c * h * w, 1, w * c, c):
+            return None  # channels-last as a conv writes it: read in place
+    return Kernel("copy", 1, 1, 1, int(x.numel()), 1)
+
+
 class _Recorder:
     """Dispatch-mode body: records kernels and folds BN/activations into their producer."""
 
@@ -157,6 +178,9 @@ class _Recorder:
             kr = _record(name, args, out)
             if kr is None:
                 return
+            copy = _implicit_copy(kr, x)
+            if copy is not None:
+                self.kernels.append(copy)
             self.kernels.append(kr)
         self.last_out = out
 
