@@ -1,0 +1,119 @@
+"""How far any latency model of the kernel counts can go on one column of the NAS-Bench-201
+table, and whether what is left is measurement noise: a diagnosis, not a product path.
+
+1. All rows (dead-output networks left out), one free non-negative cost per distinct kernel
+   plus a per-model constant, fitted in-sample by least absolute relative error: the ceiling of
+   every additive model of the trace under the given runtime traits (``within10``,
+   ``spearman``). A few-shot fit of N rows cannot beat it by more than noise.
+2. Whether the residual of that fit depends on the architecture at all: a random forest on
+   the one-hot cell edges (NAS-Bench-201-specific, which is why this lives here and not in the
+   product), 3-fold cross-validated R^2 of the log residual. Near 0: no function of the
+   architecture explains it, so it is the device's timing noise, and ``noise_sigma`` (the log
+   residual's standard deviation) bounds what any predictor reaches.
+
+    python benchmarks/device_latency_nb201_ceiling.py --csv nb201_latency.csv \
+        --device essential_ph_1_ms [--traits dead_code_elimination,fold_zero_products]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from datetime import datetime, timezone
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+from lowformer_nas._io import atomic_write_text  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                   "device_latency_nb201_ceiling.json")
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+
+
+def unique_counts(lists) -> np.ndarray:
+    """Rows: counts of each distinct kernel (BN / activation passes as the traits leave them),
+    plus a column of ones."""
+    from lowformer_nas.latency.fewshot_terms import pieces
+
+    uniq: dict = {}
+    rows = []
+    for ks in lists:
+        c: Counter = Counter()
+        for k, n in Counter(ks).items():
+            for p in pieces(k, True):
+                c[uniq.setdefault(p, len(uniq))] += n
+        rows.append(c)
+    U = np.zeros((len(lists), len(uniq) + 1))
+    U[:, -1] = 1.0
+    for i, c in enumerate(rows):
+        for u, n in c.items():
+            U[i, u] = n
+    return U
+
+
+def l1_relative_fit(U: np.ndarray, y: np.ndarray, iters: int = 6) -> np.ndarray:
+    from scipy.optimize import nnls
+
+    A = U / y[:, None]
+    sw = np.ones(len(y))
+    for _ in range(iters):
+        w = nnls(A * sw[:, None], sw, maxiter=50 * A.shape[1])[0]
+        sw = 1.0 / np.sqrt(np.maximum(np.abs(A @ w - 1.0), 0.05))
+    return w
+
+
+def edge_onehot(arch: str) -> np.ndarray:
+    edges = [e.split("~")[0] for part in arch.strip("|").split("|+|") for e in part.split("|")]
+    v = np.zeros(len(edges) * len(OPS))
+    for i, e in enumerate(edges):
+        v[i * len(OPS) + OPS.index(e)] = 1.0
+    return v
+
+
+def main() -> int:
+    from scipy.stats import spearmanr
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.model_selection import cross_val_predict
+
+    from device_latency_nb201 import read_column
+    from lowformer_nas.latency.traits import check_traits
+    from nb201_traces import DEFAULT_CACHE, trace_all
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--csv", required=True)
+    ap.add_argument("--device", required=True)
+    ap.add_argument("--traits", default="", help="comma-separated runtime traits")
+    ap.add_argument("--trace-cache", default=DEFAULT_CACHE)
+    ap.add_argument("--out", default=OUT)
+    args = ap.parse_args()
+    traits = check_traits([t for t in args.traits.split(",") if t])
+    data = [(a, v) for a, v in read_column(args.csv, args.device) if v > 0.05]  # not dead
+    traces = trace_all([a for a, _ in data], args.trace_cache, progress=False)
+    y = np.array([v for _, v in data])
+    U = unique_counts([traces[a].kernel_list(traits) for a, _ in data])
+    pred = U @ l1_relative_fit(U, y)
+    rel = pred / y - 1.0
+    resid = np.log(pred / y)
+    H = np.array([edge_onehot(a) for a, _ in data])
+    rf = RandomForestRegressor(100, min_samples_leaf=20, n_jobs=1, random_state=0)
+    cv = cross_val_predict(rf, H, resid, cv=3)
+    res = {"device": args.device, "traits": list(traits), "rows": len(y),
+           "distinct_kernels": U.shape[1] - 1,
+           "within10": float(np.mean(np.abs(rel) <= 0.10)),
+           "mape": float(np.mean(np.abs(rel))), "spearman": float(spearmanr(pred, y)[0]),
+           "residual_r2_from_architecture": float(1 - np.mean((resid - cv) ** 2) / resid.var()),
+           "noise_sigma": float(resid.std()),
+           "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    results = json.load(open(args.out)) if os.path.isfile(args.out) else {}
+    results[f"{args.device}|{','.join(traits) or '-'}"] = res
+    atomic_write_text(args.out, json.dumps(results, indent=1) + "\n")
+    print(json.dumps(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
