@@ -30,10 +30,16 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
 def whole_model_ms() -> Dict[str, float]:
+    """Whole-model medians: the per-set result files, then the latest calibration round of
+    ``latency_timm_calibrations.py`` (which alone has the third held-out set)."""
     out = {}
     for name in ("latency_timm.json", "latency_timm_heldout.json", "latency_timm_heldout2.json"):
         data = json.load(open(os.path.join(RESULTS, name)))
         out.update({m: statistics.median(v) for m, v in data["rounds"].items()})
+    cal = os.path.join(RESULTS, "latency_timm_calibrations_v2.json")
+    if os.path.isfile(cal):
+        last = json.load(open(cal))["calibrations"][-1]
+        out.update({r["model"]: r["measured_ms"] for r in last["rows"]})
     return out
 
 

@@ -108,6 +108,25 @@ def test_attention_kernel_with_fewer_keys_is_timed_as_such():
     assert tuple(mod.k.shape) == (1, 2, 4, 8)
 
 
+def test_timing_modules_run_what_the_kernel_says():
+    """Attention matmuls and softmax were timed as a ReLU, and a linear layer's BN was
+    dropped: each module must compute the kernel's own op on the kernel's shapes."""
+    import torch
+    import torch.nn as nn
+
+    from lowformer_nas.latency.kernel_modules import kernel_module
+    from lowformer_nas.latency.kernels import Kernel
+
+    mm, x = kernel_module(Kernel("matmul", 1, 16, 49, 196, 1))
+    sm, y = kernel_module(Kernel("softmax", 1, 4, 4, 49, 49))
+    lin, z = kernel_module(Kernel("linear", 1, 32, 64, 196, 1, bn=True, act="hardswish"))
+    with torch.inference_mode():
+        assert tuple(mm(x).shape) == (196, 49)
+        assert torch.allclose(sm(y).sum(-1), torch.ones(1, 4, 49))
+        assert tuple(lin(z).shape) == (196, 64)
+    assert any(isinstance(m, nn.BatchNorm1d) for m in lin.modules())
+
+
 def test_kernels_are_fused_and_typed():
     ks = enumerate_kernels(get_arch("lowformer_test"), 64)
     ops = {k.op for k in ks}

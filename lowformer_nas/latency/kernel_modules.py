@@ -83,7 +83,15 @@ def _modules() -> Any:
         def forward(self, x):  # noqa: ANN001
             return self.norm(x)
 
-    return Add, SDPA, HeadMerge, GN, ElementCopy
+    class MatMul(nn.Module):
+        def __init__(self, k: int, n: int) -> None:
+            super().__init__()
+            self.register_buffer("other", torch.randn(k, n))
+
+        def forward(self, x):  # noqa: ANN001
+            return x @ self.other
+
+    return Add, SDPA, HeadMerge, GN, ElementCopy, MatMul
 
 
 def kernel_module(kr: Kernel) -> Tuple[Any, Any]:
@@ -91,7 +99,7 @@ def kernel_module(kr: Kernel) -> Tuple[Any, Any]:
     import torch
     import torch.nn as nn
 
-    Add, SDPA, HeadMerge, GN, ElementCopy = _modules()
+    Add, SDPA, HeadMerge, GN, ElementCopy, MatMul = _modules()
     shape4 = (kr.n, kr.cin, kr.h, kr.w)
     if kr.op in ("conv", "pw", "dw", "convT"):
         return _conv_module(kr), torch.randn(*shape4)
@@ -112,9 +120,14 @@ def kernel_module(kr: Kernel) -> Tuple[Any, Any]:
         return nn.AdaptiveAvgPool2d(1), torch.randn(*shape4)
     if kr.op == "maxpool":
         return nn.MaxPool2d(kr.k, kr.s, kr.k // 2), torch.randn(*shape4)
-    if kr.op == "linear":
-        return nn.Sequential(nn.Linear(kr.cin, kr.cout, bias=kr.bias), _act(kr.act)), \
-            torch.randn(kr.n * kr.h * kr.w, kr.cin)
+    if kr.op == "linear":  # with BN: LeViT's linear + BatchNorm1d, a pass of its own in eager
+        return nn.Sequential(nn.Linear(kr.cin, kr.cout, bias=kr.bias),
+                             nn.BatchNorm1d(kr.cout) if kr.bn else nn.Identity(),
+                             _act(kr.act)), torch.randn(kr.n * kr.h * kr.w, kr.cin)
+    if kr.op == "matmul":  # (rows x cin) @ (cin x cout), attention's q @ k^T and attn @ v
+        return MatMul(kr.cin, kr.cout), torch.randn(kr.n * kr.h * kr.w, kr.cin)
+    if kr.op == "softmax":
+        return nn.Softmax(dim=-1), torch.randn(*shape4)
     if kr.op == "ln":
         return nn.Sequential(nn.LayerNorm(kr.cin), _act(kr.act)), \
             torch.randn(kr.n * kr.h * kr.w, kr.cin)

@@ -235,7 +235,8 @@ def kernel_bytes(kr: Kernel) -> Tuple[float, float]:
         return 4.0 * kr.n * kr.cin * (3 * kr.h * kr.cout + kr.h * kr.w + kr.h * kr.cout), 0.0
     if kr.op in ("linear", "matmul"):
         main = kr.n * kr.h * kr.w * (kr.cin + kr.cout) + kr.cin * kr.cout
-        return 4.0 * main, 4.0 * kr.n * kr.cout * 2 * int(bool(kr.act))
+        return 4.0 * main, 4.0 * kr.n * kr.h * kr.w * kr.cout * 2 * (int(kr.bn) +
+                                                                       int(bool(kr.act)))
     if kr.op == "add":
         return 12.0 * kr.n * kr.cin * kr.h * kr.w, 0.0
     if kr.op == "copy":

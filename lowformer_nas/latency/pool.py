@@ -38,6 +38,11 @@ def _maybe_bare(rng: random.Random) -> Dict[str, Any]:
     return {"bn": False, "act": "", "bias": False} if rng.random() < 0.5 else {}
 
 
+def _linear_norm(rng: random.Random) -> Dict[str, Any]:
+    """Half of the token-wise linear layers as LeViT's: no bias, a BatchNorm1d pass after."""
+    return {"bn": True, "bias": False} if rng.random() < 0.5 else {"bias": True}
+
+
 def _maxpool(kr: Kernel, rng: random.Random) -> Kernel:
     """A windowed max pool over ``kr``'s input (CNN stems and downsampling)."""
     return Kernel("maxpool", kr.n, kr.cin, kr.cin, kr.h, kr.w, rng.choice((2, 3)),
@@ -60,7 +65,7 @@ FOREIGN = {"dw": ((0.25, lambda kr, rng: kr._replace(k=rng.choice(WIDE_DW))),
                    (0.25, lambda kr, rng: Kernel("copy", kr.n, 1, 1, kr.cin * kr.h * kr.w, 1)),
                    (0.1, _maxpool)),
            "pw": ((0.15, lambda kr, rng: Kernel("linear", kr.n, kr.cin, kr.cout, kr.h * kr.w, 1,
-                                                act=kr.act, bias=True)),
+                                                act=kr.act, **_linear_norm(rng))),
                   (0.04, _maxpool),
                   (0.1, lambda kr, rng: kr._replace(bn=False, act="")))}
 
