@@ -31,7 +31,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                    "latency_timm_calibrations_v2.json")
 
 
-def one_calibration(rounds: int) -> dict:
+def one_calibration(rounds: int, keep: str = "") -> dict:
     """A first-use `local` profile in a fresh cache, then 2 x ``rounds`` interleaved rounds of
     every model, evaluated with that profile."""
     import torch
@@ -43,6 +43,8 @@ def one_calibration(rounds: int) -> dict:
     os.environ["LOWFORMER_NAS_CACHE"] = cache
     try:
         prof = get_target("local")
+        if keep:  # the profile and its journal, for offline refits
+            shutil.copytree(cache, os.path.join(keep, os.path.basename(cache)))
         models = SETS["all"]
         per: dict = {m: [] for m in models}
         with threads_set(1):
@@ -86,11 +88,12 @@ def main() -> int:
     ap.add_argument("--calibrations", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--out", default=OUT)
+    ap.add_argument("--keep", default="", help="copy each calibration's cache here")
     args = ap.parse_args()
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
     for _ in range(args.calibrations):
-        rec = one_calibration(args.rounds)
+        rec = one_calibration(args.rounds, args.keep)
         rec.update(code=rev, date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         data = json.load(open(args.out)) if os.path.isfile(args.out) else {"calibrations": []}
         data["calibrations"].append(rec)
