@@ -445,3 +445,26 @@ def test_a_1x1_depthwise_conv_has_its_own_correction_and_old_profiles_keep_their
                                                      "coef": []}}}
     a, b = Predictor(old).kernel_ms([dw1, dw3]), Predictor(new).kernel_ms([dw1, dw3])
     assert b[0] == pytest.approx(8.0 * a[0]) and b[1] == pytest.approx(a[1])
+
+
+def test_predict_outside_the_calibrated_resolutions_says_so(tmp_path, capsys):
+    """LowFormer-B0 at 96 px ran 20-41% above a profile calibrated at 160-224 px (torch's slow
+    path for 3x3 maps): such a prediction is flagged, one inside the span is not."""
+    data = json.loads(open(os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks",
+                                        "results", "latency_timm_profile_local.json")).read())
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(dict(data, resolutions=[160, 224])))
+    for res, flagged in ((96, True), (192, False), (256, True)):
+        assert main(["predict", "lowformer_b0", "--target", str(path),
+                     "--resolution", str(res)]) == 0
+        out = capsys.readouterr().out
+        assert ("extrapolated: " + f"{res} px is outside the 160-224 px" in out) == flagged
+    assert main(["predict", "lowformer_b0", "--target", str(path), "--resolution", "96",
+                 "--json"]) == 0
+    assert "outside the 160-224 px" in json.loads(capsys.readouterr().out)["note"]
+    from lowformer_nas.latency import load_profile
+    from lowformer_nas.search.run import _resolution_note
+
+    assert "outside the 160-224 px" in _resolution_note(load_profile(path), 32)
+    assert "warning: target" in capsys.readouterr().err  # a search of the tiny space says so
+    assert _resolution_note(load_profile(path), 224) is None

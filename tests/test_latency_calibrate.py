@@ -74,6 +74,9 @@ def test_calibrate_interrupt_resume_and_profile(cache, tmp_path, capsys):
     assert {"cpu", "machine", "cores", "torch", "backend", "threads"} <= set(data["host"])
     assert data["host"]["measured_here"] is True and data["host"]["machine"] == architecture()
     assert data["created"] and data["params"]["corrections"]
+    sides = {r["resolution"] for r in map(json.loads, Path(data["journal"]).read_text()
+                                           .splitlines()) if r.get("kind") == "model"}
+    assert data["resolutions"] == [min(sides), max(sides)]
     # 3) the user profile is now the target of that name; predictions come with uncertainty
     from lowformer_nas.arch.registry import get_arch
 

@@ -139,15 +139,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
         p = prof.predict(model, resolution=args.resolution, batch=args.batch)
     else:
         p = prof.predict_model(model, resolution=args.resolution, batch=args.batch)
+    note = prof.resolution_note(args.resolution)
     if args.json:
         print(json.dumps(dict(p.to_dict(), arch=name, resolution=args.resolution,
                               batch=args.batch, profile_description=prof.describe(),
-                              profile_sha256=prof.sha256, profile_host=prof.host)))
+                              profile_sha256=prof.sha256, profile_host=prof.host,
+                              note=note or None)))
         return 0
     lo, hi = p.central_interval(0.9)
     print(f"{name} @{args.resolution} batch {args.batch} on {prof.name}: "
           f"{p.latency_ms:.2f} +- {p.std_ms:.2f} ms predicted (90% interval "
-          f"{lo:.2f}-{hi:.2f} ms)")
+          f"{lo:.2f}-{hi:.2f} ms)" + (f"\n  {note}" if note else ""))
     for stage, ms in p.per_stage.items():
         print(f"  {stage:<9} {ms:8.2f} ms")
     print(f"profile: {prof.describe()}")

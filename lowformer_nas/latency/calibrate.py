@@ -276,7 +276,13 @@ def _profile_of(j: Journal, budget_minutes: Optional[float]) -> Profile:
                                   clock=h.get("clock", "wall")),
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         space=h["space"], budget_minutes=budget_minutes, journal=str(j.path),
-                        fit_version=FIT_VERSION)
+                        fit_version=FIT_VERSION, resolutions=_span(models))
+
+
+def _span(models: List[Dict[str, Any]]) -> Optional[List[int]]:
+    """[smallest, largest] input side of the measured whole models (None: none measured)."""
+    res = [int(r.get("resolution", 224)) for r in models]
+    return [min(res), max(res)] if res else None
 
 
 def calibrate_device(device: str = "local", backend: str = "torch", threads: int = 1,

@@ -23,8 +23,9 @@ FORMAT_VERSION = 1
 # bump when the fit changes so cached 'local' profiles are refitted (6: measurements in the
 # steady allocator regime, allocator.py, in a journal of their own; 7: kernel corrections
 # clamp their features to the fitted range; 8: kernel_sum_scale for other families; 9: a
-# token-wise linear layer's BN / activation passes cover all its rows)
-FIT_VERSION = 9
+# token-wise linear layer's BN / activation passes cover all its rows; 10: the calibrated
+# resolution span is recorded, so predictions outside it are flagged)
+FIT_VERSION = 10
 
 
 def cache_dir() -> Path:
@@ -98,6 +99,17 @@ class Profile:
     def host(self) -> Optional[Dict[str, Any]]:
         """The machine that measured this profile's numbers (``platform`` in older files)."""
         return self.data.get("host", self.data.get("platform"))
+
+    def resolution_note(self, resolution: int) -> str:
+        """Empty inside the resolutions the profile's whole models were measured at; else a
+        warning: outside, kernels run at map sizes never timed (torch on this repository's
+        CPU takes a slow conv path for 3x3 maps: LowFormer-B0 at 96 px measured 22-29 ms
+        against 17 ms at 112-128 px, 20-41% above the prediction; docs/predictor.md)."""
+        span = self.data.get("resolutions")
+        if not span or span[0] <= resolution <= span[1]:
+            return ""
+        return (f"extrapolated: {resolution} px is outside the {span[0]}-{span[1]} px this "
+                f"profile was calibrated at; its interval was not checked there")
 
     def describe_host(self) -> str:
         from .host import describe_host

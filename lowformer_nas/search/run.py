@@ -135,6 +135,17 @@ def _machine() -> Dict[str, Any]:
             "torch_threads": torch.get_num_threads()}
 
 
+def _resolution_note(profile: Any, resolution: int) -> Optional[str]:
+    """A profile calibrated at other input sizes than the space's: said on stderr, kept in
+    config.yaml (the search's latencies are extrapolated)."""
+    import sys
+
+    note = profile.resolution_note(resolution) if hasattr(profile, "resolution_note") else ""
+    if note:
+        sys.stderr.write(f"lowformer-nas: warning: target {profile.name!r}: {note}\n")
+    return note or None
+
+
 def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
     """Create or reopen the run directory, take its lock, write ``config.yaml``."""
     out = Path(settings.out) if settings.out else default_out(settings)
@@ -154,7 +165,8 @@ def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
            "stages": stage_plan(settings), "seeds": _seeds(settings),
            "space": {"name": space.name, "resolution": space.resolution, "size": space.size()},
            "profile": {"name": profile.name, "sha256": profile.sha256,
-                       "source": profile.source, "describe": str(profile.describe())},
+                       "source": profile.source, "describe": str(profile.describe()),
+                       "resolution_note": _resolution_note(profile, space.resolution)},
            "machine": _machine(), "versions": _versions()}
     atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(doc, sort_keys=False))
     return RunDir(out, fd)
