@@ -115,6 +115,7 @@ def summarize(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
                            for k in ("within10", "mape", "spearman", "kendall", "flops_spearman")}
     out.update(n_train=runs[0]["n_train"], n_test=runs[0]["n_test"],
                seeds=[r["seed"] for r in runs], traits_per_seed=[r["traits"] for r in runs],
+               per_seed={k: [r[k] for r in runs] for k in ("within10", "spearman")},
                aggregate="median over seeds")
     return out
 
