@@ -229,3 +229,16 @@ def test_from_measurements_one_and_two_rows(tmp_path):
     prof = calibrate_from_models("phone-a", str(two), prior=PRIOR)
     got = [prof.predict(resolve_arch(m)[1]).latency_ms for m in ("lowformer_e1", "lowformer_e3")]
     assert got == pytest.approx([1.7, 3.6], rel=0.05)
+
+
+def test_a_priors_traits_are_the_incumbent():
+    """Rows that cannot tell trait sets apart (no dead code, no zero products) keep the
+    prior's traits, given in any order, instead of the simplest set."""
+    models = [trace_model(_net(c, d), SHAPE) for c in (8, 16) for d in (1, 2, 4, 6)]
+    truth = fit([(_net(16, 1), SHAPE, 0.5), (_net(16, 6), SHAPE, 3.0)], prior=PRIOR)
+    ms = predict_many(truth, models, SHAPE)
+    prior = dict(PRIOR, traits=["fold_constants", "dead_code_elimination"])
+    prof = fit([(m, SHAPE, t) for m, t in zip(models, ms)], prior=prior)
+    assert prof.data["params"]["traits"] == ["dead_code_elimination", "fold_constants"]
+    assert fit([(m, SHAPE, t) for m, t in zip(models, ms)], prior=PRIOR).data[
+        "params"]["traits"] == []

@@ -195,7 +195,9 @@ def choose(traced: Sequence[Any], y: np.ndarray, roof: Dict[str, Any],
     earlier, simpler one; the reported LOO is the chosen setting's, slightly optimistic);
     below that one setting is used (the prior's traits, strong pull), so its LOO is honest."""
     c0 = launch_ms(roof)
-    prior_traits = tuple(roof.get("traits", ()))  # the incumbent: others must beat it clearly
+    from .traits import check_traits
+
+    prior_traits = check_traits(roof.get("traits", ()))  # the incumbent: others must beat it
     cands = [tuple(traits)] if traits is not None else sorted(
         trait_sets(), key=lambda t: t != prior_traits)
     shapes = [False, True] if shape else [False]
