@@ -51,18 +51,31 @@ def _model(name: str) -> Any:
     return timm.create_model(name, pretrained=False).eval()
 
 
-def measure_phase(rounds: int, out: str, models=MODELS) -> None:
+def time_models(modules: Dict[str, Any], rounds: int) -> Dict[str, float]:
+    """Each model's median of round medians, all timed round-robin (torch eager, 1 thread)."""
     import torch
 
     from lowformer_nas.latency.measure import prepare, summarize, threads_set, time_interleaved
 
-    data: Dict[str, Any] = json.load(open(out)) if os.path.isfile(out) else {"rounds": {}}
     with threads_set(1):
-        fns = [prepare(_model(m), torch.randn(1, 3, 224, 224), "torch", 1, "cpu")
-               for m in models]
+        fns = [prepare(mod, torch.randn(1, 3, 224, 224), "torch", 1, "cpu")
+               for mod in modules.values()]
         timed = time_interleaved(fns, rounds=rounds, runs=5)
-    for m, t in zip(models, timed):
-        data["rounds"].setdefault(m, []).append(summarize(t)["latency_ms"])
+    return {m: summarize(t)["latency_ms"] for m, t in zip(modules, timed)}
+
+
+def evaluated_row(prof: Any, name: str, measured: float, module: Any) -> Dict[str, Any]:
+    """One model's measured and predicted latency, error and 90% interval under ``prof``."""
+    p = prof.predict_model(module, 224, 1)
+    lo, hi = p.central_interval(0.9)
+    return {"model": name, "measured_ms": measured, "predicted_ms": p.latency_ms,
+            "err": p.latency_ms / measured - 1.0, "interval90_ms": [lo, hi]}
+
+
+def measure_phase(rounds: int, out: str, models=MODELS) -> None:
+    data: Dict[str, Any] = json.load(open(out)) if os.path.isfile(out) else {"rounds": {}}
+    for m, ms in time_models({m: _model(m) for m in models}, rounds).items():
+        data["rounds"].setdefault(m, []).append(ms)
     data["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     data["protocol"] = "torch eager, 1 thread, batch 1, 224x224, cpu; medians of round medians"
     atomic_write_text(out, json.dumps(data, indent=1) + "\n")
@@ -75,15 +88,13 @@ def evaluate_phase(target: str, out: str, models=MODELS) -> None:
     prof = get_target(target)
     rows, hits, covered = [], 0, 0
     for m in models:
-        measured = statistics.median(data["rounds"][m])
-        p = prof.predict_model(_model(m), 224, 1)
-        pred, (lo, hi) = p.latency_ms, p.central_interval(0.9)
-        err = pred / measured - 1.0
+        r = evaluated_row(prof, m, statistics.median(data["rounds"][m]), _model(m))
+        (lo, hi), err = r["interval90_ms"], r["err"]
         hits += abs(err) <= 0.15
-        covered += lo <= measured <= hi
-        rows.append({"model": m, "measured_ms": measured, "predicted_ms": pred, "err": err,
-                     "interval90_ms": [lo, hi]})
-        print(f"| {m} | {measured:.2f} | {pred:.2f} | {100 * err:+.0f}% | {lo:.1f}-{hi:.1f} |")
+        covered += lo <= r["measured_ms"] <= hi
+        rows.append(r)
+        print(f"| {m} | {r['measured_ms']:.2f} | {r['predicted_ms']:.2f} | {100 * err:+.0f}% | "
+              f"{lo:.1f}-{hi:.1f} |")
     print(f"within +-15%: {hits}/{len(models)}; 90% interval covers {covered}/{len(models)}; "
           f"profile: {prof.describe()}")
     data["evaluation"] = {"target": target, "rows": rows, "within15": hits / len(models),

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from latency_timm import SETS, _model  # noqa: E402
+from latency_timm import SETS, _model, evaluated_row, time_models  # noqa: E402
 
 from lowformer_nas._io import atomic_write_text  # noqa: E402
 
@@ -31,13 +31,13 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                    "latency_timm_calibrations_v2.json")
 
 
+HELD = tuple(k for k in SETS if k != "all")  # the sets, each model in one of them
+
+
 def one_calibration(rounds: int, keep: str = "") -> dict:
     """A first-use `local` profile in a fresh cache, then 2 x ``rounds`` interleaved rounds of
     every model, evaluated with that profile."""
-    import torch
-
     from lowformer_nas.latency import get_target
-    from lowformer_nas.latency.measure import prepare, summarize, threads_set, time_interleaved
 
     cache = tempfile.mkdtemp(prefix="lfn-cal-")
     os.environ["LOWFORMER_NAS_CACHE"] = cache
@@ -45,24 +45,11 @@ def one_calibration(rounds: int, keep: str = "") -> dict:
         prof = get_target("local")
         if keep:  # the profile and its journal, for offline refits
             shutil.copytree(cache, os.path.join(keep, os.path.basename(cache)))
-        models = SETS["all"]
-        per: dict = {m: [] for m in models}
-        with threads_set(1):
-            fns = [prepare(_model(m), torch.randn(1, 3, 224, 224), "torch", 1, "cpu")
-                   for m in models]
-            for _ in range(2):
-                for m, t in zip(models, time_interleaved(fns, rounds=rounds, runs=5)):
-                    per[m].append(summarize(t)["latency_ms"])
-        rows = []
-        for m in models:
-            measured = statistics.median(per[m])
-            p = prof.predict_model(_model(m), 224, 1)
-            lo, hi = p.central_interval(0.9)
-            rows.append({"model": m, "set": next(k for k in ("main", "heldout", "heldout2",
-                                                               "heldout3") if m in SETS[k]),
-                         "measured_ms": measured, "rounds_ms": per[m],
-                         "predicted_ms": p.latency_ms, "err": p.latency_ms / measured - 1.0,
-                         "interval90_ms": [lo, hi]})
+        modules = {m: _model(m) for m in SETS["all"]}
+        per = [time_models(modules, rounds) for _ in range(2)]
+        rows = [dict(evaluated_row(prof, m, statistics.median(t[m] for t in per), mod),
+                     set=next(k for k in HELD if m in SETS[k]), rounds_ms=[t[m] for t in per])
+                for m, mod in modules.items()]
         return {"profile": prof.describe(),
                 "kernel_sum_scale": prof.data["params"].get("kernel_sum_scale"),
                 "rows": rows}
@@ -73,7 +60,7 @@ def one_calibration(rounds: int, keep: str = "") -> dict:
 
 def summary(rec: dict) -> str:
     parts = []
-    for k in ("main", "heldout", "heldout2", "heldout3"):
+    for k in HELD:
         rows = [r for r in rec["rows"] if r["set"] == k]
         parts.append(f"{k} {sum(abs(r['err']) <= 0.15 for r in rows)}/{len(rows)}")
     hits = sum(abs(r["err"]) <= 0.15 for r in rec["rows"])

@@ -140,7 +140,7 @@ def _resolution_note(profile: Any, resolution: int) -> Optional[str]:
     config.yaml (the search's latencies are extrapolated)."""
     import sys
 
-    note = profile.resolution_note(resolution) if hasattr(profile, "resolution_note") else ""
+    note = profile.resolution_note(resolution)
     if note:
         sys.stderr.write(f"lowformer-nas: warning: target {profile.name!r}: {note}\n")
     return note or None
