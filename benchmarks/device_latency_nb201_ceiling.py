@@ -55,17 +55,6 @@ def unique_counts(lists) -> np.ndarray:
     return U
 
 
-def l1_relative_fit(U: np.ndarray, y: np.ndarray, iters: int = 6) -> np.ndarray:
-    from scipy.optimize import nnls
-
-    A = U / y[:, None]
-    sw = np.ones(len(y))
-    for _ in range(iters):
-        w = nnls(A * sw[:, None], sw, maxiter=50 * A.shape[1])[0]
-        sw = 1.0 / np.sqrt(np.maximum(np.abs(A @ w - 1.0), 0.05))
-    return w
-
-
 def edge_onehot(arch: str) -> np.ndarray:
     edges = [e.split("~")[0] for part in arch.strip("|").split("|+|") for e in part.split("|")]
     v = np.zeros(len(edges) * len(OPS))
@@ -80,6 +69,7 @@ def main() -> int:
     from sklearn.model_selection import cross_val_predict
 
     from device_latency_nb201 import read_column
+    from lowformer_nas.latency.fewshot import robust_relative_nnls
     from lowformer_nas.latency.traits import check_traits
     from nb201_traces import DEFAULT_CACHE, trace_all
 
@@ -95,7 +85,7 @@ def main() -> int:
     traces = trace_all([a for a, _ in data], args.trace_cache, progress=False)
     y = np.array([v for _, v in data])
     U = unique_counts([traces[a].kernel_list(traits) for a, _ in data])
-    pred = U @ l1_relative_fit(U, y)
+    pred = U @ robust_relative_nnls(U / y[:, None])  # the few-shot fit's own loss
     rel = pred / y - 1.0
     resid = np.log(pred / y)
     H = np.array([edge_onehot(a) for a, _ in data])

@@ -118,10 +118,17 @@ def solve(X: np.ndarray, y: np.ndarray, c0: float, lam: Tuple[float, float]) -> 
     pulls = [_pull(m, g, h / A0, A0) for g in range(G)]
     pulls += [_pull(m, G + g, h / C0, C0) for g in range(G)]
     pulls.append(_pull(m, m - 1, h / np.median(y), B0))
-    A = np.column_stack([X, np.ones(len(y))]) / y[:, None]
-    sw = np.ones(len(y))
+    return robust_relative_nnls(np.column_stack([X, np.ones(len(y))]) / y[:, None], pulls)
+
+
+def robust_relative_nnls(A: np.ndarray, pulls: Sequence[Tuple[np.ndarray, float]] = ()
+                         ) -> np.ndarray:
+    """Non-negative ``w`` minimising sum |A w - 1| (rows of ``A`` in units of their measured
+    latency, so residuals are relative errors) plus the ``pulls``, by ``ROBUST_ITERS``
+    reweighted least-squares passes."""
+    sw = np.ones(A.shape[0])
     for _ in range(ROBUST_ITERS + 1):
-        w = _nnls_ridge(A * sw[:, None], sw, pulls)
+        w = _nnls_ridge(A * sw[:, None], sw, list(pulls))
         sw = 1.0 / np.sqrt(np.maximum(np.abs(A @ w - 1.0), ROBUST_FLOOR))
     return w
 
