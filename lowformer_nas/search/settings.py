@@ -120,10 +120,11 @@ class SearchSettings:
 
     def _fill_defaults(self) -> None:
         """Options left unset take the space's ``search_defaults``, then ``FALLBACK``."""
-        unset = [k for k in (*FALLBACK, "train_score") if getattr(self, k) is None]
+        from ..space import SEARCH_DEFAULT_TYPES, load_space
+
+        unset = [k for k in SEARCH_DEFAULT_TYPES if getattr(self, k) is None]
         if not unset:
             return
-        from ..space import load_space
 
         chosen = dict(load_space(self.space).search_defaults)
         for k in unset:
