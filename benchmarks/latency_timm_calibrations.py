@@ -32,25 +32,47 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
 
 
 HELD = tuple(k for k in SETS if k != "all")  # the sets, each model in one of them
+# LowFormer variants timed in the same rounds as the timm models: the calibration's own family,
+# so their error is the level the machine is at when the timm models are measured, against the
+# level it was at during the calibration (not fitted to any timm model)
+REFERENCES = ("lowformer_b0", "lowformer_b1", "lowformer_e1", "lowformer_e2")
 
 
-def one_calibration(rounds: int, keep: str = "") -> dict:
-    """A first-use `local` profile in a fresh cache, then 2 x ``rounds`` interleaved rounds of
-    every model, evaluated with that profile."""
+def reference_rows(prof, measured: dict) -> list:
+    from lowformer_nas.arch.registry import resolve_arch
+
+    rows = []
+    for name in REFERENCES:
+        p = prof.predict(resolve_arch(name)[1], 224, 1)
+        rows.append({"model": name, "measured_ms": measured[name], "predicted_ms": p.latency_ms,
+                     "err": p.latency_ms / measured[name] - 1.0})
+    return rows
+
+
+def one_calibration(rounds: int, keep: str = "", budget: float = 0.0) -> dict:
+    """A first-use `local` profile (or ``budget`` minutes of `calibrate --device local`) in a
+    fresh cache, then 2 x ``rounds`` interleaved rounds of every model, evaluated with it."""
     from lowformer_nas.latency import get_target
+    from lowformer_nas.latency.calibrate import calibrate_device
 
     cache = tempfile.mkdtemp(prefix="lfn-cal-")
     os.environ["LOWFORMER_NAS_CACHE"] = cache
     try:
-        prof = get_target("local")
+        prof = (calibrate_device(device="local", budget_minutes=budget, progress=False)
+                if budget else get_target("local"))
         if keep:  # the profile and its journal, for offline refits
             shutil.copytree(cache, os.path.join(keep, os.path.basename(cache)))
+        from lowformer_nas.arch.builder import build_model
+        from lowformer_nas.arch.registry import resolve_arch
+
         modules = {m: _model(m) for m in SETS["all"]}
-        per = [time_models(modules, rounds) for _ in range(2)]
+        refs = {m: build_model(resolve_arch(m)[1]).eval() for m in REFERENCES}
+        per = [time_models({**modules, **refs}, rounds) for _ in range(2)]
         rows = [dict(evaluated_row(prof, m, statistics.median(t[m] for t in per), mod),
                      set=next(k for k in HELD if m in SETS[k]), rounds_ms=[t[m] for t in per])
                 for m, mod in modules.items()]
-        return {"profile": prof.describe(),
+        ref = reference_rows(prof, {m: statistics.median(t[m] for t in per) for m in refs})
+        return {"profile": prof.describe(), "references": ref, "budget_minutes": budget or None,
                 "kernel_sum_scale": prof.data["params"].get("kernel_sum_scale"),
                 "rows": rows}
     finally:
@@ -66,8 +88,14 @@ def summary(rec: dict) -> str:
     hits = sum(abs(r["err"]) <= 0.15 for r in rec["rows"])
     cov = sum(r["interval90_ms"][0] <= r["measured_ms"] <= r["interval90_ms"][1]
               for r in rec["rows"])
-    return (f"within +-15%: {hits}/{len(rec['rows'])} ({', '.join(parts)}); 90% interval "
-            f"covers {cov}; kernel_sum_scale {rec['kernel_sum_scale']:.3f}")
+    out = (f"within +-15%: {hits}/{len(rec['rows'])} ({', '.join(parts)}); 90% interval "
+           f"covers {cov}; kernel_sum_scale {rec['kernel_sum_scale']:.3f}")
+    if rec.get("references"):  # the machine's level now vs during the calibration
+        lvl = statistics.median(1.0 + r["err"] for r in rec["references"])
+        matched = sum(abs((1.0 + r["err"]) / lvl - 1.0) <= 0.15 for r in rec["rows"])
+        out += (f"; LowFormer references {100 * (lvl - 1):+.1f}% (median), timm within +-15% "
+                f"once divided by it: {matched}/{len(rec['rows'])}")
+    return out
 
 
 def main() -> int:
@@ -76,11 +104,13 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--out", default=OUT)
     ap.add_argument("--keep", default="", help="copy each calibration's cache here")
+    ap.add_argument("--budget-minutes", type=float, default=0.0,
+                    help="calibrate for this long instead of the first-use `local` minute")
     args = ap.parse_args()
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
     for _ in range(args.calibrations):
-        rec = one_calibration(args.rounds, args.keep)
+        rec = one_calibration(args.rounds, args.keep, args.budget_minutes)
         rec.update(code=rev, date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         data = json.load(open(args.out)) if os.path.isfile(args.out) else {"calibrations": []}
         data["calibrations"].append(rec)

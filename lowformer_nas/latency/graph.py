@@ -17,7 +17,7 @@ from .kernels import Kernel, out_hw
 from .trace import _Recorder, run_recorded
 
 VARIANTS = ("", "dce", "fold", "dce+fold", "zero", "dce+zero")
-RULES_VERSION = 2  # bumped whenever a rewrite rule changes: cached traces are then stale
+RULES_VERSION = 3  # bumped whenever a rewrite rule changes: cached traces are then stale
 _FOLDS = (("fold", "fold_constants"), ("zero", "fold_zero_products"))  # (key, trait), strongest first
 _UNFUSED: Dict[Kernel, List[Kernel]] = {}  # unfuse() is pure; models share most kernels
 

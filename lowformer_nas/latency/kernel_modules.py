@@ -120,6 +120,9 @@ def kernel_module(kr: Kernel) -> Tuple[Any, Any]:
         return nn.AdaptiveAvgPool2d(1), torch.randn(*shape4)
     if kr.op == "maxpool":
         return nn.MaxPool2d(kr.k, kr.s, kr.k // 2), torch.randn(*shape4)
+    if kr.op == "avgpool":  # padded windows averaged over their valid part, as timm's are
+        return nn.AvgPool2d(kr.k, kr.s, kr.k // 2, count_include_pad=False), \
+            torch.randn(*shape4)
     if kr.op == "linear":  # with BN: LeViT's linear + BatchNorm1d, a pass of its own in eager
         return nn.Sequential(nn.Linear(kr.cin, kr.cout, bias=kr.bias),
                              nn.BatchNorm1d(kr.cout) if kr.bn else nn.Identity(),

@@ -20,7 +20,7 @@ class Kernel(NamedTuple):
     """One kernel. ``h, w`` are input sizes; for ``sdpa``: cin=heads, cout=head_dim, h=Lq, w=Lk;
     for ``copy``: cin=heads, cout=head_dim, h x w the attention map."""
 
-    op: str  # conv | pw | dw | convT | sdpa | copy | gn | add | pool | maxpool | linear | ln | ...
+    op: str  # conv | pw | dw | convT | sdpa | copy | gn | add | pool | maxpool | avgpool | ...
     n: int
     cin: int
     cout: int
@@ -32,6 +32,9 @@ class Kernel(NamedTuple):
     bn: bool = False
     act: str = ""
     bias: bool = False
+
+
+WINDOW_POOLS = ("maxpool", "avgpool")  # k x k windows at stride s, padding k // 2
 
 
 def conv_out(size: int, k: int, s: int) -> int:
@@ -46,7 +49,7 @@ def convt_out(size: int, k: int, s: int) -> int:
 
 
 def out_hw(kr: Kernel) -> Tuple[int, int]:
-    if kr.op in ("conv", "pw", "dw", "maxpool"):
+    if kr.op in ("conv", "pw", "dw") + WINDOW_POOLS:
         return conv_out(kr.h, kr.k, kr.s), conv_out(kr.w, kr.k, kr.s)
     if kr.op == "convT":
         return convt_out(kr.h, kr.k, kr.s), convt_out(kr.w, kr.k, kr.s)
@@ -216,7 +219,7 @@ def kernel_flops(kr: Kernel) -> float:
         return 8.0 * kr.n * kr.cin * kr.h * kr.w
     if kr.op == "copy":
         return 0.0
-    if kr.op == "maxpool":
+    if kr.op in WINDOW_POOLS:
         ho, wo = out_hw(kr)
         return 1.0 * kr.n * kr.cin * ho * wo * kr.k * kr.k
     return 1.0 * kr.n * kr.cin * kr.h * kr.w
@@ -242,7 +245,7 @@ def kernel_bytes(kr: Kernel) -> Tuple[float, float]:
     if kr.op == "copy":
         return 8.0 * kr.n * kr.cin * kr.cout * kr.h * kr.w, 0.0
     elems = kr.n * kr.cin * kr.h * kr.w
-    if kr.op == "maxpool":
+    if kr.op in WINDOW_POOLS:
         return 4.0 * (elems + kr.n * kr.cin * ho * wo), 0.0
     return 4.0 * elems * (1 if kr.op == "pool" else 2), 8.0 * elems * int(bool(kr.act))
 

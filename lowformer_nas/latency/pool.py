@@ -8,7 +8,7 @@ than by extrapolation (``benchmarks/latency_timm_kernels.py`` found what was mis
 from __future__ import annotations
 
 import random
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .kernels import Kernel, enumerate_kernels
 
@@ -43,10 +43,14 @@ def _linear_norm(rng: random.Random) -> Dict[str, Any]:
     return {"bn": True, "bias": False} if rng.random() < 0.5 else {"bias": True}
 
 
-def _maxpool(kr: Kernel, rng: random.Random) -> Kernel:
-    """A windowed max pool over ``kr``'s input (CNN stems and downsampling)."""
-    return Kernel("maxpool", kr.n, kr.cin, kr.cin, kr.h, kr.w, rng.choice((2, 3)),
-                  rng.choice((1, 2)))
+def _window_pool(op: str) -> Callable[[Kernel, random.Random], Kernel]:
+    """A windowed pool over a kernel's input: max (CNN stems, downsampling) or average
+    (PoolFormer-style token mixers, NAS-Bench-201's 3x3 edges)."""
+    def variant(kr: Kernel, rng: random.Random) -> Kernel:
+        return Kernel(op, kr.n, kr.cin, kr.cin, kr.h, kr.w, rng.choice((2, 3)),
+                      rng.choice((1, 2)))
+
+    return variant
 
 
 # (share of the space's kernels of one type, how each gets a variant other families use):
@@ -55,7 +59,7 @@ def _maxpool(kr: Kernel, rng: random.Random) -> Kernel:
 # (channel-multiplier) convs x5-10 too fast, standalone element-wise passes (a BN after a
 # concat, a ReLU after a branch sum) x5-8 too slow, token-wise linear layers x2-4 too fast,
 # convs without their BN (mixed kernels), element copies (cat, .contiguous() of a permute),
-# windowed max pools (CNN stems; a global average pool had stood in for them)
+# windowed max and average pools (a global average pool had stood in for them)
 FOREIGN = {"dw": ((0.25, lambda kr, rng: kr._replace(k=rng.choice(WIDE_DW))),
                   (0.2, lambda kr, rng: kr._replace(k=1, s=1, **_maybe_bare(rng))),
                   (0.1, lambda kr, rng: kr._replace(op="conv", cout=2 * kr.cin,
@@ -63,10 +67,10 @@ FOREIGN = {"dw": ((0.25, lambda kr, rng: kr._replace(k=rng.choice(WIDE_DW))),
                   (0.1, lambda kr, rng: kr._replace(bn=False, act=""))),
            "add": ((0.5, lambda kr, rng: Kernel("eltwise", kr.n, kr.cin, kr.cin, kr.h, kr.w)),
                    (0.25, lambda kr, rng: Kernel("copy", kr.n, 1, 1, kr.cin * kr.h * kr.w, 1)),
-                   (0.1, _maxpool)),
+                   (0.1, _window_pool("maxpool")), (0.1, _window_pool("avgpool"))),
            "pw": ((0.15, lambda kr, rng: Kernel("linear", kr.n, kr.cin, kr.cout, kr.h * kr.w, 1,
                                                 act=kr.act, **_linear_norm(rng))),
-                  (0.04, _maxpool),
+                  (0.04, _window_pool("maxpool")), (0.04, _window_pool("avgpool")),
                   (0.1, lambda kr, rng: kr._replace(bn=False, act="")))}
 
 

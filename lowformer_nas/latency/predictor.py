@@ -19,7 +19,7 @@ from .kernels import (Block, Kernel, block_kernels, config_blocks, kernel_bytes,
 # roofline efficiency by kernel type (fraction of peak FLOP/s a good library reaches)
 DEFAULT_EFF = {"conv": 0.5, "pw": 0.5, "dw": 0.1, "convT": 0.25, "sdpa": 0.25, "linear": 0.4,
                "matmul": 0.4, "copy": 0.1, "gn": 0.1, "ln": 0.1, "add": 0.1, "pool": 0.1,
-               "softmax": 0.1, "eltwise": 0.1, "maxpool": 0.05}
+               "softmax": 0.1, "eltwise": 0.1, "maxpool": 0.05, "avgpool": 0.05}
 FEATURES = ("lF", "lB", "lE", "lci", "lco", "lhw", "lF2", "lB2", "lci_hw", "lco_hw", "k", "s",
             "lt0")
 MIN_FIT = 12  # samples of a type below which only its scale (intercept) is learned

@@ -25,7 +25,7 @@ FORMAT_VERSION = 1
 # clamp their features to the fitted range; 8: kernel_sum_scale for other families; 9: a
 # token-wise linear layer's BN / activation passes cover all its rows; 10: the calibrated
 # resolution span is recorded, so predictions outside it are flagged)
-FIT_VERSION = 10
+FIT_VERSION = 11
 
 
 def cache_dir() -> Path:

@@ -130,6 +130,9 @@ def _record(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
     if name == "max_pool2d":  # windowed: torch's eager max pool is slow (3x3 s2 at 64x112x112:
         k, s = _pair(_arg(args, 1, 1)), _pair(_arg(args, 2, None) or _arg(args, 1, 1))
         return Kernel("maxpool", n, c, c, h, w, k, s)  # 6 ms, a ResNet stem's sixth)
+    if name == "avg_pool2d" and tuple(out.shape[-2:]) != (1, 1):  # windowed (PoolFormer's
+        k, s = _pair(_arg(args, 1, 1)), _pair(_arg(args, 2, None) or _arg(args, 1, 1))
+        return Kernel("avgpool", n, c, c, h, w, k, s)  # token mixer, NB201's 3x3 edges)
     if name in ("adaptive_avg_pool2d", "mean", "avg_pool2d"):
         return Kernel("pool", n, c, c, h, w)
     if name in ("softmax", "_softmax"):
