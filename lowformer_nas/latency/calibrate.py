@@ -143,12 +143,20 @@ def _pick_kernels(pool: Dict[str, List[Kernel]], done: set, weights: Dict[str, f
 
 def fit_journal(journal: Journal, roof: Dict[str, Any]) -> Tuple[Dict[str, Any],
                                                                  Dict[str, Any]]:
-    """``fit_params`` over every kernel and whole-model record of a journal."""
+    """``fit_params`` over every kernel and whole-model record of a journal, plus the level
+    of other families where the journal timed some (``families.py``)."""
+    from .families import family_scale
+    from .predictor import Predictor
+
     mrecs = journal.of_kind("model")
     if len(mrecs) < 4:
         raise ProfileError(f"calibration has only {len(mrecs)} whole-model measurements "
                            f"(need >= 4); give it a larger --budget-minutes")
-    return fit_params(journal.of_kind("kernel"), mrecs, roof)
+    params, err = fit_params(journal.of_kind("kernel"), mrecs, roof)
+    scale = family_scale(journal.of_kind("family"), Predictor(params))
+    if scale is not None:
+        params["family_scale"] = scale
+    return params, err
 
 
 class _Progress:
@@ -238,11 +246,17 @@ def _run_phases(j: Journal, space: str, res: List[int], budget_s: float, backend
     corner candidates the bootstrap committee disagrees on most (``adaptive.py``)."""
     from ..space import load_space
     from .adaptive import corner_configs, pick_uncertain
+    from .families import measure_families, wants_families
 
     sp = load_space(space)
     configs = sample_configs(space, rng, 80) + corner_configs(sp, rng, CORNER_CONFIGS)
     _measure_kernel_phase(j, kernel_pool(configs, res, rng), KERNEL_SHARE * budget_s,
                           backend, device, bar, rng)
+    if wants_families(j, backend, budget_s):  # other families' level (families.py)
+        t0 = _now()
+        recs = measure_families(backend, device)
+        for rec in recs:
+            j.append(dict(rec, cost_s=(_now() - t0) / len(recs)))
     while j.spent_s < (KERNEL_SHARE + MODEL_SHARE * (1 - ADAPTIVE_SHARE)) * budget_s:
         items = [(cfg, rng.choice(res)) for cfg in sample_configs(space, rng, MODEL_GROUP)]
         _measure_model_group(j, items, "random", 0.0, backend, device, bar)
@@ -267,6 +281,8 @@ def _profile_of(j: Journal, budget_minutes: Optional[float]) -> Profile:
     for r in models:
         by_source[r.get("source", "random")] = by_source.get(r.get("source", "random"), 0) + 1
     split = ", ".join(f"{n} {s}" for s, n in sorted(by_source.items()))
+    fams = len(j.of_kind("family"))
+    split += f"; {fams} of other families for their level" if fams else ""
     prov = (f"calibrated on this machine ({len(j.of_kind('kernel'))} kernels, "
             f"{len(models)} whole models: {split}; {h['backend']}, {h['threads']} thread(s)"
             + (", process CPU-time clock)" if h.get("clock") == "cpu" else ")"))

@@ -24,7 +24,10 @@ FORMAT_VERSION = 1
 # steady allocator regime, allocator.py, in a journal of their own; 7: kernel corrections
 # clamp their features to the fitted range; 8: kernel_sum_scale for other families; 9: a
 # token-wise linear layer's BN / activation passes cover all its rows; 10: the calibrated
-# resolution span is recorded, so predictions outside it are flagged)
+# resolution span is recorded, so predictions outside it are flagged; 11: windowed average
+# pools are kernels of their own, and a calibrated journal times other families' whole
+# models for their level, ``families.py``: a stale `local` profile's calibration resumes to
+# time them)
 FIT_VERSION = 11
 
 
@@ -158,8 +161,9 @@ class Profile:
         """Traced path: any ``nn.Module`` taking ``batch x 3 x res x res`` (e.g. timm models).
 
         A profile calibrated from measured kernels predicts another family by the sum of its
-        isolated kernel times times ``kernel_sum_scale`` (whole LowFormer models over their
-        kernel sums, median): the rest of the model-level term (per kernel, per weight MB)
+        isolated kernel times times ``family_scale`` (whole models of other families timed in
+        the calibration over their kernel sums, median: ``families.py``; else
+        ``kernel_sum_scale``, the same over whole LowFormer models): the rest of the model-level term (per kernel, per weight MB)
         carries what is LowFormer's own (its attention's reshapes and copies between
         kernels); applied to timm models it over-charged models of many small kernels
         (mobilenetv3 +39%; 3 of 12 models within +-15% with it, 10 of 12 without:

@@ -1,0 +1,61 @@
+"""Other families' level: whole models of other families timed during the calibration.
+
+A calibrated profile predicts a model of another family (``Profile.predict_model``) by the
+sum of its isolated kernel times times a level. Whole LowFormer models alone set that level
+(``kernel_sum_scale``), and against 42 timm models measured here the other families sat 4-9%
+below LowFormer's level in every calibration, a few more than 15% off; a level taken from a
+dozen of those models instead lifted the other 30 from 21-22 to 24-27 within +-15% in most
+calibrations (docs/benchmarks.md, "timm models of other families"). So a calibration of at
+least ``MIN_BUDGET_S`` also times the fixed set ``FAMILY_MODELS`` (none of the benchmark's 42,
+chosen before any of them was measured) and predicts other families with their median
+measured / kernel-sum ratio, ``family_scale``. About 10 s, charged to the budget.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .kernels import Kernel
+
+FAMILY_MODELS = ("mobilenetv1_100", "resnet10t", "hardcorenas_a", "ese_vovnet19b_slim_dw",
+                 "starnet_s1", "efficientvit_b0", "deit_tiny_patch16_224",
+                 "xcit_nano_12_p16_224", "mobilevit_xxs")
+MIN_BUDGET_S = 60.0  # the first-use `local` minute and longer; shorter calibrations skip it
+SIDE = 224  # the input side timm's models are built for
+
+
+def wants_families(journal: Any, backend: str, budget_s: float) -> bool:
+    """Whether a calibration should time the family models now: torch eager only (the other
+    backends would export every model), a budget of a minute or more, not yet done."""
+    return backend == "torch" and budget_s >= MIN_BUDGET_S and not journal.of_kind("family")
+
+
+def measure_families(backend: str, device: str, names: Sequence[str] = FAMILY_MODELS
+                     ) -> List[Dict[str, Any]]:
+    """One journal record per model: its traced kernels and its measured latency (batch 1,
+    interleaved rounds, the calibration's clock)."""
+    import timm
+    import torch
+
+    from .measure import clock_name, prepare, summarize, time_interleaved
+    from .trace import trace_kernels
+
+    shape = (1, 3, SIDE, SIDE)
+    models = {n: timm.create_model(n, pretrained=False).eval() for n in names}
+    kernels = {n: trace_kernels(m, shape) for n, m in models.items()}
+    fns = [prepare(m, torch.randn(*shape), backend, 1, device) for m in models.values()]
+    timed = time_interleaved(fns, rounds=3, runs=3, device=device, min_sample_ms=0.0,
+                             clock=clock_name())
+    return [{"kind": "family", "name": n, "kernels": [list(k) for k in kernels[n]],
+             "resolution": SIDE, "batch": 1, "ms": summarize(t)["latency_ms"]}
+            for n, t in zip(models, timed)]
+
+
+def family_scale(frecs: Sequence[Dict[str, Any]], predictor: Any) -> Optional[float]:
+    """Median of measured / predicted isolated-kernel sum over the family records (None
+    without any)."""
+    if not frecs:
+        return None
+    sums = [float(predictor.kernel_ms([Kernel(*k) for k in r["kernels"]]).sum()) for r in frecs]
+    return float(np.exp(np.median(np.log([r["ms"] / s for r, s in zip(frecs, sums)]))))
