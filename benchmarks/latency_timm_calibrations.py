@@ -74,6 +74,7 @@ def one_calibration(rounds: int, keep: str = "", budget: float = 0.0) -> dict:
         ref = reference_rows(prof, {m: statistics.median(t[m] for t in per) for m in refs})
         return {"profile": prof.describe(), "references": ref, "budget_minutes": budget or None,
                 "kernel_sum_scale": prof.data["params"].get("kernel_sum_scale"),
+                "family_scale": prof.data["params"].get("family_scale"),
                 "rows": rows}
     finally:
         os.environ.pop("LOWFORMER_NAS_CACHE", None)
@@ -89,7 +90,8 @@ def summary(rec: dict) -> str:
     cov = sum(r["interval90_ms"][0] <= r["measured_ms"] <= r["interval90_ms"][1]
               for r in rec["rows"])
     out = (f"within +-15%: {hits}/{len(rec['rows'])} ({', '.join(parts)}); 90% interval "
-           f"covers {cov}; kernel_sum_scale {rec['kernel_sum_scale']:.3f}")
+           f"covers {cov}; kernel_sum_scale {rec['kernel_sum_scale']:.3f}"
+           + (f", family_scale {rec['family_scale']:.3f}" if rec.get("family_scale") else ""))
     if rec.get("references"):  # the machine's level now vs during the calibration
         lvl = statistics.median(1.0 + r["err"] for r in rec["references"])
         matched = sum(abs((1.0 + r["err"]) / lvl - 1.0) <= 0.15 for r in rec["rows"])
