@@ -74,7 +74,7 @@ def one_calibration(rounds: int, keep: str = "", budget: float = 0.0) -> dict:
         ref = reference_rows(prof, {m: statistics.median(t[m] for t in per) for m in refs})
         return {"profile": prof.describe(), "references": ref, "budget_minutes": budget or None,
                 "kernel_sum_scale": prof.data["params"].get("kernel_sum_scale"),
-                "family_scale": prof.data["params"].get("family_scale"),
+                "family_level": prof.data["params"].get("family_level"),
                 "rows": rows}
     finally:
         os.environ.pop("LOWFORMER_NAS_CACHE", None)
@@ -91,7 +91,8 @@ def summary(rec: dict) -> str:
               for r in rec["rows"])
     out = (f"within +-15%: {hits}/{len(rec['rows'])} ({', '.join(parts)}); 90% interval "
            f"covers {cov}; kernel_sum_scale {rec['kernel_sum_scale']:.3f}"
-           + (f", family_scale {rec['family_scale']:.3f}" if rec.get("family_scale") else ""))
+           + (", family level {scale:.3f} x sum + {per_kernel_ms:.4f} ms x kernels".format(
+               **rec["family_level"]) if rec.get("family_level") else ""))
     if rec.get("references"):  # the machine's level now vs during the calibration
         lvl = statistics.median(1.0 + r["err"] for r in rec["references"])
         matched = sum(abs((1.0 + r["err"]) / lvl - 1.0) <= 0.15 for r in rec["rows"])

@@ -145,7 +145,7 @@ def fit_journal(journal: Journal, roof: Dict[str, Any]) -> Tuple[Dict[str, Any],
                                                                  Dict[str, Any]]:
     """``fit_params`` over every kernel and whole-model record of a journal, plus the level
     of other families where the journal timed some (``families.py``)."""
-    from .families import family_scale
+    from .families import family_level
     from .predictor import Predictor
 
     mrecs = journal.of_kind("model")
@@ -153,9 +153,9 @@ def fit_journal(journal: Journal, roof: Dict[str, Any]) -> Tuple[Dict[str, Any],
         raise ProfileError(f"calibration has only {len(mrecs)} whole-model measurements "
                            f"(need >= 4); give it a larger --budget-minutes")
     params, err = fit_params(journal.of_kind("kernel"), mrecs, roof)
-    scale = family_scale(journal.of_kind("family"), Predictor(params))
-    if scale is not None:
-        params["family_scale"] = scale
+    level = family_level(journal.of_kind("family"), Predictor(params))
+    if level is not None:
+        params["family_level"] = level
     return params, err
 
 

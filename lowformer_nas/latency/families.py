@@ -7,8 +7,8 @@ below LowFormer's level in every calibration, a few more than 15% off; a level t
 dozen of those models instead lifted the other 30 from 21-22 to 24-27 within +-15% in most
 calibrations (docs/benchmarks.md, "timm models of other families"). So a calibration of at
 least ``MIN_BUDGET_S`` also times the fixed set ``FAMILY_MODELS`` (none of the benchmark's 42,
-chosen before any of them was measured) and predicts other families with their median
-measured / kernel-sum ratio, ``family_scale``. About 10 s, charged to the budget.
+chosen before any of them was measured) and predicts other families with the level they set,
+``family_level``. About 10 s, charged to the budget.
 """
 from __future__ import annotations
 
@@ -52,10 +52,20 @@ def measure_families(backend: str, device: str, names: Sequence[str] = FAMILY_MO
             for n, t in zip(models, timed)]
 
 
-def family_scale(frecs: Sequence[Dict[str, Any]], predictor: Any) -> Optional[float]:
-    """Median of measured / predicted isolated-kernel sum over the family records (None
-    without any)."""
-    if not frecs:
+def family_level(frecs: Sequence[Dict[str, Any]], predictor: Any
+                 ) -> Optional[Dict[str, float]]:
+    """``{"scale", "per_kernel_ms"}``: ``measured ~ scale x kernel sum + per_kernel_ms x
+    kernel count`` over the family records, non-negative least squares on relative error
+    (None without at least two records). One scale alone cannot serve both: models of a few
+    large convs ran at 0.94-1.07x their kernel sum, models of many small kernels and
+    reshapes (XCiT, EfficientViT-B0) at 1.26-1.39x."""
+    from scipy.optimize import nnls
+
+    if len(frecs) < 2:
         return None
-    sums = [float(predictor.kernel_ms([Kernel(*k) for k in r["kernels"]]).sum()) for r in frecs]
-    return float(np.exp(np.median(np.log([r["ms"] / s for r, s in zip(frecs, sums)]))))
+    sums = np.array([float(predictor.kernel_ms([Kernel(*k) for k in r["kernels"]]).sum())
+                     for r in frecs])
+    counts = np.array([float(len(r["kernels"])) for r in frecs])
+    ms = np.array([float(r["ms"]) for r in frecs])
+    (scale, per_kernel), _ = nnls(np.stack([sums / ms, counts / ms], 1), np.ones(len(ms)))
+    return {"scale": float(scale), "per_kernel_ms": float(per_kernel)}

@@ -204,7 +204,8 @@ class Predictor:
         self.lookup = {Kernel(*k): float(ms) for k, ms in params.get("kernel_lookup", [])}
         self.delta = float(self.model.get("delta_ms_per_mb", 0.0))
         self.kernel_sum_scale = float(params.get("kernel_sum_scale", 1.0))
-        self.family_scale = float(params.get("family_scale", self.kernel_sum_scale))
+        self.family = params.get("family_level") or {"scale": self.kernel_sum_scale,
+                                                     "per_kernel_ms": 0.0}
         self._block_raw: Dict[Block, Tuple[np.ndarray, int, float]] = {}
         self._block_ms: Dict[Block, float] = {}
 
@@ -279,10 +280,11 @@ class Predictor:
 
     def predict_kernel_list(self, kernels: Sequence[Kernel], family_term: bool = True) -> float:
         """Latency of an arbitrary kernel list (traced timm models); without ``family_term``
-        the sum of the isolated kernel times at other families' level (``family_scale``
+        the sum of the isolated kernel times at other families' level (``family_level``
         where the calibration timed some, else LowFormer's: see ``Profile.predict_model``)."""
         if not family_term:
-            return self.family_scale * float(self.kernel_ms(kernels).sum())
+            return self.family["scale"] * float(self.kernel_ms(kernels).sum()) + \
+                self.family["per_kernel_ms"] * len(kernels)
         m = self.model
         return float(self.alpha @ self.group_sums(kernels)) + m["beta_ms"] + \
             m["gamma_ms"] * len(kernels) + self.delta * sum(kernel_weight_mb(k) for k in kernels)

@@ -161,9 +161,9 @@ class Profile:
         """Traced path: any ``nn.Module`` taking ``batch x 3 x res x res`` (e.g. timm models).
 
         A profile calibrated from measured kernels predicts another family by the sum of its
-        isolated kernel times times ``family_scale`` (whole models of other families timed in
-        the calibration over their kernel sums, median: ``families.py``; else
-        ``kernel_sum_scale``, the same over whole LowFormer models): the rest of the model-level term (per kernel, per weight MB)
+        isolated kernel times at the level whole models of other families timed in the
+        calibration set (a scale and a charge per kernel: ``families.family_level``; else
+        ``kernel_sum_scale``, whole LowFormer models over their kernel sums): the rest of the model-level term (per kernel, per weight MB)
         carries what is LowFormer's own (its attention's reshapes and copies between
         kernels); applied to timm models it over-charged models of many small kernels
         (mobilenetv3 +39%; 3 of 12 models within +-15% with it, 10 of 12 without:
