@@ -27,7 +27,8 @@ def test_family_models_are_traced_timed_and_set_the_level_of_other_families():
     from lowformer_nas.latency.predictor import Predictor
     from lowformer_nas.latency.profiles import load_profile
 
-    recs = measure_families("torch", "cpu", names=("mobilenetv1_100", "lcnet_050"))
+    recs = measure_families("torch", "cpu", names=("mobilenetv1_100", "no_such_timm_model",
+                                                   "lcnet_050"))
     assert [r["name"] for r in recs] == ["mobilenetv1_100", "lcnet_050"]
     assert all(r["kind"] == "family" and r["ms"] > 0 for r in recs)
     kernels = [[Kernel(*k) for k in r["kernels"]] for r in recs]
