@@ -13,7 +13,8 @@ from .kernels import Kernel
 
 GROUPS = ("conv", "pw", "dw", "matmul", "pool", "add", "norm", "eltwise")
 _GROUP_OF = {"conv": 0, "convT": 0, "pw": 1, "dw": 2, "linear": 3, "matmul": 3, "sdpa": 3,
-             "pool": 4, "maxpool": 4, "avgpool": 4, "add": 5, "bn": 6, "gn": 6, "ln": 6}  # the rest: eltwise
+             "pool": 4, "maxpool": 4, "avgpool": 4, "add": 5, "bn": 6, "gn": 6,
+             "ln": 6}  # the rest: eltwise
 
 
 def group_of(kr: Kernel) -> int:
