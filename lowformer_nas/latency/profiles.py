@@ -166,9 +166,10 @@ class Profile:
         ``kernel_sum_scale``, whole LowFormer models over their kernel sums): the rest of
         LowFormer's model-level term (per kernel, per weight MB) carries what is LowFormer's
         own (its attention's reshapes and copies between kernels); applied to timm models it
-        over-charged models of many small kernels (mobilenetv3 +39%; 3 of 12 models within +-15% with it, 10 of 12 without:
-        ``benchmarks/latency_timm_modellevel.py``). Profiles without measured kernels
-        (spec-sheet priors, few-shot fits) keep their whole-model term: it is their scale."""
+        over-charged models of many small kernels (mobilenetv3 +39%; 3 of 12 models within
+        +-15% with it, 10 of 12 without: ``benchmarks/latency_timm_modellevel.py``).
+        Profiles without measured kernels (spec-sheet priors, few-shot fits) keep their
+        whole-model term: it is their scale."""
         from .trace import trace_kernels
 
         kernels = trace_kernels(model, (batch, 3, resolution, resolution))
