@@ -66,7 +66,11 @@ def time_models(modules: Dict[str, Any], rounds: int) -> Dict[str, float]:
 
 def evaluated_row(prof: Any, name: str, measured: float, module: Any) -> Dict[str, Any]:
     """One model's measured and predicted latency, error and 90% interval under ``prof``."""
-    p = prof.predict_model(module, 224, 1)
+    return prediction_row(name, measured, prof.predict_model(module, 224, 1))
+
+
+def prediction_row(name: str, measured: float, p: Any) -> Dict[str, Any]:
+    """A measured latency beside a ``Prediction``: error and 90% interval."""
     lo, hi = p.central_interval(0.9)
     return {"model": name, "measured_ms": measured, "predicted_ms": p.latency_ms,
             "err": p.latency_ms / measured - 1.0, "interval90_ms": [lo, hi]}

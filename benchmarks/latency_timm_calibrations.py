@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from latency_timm import SETS, _model, evaluated_row, time_models  # noqa: E402
+from latency_timm import SETS, _model, evaluated_row, prediction_row, time_models  # noqa: E402
 
 from lowformer_nas._io import atomic_write_text  # noqa: E402
 
@@ -41,12 +41,8 @@ REFERENCES = ("lowformer_b0", "lowformer_b1", "lowformer_e1", "lowformer_e2")
 def reference_rows(prof, measured: dict) -> list:
     from lowformer_nas.arch.registry import resolve_arch
 
-    rows = []
-    for name in REFERENCES:
-        p = prof.predict(resolve_arch(name)[1], 224, 1)
-        rows.append({"model": name, "measured_ms": measured[name], "predicted_ms": p.latency_ms,
-                     "err": p.latency_ms / measured[name] - 1.0})
-    return rows
+    return [prediction_row(m, measured[m], prof.predict(resolve_arch(m)[1], 224, 1))
+            for m in REFERENCES]
 
 
 def one_calibration(rounds: int, keep: str = "", budget: float = 0.0) -> dict:

@@ -101,13 +101,10 @@ def measure_models(items: Sequence[Tuple[Any, int]], backend: str, device: str) 
     import torch
 
     from ..arch.builder import build_model
-    from .measure import clock_name, prepare, summarize, time_interleaved
+    from .measure import time_whole_models
 
-    fns = [prepare(build_model(cfg), torch.randn(1, 3, r, r), backend, 1, device)
-           for cfg, r in items]
-    timed = time_interleaved(fns, rounds=3, runs=3, device=device, min_sample_ms=0.0,
-                             clock=clock_name())
-    return [summarize(t)["latency_ms"] for t in timed]
+    return time_whole_models([(build_model(cfg), torch.randn(1, 3, r, r)) for cfg, r in items],
+                             backend, device)
 
 
 def _type_weights(pool: Dict[str, List[Kernel]], corr: Dict[str, Any],

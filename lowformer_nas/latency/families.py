@@ -42,19 +42,16 @@ def measure_families(backend: str, device: str, names: Sequence[str] = FAMILY_MO
     import timm
     import torch
 
-    from .measure import clock_name, prepare, summarize, time_interleaved
+    from .measure import time_whole_models
     from .trace import trace_kernels
 
     shape = (1, 3, SIDE, SIDE)
     models = {n: timm.create_model(n, pretrained=False).eval() for n in names
               if timm.is_model(n)}
     kernels = {n: trace_kernels(m, shape) for n, m in models.items()}
-    fns = [prepare(m, torch.randn(*shape), backend, 1, device) for m in models.values()]
-    timed = time_interleaved(fns, rounds=3, runs=3, device=device, min_sample_ms=0.0,
-                             clock=clock_name())
+    ms = time_whole_models([(m, torch.randn(*shape)) for m in models.values()], backend, device)
     return [{"kind": "family", "name": n, "kernels": [list(k) for k in kernels[n]],
-             "resolution": SIDE, "batch": 1, "ms": summarize(t)["latency_ms"]}
-            for n, t in zip(models, timed)]
+             "resolution": SIDE, "batch": 1, "ms": t} for n, t in zip(models, ms)]
 
 
 def family_level(frecs: Sequence[Dict[str, Any]], predictor: Any

@@ -12,7 +12,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import ConfigError
 from .allocator import steady_allocator
@@ -179,6 +179,17 @@ def time_interleaved(fns: Sequence[Callable[[], Any]], rounds: int = 5, runs: in
         for i, fn in enumerate(fns):
             out[i].append([_time_once(fn, inners[i], sync, clock) for _ in range(runs)])
     return out
+
+
+def time_whole_models(pairs: Sequence[Tuple[Any, Any]], backend: str, device: str
+                      ) -> List[float]:
+    """The calibration's whole-model timing of ``(module, input)`` pairs: prepared for
+    ``backend``, 3 interleaved rounds x 3 runs on the session's clock, median of round
+    medians per model (LowFormer's random models and other families' alike)."""
+    fns = [prepare(m, x, backend, 1, device) for m, x in pairs]
+    timed = time_interleaved(fns, rounds=3, runs=3, device=device, min_sample_ms=0.0,
+                             clock=clock_name())
+    return [summarize(t)["latency_ms"] for t in timed]
 
 
 def summarize(rounds: List[List[float]]) -> Dict[str, float]:

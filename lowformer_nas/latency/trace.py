@@ -127,12 +127,11 @@ def _record(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
         return Kernel("ln", n, c, c, int(args[0].numel()) // (n * c), 1)
     if name == "add" and len(args) > 1 and isinstance(args[1], torch.Tensor):
         return Kernel("add", n, c, c, h, w)
-    if name == "max_pool2d":  # windowed: torch's eager max pool is slow (3x3 s2 at 64x112x112:
+    if name == "max_pool2d" or (name == "avg_pool2d" and tuple(out.shape[-2:]) != (1, 1)):
+        # windowed: torch's eager max pool is slow (3x3 s2 at 64x112x112: 6 ms, a ResNet
+        # stem's sixth); average pools with a window: PoolFormer's token mixer, NB201's edges
         k, s = _pair(_arg(args, 1, 1)), _pair(_arg(args, 2, None) or _arg(args, 1, 1))
-        return Kernel("maxpool", n, c, c, h, w, k, s)  # 6 ms, a ResNet stem's sixth)
-    if name == "avg_pool2d" and tuple(out.shape[-2:]) != (1, 1):  # windowed (PoolFormer's
-        k, s = _pair(_arg(args, 1, 1)), _pair(_arg(args, 2, None) or _arg(args, 1, 1))
-        return Kernel("avgpool", n, c, c, h, w, k, s)  # token mixer, NB201's 3x3 edges)
+        return Kernel("maxpool" if name == "max_pool2d" else "avgpool", n, c, c, h, w, k, s)
     if name in ("adaptive_avg_pool2d", "mean", "avg_pool2d"):
         return Kernel("pool", n, c, c, h, w)
     if name in ("softmax", "_softmax"):
