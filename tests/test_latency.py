@@ -264,6 +264,11 @@ def test_predict_cli_json(capsys):
     rc, out, _ = _run(["predict", "lowformer_test", "--target", "jetson", "--json"], capsys)
     data = json.loads(out)
     assert rc == 0 and data["latency_ms"] > 0 and data["profile"] == "jetson-tx2"
+    assert data["basis"] is None  # a LowFormer config: the profile's provenance says it all
+    rc, out, _ = _run(["predict", "resnet10t", "--target", "jetson", "--resolution", "64",
+                       "--json"], capsys)
+    data = json.loads(out)
+    assert rc == 0 and data["basis"].startswith("traced, priced by this profile's own model")
     rc, out, _ = _run(["predict", "lowformer_b0", "--target", "arm"], capsys)
     assert rc == 0 and "stage3" in out and "uncalibrated" in out
 

@@ -61,9 +61,11 @@ def test_calibrate_interrupt_resume_and_profile(cache, tmp_path, capsys):
     _, err = proc.communicate(timeout=60)
     kept = _journal_lines(cache)
     assert proc.returncode == 130 and "rerun to continue" in err and kept >= 40
-    # 2) rerunning continues from the journal and writes a complete profile
+    # 2) rerunning continues from the journal and writes a complete profile; as the user
+    # runs it (progress on), with the minute that also times other families' whole models
     out = tmp_path / "testdev.json"
-    assert main(CAL + ["--budget-minutes", "0.5", "--out", str(out)]) == 0
+    as_users_run = [a for a in CAL if a != "--no-progress"]
+    assert main(as_users_run + ["--budget-minutes", "1", "--out", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "testdev" in shown and f"host: {cpu_model()} ({architecture()}" in shown
     grown = _journal_lines(cache)
@@ -77,14 +79,35 @@ def test_calibrate_interrupt_resume_and_profile(cache, tmp_path, capsys):
     sides = {r["resolution"] for r in map(json.loads, Path(data["journal"]).read_text()
                                            .splitlines()) if r.get("kind") == "model"}
     assert data["resolutions"] == [min(sides), max(sides)]
+    _check_family_level(data, capsys)
     # 3) the user profile is now the target of that name; predictions come with uncertainty
     from lowformer_nas.arch.registry import get_arch
 
     p = get_target("testdev").predict(get_arch("lowformer_test"), resolution=64)
     assert p.latency_ms > 0 and p.std_ms > 0
-    # 4) a rerun with the budget already spent only refits
-    assert main(CAL + ["--budget-minutes", "0.5"]) == 0
+    # 4) a rerun with the budget already spent only refits (nothing timed again)
+    assert main(CAL + ["--budget-minutes", "1"]) == 0
     assert _journal_lines(cache) == grown
+
+
+def _check_family_level(data, capsys):
+    """The calibration timed the family models once and a timm model is predicted at the
+    level they set, saying so."""
+    import timm
+
+    from lowformer_nas.latency.families import FAMILY_MODELS
+
+    known = [n for n in FAMILY_MODELS if timm.is_model(n)]
+    fams = [r for r in map(json.loads, Path(data["journal"]).read_text().splitlines())
+            if r.get("kind") == "family"]
+    assert [r["name"] for r in fams] == known and all(r["ms"] > 0 for r in fams)
+    level = data["params"]["family_level"]
+    assert level["n_models"] == len(known) and level["scale"] > 0
+    assert f"{len(known)} of other families for their level" in data["provenance"]
+    assert main(["predict", "resnet10t", "--target", "testdev", "--resolution", "64"]) == 0
+    shown = capsys.readouterr().out
+    assert f"basis: traced; isolated kernel times x {level['scale']:.2f} + " in shown
+    assert f"the level of {len(known)} whole timm models of other families" in shown
 
 
 def test_export_kit_runner_and_import(cache, tmp_path, capsys):

@@ -34,7 +34,9 @@ def test_timm_references_are_scored_alike_with_traced_latency(run):
 
     traced = get_target("jetson").predict_model(timm.create_model(TIMM_OK), resolution=32)
     assert ok["latency_ms"] == pytest.approx(traced.latency_ms)  # tiny space: 32 px
-    assert ok["latency_source"] == "predicted (traced) with profile jetson-tx2"
+    basis = get_target("jetson").other_family_basis()
+    assert basis.startswith("traced, priced by this profile's own model")  # a spec-sheet prior
+    assert ok["latency_source"] == f"predicted with profile jetson-tx2 ({basis})"
     assert official["latency_source"] == "predicted (analytic) with profile jetson-tx2"
     unscored = refs[NOT_SCORED]
     assert unscored["score"] is None and unscored["latency_ms"] > 0 and unscored["zc"] == {}
@@ -51,7 +53,8 @@ def test_summary_and_page_show_them(run):
     assert f"- {NOT_SCORED}: not scored: the zero-cost proxy" in summary
     assert f"| {NOT_PLACED} | timm | - | False | not scored |" in summary
     assert f"- {NOT_PLACED}: not placed" in summary
-    assert "Latency: predicted (analytic) with profile jetson-tx2; predicted (traced)" in summary
+    assert "Latency: predicted (analytic) with profile jetson-tx2; predicted with profile " \
+        "jetson-tx2 (traced, " in summary
     page = (run / "pareto.html").read_text()
     assert "timm models (same proxy)" in page and f"{NOT_SCORED} (not scored)" in page
 

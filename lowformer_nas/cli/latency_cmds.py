@@ -140,11 +140,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         p = prof.predict_model(model, resolution=args.resolution, batch=args.batch)
     note = prof.resolution_note(args.resolution)
+    basis = None if isinstance(model, ArchConfig) else prof.other_family_basis()
     if args.json:
         print(json.dumps(dict(p.to_dict(), arch=name, resolution=args.resolution,
                               batch=args.batch, profile_description=prof.describe(),
                               profile_sha256=prof.sha256, profile_host=prof.host,
-                              note=note or None)))
+                              note=note or None, basis=basis)))
         return 0
     lo, hi = p.central_interval(0.9)
     print(f"{name} @{args.resolution} batch {args.batch} on {prof.name}: "
@@ -152,6 +153,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
           f"{lo:.2f}-{hi:.2f} ms)" + (f"\n  {note}" if note else ""))
     for stage, ms in p.per_stage.items():
         print(f"  {stage:<9} {ms:8.2f} ms")
+    if basis:
+        print(f"basis: {basis}")
     print(f"profile: {prof.describe()}")
     print(prof.describe_host())
     return 0

@@ -70,4 +70,4 @@ def family_level(frecs: Sequence[Dict[str, Any]], predictor: Any
     counts = np.array([float(len(r["kernels"])) for r in frecs])
     ms = np.array([float(r["ms"]) for r in frecs])
     (scale, per_kernel), _ = nnls(np.stack([sums / ms, counts / ms], 1), np.ones(len(ms)))
-    return {"scale": float(scale), "per_kernel_ms": float(per_kernel)}
+    return {"scale": float(scale), "per_kernel_ms": float(per_kernel), "n_models": len(frecs)}

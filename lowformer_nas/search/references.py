@@ -87,7 +87,8 @@ def _reference_row(evaluator, name: str) -> Dict[str, Any]:
     s, official = evaluator.settings, name in OFFICIAL_NAMES
     target = get_arch(name) if official else name
     how = "measured here" if s.measure else \
-        f"predicted ({'analytic' if official else 'traced'}) with profile {evaluator.profile.name}"
+        f"predicted (analytic) with profile {evaluator.profile.name}" if official else \
+        f"predicted with profile {evaluator.profile.name} ({evaluator.profile.other_family_basis()})"
     row = {"name": name, "family": "lowformer" if official else "timm", "latency_ms": None,
            "latency_source": how, "feasible": False, "score": None, "accuracy": None,
            "zc": {}, "curve": [], "seconds": 0.0, "note": ""}
