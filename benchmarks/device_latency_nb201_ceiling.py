@@ -10,6 +10,15 @@ table, and whether what is left is measurement noise: a diagnosis, not a product
    product), 3-fold cross-validated R^2 of the log residual. Near 0: no function of the
    architecture explains it, so it is the device's timing noise, and ``noise_sigma`` (the log
    residual's standard deviation) bounds what any predictor reaches.
+3. Whether it depends on *when* the network was measured: the residual in the table's
+   ``nb201_index`` order, where neighbours are unrelated architectures (lag-1 autocorrelation;
+   R^2 of the median of the 50 neighbours, the row itself left out, and the rows within
+   +-10% once corrected by it). High: the device drifted during the campaign (clock states,
+   heat), which no model of the architecture can follow.
+4. The few-shot bound: the all-rows fit of 1. taken as a perfect prior, with only its level
+   learned from N random rows (median ratio, as robust as a user's fit can be), scored on the
+   other rows; median over ``--seeds`` draws. A fit that must also learn the shape from those
+   N rows does no better than this, up to noise.
 
     python benchmarks/device_latency_nb201_ceiling.py --csv nb201_latency.csv \
         --device essential_ph_1_ms [--traits dead_code_elimination,fold_zero_products]
@@ -63,6 +72,42 @@ def edge_onehot(arch: str) -> np.ndarray:
     return v
 
 
+def order_drift(resid: np.ndarray, order: np.ndarray, half: int = 25) -> tuple:
+    """(lag-1 autocorrelation, neighbour-median R^2, neighbour median per row) of ``resid``
+    in measurement-index ``order``; each row's neighbour median leaves the row out."""
+    r = resid[np.argsort(order)]
+    nb = np.empty(len(r))
+    for i in range(len(r)):
+        lo, hi = max(0, i - half), min(len(r), i + half + 1)
+        nb[i] = np.median(np.concatenate([r[lo:i], r[i + 1:hi]]))
+    out = np.empty(len(r))
+    out[np.argsort(order)] = nb
+    lag1 = float(np.corrcoef(r[:-1], r[1:])[0, 1])
+    return lag1, float(1 - np.var(r - nb) / np.var(r)), out
+
+
+def fewshot_bound(pred: np.ndarray, y: np.ndarray, n: int, seeds: int) -> float:
+    """Median over draws of the share within +-10% when ``pred``'s shape is exact and only
+    its level is learned from ``n`` random rows."""
+    import random
+
+    got = []
+    for seed in range(seeds):
+        idx = random.Random(seed).sample(range(len(y)), n)
+        rest = np.ones(len(y), bool)
+        rest[idx] = False
+        level = np.median(y[idx] / pred[idx])
+        got.append(float(np.mean(np.abs(pred[rest] * level / y[rest] - 1) <= 0.10)))
+    return float(np.median(got))
+
+
+def index_of(path: str) -> dict:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {r["arch_str"]: int(r["nb201_index"]) for r in csv.DictReader(fh)}
+
+
 def main() -> int:
     from scipy.stats import spearmanr
     from sklearn.ensemble import RandomForestRegressor
@@ -79,6 +124,8 @@ def main() -> int:
     ap.add_argument("--traits", default="", help="comma-separated runtime traits")
     ap.add_argument("--trace-cache", default=DEFAULT_CACHE)
     ap.add_argument("--out", default=OUT)
+    ap.add_argument("--train", type=int, default=20, help="N of the few-shot bound")
+    ap.add_argument("--seeds", type=int, default=40, help="draws of the few-shot bound")
     args = ap.parse_args()
     traits = check_traits([t for t in args.traits.split(",") if t])
     data = [(a, v) for a, v in read_column(args.csv, args.device) if v > 0.05]  # not dead
@@ -91,12 +138,18 @@ def main() -> int:
     H = np.array([edge_onehot(a) for a, _ in data])
     rf = RandomForestRegressor(100, min_samples_leaf=20, n_jobs=1, random_state=0)
     cv = cross_val_predict(rf, H, resid, cv=3)
+    index = index_of(args.csv)
+    lag1, r2_order, nb = order_drift(resid, np.array([index[a] for a, _ in data]))
     res = {"device": args.device, "traits": list(traits), "rows": len(y),
            "distinct_kernels": U.shape[1] - 1,
            "within10": float(np.mean(np.abs(rel) <= 0.10)),
            "mape": float(np.mean(np.abs(rel))), "spearman": float(spearmanr(pred, y)[0]),
            "residual_r2_from_architecture": float(1 - np.mean((resid - cv) ** 2) / resid.var()),
            "noise_sigma": float(resid.std()),
+           "residual_lag1_in_index_order": lag1,
+           "residual_r2_from_index_neighbours": r2_order,
+           "within10_if_drift_known": float(np.mean(np.abs(pred / np.exp(nb) / y - 1) <= 0.10)),
+           f"fewshot_bound_within10_n{args.train}": fewshot_bound(pred, y, args.train, args.seeds),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     results = json.load(open(args.out)) if os.path.isfile(args.out) else {}
     results[f"{args.device}|{','.join(traits) or '-'}"] = res
