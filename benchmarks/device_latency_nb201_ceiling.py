@@ -108,15 +108,19 @@ def index_of(path: str) -> dict:
         return {r["arch_str"]: int(r["nb201_index"]) for r in csv.DictReader(fh)}
 
 
-def main() -> int:
-    from scipy.stats import spearmanr
+def architecture_r2(data, resid: np.ndarray) -> float:
+    """3-fold cross-validated R^2 of the log residual from the cells' edge ops."""
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.model_selection import cross_val_predict
 
-    from device_latency_nb201 import read_column
-    from lowformer_nas.latency.fewshot import robust_relative_nnls
-    from lowformer_nas.latency.traits import check_traits
-    from nb201_traces import DEFAULT_CACHE, trace_all
+    H = np.array([edge_onehot(a) for a, _ in data])
+    rf = RandomForestRegressor(100, min_samples_leaf=20, n_jobs=1, random_state=0)
+    cv = cross_val_predict(rf, H, resid, cv=3)
+    return float(1 - np.mean((resid - cv) ** 2) / resid.var())
+
+
+def parse_args() -> argparse.Namespace:
+    from nb201_traces import DEFAULT_CACHE
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv", required=True)
@@ -126,25 +130,32 @@ def main() -> int:
     ap.add_argument("--out", default=OUT)
     ap.add_argument("--train", type=int, default=20, help="N of the few-shot bound")
     ap.add_argument("--seeds", type=int, default=40, help="draws of the few-shot bound")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main() -> int:
+    from scipy.stats import spearmanr
+
+    from device_latency_nb201 import read_column
+    from lowformer_nas.latency.fewshot import robust_relative_nnls
+    from lowformer_nas.latency.traits import check_traits
+    from nb201_traces import trace_all
+
+    args = parse_args()
     traits = check_traits([t for t in args.traits.split(",") if t])
     data = [(a, v) for a, v in read_column(args.csv, args.device) if v > 0.05]  # not dead
     traces = trace_all([a for a, _ in data], args.trace_cache, progress=False)
     y = np.array([v for _, v in data])
     U = unique_counts([traces[a].kernel_list(traits) for a, _ in data])
     pred = U @ robust_relative_nnls(U / y[:, None])  # the few-shot fit's own loss
-    rel = pred / y - 1.0
-    resid = np.log(pred / y)
-    H = np.array([edge_onehot(a) for a, _ in data])
-    rf = RandomForestRegressor(100, min_samples_leaf=20, n_jobs=1, random_state=0)
-    cv = cross_val_predict(rf, H, resid, cv=3)
+    rel, resid = pred / y - 1.0, np.log(pred / y)
     index = index_of(args.csv)
     lag1, r2_order, nb = order_drift(resid, np.array([index[a] for a, _ in data]))
     res = {"device": args.device, "traits": list(traits), "rows": len(y),
            "distinct_kernels": U.shape[1] - 1,
            "within10": float(np.mean(np.abs(rel) <= 0.10)),
            "mape": float(np.mean(np.abs(rel))), "spearman": float(spearmanr(pred, y)[0]),
-           "residual_r2_from_architecture": float(1 - np.mean((resid - cv) ** 2) / resid.var()),
+           "residual_r2_from_architecture": architecture_r2(data, resid),
            "noise_sigma": float(resid.std()),
            "residual_lag1_in_index_order": lag1,
            "residual_r2_from_index_neighbours": r2_order,
