@@ -173,22 +173,27 @@ class Profile:
         from .trace import trace_kernels
 
         kernels = trace_kernels(model, (batch, 3, resolution, resolution))
-        params = self.data["params"]
-        family_term = not params.get("corrections") or "fewshot" in params
+        family_term = self._own_model_for_other_families()
         total = self.predictor.predict_kernel_list(kernels, family_term=family_term)
         if family_term:
             return self._prediction(total, {"model": total})
         return Prediction(latency_ms=total, std_ms=total * OTHER_FAMILY_REL_STD,
                           per_stage={"kernels": total}, profile=self.name)
 
+    def _own_model_for_other_families(self) -> bool:
+        """Whether another family is priced like a LowFormer config (profiles without measured
+        kernels: spec-sheet priors, few-shot fits) rather than by its kernel sum's level."""
+        params = self.data["params"]
+        return not params.get("corrections") or "fewshot" in params
+
     def other_family_basis(self) -> str:
         """How ``predict_model`` prices a model of another family (a timm model) under this
         profile: printed beside such a prediction, so its number says where it comes from.
         The 25% relative std's 90% interval covered 42 of 42 timm models in each of three
         first-use calibrations (``benchmarks/latency_timm_calibrations.py``)."""
-        params = self.data["params"]
-        if not params.get("corrections") or "fewshot" in params:
+        if self._own_model_for_other_families():
             return "traced, priced by this profile's own model, as LowFormer configs are"
+        params = self.data["params"]
         level = params.get("family_level")
         sigma = f"1 sigma {OTHER_FAMILY_REL_STD:.0%}"
         if level:
