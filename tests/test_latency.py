@@ -445,7 +445,7 @@ def test_a_1x1_depthwise_conv_has_its_own_correction_and_old_profiles_keep_their
     import numpy as np
 
     from lowformer_nas.latency.kernels import Kernel
-    from lowformer_nas.latency.predictor import Predictor
+    from lowformer_nas.latency.predictor import DW1_GROUP_LAUNCH, Predictor, fit_kernels
 
     roof = {"peak_gflops": 50.0, "bandwidth_gbs": 10.0, "launch_us": 5.0}
     dw1, dw3 = Kernel("dw", 1, 256, 256, 14, 14, 1, 1, 256), Kernel("dw", 1, 256, 256, 14, 14,
@@ -453,9 +453,16 @@ def test_a_1x1_depthwise_conv_has_its_own_correction_and_old_profiles_keep_their
     old = {"roofline": roof, "corrections": {"dw": {"intercept": 0.0, "coef": []}}}
     new = {"roofline": roof, "corrections": {"dw": {"intercept": 0.0, "coef": []},
                                              "dw1": {"intercept": float(np.log(8.0)),
-                                                     "coef": []}}}
+                                                     "coef": [],
+                                                     "per_channel": DW1_GROUP_LAUNCH}}}
     a, b = Predictor(old).kernel_ms([dw1, dw3]), Predictor(new).kernel_ms([dw1, dw3])
-    assert b[0] == pytest.approx(8.0 * a[0]) and b[1] == pytest.approx(a[1])
+    # its own correction multiplies the roofline plus a cost per channel (torch's per-group
+    # path); a profile without it keeps the depthwise correction on the roofline alone
+    per_channel = 256 * roof["launch_us"] * 1e-3 * DW1_GROUP_LAUNCH
+    assert b[0] == pytest.approx(8.0 * (a[0] + per_channel)) and b[1] == pytest.approx(a[1])
+    # a calibration's fit records that prior with the correction (older fits have none)
+    fitted = fit_kernels([dw1, dw3], [1.0, 0.2], roof)
+    assert fitted["dw1"]["per_channel"] == DW1_GROUP_LAUNCH and "per_channel" not in fitted["dw"]
 
 
 def test_predict_outside_the_calibrated_resolutions_says_so(tmp_path, capsys):

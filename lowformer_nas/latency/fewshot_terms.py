@@ -33,11 +33,12 @@ def kernel_terms(kernels: Sequence[Kernel], roof: Dict[str, Any],
     """(group index, roofline ms without launch) per kernel (epilogues are separate kernels
     already or fused). ``shape``: per-type log corrections learned by an on-device
     calibration (shape priors), applied where given."""
-    from .predictor import apply_correction, design, kernel_type, raw_features, roofline_ms
+    from .predictor import apply_correction, design, kernel_type, raw_features, type_prior_ms
 
     ks = list(kernels)
     groups = np.array([group_of(k) for k in ks], dtype=int)
     ms = np.zeros(len(ks))
+    launch = float(roof.get("launch_us", 0.0))
     roof = dict(roof, launch_us=0.0, fused_epilogue=True)
     by_type: Dict[str, List[int]] = {}
     for i, k in enumerate(ks):
@@ -45,8 +46,8 @@ def kernel_terms(kernels: Sequence[Kernel], roof: Dict[str, Any],
     for kind, idx in by_type.items():
         op = ks[idx[0]].op
         raw = raw_features([ks[i] for i in idx])
-        t0 = np.maximum(roofline_ms(raw, op, roof), 1e-9)
         corr = (shape.get(kind) or shape.get(op)) if shape else None
+        t0 = np.maximum(type_prior_ms(raw, op, roof, corr, launch), 1e-9)
         if corr:
             t0 = t0 * np.exp(apply_correction(corr, design(raw, np.log(t0))))
         ms[idx] = t0

@@ -9,7 +9,7 @@ kernel timings cannot see (cold caches, framework overhead between ops).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -60,6 +60,28 @@ def roofline_ms(raw: np.ndarray, op: str, roof: Dict[str, Any]) -> np.ndarray:
     memory = raw[:, 1] / (roof["bandwidth_gbs"] * 1e9)
     epi = 0.0 if roof.get("fused_epilogue") else raw[:, 2] / (roof["bandwidth_gbs"] * 1e9)
     return roof["launch_us"] * 1e-3 + 1e3 * (np.maximum(compute, memory) + epi)
+
+
+# a 1x1 depthwise conv at stride 1 costs a fixed time per channel on torch's per-group path,
+# plus its memory pass: 3-15 us per channel here (growing with the map; 2026-12-06) where the
+# launch cost is 5 us. Priced as the roofline alone (proportional to channels x map), RepViT's
+# 1x1 depthwise branches came out 46% under their isolated timings (cv error 0.75 in log).
+DW1_GROUP_LAUNCH = 0.65  # per-channel cost of a `dw1` kernel's prior, in launch costs
+PER_CHANNEL = {"dw1": DW1_GROUP_LAUNCH}  # kernel types whose corrections are fitted so
+
+
+def type_prior_ms(raw: np.ndarray, op: str, roof: Dict[str, Any],
+                  corr: Optional[Dict[str, Any]] = None,
+                  group_launch_us: Optional[float] = None) -> np.ndarray:
+    """The prior time a correction multiplies: the roofline, plus a cost per channel where
+    the correction was fitted on top of one (``per_channel``, in units of ``group_launch_us``,
+    default the roofline's launch cost). Corrections of older fits have none."""
+    t0 = roofline_ms(raw, op, roof)
+    share = float((corr or {}).get("per_channel", 0.0))
+    if share:
+        launch = roof["launch_us"] if group_launch_us is None else group_launch_us
+        t0 = t0 + raw[:, 3] * launch * 1e-3 * share
+    return t0
 
 
 def design(raw: np.ndarray, lt0: np.ndarray) -> np.ndarray:
@@ -131,8 +153,9 @@ def fit_kernels(kernels: Sequence[Kernel], times_ms: Sequence[float],
     for op, idx in by_type.items():
         ks = [kernels[i] for i in idx]
         raw = raw_features(ks)
-        lt0 = np.log(roofline_ms(raw, ks[0].op, roof))
-        out[op] = fit_type(design(raw, lt0), np.log(t[idx]) - lt0)
+        prior = {"per_channel": PER_CHANNEL[op]} if op in PER_CHANNEL else None
+        lt0 = np.log(type_prior_ms(raw, ks[0].op, roof, prior))
+        out[op] = dict(fit_type(design(raw, lt0), np.log(t[idx]) - lt0), **(prior or {}))
     return out
 
 
@@ -221,9 +244,9 @@ class Predictor:
             by_type = {}
         for op, ks in by_type.items():
             raw = raw_features(ks)
-            lt0 = np.log(roofline_ms(raw, ks[0].op, self.roof))
             corr = self.corr.get(op) or self.corr.get(ks[0].op) or {"intercept": self.fallback,
                                                                     "coef": []}
+            lt0 = np.log(type_prior_ms(raw, ks[0].op, self.roof, corr))
             ms = np.exp(lt0 + apply_correction(corr, design(raw, lt0)))
             self._kernel_ms.update(zip(ks, ms.tolist()))
         for kr in missing:  # nn-Meter-style lookup: a measured big kernel is its measurement
