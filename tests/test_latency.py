@@ -441,6 +441,20 @@ def test_cat_contiguous_and_upsample_are_traced_as_passes_over_memory():
     assert ks[2].op == "eltwise" and (ks[2].cin, ks[2].h, ks[2].w) == (8, 12, 12)
 
 
+@pytest.mark.parametrize("size, k", [((1, 5), 3), ((5, 1), 3), ((1, 11), 5), ((3, 3), 3),
+                                     ((1, 1), 1)])
+def test_a_non_square_depthwise_conv_is_recorded_as_the_square_of_as_many_taps(size, k):
+    """GhostNetV2's 1x5 / 5x1 depthwise convs had been recorded by their width: the 5x1 as a
+    1x1 depthwise conv, priced on torch's slow per-group path (+66-71% on the model)."""
+    import torch
+
+    from lowformer_nas.latency.predictor import kernel_type
+
+    conv = torch.nn.Conv2d(32, 32, size, padding=(size[0] // 2, size[1] // 2), groups=32)
+    (kr,) = [kr for kr in trace_kernels(conv, (1, 32, 14, 14)) if kr.op == "dw"]
+    assert kr.k == k and (kernel_type(kr) == "dw1") == (k == 1)
+
+
 def test_a_1x1_depthwise_conv_has_its_own_correction_and_old_profiles_keep_theirs():
     import numpy as np
 
