@@ -27,8 +27,9 @@ FORMAT_VERSION = 1
 # resolution span is recorded, so predictions outside it are flagged; 11: windowed average
 # pools are kernels of their own, and a calibrated journal times other families' whole
 # models for their level, ``families.py``: a stale `local` profile's calibration resumes to
-# time them; 12: a 1x1 depthwise conv's prior carries a cost per channel, ``DW1_GROUP_LAUNCH``)
-FIT_VERSION = 12
+# time them; 12: a 1x1 depthwise conv's prior carries a cost per channel, ``DW1_GROUP_LAUNCH``;
+# 13: other families' level is centred on the family models, ``families.family_level``)
+FIT_VERSION = 13
 
 
 def cache_dir() -> Path:
