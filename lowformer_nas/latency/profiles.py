@@ -194,18 +194,16 @@ class Profile:
         first-use calibrations (``benchmarks/latency_timm_calibrations.py``)."""
         if self._own_model_for_other_families():
             return "traced, priced by this profile's own model, as LowFormer configs are"
-        params = self.data["params"]
-        level = params.get("family_level")
+        level = self.predictor.family  # the level predict_model uses, one source
         sigma = f"1 sigma {OTHER_FAMILY_REL_STD:.0%}"
-        if level:
+        if self.data["params"].get("family_level"):
             n = level.get("n_models")
             return (f"traced; isolated kernel times x {level['scale']:.2f} + "
                     f"{1e3 * level['per_kernel_ms']:.0f} us per kernel, the level of "
                     f"{n or 'the'} whole timm models of other families timed in this "
                     f"calibration; {sigma}")
-        return (f"traced; isolated kernel times x {float(params.get('kernel_sum_scale', 1.0)):.2f}"
-                f", LowFormer's whole-model level (this calibration timed no other family); "
-                f"{sigma}")
+        return (f"traced; isolated kernel times x {level['scale']:.2f}, LowFormer's "
+                f"whole-model level (this calibration timed no other family); {sigma}")
 
     def save(self, path: "os.PathLike[str] | str") -> Path:
         atomic_write_text(path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
