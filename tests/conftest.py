@@ -1,7 +1,8 @@
 """Shared fixtures: the reference facts of the official LowFormer code, read once per session.
 
 ``tests/data/lowformer_official.json`` is a copy of the project's measured reference
-(params, MACs, parameter/buffer shape hashes, feature shapes of each official variant).
+(params, MACs, parameter/buffer shape hashes, feature shapes of each official variant); its
+``b2`` entry was measured from timm's ``lowformer_b2``, as the official code's b2 is broken.
 """
 import json
 from pathlib import Path
@@ -19,6 +20,8 @@ def registry_name(official: str) -> str:
 
 @pytest.fixture(scope="session")
 def reference() -> Dict[str, Dict[str, Any]]:
-    """Registry name -> reference entry (with its official name under ``official``)."""
+    """Registry name -> reference entry (with the name of its official lists under
+    ``official``: B2's entry, measured from timm, names timm's lists)."""
     variants = json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))["variants"]
-    return {registry_name(k): dict(v, official=k) for k, v in variants.items()}
+    return {registry_name(k): dict(v, official=v.get("lists_name", k))
+            for k, v in variants.items()}

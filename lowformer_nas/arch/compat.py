@@ -27,6 +27,9 @@ OFFICIAL_LISTS: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...]]] = {
     "b1": ((16, 32, 64, 128, 256), (0, 1, 1, 5, 5)),
     "b15": ((20, 40, 80, 160, 320), (0, 1, 1, 6, 6)),
     "b2": ((24, 48, 96, 192, 384), (0, 0, 0, 6, 6)),
+    # timm's lowformer_b2: the official b2 with one block in stages 1-2, so every stage
+    # downsamples (44,986,912 parameters; the registry's lowformer_b2)
+    "b2_timm": ((24, 48, 96, 192, 384), (0, 1, 1, 6, 6)),
     "b3": ((32, 64, 128, 256, 512), (1, 2, 3, 6, 6)),
     "E1": ((20, 40, 80, 160, 320), (0, 1, 1, 4, 4)),
     "E2": ((32, 64, 128, 256, 512), (1, 2, 3, 4, 4)),

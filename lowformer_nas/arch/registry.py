@@ -32,6 +32,9 @@ _OFFICIAL: Dict[str, _Row] = {
                          "LowFormer-B1, 17.9M params, 1410M MACs, 79.9% top-1"),
     "lowformer_b15": _Row("b15", 6, 2, BIG_HEAD, True, True,
                           "LowFormer-B1.5, 33.9M params, 2573M MACs, 81.2% top-1"),
+    "lowformer_b2": _Row("b2_timm", 6, 2, BIG_HEAD, True, True,
+                         "LowFormer-B2 (as timm builds it), 45.0M params, 3689M MACs, "
+                         "81.6% top-1"),
     "lowformer_b3": _Row("b3", 6, 4, SMALL_HEAD, True, True,
                          "LowFormer-B3, 57.1M params, 6098M MACs, 83.6% top-1"),
     "lowformer_e1": _Row("E1", 6, 2, BIG_HEAD, False, False,

@@ -6,7 +6,7 @@
     timm.create_model("lowformer_nas", arch=cfg)                       # an ArchConfig
 
 ``pretrained=True`` on an official name loads timm's LowFormer checkpoint for it (the keys
-are identical); ``pretrained_cfg_overlay=dict(file=PATH)`` loads a local checkpoint instead.
+are identical; timm has none for B2); ``pretrained_cfg_overlay=dict(file=PATH)`` loads a local checkpoint instead.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def lowformer_nas(pretrained: bool = False, arch: Union[str, ArchConfig] = "lowf
     name, cfg = ("custom", arch) if isinstance(arch, ArchConfig) else resolve_arch(arch)
     pretrained_cfg = kwargs.pop("pretrained_cfg", None)
     if pretrained_cfg is None and name in OFFICIAL_NAMES:
-        pretrained_cfg = get_pretrained_cfg(f"{name}.in1k")
+        pretrained_cfg = get_pretrained_cfg(name)  # timm's default tag (B2: untrained)
     return build_model_with_cfg(
         LowFormerNAS, "lowformer_nas", pretrained, pretrained_cfg=pretrained_cfg,
         pretrained_filter_fn=checkpoint_filter_fn,
