@@ -292,7 +292,7 @@ def test_cli_defaults_are_the_settings_defaults():
 
 @pytest.mark.parametrize("space, extra, want", [
     # the bare command: the lowformer space's search_defaults (chosen by the audit)
-    ("lowformer", {}, ("zero-cost", 64, "prior", "accuracy", 6, 5000)),
+    ("lowformer", {}, ("zero-cost", 64, "imagenet-anchored", "accuracy", 6, 5000)),
     # the user's own choice wins over the space's
     ("lowformer", {"proxy": "train", "train_score": "loss", "epochs": 2, "zc_score": "zico"},
      ("train", 64, "zico", "loss", 2, 5000)),

@@ -166,7 +166,7 @@ def prior_cheap(cheap: Mapping[str, Tuple[str, List, List]], n: int) -> List[Dic
 def audit_prior(rows: Sequence[GroundTruthRow], table: str, data, dataset: str,
                 zc_resolution: int, seed: int = 0, recipe_id: Optional[str] = None,
                 cache: Optional[ProxyCache] = None):
-    """The table as an ``AccuracyPrior``: what ``--zc-score prior`` fits its forest on."""
+    """The table as an ``AccuracyPrior``: what ``--zc-score small-data-prior`` fits its forest on."""
     from .prior import AccuracyPrior
 
     means = mean_by_config(list(rows), recipe_id)

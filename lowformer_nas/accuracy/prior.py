@@ -1,13 +1,12 @@
-"""The accuracy prior: the audit's surrogate, fitted once on a ground-truth table and shipped.
+"""The small-data accuracy prior: the audit's surrogate, fitted once on a ground-truth table.
 
-Zero-cost scores alone rank the reference recipe's accuracies no better than chance or worse
-(docs/benchmarks.md, the audit over 40 architectures). A random forest over the config
-encoding, its size (params, MACs) and the zero-cost scores, fitted on the table, ranks
-architectures it was not fitted on much better: that is the audit's ``surrogate (LOO)``
-figure, computed on exactly these features. The search's ``--zc-score prior`` scores a
-candidate with the forest fitted on every row of the table, so its fidelity is the audit's
-leave-one-out figure. The file is written by ``lowformer-nas audit TABLE --prior FILE``; the
-package ships the project's own (``data/accuracy_prior.json``).
+It ranks the small-data regime of that table (5 epochs on 2,000 Fashion-MNIST images, where
+capacity hurts), and so the official family backwards against ImageNet (accuracy/anchors.py):
+it is ``--zc-score small-data-prior``, no longer a default. A random forest over the config
+encoding, its size (params, MACs) and the zero-cost scores, fitted on every row of the table;
+its fidelity on that table is the audit's ``surrogate (LOO)`` figure. The file is written by
+``lowformer-nas audit TABLE --prior FILE``; the package ships the project's own
+(``data/accuracy_prior.json``).
 """
 from __future__ import annotations
 
@@ -53,7 +52,7 @@ class AccuracyPrior:
     def check_setting(self, dataset: str, resolution: int) -> None:
         """The scores it was fitted on mean nothing at another dataset or input size."""
         if (dataset, resolution) != (self.dataset, self.resolution):
-            raise RunError(f"--zc-score prior was fitted on zero-cost scores on "
+            raise RunError(f"--zc-score small-data-prior was fitted on zero-cost scores on "
                            f"{self.dataset} at {self.resolution} px; use --dataset "
                            f"{self.dataset} --proxy-resolution {self.resolution}, but got "
                            f"--dataset {dataset} --proxy-resolution {resolution} (or rank "

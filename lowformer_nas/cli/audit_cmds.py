@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "package's data/proxy_evidence.json is the project's)")
     p.add_argument("--prior", default=None, metavar="JSON",
                    help="also write the table as an accuracy prior for `search --zc-score "
-                        "prior` (the package's data/accuracy_prior.json is the project's)")
+                        "small-data-prior` (the package's data/accuracy_prior.json is the "
+                        "project's)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_audit)
 

@@ -6,6 +6,7 @@ report sits above search and reads only the run directory.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -18,6 +19,8 @@ def finish_run(run_path: Path, refs: Sequence[Dict[str, Any]], settings, profile
     """Pareto data, models/B*.yaml, pareto.html, summary.md; prints the table unless quiet."""
     data = _pages(run_path, refs, settings, None)
     write_family(data, run_path, profile, settings)
+    if data["anchor_inverted"]:  # a plain warning, also under --quiet
+        print(f"lowformer-nas: {data['anchor_check']}", file=sys.stderr)
     if not quiet:
         print_family_table(data, run_path)
     return data
@@ -66,7 +69,7 @@ def write_family(data: Dict[str, Any], run_path: Path, profile, settings) -> Lis
             latency_line(pick, profile, settings),
             f"budget: {data['budget_ms']:g} ms; {data['score_name']}: {pick['score']:.6g} "
             f"({data['proxy']} proxy on {settings.dataset})",
-            data["proxy_fidelity"], *([data["resolution_note"]] if data["resolution_note"]
+            data["proxy_fidelity"], data["anchor_check"], *([data["resolution_note"]] if data["resolution_note"]
                                       else []),
             f"profile: {profile.name} sha256 {profile.sha256} (the run's initial profile)",
             f"rule: {data['family_rule']}"])

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..accuracy.anchors import ANCHORED, AnchorCheck
 from ..rundir.config import ZC_SCORES, score_label
 from ..rundir.family import FRACTIONS, NAMES, family_rule_text, pick_family
 from ..rundir.pareto import front_indices, hypervolume_2d
@@ -108,6 +109,20 @@ def spearman(rows: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     return out
 
 
+def anchor_fields(check: Optional[AnchorCheck], scored: bool) -> Dict[str, Any]:
+    """The anchor check's line and whether it warns (the signal inverts the anchors)."""
+    if check is None:
+        why = ("the official variants come with the references when the search ends" if
+               not scored else "fewer than 3 official variants scored (--references all)")
+        return {"anchor_check": f"anchor check: n/a ({why})", "anchor_inverted": False}
+    text = check.text()
+    if check.inverted:
+        text = ("WARNING: this accuracy signal does not rank the official LowFormer variants "
+                "like ImageNet (Kendall tau <= 0); its B0-B3 may point away from what "
+                "ImageNet training rewards. " + text)
+    return {"anchor_check": text, "anchor_inverted": check.inverted}
+
+
 def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]],
             settings: Dict[str, Any]) -> Dict[str, Any]:
     """The Pareto page data: trials, front, family, references, counts, hypervolume, Spearman."""
@@ -127,6 +142,9 @@ def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]]
         t["family"] = names.get(t["number"])
     front_pts = [t for t in feasible if t["on_front"]]
     from ..accuracy.evidence import fidelity_line, resolution_note
+    from ..search.signal import fidelity_text, run_anchor_check
+
+    anchored = settings["proxy"] == "zero-cost" and settings["zc_score"] == ANCHORED
 
     return {
         "target": settings["target"], "budget_ms": budget, "proxy": settings["proxy"],
@@ -140,6 +158,8 @@ def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]]
         "hypervolume": _hypervolumes(front_pts, list(references), budget,
                                      score_name(settings) == "accuracy"),
         "spearman": spearman(rows),
-        "proxy_fidelity": fidelity_line(settings),
-        "resolution_note": resolution_note(int(settings["proxy_resolution"])),
+        "proxy_fidelity": fidelity_text() if anchored else fidelity_line(settings),
+        **anchor_fields(run_anchor_check(settings, references), bool(references)),
+        "resolution_note": None if anchored else resolution_note(
+            int(settings["proxy_resolution"])),
     }

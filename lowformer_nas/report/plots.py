@@ -52,7 +52,7 @@ def figure(data: Dict[str, Any]):
     for family, label, color in (("lowformer", "official LowFormer (same proxy)", "black"),
                                  ("timm", "timm models (same proxy)", "#9467bd")):
         refs = [dict(r, number=r["name"], state="reference", family=None,
-                     config_text=r.get("note", ""),
+                     config_text=r.get("note") or r.get("score_source", ""),
                      score=r["score"] if r.get("score") is not None else floor)
                 for r in data["references"] if r.get("family", "lowformer") == family
                 and r.get("latency_ms") is not None
@@ -60,11 +60,14 @@ def figure(data: Dict[str, Any]):
         fig.add_trace(_trace(go, refs, label, dict(color=color, symbol="diamond", size=10), sn,
                              mode="markers+text",
                              text=[r["name"].replace("lowformer_", "") +
-                                   (" (not scored)" if r.get("note") else "") for r in refs]))
+                                   (" (not scored)" if r.get("note") else "") +
+                                   (" (published)" if r.get("score_source") else "")
+                                   for r in refs]))
     fig.add_vline(x=data["budget_ms"], line_dash="dash", line_color="#ff7f0e",
                   annotation_text=f"budget {data['budget_ms']:g} ms")
     title = f"Pareto front on {data['target']} ({data['proxy']} proxy)"
-    for line in textwrap.wrap(data["proxy_fidelity"], 120):  # a title does not wrap itself
+    lines = [data["proxy_fidelity"], data.get("anchor_check", "")]
+    for line in (w for text in lines for w in textwrap.wrap(text, 120)):  # titles do not wrap
         title += f"<br><sup>{line}</sup>"
     if data.get("interim"):
         title += f"<br><sup>{data['interim']}</sup>"

@@ -61,10 +61,12 @@ def _reference_table(data: Dict[str, Any]) -> List[str]:
              "|---|---|---|---|---|"]
     notes = []
     for r in data["references"]:
-        score = "not scored" if r.get("note") else _fmt(r.get("score"))
+        score = "not scored" if r.get("note") else _fmt(r.get("score")) + (
+            " (published)" if r.get("score_source") else "")
         lines.append(f"| {r['name']} | {r.get('family', 'lowformer')} | "
                      f"{_fmt(r['latency_ms'])} | {r['feasible']} | {score} |")
-        notes += [f"- {r['name']}: {r['note']}"] if r.get("note") else []
+        notes += [f"- {r['name']}: {r.get('note') or r.get('score_source')}"] \
+            if r.get("note") or r.get("score_source") else []
     sources = sorted({r["latency_source"] for r in data["references"] if r.get("latency_source")})
     return lines + ([""] + [f"Latency: {'; '.join(sources)}."] if sources else []) + \
         ([""] + notes if notes else [])
@@ -92,7 +94,8 @@ def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: P
         f"({'measured here' if settings['measure'] else 'predicted'}), space "
         f"`{settings['space']}`", f"- proxy `{settings['proxy']}` on `{settings['dataset']}` "
         f"at {settings['proxy_resolution']}px; objective: maximise {data['score_name']}, "
-        f"minimise latency", f"- {data['proxy_fidelity']}", *_note(data),
+        f"minimise latency", f"- {data['proxy_fidelity']}",
+        f"- {data.get('anchor_check', 'anchor check: n/a')}", *_note(data),
         f"- backend `{settings['backend']}`, sampler "
         f"{SAMPLER_TEXT[settings['sampler']]}; seed {settings['seed']}",
         "- over-budget configs are complete trials with constraint latency - budget > 0, "

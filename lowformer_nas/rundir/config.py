@@ -23,6 +23,10 @@ PROXIES = ("zero-cost", "train", "two-stage")
 SURROGATE_FILE = "surrogate.json"  # two-stage --prescreen surrogate: its held-out fidelity
 # settings that reports read (pareto data, summary); a run without them cannot be reported
 REPORT_SETTINGS = ("target", "budget_ms", "proxy", "zc_score")
+# the objective's name where a zero-cost signal is not a score of its own name
+SCORE_LABELS = {"imagenet-anchored": "predicted ImageNet top-1 (anchored)",
+                "small-data-prior": "predicted small-data accuracy (prior)",
+                "prior": "predicted small-data accuracy (prior)"}
 
 
 def score_label(settings: Any, stage: str) -> str:
@@ -31,7 +35,7 @@ def score_label(settings: Any, stage: str) -> str:
     get = settings.get if isinstance(settings, dict) else lambda k, d=None: getattr(settings, k, d)
     if stage != "train":
         zc = str(get("zc_score"))
-        return "predicted accuracy (prior)" if zc == "prior" else zc
+        return SCORE_LABELS.get(zc, zc)
     return "accuracy" if get("train_score", "accuracy") == "accuracy" else "-train loss sum"
 
 

@@ -17,7 +17,8 @@ from ..space import SearchSpace
 from ..accuracy.datasets import ProxyData
 from ..accuracy.proxies import train_run
 from ..accuracy.zerocost import zero_cost_scores
-from .settings import SearchSettings
+from ..accuracy.anchors import ANCHORED
+from .settings import SMALL_DATA_PRIOR, SearchSettings
 
 WORST = float("-inf")
 
@@ -104,22 +105,32 @@ class Evaluator:
         ev = Evaluation(config_key(cfg), lat, std, feasible=self.rule.fits(lat, std))
         if ev.feasible or force:
             s = self.settings
-            ev.zc = zero_cost_scores(cfg, self.data, s.proxy_resolution, seed=s.seed)
+            if not (s.proxy == "zero-cost" and s.zc_score == ANCHORED):  # it needs none
+                ev.zc = zero_cost_scores(cfg, self.data, s.proxy_resolution, seed=s.seed)
             if on_zc is not None:
                 on_zc(ev.zc)
-            if stage == "train":
-                res = train_run(cfg, self.data, s.proxy_resolution, s.epochs, seed=s.seed,
-                                score=s.train_score, report=report)
-                ev.curve = list(res.curve)
-                ev.score = res.score(s.train_score)
-            elif s.zc_score == "prior":
-                from ..accuracy.prior import load_prior
-
-                ev.score = load_prior().score(cfg, ev.zc, self.data.num_classes)
-            else:
-                ev.score = ev.zc[s.zc_score]
+            ev.score = self._score(cfg, ev, stage, report)
         ev.seconds = time.perf_counter() - start
         return ev
+
+    def _score(self, cfg, ev: Evaluation, stage: str,
+               report: Optional[Callable[[int, float, float], None]]) -> float:
+        """The objective: trained accuracy (or loss), or the zero-cost signal of the settings."""
+        s = self.settings
+        if stage == "train":
+            res = train_run(cfg, self.data, s.proxy_resolution, s.epochs, seed=s.seed,
+                            score=s.train_score, report=report)
+            ev.curve = list(res.curve)
+            return res.score(s.train_score)
+        if s.zc_score == ANCHORED:
+            from .signal import anchored_score
+
+            return anchored_score(cfg)
+        if s.zc_score == SMALL_DATA_PRIOR:
+            from ..accuracy.prior import load_prior
+
+            return load_prior().score(cfg, ev.zc, self.data.num_classes)
+        return ev.zc[s.zc_score]
 
 
 def should_stop_early(epoch: int, acc: float, latency_ms: float,

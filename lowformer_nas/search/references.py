@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from .._io import atomic_write_text
+from ..accuracy.anchors import ANCHORED, load_published
 from ..arch.registry import OFFICIAL_NAMES, get_arch
 from ..errors import RunError
 from .settings import later_identity
@@ -106,10 +107,24 @@ def _reference_row(evaluator, name: str) -> Dict[str, Any]:
         if official:
             raise
         ev = Evaluation(config_key(target), lat[0], lat[1], feasible=lat[0] <= s.budget_ms)
-        row["note"] = (f"not scored: the {s.proxy} proxy cannot run it at "
-                       f"{s.proxy_resolution} px ({_why(e)})")
+        row["note"] = f"not scored: {e}" if _published(s) else (
+            f"not scored: the {s.proxy} proxy cannot run it at {s.proxy_resolution} px "
+            f"({_why(e)})")
+    if _published(s) and not official and not row["note"]:
+        row["score_source"] = _published_text(name)
     return dict(row, latency_ms=ev.latency_ms, feasible=ev.feasible, score=ev.score,
                 accuracy=ev.accuracy, zc=ev.zc, curve=ev.curve, seconds=ev.seconds)
+
+
+def _published(settings) -> bool:
+    """Other families are placed at their published top-1 (the signal is in top-1 points)."""
+    return settings.proxy == "zero-cost" and settings.zc_score == ANCHORED
+
+
+def _published_text(name: str) -> str:
+    r = load_published()[name]
+    return (f"published top-1 ({r.source}, checkpoint {r.checkpoint}, {r.resolution} px"
+            f"{'; ' + r.note if r.note else ''})")
 
 
 def _why(e: BaseException) -> str:

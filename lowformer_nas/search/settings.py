@@ -12,15 +12,20 @@ from ..errors import RunError
 from ..rundir.config import PROXIES, TRAIN_SCORES
 from .budget import parse_budget, parse_duration
 from ..accuracy.datasets import check_dataset_spec
+from ..accuracy.anchors import ANCHORED
 from ..accuracy.zerocost import ZC_SCORES
 from .feasibility import check_quantile
 
 BACKENDS = ("optuna", "ray")
 PRESCREENS = ("zc", "surrogate")  # two-stage: what picks the trained candidates
 SAMPLERS = ("nsga2", "tpe", "random")  # random: the baseline the others must beat
-# what ranks zero-cost candidates: one score, or the accuracy prior fitted on the ground-truth
-# table from all of them (accuracy/prior.py)
-SEARCH_ZC_SCORES = ZC_SCORES + ("prior",)
+# what ranks zero-cost candidates: the capacity model fitted on published ImageNet top-1
+# (accuracy/anchors.py), one score, or the small-data prior: a forest fitted on the
+# Fashion-MNIST ground-truth table (accuracy/prior.py; it ranks the small-data regime, where
+# capacity hurts, and the official family backwards against ImageNet)
+SMALL_DATA_PRIOR = "small-data-prior"
+SEARCH_ZC_SCORES = (ANCHORED,) + ZC_SCORES + (SMALL_DATA_PRIOR,)
+RENAMED = {"prior": SMALL_DATA_PRIOR}  # --zc-score prior, as runs made before 2026-12 say
 # options that must match when a run directory is continued (trials may grow)
 IDENTITY = ("target", "budget_ms", "space", "proxy", "dataset", "seed", "measure", "epochs",
             "proxy_resolution", "zc_score", "sampler", "max_train", "max_val")
@@ -33,6 +38,15 @@ LATER_IDENTITY = {"train_score": "accuracy"}
 FALLBACK = {"proxy": "zero-cost", "proxy_resolution": 32, "zc_score": "naswot", "epochs": 6,
             "max_train": 5000, "top_k": 8}
 RESUME_IDENTITY = IDENTITY + ("budget_quantile", "prescreen", *LATER_IDENTITY)
+
+
+def identity(settings: Any) -> Dict[str, Any]:
+    """The options that name a search (study names): renamed values keep their old spelling,
+    so a run made before a rename continues its own study."""
+    old = {new: name for name, new in RENAMED.items()}
+    ident = {k: getattr(settings, k) for k in IDENTITY} | later_identity(settings)
+    ident["zc_score"] = old.get(ident["zc_score"], ident["zc_score"])
+    return ident
 
 
 def later_identity(settings: Any) -> Dict[str, Any]:
@@ -80,6 +94,7 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         self._fill_defaults()
+        self.zc_score = RENAMED.get(self.zc_score, self.zc_score)
         self.budget_ms = parse_budget(self.budget)
         self.budget_quantile = check_quantile(self.budget_quantile)
         if self.timeout is not None:
@@ -93,7 +108,7 @@ class SearchSettings:
                            f"--proxy two-stage with --backend optuna, but got --proxy "
                            f"{self.proxy} --backend {self.backend}")
         _check_choice("zc-score", self.zc_score, SEARCH_ZC_SCORES)
-        if self.zc_score == "prior" and self.proxy != "train":
+        if self.zc_score == SMALL_DATA_PRIOR and self.proxy != "train":
             from ..accuracy.prior import load_prior
 
             load_prior().check_setting(self.dataset, self.proxy_resolution)

@@ -243,10 +243,9 @@ def study_name(settings, stage: str) -> str:
     workers of one search share a study and different searches in one database never mix."""
     import hashlib
 
-    from ..settings import IDENTITY, later_identity
+    from ..settings import identity
 
-    ident = json.dumps({k: getattr(settings, k) for k in IDENTITY} | later_identity(settings),
-                       sort_keys=True, default=str)
+    ident = json.dumps(identity(settings), sort_keys=True, default=str)
     return f"{STUDY_PREFIX}-{stage}-{hashlib.sha1(ident.encode()).hexdigest()[:10]}"
 
 

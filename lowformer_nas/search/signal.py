@@ -1,0 +1,56 @@
+"""The ImageNet-anchored accuracy signal of a search: the capacity model of
+``accuracy.anchors`` with MACs from the analytic kernel list (milliseconds, not the seconds of
+building a network and running torch's counter), and other families at their published top-1.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Mapping, Optional, Sequence
+
+from ..accuracy.anchors import (ANCHORED, RESOLUTION, AnchorCheck, CapacityModel, anchor_check,
+                                capacity_check, capacity_model, score_published)
+from ..arch.config import ArchConfig
+
+
+@functools.lru_cache(maxsize=4096)
+def macs_224(cfg: ArchConfig) -> float:
+    """MACs at 224 px with 1000 classes (equal to torch's counter on the built network)."""
+    from ..latency.counts import analytic_counts
+
+    return float(analytic_counts(cfg, RESOLUTION)[1])
+
+
+def model() -> CapacityModel:
+    return capacity_model(macs_224)
+
+
+def anchored_score(cfg: "ArchConfig | str") -> float:
+    """Predicted ImageNet-1k top-1 of a config; a timm model's published top-1 (a
+    ``ValueError`` when the package has none: the reference is placed but not scored)."""
+    if isinstance(cfg, str):
+        return score_published(cfg)
+    return model().predict_macs(macs_224(cfg))
+
+
+def anchored_check() -> AnchorCheck:
+    """The signal's leave-one-out agreement with the anchors (its stated fidelity)."""
+    return capacity_check(macs_224)
+
+
+def fidelity_text() -> str:
+    """The signal's proxy-fidelity line: what it is, its leave-one-out figures and its limit."""
+    c = anchored_check()
+    return (f"proxy fidelity ({ANCHORED}): predicted ImageNet-1k top-1, {model().text()}; "
+            f"leave-one-out on them: Kendall {c.kendall.text()}, Spearman "
+            f"{c.spearman.text()}, mean abs error {c.mae:.2f} top-1 points. It reads more "
+            f"compute in LowFormer's design as more accuracy; designs of equal MACs tie")
+
+
+def run_anchor_check(settings: Mapping[str, Any],
+                     references: Sequence[Mapping[str, Any]]) -> Optional[AnchorCheck]:
+    """The anchor check of a run's own signal: the anchored signal's leave-one-out figure
+    (never in-sample), else the run's scores of the official variants (zero-cost or trained)."""
+    if settings["proxy"] == "zero-cost" and settings["zc_score"] == ANCHORED:
+        return anchored_check()
+    return anchor_check({r["name"]: r.get("score") for r in references
+                         if r.get("family", "lowformer") == "lowformer"})
