@@ -81,3 +81,39 @@ def test_renamed_prior_keeps_old_runs_study_names():
     old = SearchSettings(target="jetson", budget="5ms", zc_score="prior")
     assert old.zc_score == "small-data-prior" and identity(old)["zc_score"] == "prior"
     assert identity(new) == identity(old)
+
+
+@pytest.mark.slow
+def test_default_run_states_its_anchor_check_and_places_timm_at_published(tmp_path):
+    """The bare command's signal, as a user runs it (progress on): the anchor check in the
+    summary, the page and each B*.yaml; timm references at their published top-1."""
+    from clirun import run_cli
+
+    out = tmp_path / "run"
+    code, text = run_cli(["search", "--target", "jetson", "--latency-budget", "20ms",
+                          "--trials", "8", "--references", "all,repvit_m1_1,resnet18",
+                          "--out", str(out)], tty=True)
+    assert code == 0, text
+    summary = (out / "summary.md").read_text()
+    assert "- anchor check: Kendall tau +0.91" in summary and "WARNING" not in text
+    assert "| repvit_m1_1 | timm |" in summary and "80.83 (published)" in summary
+    assert "- resnet18: not scored: no published ImageNet-1k top-1" in summary
+    assert "predicted top-1 steps B0->B1" in summary
+    assert "anchor check: Kendall tau" in (out / "pareto.html").read_text()
+    for path in (out / "models").glob("B*.yaml"):
+        assert "# anchor check: Kendall tau +0.91" in path.read_text()
+
+
+@pytest.mark.slow
+def test_a_signal_that_inverts_the_anchors_is_warned_about(tmp_path):
+    """The small-data prior ranks the official family backwards: stderr and summary say so."""
+    from clirun import run_cli
+
+    out = tmp_path / "run"
+    code, text = run_cli(["search", "--target", "jetson", "--latency-budget", "5ms",
+                          "--space", "tiny", "--trials", "2", "--zc-score", "small-data-prior",
+                          "--proxy-resolution", "64", "--out", str(out)], tty=False)
+    assert code == 0, text
+    assert "lowformer-nas: WARNING: this accuracy signal does not rank the official" in text
+    summary = (out / "summary.md").read_text()
+    assert "- WARNING: this accuracy signal does not rank" in summary

@@ -9,8 +9,13 @@ DEFAULT_BUDGETS = "1x500,1x1000,2x1250"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("audit", help="how well each accuracy proxy ranks a ground-truth table")
-    p.add_argument("table", help="ground-truth CSV (benchmarks/ground_truth.py writes one)")
+    p = sub.add_parser("audit", help="how well each accuracy proxy ranks a ground-truth table, "
+                                     "or published ImageNet top-1 (--anchors)")
+    p.add_argument("table", nargs="?", default=None,
+                   help="ground-truth CSV (benchmarks/ground_truth.py writes one)")
+    p.add_argument("--anchors", action="store_true",
+                   help="rank every signal against the official variants' published ImageNet "
+                        "top-1 instead of a table (fitted signals leave-one-out)")
     p.add_argument("--target", default=None,
                    help="latency target whose predictions are audited too (default: none)")
     p.add_argument("--data", default=None, help="dataset directory (default: the usual places)")
@@ -20,8 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "truth)")
     p.add_argument("--budgets", default=DEFAULT_BUDGETS,
                    help=f"short-training budgets EPOCHSxIMAGES,... or none ({DEFAULT_BUDGETS})")
-    p.add_argument("--zc-resolution", type=int, default=None,
-                   help="zero-cost input size (default: the table's recipe resolution)")
+    p.add_argument("--zc-resolution", default=None,
+                   help="zero-cost input size (default: the table's recipe resolution; with "
+                        "--anchors a list, default 32,64)")
     p.add_argument("--train-resolution", type=int, default=None,
                    help="short-training input size (default: the table's recipe resolution)")
     p.add_argument("--recipe-id", default=None, help="which recipe, if the table mixes several")
@@ -46,7 +52,11 @@ def _check(args: argparse.Namespace) -> None:
 
     if args.proxy_dataset is not None:
         check_dataset_spec(args.proxy_dataset)
-    for name, low in (("buckets", 1), ("bootstrap", 100), ("seed", 0), ("zc_resolution", 16),
+    if (args.table is None) == (not args.anchors):
+        raise RunError(f"audit takes a ground-truth TABLE or --anchors (one of them), but got "
+                       f"{'both' if args.anchors else 'neither'}")
+    args.zc_resolution = _resolutions(args.zc_resolution, many=args.anchors)
+    for name, low in (("buckets", 1), ("bootstrap", 100), ("seed", 0),
                       ("train_resolution", 16)):
         v = getattr(args, name)
         if v is not None and v < low:
@@ -55,6 +65,9 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    _check(args)
+    if args.anchors:
+        return cmd_audit_anchors(args)
     from .._io import atomic_write_text
     from ..accuracy.audit import parse_budgets, run_audit
     from ..accuracy.audit_cache import FILE as CACHE_FILE, ProxyCache
@@ -62,7 +75,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from ..accuracy.datasets import load_dataset
     from ..accuracy.groundtruth import Recipe, mean_by_config, read_ground_truth
 
-    _check(args)
     rows = read_ground_truth(args.table)
     budgets = parse_budgets(args.budgets)
     means = mean_by_config(rows, args.recipe_id)
@@ -110,6 +122,46 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                             args.zc_resolution or recipe.resolution,
                                             args.seed, args.recipe_id, cache))
     print(text + f"\nwrote {out}/audit.md, audit.json, audit.html")
+    return 0
+
+
+def _resolutions(text, many: bool):
+    """``--zc-resolution``: one size >= 16 (a table's audit) or a list (``--anchors``)."""
+    from ..errors import RunError
+
+    if text is None:
+        return [32, 64] if many else None
+    try:
+        values = [int(v) for v in str(text).split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 16 or (len(values) > 1 and not many):
+        raise RunError(f"--zc-resolution must be {'sizes like 32,64' if many else 'an integer'}"
+                       f" >= 16, but got {text!r}")
+    return values if many else values[0]
+
+
+def cmd_audit_anchors(args: argparse.Namespace) -> int:
+    """``audit --anchors``: every signal against published ImageNet top-1 (audit-anchors/)."""
+    import json
+
+    from .._io import atomic_write_text
+    from ..accuracy.anchor_audit import anchor_audit, anchor_features, audit_markdown, \
+        audit_records
+    from ..accuracy.datasets import load_dataset
+
+    dataset = args.proxy_dataset or "digits"
+    data = load_dataset(dataset, args.data, max_train=500, max_val=50, seed=args.seed)
+    say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    rows = anchor_audit(anchor_features(data, args.zc_resolution, args.seed, say))
+    settings = (f"zero-cost scores on {dataset} at {', '.join(map(str, args.zc_resolution))} "
+                f"px, seed {args.seed}")
+    text = audit_markdown(rows, settings)
+    out = Path(args.out or "audit-anchors")
+    atomic_write_text(out / "anchors.md", text)
+    atomic_write_text(out / "anchors.json", json.dumps(
+        {"settings": settings, "rows": audit_records(rows)}, indent=1) + "\n")
+    print(text + f"\nwrote {out}/anchors.md, anchors.json")
     return 0
 
 

@@ -123,6 +123,22 @@ def anchor_fields(check: Optional[AnchorCheck], scored: bool) -> Dict[str, Any]:
     return {"anchor_check": text, "anchor_inverted": check.inverted}
 
 
+def family_separation(family: Dict[str, Any], error: Optional[float]) -> Optional[str]:
+    """Whether neighbouring B-models differ by more than the signal's stated error (a signal
+    in top-1 points: its leave-one-out mean absolute error on the anchors)."""
+    scores = [(n, p["score"]) for n, p in family.items() if p is not None]
+    if error is None or len(scores) < 2:
+        return None
+    gaps = [(a, b, sb - sa) for (a, sa), (b, sb) in zip(scores, scores[1:])]
+    ordered = all(g > 0 for _, _, g in gaps)
+    text = ", ".join(f"{a}->{b} {g:+.2f}" for a, b, g in gaps)
+    above = sum(g > error for _, _, g in gaps)
+    order = "strictly increasing" if ordered else "NOT strictly increasing"
+    return (f"predicted top-1 steps {text} points ({order}); {above} of {len(gaps)} steps "
+            f"exceed the signal's stated error ({error:.2f} points, leave-one-out on the "
+            f"anchors)")
+
+
 def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]],
             settings: Dict[str, Any]) -> Dict[str, Any]:
     """The Pareto page data: trials, front, family, references, counts, hypervolume, Spearman."""
@@ -142,7 +158,7 @@ def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]]
         t["family"] = names.get(t["number"])
     front_pts = [t for t in feasible if t["on_front"]]
     from ..accuracy.evidence import fidelity_line, resolution_note
-    from ..search.signal import fidelity_text, run_anchor_check
+    from ..search.signal import anchored_error, fidelity_text, run_anchor_check
 
     anchored = settings["proxy"] == "zero-cost" and settings["zc_score"] == ANCHORED
 
@@ -160,6 +176,7 @@ def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]]
         "spearman": spearman(rows),
         "proxy_fidelity": fidelity_text() if anchored else fidelity_line(settings),
         **anchor_fields(run_anchor_check(settings, references), bool(references)),
+        "family_separation": family_separation(family, anchored_error() if anchored else None),
         "resolution_note": None if anchored else resolution_note(
             int(settings["proxy_resolution"])),
     }

@@ -102,7 +102,9 @@ def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: P
         "never run through a proxy (score recorded as -inf)", "", "## Trials", ""]
     lines += _counts_table(data) + ["", "## B0-B3", "", f"Rule: {data['family_rule']}.", "",
                                      _basis_line(data), ""]
-    lines += _family_table(data) + ["", f"## Pareto front ({len(front)} trials)", "",
+    lines += _family_table(data) + ([""] + [data["family_separation"]]
+                                     if data.get("family_separation") else [])
+    lines += ["", f"## Pareto front ({len(front)} trials)", "",
                                      "| trial | latency (ms) | predicted (ms) [profile sha] | "
                                      "measured (ms) | score |", "|---|---|---|---|---|"]
     lines += [f"| {t['number']} | {latency_cells(t)} | {t['score']:.4g} |" for t in front]

@@ -37,6 +37,13 @@ def anchored_check() -> AnchorCheck:
     return capacity_check(macs_224)
 
 
+def anchored_error() -> float:
+    """The signal's stated error: leave-one-out mean absolute error on the anchors (points)."""
+    mae = anchored_check().mae
+    assert mae is not None
+    return mae
+
+
 def fidelity_text() -> str:
     """The signal's proxy-fidelity line: what it is, its leave-one-out figures and its limit."""
     c = anchored_check()
