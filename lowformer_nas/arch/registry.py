@@ -27,22 +27,21 @@ class _Row(NamedTuple):
 # LowFormer (arXiv 2409.03460, WACV 2025) and the edge variants of "Beyond MACs" (IJCV 2026).
 _OFFICIAL: Dict[str, _Row] = {
     "lowformer_b0": _Row("b0", 4, 2, SMALL_HEAD, True, True,
-                         "LowFormer-B0, 14.1M params, 944M MACs, 78.4% ImageNet top-1"),
+                         "LowFormer-B0, 14.1M params, 944M MACs"),
     "lowformer_b1": _Row("b1", 6, 2, SMALL_HEAD, True, True,
-                         "LowFormer-B1, 17.9M params, 1410M MACs, 79.9% top-1"),
+                         "LowFormer-B1, 17.9M params, 1410M MACs"),
     "lowformer_b15": _Row("b15", 6, 2, BIG_HEAD, True, True,
-                          "LowFormer-B1.5, 33.9M params, 2573M MACs, 81.2% top-1"),
+                          "LowFormer-B1.5, 33.9M params, 2573M MACs"),
     "lowformer_b2": _Row("b2_timm", 6, 2, BIG_HEAD, True, True,
-                         "LowFormer-B2 (as timm builds it), 45.0M params, 3689M MACs, "
-                         "81.6% top-1"),
+                         "LowFormer-B2 (as timm builds it), 45.0M params, 3689M MACs"),
     "lowformer_b3": _Row("b3", 6, 4, SMALL_HEAD, True, True,
-                         "LowFormer-B3, 57.1M params, 6098M MACs, 83.6% top-1"),
+                         "LowFormer-B3, 57.1M params, 6098M MACs"),
     "lowformer_e1": _Row("E1", 6, 2, BIG_HEAD, False, False,
-                         "LowFormer-E1 (edge GPU), 1350M MACs, 78.8% top-1"),
+                         "LowFormer-E1 (edge GPU), 1350M MACs"),
     "lowformer_e2": _Row("E2", 6, 4, SMALL_HEAD, False, False,
-                         "LowFormer-E2 (edge GPU), 3800M MACs, 81.6% top-1"),
+                         "LowFormer-E2 (edge GPU), 3800M MACs"),
     "lowformer_e3": _Row("E3", 6, 4, SMALL_HEAD, True, False,
-                         "LowFormer-E3 (edge GPU), 5350M MACs, 83.0% top-1"),
+                         "LowFormer-E3 (edge GPU), 5350M MACs"),
 }
 
 

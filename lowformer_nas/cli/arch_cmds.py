@@ -55,6 +55,7 @@ def _section(title: str, items: Any) -> List[str]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from ..accuracy.anchors import load_anchors
     from ..arch.registry import describe_arch, list_archs
     from ..latency.devices import list_device_specs
 
@@ -62,7 +63,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         sys.stdout.write("\n".join(f"{s.describe()}\n  {s.notes}" for s in list_device_specs())
                          + "\n")
         return 0
-    lines = _section("Architectures", {n: describe_arch(n) for n in list_archs()})
+    top1 = {a.name: a.top1 for a in load_anchors()}
+    lines = _section("Architectures", {n: describe_arch(n) + (
+        f", {top1[n]:.1f}% ImageNet-1k top-1 (published)" if n in top1 else "")
+        for n in list_archs()})
     for title, module, func in (("Search spaces", "lowformer_nas.space", "list_spaces"),
                                 ("Latency targets", "lowformer_nas.latency", "list_targets")):
         lister = _optional_lister(module, func)
