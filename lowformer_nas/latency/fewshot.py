@@ -38,7 +38,7 @@ ROBUST_FLOOR = 0.05  # relative errors below this count as this (keeps the weigh
 MIN_LAUNCH_MS = 1e-3
 # two rows: how strongly the scale and overhead are held to the prior's shape (relative units).
 # Fitted exactly, LowFormer E1/E3 -> E2 on a Jetson TX2 (published) missed by +17%; held at
-# 0.1, by +8% (worst of the three leave-one-out predictions 8.6%, benchmarks/fewshot_published)
+# 0.1, by +9% (worst of the three leave-one-out predictions 11.5%, benchmarks/fewshot_published)
 TWO_ROW_PULL = 0.1
 MIN_SEARCH = 6  # rows from which traits, shape priors and pull strength are chosen by LOO
 # another trait set must beat the simpler one's LOO error by this share to be chosen: a few
