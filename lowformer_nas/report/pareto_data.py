@@ -136,7 +136,21 @@ def family_separation(family: Dict[str, Any], error: Optional[float]) -> Optiona
     order = "strictly increasing" if ordered else "NOT strictly increasing"
     return (f"predicted top-1 steps {text} points ({order}); {above} of {len(gaps)} steps "
             f"exceed the signal's stated error ({error:.2f} points, leave-one-out on the "
-            f"anchors)")
+            f"anchors)" + _outside_anchors(family))
+
+
+def _outside_anchors(family: Dict[str, Any]) -> str:
+    """The picks whose MACs lie outside the anchors' range: their top-1 is extrapolated."""
+    from ..arch.yaml_io import config_from_dict
+    from ..search.signal import anchor_macs_range, macs_224
+
+    low, high = anchor_macs_range()
+    macs = [(n, macs_224(config_from_dict(json.loads(p["config"]))))
+            for n, p in family.items() if p is not None]
+    out = [f"{n} {m / 1e9:.2f}" for n, m in macs if not low <= m <= high]
+    return "" if not out else (
+        f"; extrapolated beyond the anchors' {low / 1e9:.2f}-{high / 1e9:.2f} GMACs: "
+        f"{', '.join(out)} GMACs")
 
 
 def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]],

@@ -92,9 +92,8 @@ def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: P
     lines += [
         f"- target `{settings['target']}`, budget {data['budget_ms']:g} ms "
         f"({'measured here' if settings['measure'] else 'predicted'}), space "
-        f"`{settings['space']}`", f"- proxy `{settings['proxy']}` on `{settings['dataset']}` "
-        f"at {settings['proxy_resolution']}px; objective: maximise {data['score_name']}, "
-        f"minimise latency", f"- {data['proxy_fidelity']}",
+        f"`{settings['space']}`", f"- {_proxy_text(settings)}; objective: maximise "
+        f"{data['score_name']}, minimise latency", f"- {data['proxy_fidelity']}",
         f"- {data.get('anchor_check', 'anchor check: n/a')}", *_note(data),
         f"- backend `{settings['backend']}`, sampler "
         f"{SAMPLER_TEXT[settings['sampler']]}; seed {settings['seed']}",
@@ -119,6 +118,14 @@ def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: P
     lines += ["", "## Zero-cost proxy check", ""] + _spearman_lines(data) + [""]
     lines += _surrogate_lines(settings, run_path)
     return "\n".join(lines)
+
+
+def _proxy_text(settings: Dict[str, Any]) -> str:
+    if settings["proxy"] == "zero-cost" and settings["zc_score"] == "imagenet-anchored":
+        return ("proxy `zero-cost`: `imagenet-anchored`, a function of the config's MACs "
+                "(no data, no training)")
+    return (f"proxy `{settings['proxy']}` on `{settings['dataset']}` at "
+            f"{settings['proxy_resolution']}px")
 
 
 def _note(data: Dict[str, Any]) -> List[str]:

@@ -5,7 +5,7 @@ building a network and running torch's counter), and other families at their pub
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from ..accuracy.anchors import (ANCHORED, RESOLUTION, AnchorCheck, CapacityModel, anchor_check,
                                 capacity_check, capacity_model, score_published)
@@ -35,6 +35,15 @@ def anchored_score(cfg: "ArchConfig | str") -> float:
 def anchored_check() -> AnchorCheck:
     """The signal's leave-one-out agreement with the anchors (its stated fidelity)."""
     return capacity_check(macs_224)
+
+
+def anchor_macs_range() -> Tuple[float, float]:
+    """The anchors' MACs at 224 px: the range the signal has evidence for."""
+    from ..accuracy.anchors import load_anchors
+    from ..arch.registry import get_arch
+
+    macs = [macs_224(get_arch(a.name)) for a in load_anchors()]
+    return min(macs), max(macs)
 
 
 def anchored_error() -> float:
