@@ -105,7 +105,7 @@ def anchor_audit(features: Dict[str, List[float]]) -> List[AnchorAuditRow]:
 
 def audit_markdown(rows: Sequence[AnchorAuditRow], settings: str) -> str:
     head = ["# Accuracy signals against published ImageNet-1k top-1", "",
-            f"Anchors: {', '.join(f'{a.name} {a.top1:g}' for a in load_anchors())}.",
+            f"Anchors: {', '.join(f'{a.name} {a.top1:.1f}' for a in load_anchors())}.",
             f"Settings: {settings}. Intervals: bootstrap 95% ({N_BOOT} resamples of the "
             f"anchors); fitted signals leave-one-out only.", "",
             "| signal | kind | n | Spearman | Kendall | mean abs error (top-1 points) |",
