@@ -17,7 +17,7 @@ def local_ray():
 
 
 @pytest.mark.slow
-def test_ray_two_stage_with_asha(tmp_path, local_ray):
+def test_ray_two_stage_with_latency_aware_halving(tmp_path, local_ray):
     out = tmp_path / "ray-run"
     args = ["search", "--target", "jetson", "--latency-budget", "1ms", "--space", "tiny",
             "--backend", "ray", "--proxy", "two-stage", "--trials", "10", "--top-k", "4",

@@ -131,29 +131,3 @@ class Evaluator:
 
             return load_prior().score(cfg, ev.zc, self.data.num_classes)
         return ev.zc[s.zc_score]
-
-
-def should_stop_early(epoch: int, acc: float, latency_ms: float,
-                      history: List[Tuple[float, List[float]]], epochs: int,
-                      eta: int = 3, min_peers: int = 3) -> bool:
-    """Successive halving over epochs that respects the latency trade-off.
-
-    Rungs are at ``epochs / eta**k`` (k >= 1). At a rung, a trial is stopped when at least
-    ``min_peers`` earlier trials that are *at least as fast* reached the same epoch and this
-    trial's accuracy is below the top ``1/eta`` of theirs: a slower and worse model cannot
-    reach the front, whereas a fast, weaker one is kept (it may become B0).
-    """
-    rungs = set()
-    r = epochs
-    while r // eta >= 1:
-        r //= eta
-        rungs.add(r)
-    if epoch not in rungs:
-        return False
-    peers = [curve[epoch - 1] for lat, curve in history
-             if lat <= latency_ms and len(curve) >= epoch]
-    if len(peers) < min_peers:
-        return False
-    peers.sort(reverse=True)
-    keep = max(1, len(peers) // eta)
-    return acc < peers[keep - 1]

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional
 
 from ..budget import time_left
-from ..objective import Evaluation, config_key, should_stop_early
+from ..halving import LatencyAwareHalving, running_trial
+from ..objective import Evaluation, config_key
 from ...accuracy.proxies import TrialDiverged, TrialOutOfMemory, as_trial_failure
 from .common import CONSTRAINT, counted_trial, evaluate, objective_values, top_k, trials_to_retry
 from .rdb_batched import flush_trial
@@ -70,22 +71,11 @@ class KnownEvaluations:
                 self.add(trials[i])
 
 
-def _history(study, accuracy: bool) -> List[tuple]:
-    """(latency, per-epoch scores) of finished trials. Where a trial has no ``score_curve``
-    (a run from before --train-score, or a duplicate) its accuracy curve is its score curve
-    only when accuracy is the score."""
-    def scores(a):
-        return a.get("score_curve") or (a.get("curve") if accuracy else None) or []
-
-    return [(t.user_attrs["latency_ms"], scores(t.user_attrs))
-            for t in study.get_trials(deepcopy=False)
-            if t.state.name in ("COMPLETE", "PRUNED") and "latency_ms" in t.user_attrs]
-
-
-def _early_stopper(ctx, study, trial, latency_ms: float) -> Callable[[int, float, float],
-                                                                      None]:
+def _early_stopper(ctx, study, trial, latency_ms: float, pruner: LatencyAwareHalving
+                   ) -> Callable[[int, float, float], None]:
+    """After each training epoch: record the curves, then ask the search's pruner (one rule
+    for both backends: ``search.halving``)."""
     optuna = optuna_module()
-    history = _history(study, ctx.settings.train_score == "accuracy")
     curve: List[float] = []
     scores: List[float] = []
 
@@ -94,7 +84,7 @@ def _early_stopper(ctx, study, trial, latency_ms: float) -> Callable[[int, float
         scores.append(score)
         trial.set_user_attr("curve", list(curve))
         trial.set_user_attr("score_curve", list(scores))
-        if should_stop_early(epoch, score, latency_ms, history, ctx.settings.epochs):
+        if pruner.prune(study, running_trial(trial.number, latency_ms, scores)):
             raise optuna.TrialPruned(f"{score_label(ctx.settings, 'train')} {score:.4g} at "
                                      f"epoch {epoch} below the top third of faster trials")
     return report
@@ -105,6 +95,7 @@ def make_objective(ctx, study, stage: str,
     dims = ctx.space.dimensions()
     known = known or KnownEvaluations(True)  # no callback of ours adds trials: read them
     budget = ctx.settings.budget_ms
+    pruner = LatencyAwareHalving(ctx.settings.epochs, ctx.settings.train_score == "accuracy")
 
     def objective(trial):
         params = {k: trial.suggest_categorical(k, v) for k, v in dims.items()}
@@ -122,7 +113,7 @@ def make_objective(ctx, study, stage: str,
             trial.set_user_attr("latency_budget_ms", qlat)  # what the budget was compared with
             trial.set_user_attr("feasible", qlat <= budget)
             flush_trial(trial)  # its params and latency, in one transaction, before the work
-            report = _early_stopper(ctx, study, trial, lat[0]) if stage == "train" else None
+            report = _early_stopper(ctx, study, trial, lat[0], pruner) if stage == "train" else None
             try:
                 ev = evaluate(ctx.evaluator, cfg, stage, report=report, latency=lat)
             except (RuntimeError, MemoryError) as e:

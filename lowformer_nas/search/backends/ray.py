@@ -1,5 +1,6 @@
 """The Ray Tune backend: ``OptunaSearch`` (the same NSGA-II / TPE sampler and the same journal
-in the run directory) with ``ASHAScheduler`` stopping trained trials early on accuracy.
+in the run directory) with the Optuna backend's early-stopping rule (``search.halving``) as a
+Tune scheduler.
 
 Ray's ``OptunaSearch`` only tells Optuna the metric values, so a small subclass sets the
 latency constraint (``trial.set_constraint``, Optuna 5) on the Optuna trial just before telling.
@@ -10,7 +11,6 @@ backend. Evaluation, recovery and top-k are :mod:`.common`'s. ``import ray`` hap
 from __future__ import annotations
 
 import json
-import math
 import os
 from typing import Any, Dict, List, Tuple
 
@@ -25,8 +25,6 @@ from .storage import (SYNC_S, find_study, make_sampler, metric_names, name_metri
 
 ROWS_FILE = "ray_trials.jsonl"
 OLD_ROWS_FILE = "ray_trials.json"  # runs of earlier versions: one JSON list, read once
-ASHA_METRIC = "asha_score"  # ASHA needs a finite score: over budget reports ASHA_FLOOR here only
-ASHA_FLOOR = -1e30  # below any accuracy and any negated loss sum
 
 
 def _trainable(config: Dict[str, Any], evaluator: Any = None, stage: str = "zc") -> None:
@@ -48,7 +46,7 @@ def _trainable(config: Dict[str, Any], evaluator: Any = None, stage: str = "zc")
         curve.append(acc)
         tune.report({"latency_ms": lat[0], "latency_std_ms": lat[1], "latency_budget_ms": qlat,
                      "feasible": True,
-                     "score": score, ASHA_METRIC: score, "epoch": epoch, "zc": zc,
+                     "score": score, "epoch": epoch, "zc": zc,
                      "curve": list(curve), "seconds": time.perf_counter() - start})
 
     ev = evaluate(evaluator, cfg, stage, report=report if stage == "train" else None,
@@ -56,8 +54,7 @@ def _trainable(config: Dict[str, Any], evaluator: Any = None, stage: str = "zc")
     if stage == "zc" or not ev.feasible:  # one report: the whole trial
         score = objective_values(ev)[0]
         tune.report(dict(ev.attrs(), score=score, epoch=1, seconds=ev.seconds,
-                         latency_budget_ms=qlat,
-                         **{ASHA_METRIC: score if math.isfinite(score) else ASHA_FLOOR}))
+                         latency_budget_ms=qlat))
 
 
 def _load_rows(ctx) -> List[Dict[str, Any]]:
@@ -82,7 +79,7 @@ def _make_callback(ctx, stage: str, rows: List[Dict[str, Any]], book, searcher):
             curve = res.get("curve") or []
             if state == "COMPLETE" and stage == "train" and res.get("feasible") \
                     and len(curve) < ctx.settings.epochs:
-                state = "PRUNED"  # stopped early by ASHA
+                state = "PRUNED"  # stopped early by the halving scheduler
             attrs = {k: res.get(k) for k in ("latency_ms", "latency_std_ms", "feasible", "zc",
                                               "curve", "score", "seconds")}
             attrs["error"] = error
@@ -174,11 +171,10 @@ def _init_ray(ctx) -> None:
 
 def _tuner(ctx, stage: str, target: int, done: int, time_s, callback, searcher):
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
 
-    scheduler = ASHAScheduler(time_attr="epoch", metric=ASHA_METRIC, mode="max",
-                              max_t=ctx.settings.epochs, grace_period=1,
-                              reduction_factor=3) if stage == "train" else None
+    from .ray_halving import LatencyAwareHalvingScheduler
+
+    scheduler = LatencyAwareHalvingScheduler(ctx.settings.epochs) if stage == "train" else None
     return tune.Tuner(
         tune.with_resources(tune.with_parameters(_trainable, evaluator=ctx.evaluator,
                                                  stage=stage), {"cpu": 1}),
