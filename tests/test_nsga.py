@@ -1,4 +1,6 @@
 """The incremental NSGA-II samples exactly what Optuna's NSGA-II samples, on every storage."""
+import threading
+
 import optuna
 import pytest
 
@@ -39,3 +41,34 @@ def test_same_samples_and_generations_as_optunas_nsga2(tmp_path, where):
     ours = _params(storage("ours"), IncrementalNSGAII)
     assert ours == theirs
     assert max(g for _, _, g in ours) >= 5  # several generations were bred
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random"])
+def test_every_sampler_of_a_search_pickles(tmp_path, sampler):
+    """Ray Tune pickles its search algorithm and with it the sampler (``tuner.pkl``, searcher
+    checkpoints). Optuna 5.1's GA samplers hold a lock: ``cannot pickle '_thread.lock'``
+    inside ``tune.Tuner(...)``. A copy, pickled mid-study, samples on as the original."""
+    import pickle
+
+    from lowformer_nas.search.backends.storage import make_sampler
+    from lowformer_nas.search.settings import SearchSettings
+
+    settings = SearchSettings(target="jetson", budget="5ms", space="tiny", sampler=sampler,
+                              trials=16, references=["none"], out=str(tmp_path / "run"))
+    original = make_sampler(settings, 0)
+    study = optuna.create_study(sampler=original, directions=["minimize", "minimize"])
+    study.optimize(_objective, n_trials=12, catch=(RuntimeError,))
+    copy = pickle.loads(pickle.dumps(original))
+    assert type(copy) is type(original)
+    for name, value in vars(original).items():  # a lock is a fresh one, not held
+        if type(value) in (type(threading.Lock()), type(threading.RLock())):
+            assert type(getattr(copy, name)) is type(value) and getattr(copy, name) is not value
+            assert getattr(copy, name).acquire(blocking=False)
+
+    def next_params(s):  # what the sampler proposes next, on its own copy of the study
+        twin = optuna.create_study(sampler=s, directions=["minimize", "minimize"])
+        twin.add_trials(study.trials)
+        twin.optimize(_objective, n_trials=6, catch=(RuntimeError,))
+        return [t.params for t in twin.trials[12:]]
+
+    assert next_params(copy) == next_params(original)

@@ -16,6 +16,34 @@ def local_ray():
     ray.shutdown()
 
 
+@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random"])
+def test_the_searcher_pickles_as_ray_pickles_it(tmp_path, sampler):
+    """``tune.Tuner(...)`` pickles its search algorithm into ``tuner.pkl`` and Tune checkpoints
+    it with ``save`` while it runs. With Optuna 5.1 the NSGA-II sampler in it held a lock:
+    ``TypeError: cannot pickle '_thread.lock' object`` inside ``tune.Tuner``."""
+    from types import SimpleNamespace
+
+    from ray import cloudpickle
+
+    from lowformer_nas import load_space
+    from lowformer_nas.search.backends.ray import _searcher
+    from lowformer_nas.search.settings import SearchSettings
+
+    settings = SearchSettings(target="jetson", budget="5ms", space="tiny", backend="ray",
+                              sampler=sampler, trials=6, references=["none"],
+                              out=str(tmp_path))
+    ctx = SimpleNamespace(settings=settings, space=load_space("tiny"),
+                          run=SimpleNamespace(path=tmp_path))
+    searcher = _searcher(ctx, "zc", [])
+    searcher.set_search_properties(None, None, {})  # what Tune calls first
+    asked = [searcher.suggest(f"t{i}") for i in range(3)]
+    assert all(asked)
+    copy = cloudpickle.loads(cloudpickle.dumps(searcher))
+    assert type(copy._sampler) is type(searcher._sampler)
+    searcher.save(str(tmp_path / "searcher.pkl"))  # Tune's searcher checkpoint
+    assert (tmp_path / "searcher.pkl").stat().st_size > 0
+
+
 @pytest.mark.slow
 def test_ray_two_stage_with_latency_aware_halving(tmp_path, local_ray):
     out = tmp_path / "ray-run"

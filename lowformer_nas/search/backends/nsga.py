@@ -7,13 +7,22 @@ final, so here each COMPLETE trial is counted once, when a listing first shows i
 (whoever finished it: the run directory's single writer, or any worker of a shared
 ``--storage`` study), and a generation's parents, which never change once chosen, are kept in
 memory. The samples are the same as Optuna's (``tests/test_nsga.py``).
+
+The sampler pickles on every Optuna 5.x: Ray Tune pickles its search algorithm, and with it
+this sampler (``tuner.pkl`` when a ``Tuner`` is made, the searcher's checkpoints while it
+runs). Optuna 5.1's GA samplers hold a ``threading.Lock`` (their generation cache) and define
+no pickling, so a pickled copy leaves its locks out and makes fresh ones.
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Dict, List, Set
 
 from optuna.samplers import NSGAIISampler
 from optuna.trial import FrozenTrial, TrialState
+
+_LOCKS = {type(threading.Lock()): "Lock", type(threading.RLock()): "RLock"}
+_LOCKS_KEY = "__lowformer_nas_locks__"  # in a pickled state: attribute name -> "Lock"/"RLock"
 
 
 class IncrementalNSGAII(NSGAIISampler):
@@ -25,6 +34,27 @@ class IncrementalNSGAII(NSGAIISampler):
         self._prefix = 0  # trials[:_prefix] are finished and counted
         self._ahead: Set[int] = set()  # numbers past the prefix already counted
         self._parents: Dict[int, List[FrozenTrial]] = {}
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """The state without its locks (a lock cannot be pickled): their names are kept."""
+        parent = getattr(super(), "__getstate__", None)  # object's (3.11+) or Optuna's
+        state = dict(parent() if parent is not None else self.__dict__)
+        locks = {k: _LOCKS[type(v)] for k, v in state.items() if type(v) in _LOCKS}
+        for name in locks:
+            del state[name]
+        state[_LOCKS_KEY] = locks
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        state = dict(state)
+        locks = state.pop(_LOCKS_KEY, {})
+        parent = getattr(super(), "__setstate__", None)
+        if parent is not None:
+            parent(state)
+        else:
+            self.__dict__.update(state)
+        for name, kind in locks.items():  # unheld, as a new sampler's
+            setattr(self, name, getattr(threading, kind)())
 
     def _count_complete(self, study) -> None:
         trials = study._get_trials(deepcopy=False, use_cache=True)
