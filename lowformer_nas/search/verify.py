@@ -67,7 +67,8 @@ class Verifier:
     def __init__(self, run: Path, settings: Any, resolution: int, initial: Any,
                  current: Any, quiet: bool = True) -> None:
         """``initial``/``current``: the run's first and latest profile (equal on a new run;
-        a new run's ``initial.source`` is the target's file, which refits are written back to)."""
+        a new run's ``initial.source`` is the target's file, written only on request:
+        ``verify_update``)."""
         from ..latency.calibrate import Journal
         from ..latency.refit import measurable_here
 
