@@ -129,10 +129,8 @@ def measure_in_worker(models: Sequence[Any], resolution: int = 224, backend: str
 def main() -> int:
     """``python -m lowformer_nas.latency.worker``: one request on stdin, one line per model."""
     from ..errors import LowFormerNASError
-    from .allocator import steady_allocator
+    from ..arch import builder  # noqa: F401  (torch and timm, loaded while a spare waits)
 
-    steady_allocator()
-    import torch  # noqa: F401  (imported before the request arrives: a spare worker waits)
 
     text = sys.stdin.read()
     if not text.strip():  # a spare worker its caller never used
