@@ -100,8 +100,8 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", help="stop starting new trials after this long (e.g. 30m, 2h); "
                    "everything is written and the same command continues later")
     p.add_argument("--verify", action=argparse.BooleanOptionalAction, default=True,
-                   help="measure the front and B0-B3 here and refit the target's profile when "
-                   "the target is this machine (local, or a profile calibrated here), else write "
+                   help="measure the front and B0-B3 here and refit the run's copy of the "
+                   "target's profile when the target is this machine (local, or a profile calibrated here), else write "
                    "a verification kit to RUN/verify/kit (default: on)")
     _update_arg(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or table")
