@@ -143,7 +143,10 @@ def _measure_protocol(settings: SearchSettings) -> Optional[Dict[str, Any]]:
     from ..latency.host import platform_facts
     from ..latency.measure import protocol
 
-    return {"protocol": protocol("torch", 1, "cpu"), "host": platform_facts("torch", 1)}
+    import json  # plain types for YAML (torch's version string is a str subclass)
+
+    return json.loads(json.dumps({"protocol": protocol("torch", 1, "cpu"),
+                                  "host": platform_facts("torch", 1)}))
 
 
 def _resolution_note(profile: Any, resolution: int) -> Optional[str]:
