@@ -132,8 +132,9 @@ def test_loop_measures_refits_and_survives_sigkill(local_cache, tmp_path, monkey
     assert main(args + ["--quiet"]) == 0
     assert [r for r in _lines(log) if r["kind"] == "measure"] == measures
     assert cached.read_bytes() == cached_bytes
-    # on request, the run's measurements go into the cached profile (and its journal), once
-    assert main(["calibrate", "--update-from", str(run)]) == 0
+    # on request (the flag of search / verify, or calibrate --update-from), the run's
+    # measurements go into the cached profile (and its journal), once
+    assert main(["verify", str(run), "--quiet", "--update-profile"]) == 0
     now = json.loads(cached.read_text())
     assert now["error"]["n_models"] == mine["error"]["n_models"]
     assert len(_lines(cal)) == cal_before + len(after)
