@@ -225,6 +225,7 @@ def test_measure_replaces_prediction(tmp_path):
     assert main(args) == 0
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     assert cfg["settings"]["measure"] is True
+    assert cfg["measure_protocol"]["protocol"].startswith("lfn-measure/1: fresh process")
     assert all(float(r["latency_ms"]) > 0 for r in _rows(out))
     assert "measured" in (out / "models" / "B3.yaml").read_text().splitlines()[1]
 

@@ -65,8 +65,11 @@ def test_loop_measures_refits_and_survives_sigkill(local_cache, tmp_path, monkey
     cache = local_cache
     monkeypatch.setenv("LOWFORMER_NAS_CACHE", str(cache))
     cal = next((cache / "calibration").glob("local-*.jsonl"))
+    cal_bytes = cal.read_bytes()
     cal_before = len(_lines(cal))
-    sha_before = json.loads((cache / "profiles" / "local.json").read_text())
+    cached = cache / "profiles" / "local.json"
+    cached_bytes = cached.read_bytes()
+    sha_before = json.loads(cached_bytes)
     run = tmp_path / "run"
     args = ["search", "--target", "local", "--latency-budget", _budget(cache), "--space",
             "tiny", "--trials", "16", "--references", "none", "--out", str(run)]
@@ -92,16 +95,20 @@ def test_loop_measures_refits_and_survives_sigkill(local_cache, tmp_path, monkey
     assert len(keys) == len(set(keys))  # nothing measured twice
     after = {r["key"]: r["ms"] for r in measures}
     assert all(after[k] == ms for k, ms in before.items())  # nothing measured is lost
-    # every measurement is in the calibration journal, once, and the profile was refitted
-    verified = [r for r in _lines(cal) if r.get("kind") == "model" and r.get("source") == "verify"]
+    # each measurement names its protocol (that of `measure`) and host
+    assert all(r["protocol"].startswith("lfn-measure/1: fresh process") and r["host"]["cpu"]
+               for r in measures)
+    # every measurement is in the run's copy of the calibration journal, once, and the run's
+    # profile was refitted; the cached profile and its journal are byte for byte as they were
+    own = run / "verify" / "calibration.jsonl"
+    verified = [r for r in _lines(own) if r.get("kind") == "model" and r.get("source") == "verify"]
     assert sorted(r["ms"] for r in verified) == sorted(after.values())
-    assert len(_lines(cal)) == cal_before + len(after)
+    assert len(_lines(own)) == cal_before + len(after)
     refits = [r for r in recs if r["kind"] == "refit" and r["sha"] != r.get("from_sha")]
     assert refits
-    now = json.loads((cache / "profiles" / "local.json").read_text())
-    assert now != sha_before and now["error"]["n_models"] > sha_before["error"]["n_models"]
-    assert (run / "verify" / "profile.json").read_text() == \
-        (cache / "profiles" / "local.json").read_text()
+    assert cached.read_bytes() == cached_bytes and cal.read_bytes() == cal_bytes
+    mine = json.loads((run / "verify" / "profile.json").read_text())
+    assert mine["error"]["n_models"] == sha_before["error"]["n_models"] + len(after)
     # B0-B3 come from measured latencies, shown beside the prediction and its profile
     rows = _rows(run)
     by_number = {int(r["number"]): r for r in rows}
@@ -124,6 +131,15 @@ def test_loop_measures_refits_and_survives_sigkill(local_cache, tmp_path, monkey
     # a rerun changes nothing: nothing left to measure
     assert main(args + ["--quiet"]) == 0
     assert [r for r in _lines(log) if r["kind"] == "measure"] == measures
+    assert cached.read_bytes() == cached_bytes
+    # on request (the flag of search / verify, or calibrate --update-from), the run's
+    # measurements go into the cached profile (and its journal), once
+    assert main(["verify", str(run), "--quiet", "--update-profile"]) == 0
+    now = json.loads(cached.read_text())
+    assert now["error"]["n_models"] == mine["error"]["n_models"]
+    assert len(_lines(cal)) == cal_before + len(after)
+    assert main(["calibrate", "--update-from", str(run)]) == 0  # nothing new: no row twice
+    assert len(_lines(cal)) == cal_before + len(after)
 
 
 def test_kit_runner_results_import(tmp_path, monkeypatch, capsys):
@@ -156,6 +172,54 @@ def test_kit_runner_results_import(tmp_path, monkeypatch, capsys):
             continue
         assert float(by_number[p["number"]]["measured_ms"]) == pytest.approx(got[f"zc-{p['number']}"])
         assert "measured" in (run / "models" / f"{name}.yaml").read_text().splitlines()[1]
-    prof = json.loads((cache / "profiles" / "jetson-tx2.json").read_text())
+    user = cache / "profiles" / "jetson-tx2.json"
+    assert not user.exists()  # the refit is the run's until asked for
+    assert "verified search picks" in json.loads(
+        (run / "verify" / "profile.json").read_text())["provenance"]
+    assert main(["calibrate", "--update-from", str(run)]) == 0
+    prof = json.loads(user.read_text())
     assert "verified search picks" in prof["provenance"]
     assert any(m.get("arch") for m in prof["measurements"])
+
+
+def test_verify_loop_and_measure_agree(tmp_path, monkeypatch):
+    """The verify loop's timing (a fresh worker) and `lowformer-nas measure` of the same YAML,
+    one after the other: the same protocol, and the same latency within a generous tolerance
+    (a protocol check, not a speed assertion)."""
+    from types import SimpleNamespace
+
+    from lowformer_nas.arch.yaml_io import config_to_dict, save_config
+    from lowformer_nas.search.verify import Verifier
+    from lowformer_nas.space import load_space
+
+    monkeypatch.setenv("LOWFORMER_NAS_CACHE", str(tmp_path / "cache"))
+    cfg = load_space("tiny").sample(3)
+    path = tmp_path / "tiny.yaml"
+    save_config(cfg, str(path))
+    key = json.dumps(config_to_dict(cfg), sort_keys=True, separators=(",", ":"))
+    fake = SimpleNamespace(current=SimpleNamespace(host={"backend": "torch", "threads": 1}),
+                           resolution=64)
+    ratios = []
+    for _ in range(3):  # a shared machine can stall one timing: up to three pairs
+        loop = Verifier._measure(fake, [key])[0]
+        out = subprocess.run([sys.executable, "-m", "lowformer_nas", "measure", str(path),
+                              "--resolution", "64", "--json"], env=_env(tmp_path / "cache"),
+                             check=True, capture_output=True, text=True).stdout
+        cli = json.loads(out.strip().splitlines()[-1])
+        assert loop["protocol"] == cli["protocol"] and loop["host"] == cli["host"]
+        ratios.append(loop["latency_ms"] / cli["latency_ms"])
+        if 1 / 1.5 < ratios[-1] < 1.5:
+            break
+    assert 1 / 1.5 < ratios[-1] < 1.5, ratios
+
+
+def test_update_profile_bad_input(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LOWFORMER_NAS_CACHE", str(tmp_path / "cache"))
+    assert main(["calibrate", "--update-from", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope" in err[0] and "Traceback" not in err[0]
+    assert main(["search", "--target", "local", "--latency-budget", "5ms", "--no-verify",
+                 "--update-profile", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--no-verify" in err[0]
+    assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()

@@ -72,6 +72,9 @@ def register(subparsers: Any) -> None:
     src.add_argument("--export-kit", metavar="DIR",
                      help="write ONNX kernels + standalone runner for another device")
     src.add_argument("--import-measurements", metavar="CSV", help="fit from the kit's output")
+    src.add_argument("--update-from", metavar="RUN",
+                     help="refit the run's target profile with the picks its verify loop "
+                          "measured (a search's refits otherwise stay in RUN/verify)")
     p.add_argument("--force", action="store_true",
                    help="calibrate here even if --device names a device of another "
                         "architecture (or CUDA where --torch-device is cpu)")
@@ -116,16 +119,22 @@ def _resolve(name: str) -> Tuple[str, Any]:
 
 def cmd_measure(args: argparse.Namespace) -> int:
     from ..latency import measure_latency
+    from ..latency.host import describe_host, platform_facts
+    from ..latency.measure import protocol
 
-    name, model = _resolve(args.arch)
+    name, model = _resolve(args.arch)  # this process is fresh: it times in place (protocol)
     m = measure_latency(model, resolution=args.resolution, batch=args.batch, backend=args.backend,
                 threads=args.threads, device=args.device)
+    words, host = protocol(m.backend, m.threads, m.device), platform_facts(m.backend, m.threads,
+                                                                           m.device)
     if args.json:
-        print(json.dumps(dict(m.to_dict(), arch=name)))
+        print(json.dumps(dict(m.to_dict(), arch=name, protocol=words, host=host)))
     else:
         print(f"{name} @{args.resolution} batch {args.batch} ({m.backend}, {m.threads} thread(s),"
               f" {m.device}): {m.latency_ms:.2f} ms median (p10 {m.p10_ms:.2f}, "
               f"p90 {m.p90_ms:.2f}, {m.n} runs)")
+        print(f"protocol: {words}")
+        print(describe_host(host))
     return 0
 
 
@@ -200,6 +209,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if prior_flags and not args.from_measurements:
         raise ConfigError(f"{prior_flags[0]} sets the prior of --from-measurements CSV; "
                           f"it has no effect without it")
+    if args.update_from:
+        from pathlib import Path
+
+        from ..search.verify_update import say_updated, update_target
+
+        print(say_updated(update_target(Path(args.update_from))))
+        return 0
     if args.export_kit:
         from ..latency import write_kit
 

@@ -100,9 +100,10 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", help="stop starting new trials after this long (e.g. 30m, 2h); "
                    "everything is written and the same command continues later")
     p.add_argument("--verify", action=argparse.BooleanOptionalAction, default=True,
-                   help="measure the front and B0-B3 here and refit the target's profile when "
-                   "the target is this machine (local, or a profile calibrated here), else write "
+                   help="measure the front and B0-B3 here and refit the run's copy of the "
+                   "target's profile when the target is this machine (local, or a profile calibrated here), else write "
                    "a verification kit to RUN/verify/kit (default: on)")
+    _update_arg(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or table")
     p.set_defaults(func=cmd_search)
     p = sub.add_parser("verify", help="measured latencies for a run's picks: import a kit's "
@@ -115,8 +116,24 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", help="run directory")
     p.add_argument("--import", dest="import_csv", metavar="CSV",
                    help="results.csv written by RUN/verify/kit/run_kit.py on the target")
+    _update_arg(p)
     p.add_argument("--quiet", action="store_true", help="no table")
     p.set_defaults(func=cmd_verify)
+
+
+def _update_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--update-profile", action="store_true",
+                   help="also refit the target's own profile (e.g. the cached `local`) with "
+                        "the measured picks; without it the refits stay in RUN/verify/"
+                        "profile.json (later: lowformer-nas calibrate --update-from RUN)")
+
+
+def _update(run: Path, asked: bool) -> None:
+    """``--update-profile``: the run's measured picks into the target's profile."""
+    if asked:
+        from ..search.verify_update import say_updated, update_target
+
+        print(say_updated(update_target(run)))
 
 
 def _choices(allowed: Sequence[str], default: str) -> str:
@@ -158,6 +175,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     from ..search.run import run_search
     from ..search.settings import SearchSettings
 
+    if args.update_profile and (args.measure or not args.verify):
+        from ..errors import RunError
+
+        raise RunError(f"--update-profile refits the target with the picks --verify measures; "
+                       f"it cannot be used with {'--measure' if args.measure else '--no-verify'}")
     settings = SearchSettings(
         target=args.target, budget=args.latency_budget, space=args.space, trials=args.trials,
         proxy=args.proxy, dataset=args.dataset, data_dir=args.data_dir, backend=args.backend,
@@ -173,10 +195,14 @@ def cmd_search(args: argparse.Namespace) -> int:
         references=[r.strip() for r in args.references.split(",") if r.strip()])
     run, _ = run_search(settings, quiet=args.quiet, finish=finish_run, interim=interim_pages)
     kit = run.path / "verify" / "kit"
-    if kit.is_dir() and not args.quiet:
-        print(f"target {settings.target!r} is not this machine: verification kit of the front "
-              f"and B0-B3 in {kit} (run_kit.py there, then `lowformer-nas verify {run.path} "
-              f"--import results.csv`)")
+    if kit.is_dir():
+        if not args.quiet:
+            print(f"target {settings.target!r} is not this machine: verification kit of the "
+                  f"front and B0-B3 in {kit} (run_kit.py there, then `lowformer-nas verify "
+                  f"{run.path} --import results.csv" + (" --update-profile`)" if
+                                                        args.update_profile else "`)"))
+    else:
+        _update(run.path, args.update_profile)
     return 0
 
 
@@ -190,6 +216,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if data.get("latency_basis") != "measured" and kit.is_dir():
         print(f"verification kit in {kit}: copy it to the device, run `python3 run_kit.py "
               f"--threads N` there, then `lowformer-nas verify {run} --import results.csv`")
+    _update(run, args.update_profile and data.get("latency_basis") == "measured")
     return 0
 
 

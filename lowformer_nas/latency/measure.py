@@ -238,33 +238,87 @@ def _as_module(model_or_cfg: Any) -> Any:
     return model_or_cfg
 
 
-def measure_latency(model_or_cfg: Any, resolution: int = 224, batch: int = 1, backend: str = "torch",
-            threads: Optional[int] = 1, device: str = "cpu", min_time_s: float = 2.0,
-            rounds: int = 5) -> Measurement:
-    """Latency of a model (``nn.Module``, ``ArchConfig`` or registry name/YAML path) end to end.
+PROTOCOL_VERSION = "lfn-measure/1"
+WARMUP = 3  # untimed runs per model before its runs are sized
 
-    Runs per round are chosen so the whole timing takes about ``min_time_s`` seconds.
-    """
-    import torch
 
+def protocol(backend: str, threads: int, device: str, rounds: int = 5,
+             min_time_s: float = 2.0) -> str:
+    """The one measuring protocol, in words: every latency ``measure``, ``search --measure``,
+    the verify loop and ``verify RUN`` report is taken this way, in a process that does
+    nothing else (``latency/worker.py``), and each record names it."""
+    from .allocator import allocator_label
+
+    return (f"{PROTOCOL_VERSION}: fresh process, allocator {allocator_label()}, {backend}, "
+            f"{threads} thread(s), {device}, {clock_name()} clock, {WARMUP} warm-up runs, "
+            f"{rounds} interleaved rounds of about {min_time_s:g} s per model, median of "
+            f"round medians")
+
+
+def check_shape(backend: str, device: str, resolution: int, batch: int) -> None:
+    """Backend, torch device and input shape checked before anything is built or timed."""
     check_backend(backend)
     check_device(device)
     if resolution < 16 or batch < 1:
         raise ConfigError(f"need resolution >= 16 and batch >= 1, but got {resolution}, {batch}")
-    module = _as_module(model_or_cfg)
+
+
+def measure_many(modules: Sequence[Any], resolution: int = 224, batch: int = 1,
+                 backend: str = "torch", threads: Optional[int] = 1, device: str = "cpu",
+                 min_time_s: float = 2.0, rounds: int = 5) -> List[Measurement]:
+    """Latency of several ``nn.Module``s end to end, timed round-robin under ``protocol``:
+    runs per round are chosen so each model's timing takes about ``min_time_s`` seconds."""
+    import torch
+
+    check_shape(backend, device, resolution, batch)
     with threads_set(threads):
-        x = torch.randn(batch, 3, resolution, resolution)
-        fn = prepare(module, x, backend, threads or torch.get_num_threads(), device)
-        sync = _sync(device)
-        for _ in range(3):
-            fn()
-        clock = check_clock(clock_name(), device, threads)
-        est = statistics.median(_time_once(fn, 1, sync, clock) for _ in range(3))
-        runs = max(3, min(100, int(min_time_s * 1000.0 / max(est, 1e-3) / rounds)))
-        timed = time_interleaved([fn], rounds=rounds, runs=runs, device=device, warmup=1,
-                                 min_sample_ms=0.0, clock=clock)[0]
         used = threads or torch.get_num_threads()
-    s = summarize(timed)
-    return Measurement(latency_ms=s["latency_ms"], p10_ms=s["p10_ms"], p90_ms=s["p90_ms"],
-                       n=int(s["n"]), backend=backend, threads=used, device=device,
-                       resolution=resolution, batch=batch)
+        clock = check_clock(clock_name(), device, threads)
+        fns = [prepare(m, torch.randn(batch, 3, resolution, resolution), backend, used, device)
+               for m in modules]
+        runs = _runs_per_round(fns, _sync(device), clock, min_time_s, rounds)
+        timed = _time_rounds(fns, runs, rounds, device, clock)
+    out = []
+    for t in timed:
+        s = summarize(t)
+        out.append(Measurement(latency_ms=s["latency_ms"], p10_ms=s["p10_ms"],
+                               p90_ms=s["p90_ms"], n=int(s["n"]), backend=backend,
+                               threads=used, device=device, resolution=resolution, batch=batch))
+    return out
+
+
+def _runs_per_round(fns: Sequence[Callable[[], Any]], sync: Callable[[], None], clock: str,
+                    min_time_s: float, rounds: int) -> List[int]:
+    """Warm each callable up, then size its runs per round from the median of 3 timings."""
+    runs = []
+    for fn in fns:
+        for _ in range(WARMUP):
+            fn()
+        sync()
+        est = statistics.median(_time_once(fn, 1, sync, clock) for _ in range(3))
+        runs.append(max(3, min(100, int(min_time_s * 1000.0 / max(est, 1e-3) / rounds))))
+    return runs
+
+
+def _time_rounds(fns: Sequence[Callable[[], Any]], runs: Sequence[int], rounds: int,
+                 device: str, clock: str) -> List[List[List[float]]]:
+    """``rounds`` round-robin rounds; in each, callable i runs ``runs[i]`` timed runs (after
+    one untimed run, so a model follows the others warm)."""
+    sync = _sync(device)
+    out: List[List[List[float]]] = [[] for _ in fns]
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            fn()
+            sync()
+            out[i].append([_time_once(fn, 1, sync, clock) for _ in range(runs[i])])
+    return out
+
+
+def measure_latency(model_or_cfg: Any, resolution: int = 224, batch: int = 1, backend: str = "torch",
+            threads: Optional[int] = 1, device: str = "cpu", min_time_s: float = 2.0,
+            rounds: int = 5) -> Measurement:
+    """Latency of a model (``nn.Module``, ``ArchConfig`` or registry name/YAML path) end to end
+    in this process, under ``protocol`` (``measure_many`` of one model)."""
+    check_shape(backend, device, resolution, batch)
+    return measure_many([_as_module(model_or_cfg)], resolution, batch, backend, threads, device,
+                        min_time_s, rounds)[0]

@@ -74,16 +74,16 @@ class Evaluator:
         """(ms, std ms) at the space's resolution, batch 1: predicted, or measured here.
         ``cfg`` may be a timm model name (a reference of another family): traced, not built
         from a config."""
+        if self.settings.measure:  # a fresh worker, the protocol of `lowformer-nas measure`
+            from ..latency.worker import measure_in_worker
+
+            m = measure_in_worker([cfg], resolution=self.space.resolution, spare=True)[0]
+            return float(m["latency_ms"]), float(m["p90_ms"] - m["p10_ms"]) / 2.563
         model = cfg
         if isinstance(cfg, str):
             import timm
 
             model = timm.create_model(cfg, pretrained=False)
-        if self.settings.measure:
-            from ..latency import measure_latency
-
-            m = measure_latency(model, resolution=self.space.resolution, batch=1)
-            return float(m.latency_ms), float(m.p90_ms - m.p10_ms) / 2.563
         predict = self.profile.predict_model if isinstance(cfg, str) else self.profile.predict
         p = predict(model, resolution=self.space.resolution, batch=1)
         return float(p.latency_ms), float(p.std_ms)

@@ -135,6 +135,20 @@ def _machine() -> Dict[str, Any]:
             "torch_threads": torch.get_num_threads()}
 
 
+def _measure_protocol(settings: SearchSettings) -> Optional[Dict[str, Any]]:
+    """``--measure``: how every trial's latency is timed, and where (a fresh worker per trial:
+    ``latency/worker.py``); the verify loop's journal records say it per measurement."""
+    if not settings.measure:
+        return None
+    from ..latency.host import platform_facts
+    from ..latency.measure import protocol
+
+    import json  # plain types for YAML (torch's version string is a str subclass)
+
+    return json.loads(json.dumps({"protocol": protocol("torch", 1, "cpu"),
+                                  "host": platform_facts("torch", 1)}))
+
+
 def _resolution_note(profile: Any, resolution: int) -> Optional[str]:
     """A profile calibrated at other input sizes than the space's: said on stderr, kept in
     config.yaml (the search's latencies are extrapolated)."""
@@ -167,7 +181,8 @@ def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
            "profile": {"name": profile.name, "sha256": profile.sha256,
                        "source": profile.source, "describe": str(profile.describe()),
                        "resolution_note": _resolution_note(profile, space.resolution)},
-           "machine": _machine(), "versions": _versions()}
+           "machine": _machine(), "versions": _versions(),
+           "measure_protocol": _measure_protocol(settings)}
     atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(doc, sort_keys=False))
     return RunDir(out, fd)
 

@@ -12,7 +12,13 @@ the loop later.
 
 Everything lives in ``RUN/verify/``: ``journal.jsonl`` (every measurement and refit, fsynced;
 the source of truth on resume, so a kill loses nothing and nothing is measured twice),
-``profile-initial.json`` (the profile the run started with) and ``profile.json`` (the latest).
+``profile-initial.json`` (the profile the run started with), ``profile.json`` (the latest)
+and ``calibration.jsonl`` (the run's copy of the target's calibration journal, which its
+refits extend). The refits belong to the run: the target's cached profile and journal are
+left as they were unless the user asks (``search --update-profile``, ``calibrate
+--update-from RUN``: ``verify_update.py``). The picks are timed in a fresh measurement worker
+(``latency/worker.py``) under the protocol of ``lowformer-nas measure``, and each journal
+record names that protocol and the host.
 """
 from __future__ import annotations
 
@@ -25,13 +31,13 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .._io import atomic_write_text
 from ..errors import RunError
 
 DIR, JOURNAL, INITIAL, CURRENT = "verify", "journal.jsonl", "profile-initial.json", "profile.json"
+CALIBRATION = "calibration.jsonl"  # the run's copy of the target's calibration journal
 MID_ROUNDS, MID_CAP = 3, 4  # during the search: rounds, configs measured per round
 FINAL_ROUNDS, FINAL_CAP = 3, 8  # at the end: until the picks are all measured, bounded
-ROUNDS, RUNS = 5, 3  # interleaved timing rounds x runs per round of each verified model
+MIN_TIME_S = 2.0  # timing per verified model: the protocol of `lowformer-nas measure`
 PROBES = 2  # with no feasible trial, the fastest configs measured instead
 
 
@@ -61,7 +67,8 @@ class Verifier:
     def __init__(self, run: Path, settings: Any, resolution: int, initial: Any,
                  current: Any, quiet: bool = True) -> None:
         """``initial``/``current``: the run's first and latest profile (equal on a new run;
-        a new run's ``initial.source`` is the target's file, which refits are written back to)."""
+        a new run's ``initial.source`` is the target's file, written only on request:
+        ``verify_update``)."""
         from ..latency.calibrate import Journal
         from ..latency.refit import measurable_here
 
@@ -76,6 +83,8 @@ class Verifier:
                   "space": settings.space, "target_file": src}
         self.log = Journal(self.dir / JOURNAL, header)
         self.measurable = measurable_here(current) and not settings.measure
+        if self.measurable:
+            self._own_journal()
         self._t0 = time.perf_counter()
         self._pred: Dict[str, tuple] = {}
         self._reconcile()
@@ -195,35 +204,41 @@ class Verifier:
         if not todo:
             return False
         t0 = self._t0 = time.perf_counter()  # round_s: measuring + refit, for the benchmark
-        times = self._measure([c["key"] for c in todo])
+        recs = self._measure([c["key"] for c in todo])
         cost = (time.perf_counter() - t0) / len(todo)
         n = self._rounds_done(phase) + 1
-        for c, ms in zip(todo, times):
-            self.log.append({"kind": "measure", "key": c["key"], "ms": ms, "stage": stage,
-                             "number": c["number"], "predicted_ms": c["predicted_ms"],
+        for c, m in zip(todo, recs):
+            self.log.append({"kind": "measure", "key": c["key"], "ms": m["latency_ms"],
+                             "stage": stage, "number": c["number"],
+                             "predicted_ms": c["predicted_ms"],
                              "profile_sha": self.current.sha256, "phase": phase, "round": n,
-                             "resolution": self.resolution, "cost_s": cost, "source": "here"})
+                             "resolution": self.resolution, "cost_s": cost, "source": "here",
+                             "protocol": m["protocol"], "host": m["host"]})
         self._refit(phase, n, rows)
         return True
 
-    def _measure(self, keys: Sequence[str]) -> List[float]:
-        """Whole-model latencies here, timed round-robin with the profile's own setup."""
-        import torch
-
-        from ..arch.builder import build_model
-        from ..arch.yaml_io import config_from_dict
-        from ..latency.measure import prepare, summarize, threads_set, time_interleaved
+    def _measure(self, keys: Sequence[str]) -> List[Dict[str, Any]]:
+        """Whole-model latencies with the profile's own setup, timed in one fresh worker."""
         from ..latency.refit import measure_setup
+        from ..latency.worker import measure_in_worker
 
         s = measure_setup(self.current)
-        r = self.resolution
-        with threads_set(s["threads"]):
-            fns = [prepare(build_model(config_from_dict(json.loads(k))),
-                           torch.randn(1, 3, r, r), s["backend"], s["threads"], s["device"])
-                   for k in keys]
-            timed = time_interleaved(fns, rounds=ROUNDS, runs=RUNS, device=s["device"],
-                                     min_sample_ms=0.0)
-        return [summarize(t)["latency_ms"] for t in timed]
+        return measure_in_worker([json.loads(k) for k in keys], self.resolution, s["backend"],
+                                 s["threads"], s["device"], min_time_s=MIN_TIME_S)
+
+    def _own_journal(self) -> None:
+        """The run's copy of the target's calibration journal (made once): the run's refits
+        extend the copy, never the target's own journal."""
+        import shutil
+
+        from ..latency.refit import journal_of
+
+        own = self.dir / CALIBRATION
+        src = journal_of(self.initial)
+        if not own.is_file() and src is not None and src.resolve() != own.resolve():
+            tmp = own.with_suffix(".tmp")
+            shutil.copyfile(src, tmp)
+            tmp.replace(own)
 
     def _reconcile(self) -> None:
         """After a kill: a round cut between its measurements and its refit is refitted now
@@ -235,10 +250,10 @@ class Verifier:
     def _refit(self, phase: str, n: int, rows: Sequence[Dict[str, Any]]) -> None:
         """Append this run's measurements the calibration journal lacks, refit, save, log."""
         from ..latency.calibrate import refit_with_models
-        from ..latency.refit import journal_of, verified_in_journal
+        from ..latency.refit import verified_in_journal
 
-        path = journal_of(self.current) or journal_of(self.initial)
-        if path is None:
+        path = self.dir / CALIBRATION
+        if not path.is_file():
             return
         have = verified_in_journal(path)
         new = [{"arch": json.loads(m["key"]), "ms": m["ms"], "resolution": m["resolution"]}
@@ -253,17 +268,9 @@ class Verifier:
         self._say(phase, n, old)
 
     def _save(self, old: Any) -> None:
-        """The run's copy, and the target's own file (e.g. the cached ``local`` profile) when
-        the run's target was loaded from one: later searches start from the refit."""
+        """The run's profile (``verify/profile.json``); the target's own file is left as it
+        was (``verify_update.update_target`` writes it when the user asks)."""
         self.current.save(self.dir / CURRENT)
-        src = self.log.header.get("target_file")
-        if not src:
-            return
-        try:
-            self.current.save(src)
-        except OSError as e:
-            sys.stderr.write(f"lowformer-nas: refitted profile not written back to {src} "
-                             f"({e}); it is in {self.dir / CURRENT}\n")
 
     def _say(self, phase: str, n: int, old: Any) -> None:
         if self.quiet:
@@ -299,73 +306,9 @@ class Verifier:
                 if not self.round(rows, stage, "final", FINAL_CAP):
                     break
         elif not self.settings.measure:
+            from .verify_kit import write_kit
+
             write_kit(self, rows, stage)
-
-
-def write_kit(ver: Verifier, rows: Sequence[Dict[str, Any]], stage: str) -> Optional[Path]:
-    """``RUN/verify/kit``: the front and B0-B3 as ONNX (constant weights) + ``run_kit.py``;
-    rewritten only when the set of picks changed."""
-    from ..arch.builder import build_model
-    from ..arch.yaml_io import config_from_dict
-    from ..latency.export_kit import kit_item, write_manifest
-
-    import torch
-
-    picks = ver.candidates(rows, stage)
-    if not picks:
-        return None
-    root = ver.dir / "kit"
-    ids = [f"{stage}-{c['number']}" for c in picks]
-    man = root / "manifest.json"
-    if man.is_file() and [i["id"] for i in json.loads(man.read_text())["items"]] == ids:
-        return root
-    r = ver.resolution
-    items = [kit_item(root, {"id": i, "kind": "model", "spec": json.loads(c["key"]),
-                             "resolution": r, "trial": c["number"], "stage": stage,
-                             "predicted_ms": c["predicted_ms"]},
-                      build_model(config_from_dict(json.loads(c["key"]))),
-                      torch.randn(1, 3, r, r))
-             for i, c in zip(ids, picks)]
-    return write_manifest(root, items, space=ver.settings.space, run=str(ver.run),
-                          target=ver.current.name, profile_sha=ver.current.sha256)
-
-
-def import_results(ver: Verifier, csv_path: str, rows: Sequence[Dict[str, Any]]) -> int:
-    """Journal a kit's whole-model latencies, refit the target with them; returns the count."""
-    from ..latency.export_kit import read_results
-    from ..latency.refit import refit_model_level
-
-    known = {_key(r["config"]): r for r in rows if r.get("config")}
-    new = []
-    for res in read_results(csv_path):
-        key = json.dumps(res["spec"], sort_keys=True, separators=(",", ":"))
-        if res["kind"] != "model" or key not in known:
-            continue
-        if res["resolution"] != ver.resolution:
-            raise RunError(f"{csv_path}: a model timed at {res['resolution']}px, but this run "
-                           f"predicts at {ver.resolution}px; use the kit written for this run")
-        new.append((key, res["ms"]))
-    if not new:
-        raise RunError(f"{csv_path} has no whole-model row of a trial of {str(ver.run)!r}; "
-                       f"run the kit in {ver.dir / 'kit'} and import its results.csv")
-    n = ver._rounds_done("import") + 1
-    for key, ms in new:
-        ver.log.append({"kind": "measure", "key": key, "ms": ms, "stage": known[key]["stage"],
-                        "number": known[key]["number"], "predicted_ms": ver.predicted(key),
-                        "profile_sha": ver.current.sha256, "phase": "import", "round": n,
-                        "resolution": ver.resolution, "source": csv_path})
-    fit = [{"model": f"verify:{k[:12]}:{i}", "arch": json.loads(k), "resolution": ver.resolution,
-            "latency_ms": m["ms"]} for i, (k, m) in enumerate(ver.measured.items())]
-    old = ver.current
-    ver.current = refit_model_level(ver.initial, fit)
-    ver._save(old)
-    if not ver.log.header.get("target_file"):  # a built-in: the refit becomes the user's
-        from ..latency.targets import user_profile_path
-
-        ver.current.save(user_profile_path(ver.current.name))
-    ver.log.append({"kind": "refit", "phase": "import", "round": n, "sha": ver.current.sha256,
-                    "from_sha": old.sha256, "error": ver.current.data.get("error", {})})
-    return len(new)
 
 
 def publish(run: Path, space: Any, ver: Verifier,
@@ -393,6 +336,7 @@ def verify_run(run: Path, import_csv: Optional[str] = None, quiet: bool = False,
     from .references import _load
     from .run import stage_plan
     from .settings import SearchSettings
+    from .verify_kit import import_results, write_kit
 
     config = read_run_config(run)
     settings = SearchSettings.from_dict(config["settings"])
