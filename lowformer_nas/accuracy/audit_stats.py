@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -34,8 +34,8 @@ class RankAgreement:
     n: int
     spearman: Interval
     kendall: Interval
-    bucket_spearman: Tuple[float, ...]  # one per latency bucket (NaN: too few points)
-    bucket_sizes: Tuple[int, ...]
+    bucket_spearman: tuple[float, ...]  # one per latency bucket (NaN: too few points)
+    bucket_sizes: tuple[int, ...]
     bucket_mean: float  # size-weighted mean over the buckets with a value
     top_k: int
     top_k_overlap: float  # |top-k by proxy & top-k by truth| / k
@@ -97,8 +97,8 @@ def top_k_overlap(x: Sequence[float], y: Sequence[float], k: int) -> float:
     return len(best_x & best_y) / k
 
 
-def agreement(x: Sequence[float], y: Sequence[float], latency: Optional[Sequence[float]] = None,
-              n_buckets: int = 3, top_k: Optional[int] = None, n_boot: int = 1000,
+def agreement(x: Sequence[float], y: Sequence[float], latency: Sequence[float] | None = None,
+              n_buckets: int = 3, top_k: int | None = None, n_boot: int = 1000,
               seed: int = 0) -> RankAgreement:
     """Every statistic of one proxy ``x`` (higher = better) against truth ``y``."""
     x, y = np.asarray(x, float), np.asarray(y, float)

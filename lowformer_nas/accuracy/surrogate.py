@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -20,16 +20,16 @@ _STAGE_FIELDS = ("width", "depth", "fused", "expand", "entry_fused", "entry_expa
 MIN_POINTS = 4  # below this the surrogate does not rank (too few trained trials)
 
 
-def encode_config(cfg: ArchConfig) -> List[float]:
+def encode_config(cfg: ArchConfig) -> list[float]:
     """Numbers describing ``cfg`` (same length for every config)."""
-    out: List[float] = []
+    out: list[float] = []
     for s in cfg.stages:
         out += [float(getattr(s, f)) for f in _STAGE_FIELDS]
     return out + [float(w) for w in cfg.head_widths]
 
 
 def feature_matrix(configs: Sequence[ArchConfig],
-                   extra: Optional[Sequence[Mapping[str, float]]] = None) -> np.ndarray:
+                   extra: Sequence[Mapping[str, float]] | None = None) -> np.ndarray:
     """One row per config: its encoding, then the ``extra`` numbers in sorted-name order.
 
     Non-finite extras (a score that overflowed) become the column's finite minimum.
@@ -72,7 +72,7 @@ class Surrogate:
         return RandomForestRegressor(n_estimators=self.n_estimators, random_state=self.seed,
                                      min_samples_leaf=1, n_jobs=1)
 
-    def fit(self, x: np.ndarray, y: Sequence[float]) -> "Surrogate":
+    def fit(self, x: np.ndarray, y: Sequence[float]) -> Surrogate:
         self._model = self._new().fit(np.asarray(x, float), np.asarray(y, float))
         return self
 
@@ -100,7 +100,7 @@ class Surrogate:
         return Fidelity(len(y), spearman(self.loo_predictions(x, y), y))
 
 
-def rank_candidates(surrogate: Surrogate, x: np.ndarray) -> List[int]:
+def rank_candidates(surrogate: Surrogate, x: np.ndarray) -> list[int]:
     """Candidate indices, best predicted first (ties keep the given order)."""
     pred = surrogate.predict(x)
     return [int(i) for i in np.argsort(-pred, kind="stable")]

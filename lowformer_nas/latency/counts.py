@@ -5,7 +5,7 @@ FLOP counter; tested equal), in milliseconds instead of seconds, for ``show`` an
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 from ..arch.config import ArchConfig
 from .kernels import STAGE_NAMES, Kernel, config_blocks, block_kernels, kernel_flops, out_hw
@@ -36,7 +36,7 @@ def _macs(kr: Kernel) -> int:
 
 
 def analytic_counts(cfg: ArchConfig, resolution: int = 224
-                    ) -> Tuple[int, int, List[Dict[str, Any]]]:
+                    ) -> tuple[int, int, list[dict[str, Any]]]:
     """(params, MACs, per-stage rows) like ``count_params_macs``, from the kernel list."""
     rows = {name: dict(stage=name, params=0, macs=0, resolution=1) for name in STAGE_NAMES}
     for stage, block, count in config_blocks(cfg, resolution, 1):

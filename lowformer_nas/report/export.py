@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 from ..errors import RunError
 from .runinfo import load_run_data
@@ -11,8 +10,8 @@ from .runinfo import load_run_data
 FORMATS = ("yaml", "onnx", "torchscript")
 
 
-def export_family(run: Path, fmt: str, output: Optional[str] = None,
-                  num_classes: int = 1000) -> List[Path]:
+def export_family(run: Path, fmt: str, output: str | None = None,
+                  num_classes: int = 1000) -> list[Path]:
     """Write one file per family member; returns the paths."""
     if fmt not in FORMATS:
         raise RunError(f"--format must be one of {', '.join(FORMATS)}, but got {fmt!r}")

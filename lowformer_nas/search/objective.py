@@ -10,7 +10,8 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
+from collections.abc import Callable
 
 from ..arch.yaml_io import config_to_dict
 from ..space import SearchSpace
@@ -31,21 +32,21 @@ class Evaluation:
     latency_ms: float
     latency_std_ms: float
     feasible: bool
-    zc: Dict[str, float] = field(default_factory=dict)
-    curve: List[float] = field(default_factory=list)
-    score: Optional[float] = None
+    zc: dict[str, float] = field(default_factory=dict)
+    curve: list[float] = field(default_factory=list)
+    score: float | None = None
     seconds: float = 0.0
 
     @property
-    def accuracy(self) -> Optional[float]:
+    def accuracy(self) -> float | None:
         return self.curve[-1] if self.curve else None
 
-    def values(self) -> Tuple[float, float]:
+    def values(self) -> tuple[float, float]:
         """Optuna objective values: (score to maximise, latency to minimise)."""
         score = WORST if self.score is None or not math.isfinite(self.score) else self.score
         return score, self.latency_ms
 
-    def attrs(self) -> Dict[str, Any]:
+    def attrs(self) -> dict[str, Any]:
         d = asdict(self)
         d["accuracy"] = self.accuracy
         return d
@@ -70,7 +71,7 @@ class Evaluator:
         self.rule = BudgetRule(settings.budget_ms, default_quantile(profile) if q is None else q,
                                profile, measured=settings.measure)
 
-    def latency(self, cfg) -> Tuple[float, float]:
+    def latency(self, cfg) -> tuple[float, float]:
         """(ms, std ms) at the space's resolution, batch 1: predicted, or measured here.
         ``cfg`` may be a timm model name (a reference of another family): traced, not built
         from a config."""
@@ -89,10 +90,10 @@ class Evaluator:
         return float(p.latency_ms), float(p.std_ms)
 
     def evaluate_config(self, cfg, stage: str,
-                        report: Optional[Callable[[int, float, float], None]] = None,
-                        latency: Optional[Tuple[float, float]] = None,
+                        report: Callable[[int, float, float], None] | None = None,
+                        latency: tuple[float, float] | None = None,
                         force: bool = False,
-                        on_zc: Optional[Callable[[Dict[str, float]], None]] = None
+                        on_zc: Callable[[dict[str, float]], None] | None = None
                         ) -> Evaluation:
         """Latency check, then zero-cost scores; for the ``train`` stage also a training run.
 
@@ -114,7 +115,7 @@ class Evaluator:
         return ev
 
     def _score(self, cfg, ev: Evaluation, stage: str,
-               report: Optional[Callable[[int, float, float], None]]) -> float:
+               report: Callable[[int, float, float], None] | None) -> float:
         """The objective: trained accuracy (or loss), or the zero-cost signal of the settings."""
         s = self.settings
         if stage == "train":
