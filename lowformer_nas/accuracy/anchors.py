@@ -16,9 +16,13 @@ import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 from ..arch.config import ArchConfig
 from .audit_stats import Interval, bootstrap, kendall, spearman
@@ -88,8 +92,8 @@ class AnchorCheck:
 def anchor_check(scores: Mapping[str, float | None], how: str = "this run's scores",
                  top1_units: bool = False) -> AnchorCheck | None:
     """Rank ``scores`` (anchor name -> score) against published top-1; None below 3 anchors."""
-    pairs = [(float(scores[a.name]), a.top1) for a in load_anchors()
-             if scores.get(a.name) is not None and math.isfinite(float(scores[a.name]))]
+    pairs = [(float(v), a.top1) for a in load_anchors()
+             if (v := scores.get(a.name)) is not None and math.isfinite(float(v))]
     if len(pairs) < 3:
         return None
     x, y = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
@@ -101,7 +105,7 @@ def anchor_check(scores: Mapping[str, float | None], how: str = "this run's scor
 MacsOf = Callable[[ArchConfig], float]  # MACs at 224 px with 1000 classes (the caller's counter)
 
 
-def fit_line(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+def fit_line(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
     """(intercept, slope) of least squares with the slope held >= 0: more compute of the same
     design is never predicted worse (a network never ranks below one it contains)."""
     x, y = np.asarray(x, float), np.asarray(y, float)

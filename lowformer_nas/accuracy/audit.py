@@ -130,7 +130,8 @@ def training_values(configs, data, resolution: int, budgets: Sequence[Budget], s
     cache = cache or ProxyCache(None, "")
     out: dict[str, tuple[str, list, list]] = {}
     for epochs, images in budgets:
-        got = {"accuracy": ([], []), "-loss sum": ([], [])}
+        got: dict[str, tuple[list[float], list[float]]] = {"accuracy": ([], []),
+                                                           "-loss sum": ([], [])}
         for i, cfg in enumerate(configs):
             vals = cache.get(f"train {epochs}x{images}@{resolution}px/seed{seed}",
                              config_hash(cfg), lambda: one(cfg, epochs, images))
@@ -139,8 +140,8 @@ def training_values(configs, data, resolution: int, budgets: Sequence[Budget], s
                 got[what][1].append(sec)
             if progress:
                 progress(f"train {epochs}x{images}: {i + 1}/{len(configs)}")
-        for what, (vals, secs) in got.items():
-            out[f"train {epochs}x{images} {what}"] = ("training", vals, secs)
+        for what, (scores, secs) in got.items():
+            out[f"train {epochs}x{images} {what}"] = ("training", scores, secs)
     return out
 
 

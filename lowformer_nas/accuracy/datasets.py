@@ -13,10 +13,14 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import DatasetError
+
+if TYPE_CHECKING:
+    import torch
 
 DATASETS = ("digits", "fashion-mnist", "cifar10", "imagefolder:PATH")
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.cache/lfnas/fashion-mnist")
@@ -28,10 +32,10 @@ class ProxyData:
     """Train/validation tensors (N, C, H, W), standardised, plus what a model needs to know."""
 
     name: str
-    train_x: object
-    train_y: object
-    val_x: object
-    val_y: object
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
     num_classes: int
 
     @property

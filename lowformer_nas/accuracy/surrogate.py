@@ -10,8 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from sklearn.ensemble import RandomForestRegressor
 
 from ..arch.config import ArchConfig
 
@@ -64,7 +69,7 @@ class Surrogate:
 
     def __init__(self, seed: int = 0, n_estimators: int = 100) -> None:
         self.seed, self.n_estimators = seed, n_estimators
-        self._model = None
+        self._model: RandomForestRegressor | None = None
 
     def _new(self):
         from sklearn.ensemble import RandomForestRegressor
@@ -72,7 +77,7 @@ class Surrogate:
         return RandomForestRegressor(n_estimators=self.n_estimators, random_state=self.seed,
                                      min_samples_leaf=1, n_jobs=1)
 
-    def fit(self, x: np.ndarray, y: Sequence[float]) -> Surrogate:
+    def fit(self, x: np.ndarray, y: ArrayLike) -> Surrogate:
         self._model = self._new().fit(np.asarray(x, float), np.asarray(y, float))
         return self
 
@@ -81,9 +86,10 @@ class Surrogate:
         return self._model is not None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        assert self._model is not None, "predict() before fit()"
         return self._model.predict(np.asarray(x, float))
 
-    def loo_predictions(self, x: np.ndarray, y: Sequence[float]) -> np.ndarray:
+    def loo_predictions(self, x: np.ndarray, y: ArrayLike) -> np.ndarray:
         """Prediction for each point from a forest fitted on all the others."""
         x, y = np.asarray(x, float), np.asarray(y, float)
         out = np.empty(len(y))
@@ -92,9 +98,10 @@ class Surrogate:
             out[i] = self._new().fit(x[keep], y[keep]).predict(x[i:i + 1])[0]
         return out
 
-    def fidelity(self, x: np.ndarray, y: Sequence[float]) -> Fidelity:
+    def fidelity(self, x: np.ndarray, y: ArrayLike) -> Fidelity:
         from .audit_stats import spearman
 
+        y = np.asarray(y, float)
         if len(y) < MIN_POINTS:
             return Fidelity(len(y), float("nan"))
         return Fidelity(len(y), spearman(self.loo_predictions(x, y), y))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..arch.config import ArchConfig
 from ..errors import UnknownNameError
@@ -103,7 +104,8 @@ def zico(model, x, y, chunks: int = 4) -> float:
 
     layers = [m for m in model.modules()
               if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) and m.weight.requires_grad]
-    sums = [[0, 0, 0] for _ in layers]  # per layer: sum |g|, sum g, sum g^2 over chunks
+    # per layer: sum |g|, sum g, sum g^2 over chunks (tensors once a gradient is added)
+    sums: list[list[Any]] = [[0, 0, 0] for _ in layers]
     n = 0
     model.train()
     for xs, ys in zip(x.chunk(chunks), y.chunk(chunks)):

@@ -8,6 +8,7 @@ timm's ``forward_features`` / ``forward_head`` / ``reset_classifier`` / ``forwar
 """
 from __future__ import annotations
 
+from typing import cast
 
 import torch.nn as nn
 from timm.layers import GroupNorm1, Linear, SelectAdaptivePool2d, calculate_drop_path_rates
@@ -44,12 +45,12 @@ class LowFormerNASBlock(nn.Module):
                 fuse_out_proj=stage.attn_fused_proj)
             if stage.mlp:
                 attn = nn.Sequential(GroupNorm1(channels), attn)
-            self.attn = ResidualBlock(attn, nn.Identity(), drop_path)
+            self.attn: nn.Module = ResidualBlock(attn, nn.Identity(), drop_path)
         else:
             self.attn = nn.Identity()
         if stage.mlp:
             hidden = channels * stage.mlp_ratio
-            self.mlp = ResidualBlock(nn.Sequential(
+            self.mlp: nn.Module = ResidualBlock(nn.Sequential(
                 GroupNorm1(channels), nn.Conv2d(channels, hidden, 1), nn.GELU(),
                 nn.Conv2d(hidden, channels, 1), nn.Dropout(proj_drop)), nn.Identity(), drop_path)
         else:
@@ -89,7 +90,8 @@ class LowFormerNAS(LowFormer):
         self.num_classes, self.in_chans, self.drop_rate = num_classes, in_chans, drop_rate
         self.grad_checkpointing = False
         self.feature_info = []
-        dpr = calculate_drop_path_rates(drop_path_rate, sum(cfg.depths))
+        # an int depth gives one flat list (timm's return type also covers per-stage lists)
+        dpr = cast(list[float], calculate_drop_path_rates(drop_path_rate, sum(cfg.depths)))
         s0 = cfg.stages[0]
         stem: list[nn.Module] = [ConvLayer(in_chans, s0.width, 3, 2, norm_layer=_NORM,
                                            act_layer=_ACT)]

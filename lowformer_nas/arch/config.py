@@ -45,7 +45,7 @@ class StageConfig:
     mlp_ratio: int = 4
 
 
-STAGE_DEFAULTS = {f.name: f.default for f in fields(StageConfig)}
+STAGE_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(StageConfig)}
 _ENTRY_FIELDS = ("entry_fused", "entry_expand")
 _ATTN_FIELDS = ("attention", "attn_stride", "attn_fused_proj", "mlp", "mlp_ratio")
 

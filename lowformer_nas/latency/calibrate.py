@@ -170,8 +170,8 @@ class _Progress:
                                 TextColumn("{task.fields[counts]}"), TimeElapsedColumn(),
                                 TextColumn("ETA"), TimeRemainingColumn())
             self.bar.start()
-            self.task = self.bar.add_task("calibrating", total=total_s, completed=done_s,
-                                          counts="")
+            self.task = self.bar.add_task("calibrating", total=total_s, counts="")
+            self.bar.update(self.task, completed=done_s)  # add_task's stub takes an int only
 
     def update(self, done_s: float, phase: str, kernels: int, models: int) -> None:
         if self.bar is not None:

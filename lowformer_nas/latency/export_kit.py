@@ -102,8 +102,9 @@ def _export(module: Any, x: Any, path: Path) -> None:
 
     buf = io.BytesIO()
     with torch.no_grad():
-        torch.onnx.export(module.eval(), (x,), buf, input_names=["x"], opset_version=17,
-                          dynamo=False)
+        # torch's annotation omits file objects, which the TorchScript exporter takes
+        torch.onnx.export(module.eval(), (x,), buf,  # type: ignore[arg-type]
+                          input_names=["x"], opset_version=17, dynamo=False)
     model = onnx.load_model_from_string(buf.getvalue())
     _weights_to_constants(model.graph)
     atomic_write_bytes(path, model.SerializeToString())

@@ -69,9 +69,9 @@ def feature_matrix(kernel_lists: Sequence[Sequence[Kernel]], roof: dict[str, Any
     g, ms = kernel_terms(list(uniq), roof, shape)
     G = len(GROUPS)
     out = np.zeros((len(rows_idx), 2 * G))
-    for r, (idx, n) in enumerate(rows_idx):
-        out[r, :G] = np.bincount(g[idx], ms[idx] * n, G)
-        out[r, G:] = np.bincount(g[idx], n, G)
+    for r, (cols, counts) in enumerate(rows_idx):
+        out[r, :G] = np.bincount(g[cols], ms[cols] * counts, G)
+        out[r, G:] = np.bincount(g[cols], counts, G)
     return out
 
 
@@ -162,7 +162,7 @@ def few_row_weights(X: np.ndarray, y: np.ndarray, c0: float) -> np.ndarray:
     if len(y) == 1:
         return np.concatenate([np.full(G, s), np.full(G, s * c0), [0.0]])
     p = TWO_ROW_PULL
-    best = None
+    best: tuple[float, np.ndarray] | None = None  # (error, weights)
     for per_kernel, cols, tgt in ((True, (R, K), s * c0), (False, (R + c0 * K, np.ones(2)),
                                                           float(np.median(y)))):
         A = np.column_stack(cols) / y[:, None]
@@ -173,6 +173,7 @@ def few_row_weights(X: np.ndarray, y: np.ndarray, c0: float) -> np.ndarray:
             c = w[1] if per_kernel else w[0] * c0
             best = (err, np.concatenate([np.full(G, w[0]), np.full(G, c),
                                          [0.0 if per_kernel else w[1]]]))
+    assert best is not None  # the first candidate always sets it
     return best[1]
 
 
@@ -216,7 +217,7 @@ def choose(traced: Sequence[Any], y: np.ndarray, roof: dict[str, Any],
     cands = [tuple(traits)] if traits is not None else sorted(
         trait_sets(), key=lambda t: t != prior_traits)
     shapes = [False, True] if shape else [False]
-    lams = LAMBDAS
+    lams: tuple[tuple[float, float], ...] = LAMBDAS
     if len(y) < MIN_SEARCH:  # too few rows to choose by LOO without fooling ourselves
         cands = [tuple(traits) if traits is not None else prior_traits]
         shapes, lams = [False], LAMBDAS[-1:]
@@ -284,7 +285,7 @@ def _profile(name: str, roof: dict[str, Any], ch: FitChoice, y: np.ndarray,
     w = ch.weights
     fs = {"groups": list(GROUPS), "a": w[:G].tolist(), "c_ms": w[G:2 * G].tolist(),
           "shape": shape or {}, "lam": list(ch.lam) if ch.lam else None}
-    params = {"roofline": dict(roof), "corrections": {}, "fewshot": fs,
+    params: dict[str, Any] = {"roofline": dict(roof), "corrections": {}, "fewshot": fs,
               "model": {"alpha": 1.0, "beta_ms": float(w[-1]), "gamma_ms": 0.0},
               "traits": list(ch.traits)}
     how = {1: "scale only", 2: "scale + overhead (per kernel or per model)"}.get(

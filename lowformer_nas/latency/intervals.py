@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 from ..errors import ProfileError
 
@@ -38,7 +41,7 @@ def check_level(q: float) -> float:
     return float(q)
 
 
-def conformal_quantile(residuals: Sequence[float], q: float) -> float:
+def conformal_quantile(residuals: ArrayLike, q: float) -> float:
     """Finite-sample-valid q-quantile of ``residuals`` (rank ``ceil((n + 1) q)`` of n)."""
     r = np.sort(np.asarray(residuals, dtype=float))
     n = len(r)
@@ -57,8 +60,8 @@ def _factors(r: np.ndarray) -> dict[str, Any]:
             "rel_std": round(float(np.sqrt(np.mean(np.expm1(-r) ** 2))), 5)}
 
 
-def interval_table(log_residuals: Sequence[float],
-                   predicted_ms: Sequence[float] | None = None) -> dict[str, Any]:
+def interval_table(log_residuals: ArrayLike,
+                   predicted_ms: ArrayLike | None = None) -> dict[str, Any]:
     """What a profile stores: per level in ``LEVELS``, the factor ``exp(r_q)`` on the mean,
     overall and (given the models' predicted latencies, with enough of them) per region."""
     r = np.asarray(log_residuals, dtype=float)

@@ -205,7 +205,8 @@ class threads_set:
     """Context manager: ``torch.set_num_threads(n)``, restored on exit."""
 
     def __init__(self, n: int | None) -> None:
-        self.n, self.old = n, None
+        self.n = n
+        self.old: int | None = None
 
     def __enter__(self) -> threads_set:
         import torch

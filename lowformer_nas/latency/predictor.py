@@ -128,7 +128,7 @@ def fit_type(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Fit one kernel type's correction; pick the ridge strength by 5-fold CV (log RMSE)."""
     if len(y) < MIN_FIT:
         return {"intercept": float(np.median(y)), "coef": [], "cv_rmse": 0.3, "n": len(y)}
-    best = None
+    best: tuple[float, float] | None = None  # (cv rmse, lambda)
     for lam in (0.3, 3.0, 30.0):
         err = []
         for fold in _cv_folds(len(y)):
@@ -138,6 +138,7 @@ def fit_type(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         rmse = float(np.sqrt(np.mean(np.concatenate(err) ** 2)))
         if best is None or rmse < best[0]:
             best = (rmse, lam)
+    assert best is not None  # the loop above runs at least once
     corr = ridge(X, y, best[1])
     corr.update(cv_rmse=best[0], n=len(y), lam=best[1])
     return corr

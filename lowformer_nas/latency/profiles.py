@@ -13,6 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from .._io import atomic_write_text
@@ -137,7 +138,7 @@ class Profile:
             from .predictor import Predictor
 
             params = self.data["params"]
-            costs = None
+            costs: Callable[..., Any] | None = None
             if "fewshot" in params:
                 from .fewshot_terms import kernel_costs as costs
             self._predictor = Predictor(params, kernel_costs=costs)
@@ -232,6 +233,7 @@ def validate(data: Any, source: str) -> None:
         missing = ["params.roofline"]
     if missing:
         raise ProfileError(f"{source}: profile is missing {', '.join(missing)}")
+    assert isinstance(params, dict)  # checked above: missing would name it
     check_roofline(params["roofline"], f"{source}: params.roofline")
 
 

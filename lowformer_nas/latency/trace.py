@@ -105,7 +105,7 @@ def _memory_pass(name: str, args: Sequence[Any], out: Any) -> Kernel | None:
     """Ops that only move memory: copying reshapes (attention's head merge, or any other),
     ``.contiguous()`` of a permute, ``cat``, upsampling; None if ``name`` is none of them or
     makes no copy (a view)."""
-    x = args[0] if args else None
+    x: Any = args[0] if args else None  # a tensor when the op has arguments
     if name == "reshape" and x.numel() > 0 and out.data_ptr() != x.data_ptr():
         if x.dim() == 4 and out.dim() == 4 and int(out.shape[1]) == int(
                 x.shape[1] * x.shape[2]) and int(out.shape[2] * out.shape[3]) == int(x.shape[3]):

@@ -55,7 +55,8 @@ def _export_one(name: str, config_json: str, fmt: str, out: Path, resolution: in
         torch.jit.save(torch.jit.trace(model, x), buf)
     else:
         path = out / f"{name}.onnx"
-        torch.onnx.export(model, (x,), buf, input_names=["input"], output_names=["logits"],
-                          dynamo=False)
+        # torch's annotation omits file objects, which the TorchScript exporter takes
+        torch.onnx.export(model, (x,), buf,  # type: ignore[arg-type]
+                          input_names=["input"], output_names=["logits"], dynamo=False)
     atomic_write_bytes(path, buf.getvalue())
     return path

@@ -106,6 +106,7 @@ class Evaluator:
         ev = Evaluation(config_key(cfg), lat, std, feasible=self.rule.fits(lat, std))
         if ev.feasible or force:
             s = self.settings
+            assert s.proxy_resolution is not None  # SearchSettings fills it in
             if not (s.proxy == "zero-cost" and s.zc_score == ANCHORED):  # it needs none
                 ev.zc = zero_cost_scores(cfg, self.data, s.proxy_resolution, seed=s.seed)
             if on_zc is not None:
@@ -118,6 +119,9 @@ class Evaluator:
                report: Callable[[int, float, float], None] | None) -> float:
         """The objective: trained accuracy (or loss), or the zero-cost signal of the settings."""
         s = self.settings
+        # SearchSettings fills these in (the space's search_defaults, else FALLBACK)
+        assert s.proxy_resolution is not None and s.epochs is not None
+        assert s.train_score is not None and s.zc_score is not None
         if stage == "train":
             res = train_run(cfg, self.data, s.proxy_resolution, s.epochs, seed=s.seed,
                             score=s.train_score, report=report)

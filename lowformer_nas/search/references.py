@@ -91,9 +91,10 @@ def _reference_row(evaluator, name: str) -> dict[str, Any]:
     how = "measured here" if s.measure else \
         f"predicted (analytic) with profile {profile.name}" if official else \
         f"predicted with profile {profile.name} ({profile.other_family_basis()})"
-    row = {"name": name, "family": "lowformer" if official else "timm", "latency_ms": None,
-           "latency_source": how, "feasible": False, "score": None, "accuracy": None,
-           "zc": {}, "curve": [], "seconds": 0.0, "note": ""}
+    row: dict[str, Any] = {
+        "name": name, "family": "lowformer" if official else "timm", "latency_ms": None,
+        "latency_source": how, "feasible": False, "score": None, "accuracy": None,
+        "zc": {}, "curve": [], "seconds": 0.0, "note": ""}
     try:
         lat = evaluator.latency(target)
     except FAILURES as e:

@@ -71,6 +71,7 @@ def stage_plan(settings: SearchSettings) -> list[tuple[str, int]]:
         return [("zc", settings.trials)]
     if settings.proxy == "train":
         return [("train", settings.trials)]
+    assert settings.top_k is not None  # SearchSettings fills it in
     return [("zc", settings.trials), ("train", min(settings.top_k, settings.trials))]
 
 
@@ -290,6 +291,8 @@ def _run_profiles(settings: SearchSettings) -> tuple[Any, Any] | None:
 def _load_data(settings: SearchSettings) -> Any:
     from ..accuracy.datasets import load_dataset
 
+    # SearchSettings fills these in (the space's search_defaults, else FALLBACK)
+    assert settings.max_train is not None and settings.proxy_resolution is not None
     return load_dataset(settings.dataset, settings.data_dir, settings.max_train,
                         settings.max_val, settings.seed, image_size=settings.proxy_resolution)
 

@@ -94,6 +94,9 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         self._fill_defaults()
+        # set by _fill_defaults (the space's search_defaults, else FALLBACK)
+        assert self.zc_score is not None and self.proxy is not None
+        assert self.train_score is not None and self.proxy_resolution is not None
         self.zc_score = RENAMED.get(self.zc_score, self.zc_score)
         self.budget_ms = parse_budget(self.budget)
         self.budget_quantile = check_quantile(self.budget_quantile)

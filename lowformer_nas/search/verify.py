@@ -191,7 +191,7 @@ class Verifier:
         return [pts[i] for i in dict.fromkeys(fam + front)]
 
     def _fastest(self, rows: Sequence[dict[str, Any]], stage: str, n: int) -> list[dict[str, Any]]:
-        done = {}
+        done: dict[str, dict[str, Any]] = {}
         for r in self.annotate(rows):
             if r["stage"] == stage and r["state"] == "COMPLETE" and r.get("config"):
                 done.setdefault(_key(r["config"]), r)

@@ -189,7 +189,7 @@ def space_from_dict(d: Any, where: str = "space") -> SearchSpace:
         search_defaults=_search_defaults(d.get("search_defaults", {}), where),
         name=str(d.get("name", where)), description=str(d.get("description", "")),
         stages=tuple(_parse_stage(i, s, where) for i, s in enumerate(stages)),
-        head_widths=tuple(tuple(h) for h in heads),  # type: ignore[misc]
+        head_widths=tuple(tuple(h) for h in heads),
         mbconv_bias=tuple(bias if isinstance(bias, list) else [bias]), resolution=resolution)
     _check_choices(space, where)
     return space

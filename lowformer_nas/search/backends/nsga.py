@@ -85,6 +85,7 @@ class IncrementalNSGAII(NSGAIISampler):
         if generation is not None:
             return generation
         self._count_complete(study)
+        assert self._population_size is not None, "Population size must be set."  # as Optuna's
         generation = self._top if self._count < self._population_size else self._top + 1
         study._storage.set_trial_system_attr(trial._trial_id, key, generation)
         return generation

@@ -117,7 +117,8 @@ class BatchedRDBStorage(RDBStorage):
         from sqlalchemy import insert
 
         with _create_scoped_session(self.scoped_session, True) as session:
-            trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
+            # Optuna's models declare untyped Columns: on a loaded row they are plain values
+            trial: Any = models.TrialModel.find_or_raise_by_id(trial_id, session)
             self.check_trial_is_updatable(trial_id, trial.state)
             for name, _, dist, previous in pending.params:
                 if previous is None:  # first sighting in this process: check as Optuna does
@@ -218,6 +219,8 @@ class PrefixCachedStorage(_CachedStorage):
     trial). This process's own changes are in the cache at once: a trial it created is added
     by Optuna, its running trials are answered by the backend from memory, and a trial whose
     state it set is read back. ``optuna.get_storage`` passes this class through."""
+
+    _backend: BatchedRDBStorage  # Optuna's _CachedStorage declares the base RDBStorage
 
     def __init__(self, backend: BatchedRDBStorage) -> None:
         super().__init__(backend)

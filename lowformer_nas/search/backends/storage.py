@@ -75,7 +75,7 @@ class RunJournalBackend(BaseJournalBackend):
         return {"path": self._path}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"])
+        RunJournalBackend.__init__(self, state["path"])
 
 
 class RunJournalStorage(JournalStorage):
