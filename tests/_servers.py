@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator, List, Optional
+from collections.abc import Iterator
 
 PG_USER = "lfnas"
 
@@ -92,7 +92,7 @@ def _tail(path: Path, n: int = 3000) -> str:
 
 
 @contextlib.contextmanager
-def ray_node(head_address: Optional[str], num_cpus: int, resources: str, root: Path,
+def ray_node(head_address: str | None, num_cpus: int, resources: str, root: Path,
              env: dict, timeout_s: float = 240) -> Iterator[str]:
     """``ray start --block`` as its own process group (a head node when ``head_address`` is
     None), its temp dir under ``root``; yields the GCS address once the node has started.
@@ -166,7 +166,7 @@ def _group_empty(pgid: int) -> bool:
         return True
 
 
-def processes_mentioning(text: str) -> List[int]:
+def processes_mentioning(text: str) -> list[int]:
     """PIDs whose command line contains ``text`` (e.g. a node's temp dir): what is left."""
     pids = []
     for d in Path("/proc").iterdir():

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ def sigint_as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _env(tty: bool, extra: Optional[Dict[str, str]]) -> Dict[str, str]:
+def _env(tty: bool, extra: dict[str, str] | None) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in env.get(
         "PYTHONPATH", "").split(os.pathsep) if p])
@@ -41,8 +41,8 @@ def _env(tty: bool, extra: Optional[Dict[str, str]]) -> Dict[str, str]:
     return env
 
 
-def run_cli(args: Sequence[str], tty: bool, cwd: Optional[Path] = None, timeout: float = 600,
-            env: Optional[Dict[str, str]] = None) -> Tuple[int, str]:
+def run_cli(args: Sequence[str], tty: bool, cwd: Path | None = None, timeout: float = 600,
+            env: dict[str, str] | None = None) -> tuple[int, str]:
     """(exit code, everything written to stdout and stderr) of ``python -m lowformer_nas ARGS``."""
     cmd = [sys.executable, "-m", "lowformer_nas", *args]
     if not tty:

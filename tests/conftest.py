@@ -6,7 +6,7 @@
 """
 import json
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import pytest
 
@@ -19,7 +19,7 @@ def registry_name(official: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def reference() -> Dict[str, Dict[str, Any]]:
+def reference() -> dict[str, dict[str, Any]]:
     """Registry name -> reference entry (with the name of its official lists under
     ``official``: B2's entry, measured from timm, names timm's lists)."""
     variants = json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))["variants"]

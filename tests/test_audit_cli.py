@@ -1,4 +1,5 @@
-"""``lowformer-nas audit``: end to end on a small table, and bad inputs (one line, exit 2, no files)."""
+"""``lowformer-nas audit``: end to end on a small table, and bad inputs (one line, exit 2, no
+files)."""
 import json
 
 import pytest

@@ -13,7 +13,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any
+from collections.abc import Callable
 
 import pytest
 import yaml
@@ -26,7 +27,7 @@ SEARCH = ["search", "--target", "jetson", "--latency-budget", "1ms", "--space", 
 SPACES = Path(__file__).resolve().parents[1] / "search_spaces"
 
 
-def _search(**override: str) -> List[str]:
+def _search(**override: str) -> list[str]:
     """The base search command with options replaced (``latency_budget="5"``)."""
     argv = list(SEARCH)
     for key, value in override.items():
@@ -39,7 +40,7 @@ def _search(**override: str) -> List[str]:
 
 
 # ---------------------------------------------------------------- input files, all in IN/
-def _arch_dict() -> Dict[str, Any]:
+def _arch_dict() -> dict[str, Any]:
     from lowformer_nas.arch.registry import get_arch
     from lowformer_nas.arch.yaml_io import config_to_dict
 
@@ -52,7 +53,7 @@ def _arch_with(stage: int, **changes: Any) -> str:
     return yaml.safe_dump(d, sort_keys=False)
 
 
-def _space_with(mutate: Callable[[Dict[str, Any]], None]) -> str:
+def _space_with(mutate: Callable[[dict[str, Any]], None]) -> str:
     d = yaml.safe_load((SPACES / "tiny.yaml").read_text())
     mutate(d)
     return yaml.safe_dump(d, sort_keys=False)
@@ -82,7 +83,7 @@ GOOD_CSV = "model,latency_ms\nlowformer_e1,6.2\nlowformer_e2,14.7\nlowformer_e3,
 TRIALS_HEADER = "stage,number,state,feasible,latency_ms,score,config\n"
 
 
-def _inputs() -> Dict[str, Any]:
+def _inputs() -> dict[str, Any]:
     """Relative path -> text (a file) or None (an empty directory)."""
     return {
         "arch/unknown_key.yaml": _arch_with(0, colour="red"),
@@ -132,7 +133,7 @@ def _write_inputs(root: Path) -> Path:
 
 # ---------------------------------------------------------------- the table
 # (id, argv with IN standing for the inputs directory, fragment of the one stderr line)
-CASES: List[Tuple[str, List[str], str]] = [
+CASES: list[tuple[str, list[str], str]] = [
     # search options
     ("budget-no-unit", _search(latency_budget="5"), "'5'"),
     ("budget-negative", _search(latency_budget="-3ms"), "'-3ms'"),
@@ -251,11 +252,11 @@ SUBPROCESS_CASES = ("budget-no-unit", "arch-width-not-mult4", "csv-negative-late
                     "storage-driver-missing")
 
 
-def _argv(argv: List[str], base: Path) -> List[str]:
+def _argv(argv: list[str], base: Path) -> list[str]:
     return [a.replace("IN", str(base)) for a in argv]
 
 
-def snapshot(root: Path) -> Dict[str, Tuple[int, int]]:
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Every path under ``root`` with its size and mtime (a directory's changes with entries)."""
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
@@ -274,7 +275,7 @@ def sandbox(tmp_path, monkeypatch):
     return _write_inputs(tmp_path), tmp_path
 
 
-def _check(code: Any, err: str, fragment: str, before: Dict, root: Path) -> None:
+def _check(code: Any, err: str, fragment: str, before: dict, root: Path) -> None:
     assert code == 2, err
     assert "Traceback" not in err
     assert err.endswith("\n") and err.count("\n") == 1, err
@@ -313,7 +314,7 @@ def test_bad_input_subprocess_no_traceback(sandbox, case):
 
 
 # ---------------------------------------------------------------- library entry points
-def _lib_cases(base: Path) -> List[Tuple[str, Callable[[], Any]]]:
+def _lib_cases(base: Path) -> list[tuple[str, Callable[[], Any]]]:
     from lowformer_nas import (config_from_dict, get_arch, load_config, load_space,
                                resolve_arch)
     from lowformer_nas.arch.config import ArchConfig, StageConfig

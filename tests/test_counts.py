@@ -18,7 +18,9 @@ def test_analytic_counts_equal_built_model_counts(name, cfg, resolution):
     params, macs, rows = analytic_counts(cfg, resolution)
     ref_params, ref_macs, ref_rows = count_params_macs(cfg, resolution)
     assert (params, macs) == (ref_params, ref_macs)
-    key = lambda r: (r["stage"], r["params"], r["macs"], r["resolution"], r["width"], r["depth"])
+    def key(r):
+        return r["stage"], r["params"], r["macs"], r["resolution"], r["width"], r["depth"]
+
     assert [key(r) for r in rows] == [key(r) for r in ref_rows]
 
 

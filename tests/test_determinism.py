@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 import yaml
@@ -25,7 +24,7 @@ WALL_CLOCK = ("seconds",)
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> Dict[str, Path]:
+def runs(tmp_path_factory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("determinism")
     out = {"a": base / "a", "b": base / "b", "other": base / "other"}
     with pytest.MonkeyPatch.context() as mp:
@@ -36,12 +35,12 @@ def runs(tmp_path_factory) -> Dict[str, Path]:
     return out
 
 
-def _trials(run: Path) -> List[Dict[str, str]]:
+def _trials(run: Path) -> list[dict[str, str]]:
     with open(run / "trials.csv", newline="") as fh:
         return [{k: v for k, v in r.items() if k not in WALL_CLOCK} for r in csv.DictReader(fh)]
 
 
-def _family(run: Path) -> Dict[str, str]:
+def _family(run: Path) -> dict[str, str]:
     """B*.yaml texts with the run directory (named in the header) replaced by RUN."""
     return {p.name: p.read_text().replace(str(run), "RUN")
             for p in sorted((run / "models").glob("B*.yaml"))}

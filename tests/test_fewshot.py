@@ -38,7 +38,6 @@ def test_calibrate_from_models_takes_prior_and_traits(tmp_path):
 
 # ---- few-shot fits and the module API ------------------------------------------------------
 import json  # noqa: E402
-import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 

@@ -396,7 +396,6 @@ def test_the_calibration_pool_holds_the_kernel_shapes_of_other_families():
 @pytest.mark.parametrize("numel", [64 * 49, 3 * 7, 1])
 def test_an_element_copy_is_measured_as_a_real_copy(numel):
     """A copy kernel of n elements must move them (a (1, n) transpose is a free view)."""
-    import torch
 
     from lowformer_nas.latency.kernel_modules import kernel_module
     from lowformer_nas.latency.kernels import Kernel
@@ -433,7 +432,7 @@ def test_cat_contiguous_and_upsample_are_traced_as_passes_over_memory():
 
     class Net(torch.nn.Module):
         def forward(self, x):
-            y = torch.cat([x, x], 1).permute(0, 2, 3, 1).contiguous()
+            torch.cat([x, x], 1).permute(0, 2, 3, 1).contiguous()  # traced, result unused
             return torch.nn.functional.interpolate(x, scale_factor=2.0, mode="bilinear")
 
     ks = trace_kernels(Net(), (1, 8, 6, 6))

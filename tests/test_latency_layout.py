@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Dict, List, Set
 
 LATENCY = Path(__file__).resolve().parents[1] / "lowformer_nas" / "latency"
 PREFIX = "lowformer_nas.latency"
 
 
-def _targets(node: ast.AST, modules: Set[str]) -> Set[str]:
+def _targets(node: ast.AST, modules: set[str]) -> set[str]:
     """Sibling modules of ``latency/`` that one import statement names."""
-    out: Set[str] = set()
+    out: set[str] = set()
     if isinstance(node, ast.ImportFrom):
         base = node.module or ""
         if node.level == 1 or (node.level == 0 and base.startswith(PREFIX)):
@@ -26,7 +25,7 @@ def _targets(node: ast.AST, modules: Set[str]) -> Set[str]:
     return out & modules
 
 
-def import_graph() -> Dict[str, Set[str]]:
+def import_graph() -> dict[str, set[str]]:
     """module -> sibling modules it imports anywhere (module level or inside functions)."""
     modules = {p.stem for p in LATENCY.glob("*.py") if p.stem != "__init__"}
     graph = {}
@@ -36,12 +35,12 @@ def import_graph() -> Dict[str, Set[str]]:
     return graph
 
 
-def find_cycle(graph: Dict[str, Set[str]]) -> List[str]:
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
     """One cycle as a path ``[a, b, ..., a]``, or ``[]``."""
-    state: Dict[str, int] = {}
-    stack: List[str] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
 
-    def visit(node: str) -> List[str]:
+    def visit(node: str) -> list[str]:
         state[node] = 1
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):

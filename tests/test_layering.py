@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Dict, List, Set, Tuple
 
 import pytest
 
@@ -31,7 +30,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _imports(path: Path) -> List[Tuple[int, str]]:
+def _imports(path: Path) -> list[tuple[int, str]]:
     """(line, absolute module name) of every lowformer_nas import in one file."""
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
@@ -63,8 +62,8 @@ def _layer(module: str) -> str:
     return parts[1] if len(parts) > 1 else "__init__"
 
 
-def _package_graph() -> Tuple[Dict[str, Set[str]], List[str]]:
-    graph: Dict[str, Set[str]] = {}
+def _package_graph() -> tuple[dict[str, set[str]], list[str]]:
+    graph: dict[str, set[str]] = {}
     upward = []
     for path in sorted(ROOT.rglob("*.py")):
         src = _layer(_module_name(path)) if path.parent != ROOT else path.stem
@@ -84,11 +83,11 @@ def _package_graph() -> Tuple[Dict[str, Set[str]], List[str]]:
     return graph, list(dict.fromkeys(upward))
 
 
-def _cycles(graph: Dict[str, Set[str]]) -> List[List[str]]:
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Every package-level cycle (as a path), found by depth-first search."""
     found, state = [], {}
 
-    def visit(node: str, stack: List[str]) -> None:
+    def visit(node: str, stack: list[str]) -> None:
         state[node] = 1
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
@@ -123,7 +122,7 @@ def test_the_checker_sees_a_violation(tmp_path):
     assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
-@pytest.mark.parametrize("layer", [l for l in LAYERS if l not in ("_io", "errors")])
+@pytest.mark.parametrize("layer", [name for name in LAYERS if name not in ("_io", "errors")])
 def test_every_layer_is_a_package_or_planned(layer):
     """A renamed package must be renamed here too, or its imports would go unchecked."""
     assert (ROOT / layer).is_dir() or layer == "accuracy"

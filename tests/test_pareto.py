@@ -53,8 +53,8 @@ def test_hypervolume_matches_grid_count():
     rng = np.random.default_rng(1)
     pts = np.column_stack([rng.integers(1, 20, 15), rng.integers(1, 20, 15)]).astype(float)
     ref = [0.0, 20.0]
-    cells = sum(1 for s, l in itertools.product(range(20), range(20))
-                if any(p[0] >= s + 1 and p[1] <= l for p in pts))  # cell [s,s+1]x[l,l+1]
+    cells = sum(1 for s, m in itertools.product(range(20), range(20))
+                if any(p[0] >= s + 1 and p[1] <= m for p in pts))  # cell [s,s+1]x[m,m+1]
     assert hypervolume_2d(pts, ref, MAX_MIN) == pytest.approx(cells)
 
 

@@ -5,7 +5,6 @@ from lowformer_nas.arch.registry import get_arch
 from lowformer_nas.accuracy.datasets import load_dataset
 from lowformer_nas.search.halving import should_stop_early
 from lowformer_nas.accuracy.proxies import TrialDiverged, train_proxy, train_run
-from lowformer_nas.space import load_space
 
 
 @pytest.fixture(scope="module")

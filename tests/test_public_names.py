@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import types
-from typing import Dict, List
 
 import pytest
 
@@ -20,7 +19,7 @@ import lowformer_nas
 MODULE_EXPORTS = {("lowformer_nas", "compat")}
 
 
-def _packages() -> List[str]:
+def _packages() -> list[str]:
     out = ["lowformer_nas"]
     for info in pkgutil.walk_packages(lowformer_nas.__path__, "lowformer_nas."):
         if info.ispkg:
@@ -28,14 +27,14 @@ def _packages() -> List[str]:
     return out
 
 
-def _submodules(package: str) -> Dict[str, str]:
+def _submodules(package: str) -> dict[str, str]:
     """Short name -> full name of the direct submodules of ``package``."""
     pkg = importlib.import_module(package)
     return {i.name: f"{package}.{i.name}" for i in pkgutil.iter_modules(pkg.__path__)
             if i.name != "__main__"}  # importing ``__main__`` runs the command line
 
 
-def _exported(package: str) -> List[str]:
+def _exported(package: str) -> list[str]:
     pkg = importlib.import_module(package)
     return sorted(set(getattr(pkg, "__all__", [])) | set(getattr(pkg, "_LAZY", {})))
 
@@ -59,7 +58,7 @@ def test_exports_stay_what_they_are_after_every_submodule_is_imported(package):
             continue
         value = getattr(pkg, name)
         assert not isinstance(value, types.ModuleType), f"{package}.{name} is a module"
-        namespace: Dict[str, object] = {}
+        namespace: dict[str, object] = {}
         exec(f"from {package} import {name}", namespace)
         assert namespace[name] is value
 

@@ -288,7 +288,8 @@ def test_cli_defaults_are_the_settings_defaults():
         cli = getattr(args, f.name)
         if f.name == "references":
             cli = [r for r in cli.split(",") if r]
-        assert cli == f.default or (f.default is dataclasses.MISSING and cli == f.default_factory()), f.name
+        assert cli == f.default or (f.default is dataclasses.MISSING
+                                    and cli == f.default_factory()), f.name
 
 
 @pytest.mark.parametrize("space, extra, want", [

@@ -13,7 +13,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional, Tuple
 
 import pytest
 
@@ -26,7 +25,8 @@ pytestmark = pytest.mark.slow
 SEARCH = ("search", "--target", "jetson", "--latency-budget", "2ms", "--space", "tiny",
           "--out", "{out}")
 SMALL_DATA = ("--max-train", "200", "--max-val", "100")
-INPUTS = ("run", "kit_results", "published", "verify_results")  # fixtures below, by placeholder name
+# fixtures below, by placeholder name
+INPUTS = ("run", "kit_results", "published", "verify_results")
 RUN_FILES = ("config.yaml", "trials.csv", "pareto.html", "pareto.json", "summary.md",
              "models/B*.yaml")
 
@@ -37,11 +37,11 @@ class UserPath:
     ``{kit_results}`` an export kit's results.csv, ``{published}`` a published-latency CSV."""
 
     name: str
-    args: Tuple[str, ...]
-    files: Tuple[str, ...] = ()  # globs under {out} that must exist afterwards
-    shows: Tuple[str, ...] = ()  # text the output must contain
-    trials: Optional[int] = None  # rows of {out}/trials.csv
-    metric_names: Optional[Tuple[str, ...]] = None  # score names of the Optuna studies
+    args: tuple[str, ...]
+    files: tuple[str, ...] = ()  # globs under {out} that must exist afterwards
+    shows: tuple[str, ...] = ()  # text the output must contain
+    trials: int | None = None  # rows of {out}/trials.csv
+    metric_names: tuple[str, ...] | None = None  # score names of the Optuna studies
 
 
 PATHS = (
@@ -60,8 +60,9 @@ PATHS = (
                                                "--import-measurements", "{kit_results}",
                                                "--out", "{out}.json"),
              files=(".json",), shows=("profile written",)),
-    UserPath("calibrate-from-measurements", ("calibrate", "--device", "phone", "--from-measurements",
-                                             "{published}", "--out", "{out}.json"),
+    UserPath("calibrate-from-measurements", ("calibrate", "--device", "phone",
+                                             "--from-measurements", "{published}",
+                                             "--out", "{out}.json"),
              files=(".json",), shows=("profile written",)),
     # search: the default (optuna, zero-cost, naswot) with one official reference
     UserPath("search-default", SEARCH + ("--trials", "6", "--references", "lowformer_b0"),
@@ -145,7 +146,7 @@ def published(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Dict[str, str]:
+def cache(tmp_path_factory) -> dict[str, str]:
     """A fresh cache for profiles the rows calibrate (the user's own is left alone)."""
     return {"LOWFORMER_NAS_CACHE": str(tmp_path_factory.mktemp("cache"))}
 

@@ -170,7 +170,8 @@ def test_kit_runner_results_import(tmp_path, monkeypatch, capsys):
     for name, p in data["family"].items():
         if p is None:
             continue
-        assert float(by_number[p["number"]]["measured_ms"]) == pytest.approx(got[f"zc-{p['number']}"])
+        measured = float(by_number[p["number"]]["measured_ms"])
+        assert measured == pytest.approx(got[f"zc-{p['number']}"])
         assert "measured" in (run / "models" / f"{name}.yaml").read_text().splitlines()[1]
     user = cache / "profiles" / "jetson-tx2.json"
     assert not user.exists()  # the refit is the run's until asked for

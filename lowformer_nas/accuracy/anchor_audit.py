@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class AnchorAuditRow:
     n: int
     spearman: Interval
     kendall: Interval
-    mae: Optional[float]  # top-1 points, fitted signals only
+    mae: float | None  # top-1 points, fitted signals only
 
     def cells(self) -> str:
         mae = "-" if self.mae is None else f"{self.mae:.2f}"
@@ -61,7 +61,7 @@ def _row(signal: str, kind: str, values: Sequence[float], fitted: bool) -> Ancho
 
 
 def anchor_features(data, resolutions: Sequence[int], seed: int,
-                    progress: Callable[[str], None]) -> Dict[str, List[float]]:
+                    progress: Callable[[str], None]) -> dict[str, list[float]]:
     """Per anchor: ln MACs, ln params (224 px, 1000 classes), each zero-cost score at each
     resolution and the small-data prior's score (where its resolution is among them)."""
     from ..arch.registry import get_arch
@@ -70,7 +70,7 @@ def anchor_features(data, resolutions: Sequence[int], seed: int,
     from .zerocost import ZC_SCORES, zero_cost_scores
 
     prior = load_prior()
-    out: Dict[str, List[float]] = {}
+    out: dict[str, list[float]] = {}
     for a in load_anchors():
         cfg = get_arch(a.name)
         params, macs, _ = count_params_macs(cfg, resolution=RESOLUTION, num_classes=1000)
@@ -86,7 +86,7 @@ def anchor_features(data, resolutions: Sequence[int], seed: int,
     return out
 
 
-def anchor_audit(features: Dict[str, List[float]]) -> List[AnchorAuditRow]:
+def anchor_audit(features: dict[str, list[float]]) -> list[AnchorAuditRow]:
     """Every signal of ``features`` as it is, then the fitted ones leave-one-out."""
     y = np.array([a.top1 for a in load_anchors()])
     rows = []
@@ -113,5 +113,5 @@ def audit_markdown(rows: Sequence[AnchorAuditRow], settings: str) -> str:
     return "\n".join(head + [r.cells() for r in rows]) + "\n"
 
 
-def audit_records(rows: Sequence[AnchorAuditRow]) -> List[dict]:
+def audit_records(rows: Sequence[AnchorAuditRow]) -> list[dict]:
     return [asdict(r) for r in rows]

@@ -16,9 +16,13 @@ import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 from ..arch.config import ArchConfig
 from .audit_stats import Interval, bootstrap, kendall, spearman
@@ -43,7 +47,7 @@ class PublishedTop1:
     checkpoint: str = ""
 
 
-def _read(path: Path) -> Tuple[PublishedTop1, ...]:
+def _read(path: Path) -> tuple[PublishedTop1, ...]:
     with open(path, encoding="utf-8") as f:
         rows = csv.DictReader(line for line in f if not line.startswith("#"))
         return tuple(PublishedTop1(r["name"], float(r["top1"]), int(r["resolution"]),
@@ -52,13 +56,13 @@ def _read(path: Path) -> Tuple[PublishedTop1, ...]:
 
 
 @functools.lru_cache(maxsize=1)
-def load_anchors() -> Tuple[PublishedTop1, ...]:
+def load_anchors() -> tuple[PublishedTop1, ...]:
     """The official variants' published top-1 (registry names)."""
     return _read(ANCHORS)
 
 
 @functools.lru_cache(maxsize=1)
-def load_published() -> Dict[str, PublishedTop1]:
+def load_published() -> dict[str, PublishedTop1]:
     """Other families' timm models (timm names) -> published top-1."""
     return {r.name: r for r in _read(PUBLISHED)}
 
@@ -71,7 +75,7 @@ class AnchorCheck:
     kendall: Interval
     spearman: Interval
     how: str  # "leave-one-out predictions" or "this run's scores"
-    mae: Optional[float] = None  # top-1 points, for a signal in top-1 units
+    mae: float | None = None  # top-1 points, for a signal in top-1 units
 
     @property
     def inverted(self) -> bool:
@@ -85,11 +89,11 @@ class AnchorCheck:
                 f"top-1 of {self.n} official LowFormer variants{err}")
 
 
-def anchor_check(scores: Mapping[str, Optional[float]], how: str = "this run's scores",
-                 top1_units: bool = False) -> Optional[AnchorCheck]:
+def anchor_check(scores: Mapping[str, float | None], how: str = "this run's scores",
+                 top1_units: bool = False) -> AnchorCheck | None:
     """Rank ``scores`` (anchor name -> score) against published top-1; None below 3 anchors."""
-    pairs = [(float(scores[a.name]), a.top1) for a in load_anchors()
-             if scores.get(a.name) is not None and math.isfinite(float(scores[a.name]))]
+    pairs = [(float(v), a.top1) for a in load_anchors()
+             if (v := scores.get(a.name)) is not None and math.isfinite(float(v))]
     if len(pairs) < 3:
         return None
     x, y = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
@@ -101,7 +105,7 @@ def anchor_check(scores: Mapping[str, Optional[float]], how: str = "this run's s
 MacsOf = Callable[[ArchConfig], float]  # MACs at 224 px with 1000 classes (the caller's counter)
 
 
-def fit_line(x: Sequence[float], y: Sequence[float]) -> Tuple[float, float]:
+def fit_line(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
     """(intercept, slope) of least squares with the slope held >= 0: more compute of the same
     design is never predicted worse (a network never ranks below one it contains)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -115,7 +119,7 @@ class CapacityModel:
 
     intercept: float
     slope: float
-    anchors: Tuple[str, ...]
+    anchors: tuple[str, ...]
 
     def predict_macs(self, macs: float) -> float:
         return self.intercept + self.slope * math.log(macs)
@@ -125,7 +129,7 @@ class CapacityModel:
                 f"fitted on the published top-1 of {len(self.anchors)} official variants")
 
 
-def _anchor_xy(macs_of: MacsOf) -> Tuple[Tuple[str, ...], np.ndarray, np.ndarray]:
+def _anchor_xy(macs_of: MacsOf) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     from ..arch.registry import get_arch
 
     anchors = load_anchors()
@@ -142,7 +146,7 @@ def capacity_model(macs_of: MacsOf) -> CapacityModel:
 
 
 @functools.lru_cache(maxsize=2)
-def loo_predictions(macs_of: MacsOf) -> Dict[str, float]:
+def loo_predictions(macs_of: MacsOf) -> dict[str, float]:
     """Each anchor predicted by the model fitted on the others (never in-sample)."""
     names, x, y = _anchor_xy(macs_of)
     out = {}

@@ -13,7 +13,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Callable, Mapping, Sequence
 
 from ..errors import RunError
 from .audit_stats import Interval, RankAgreement, agreement, bootstrap, spearman
@@ -21,10 +21,10 @@ from .audit_cache import ProxyCache
 from .groundtruth import GroundTruthRow, Recipe, config_hash, mean_by_config
 from .zerocost import ZC_SCORES
 
-Budget = Tuple[int, int]  # (epochs, training images)
+Budget = tuple[int, int]  # (epochs, training images)
 
 
-def parse_budgets(text: str) -> List[Budget]:
+def parse_budgets(text: str) -> list[Budget]:
     """``"1x500,2x1250"`` -> [(1, 500), (2, 1250)]; ``"none"`` -> [] (no training proxies)."""
     if text.strip() == "none":
         return []
@@ -64,14 +64,14 @@ class AuditResult:
     noise: Interval  # seed-to-seed Spearman of the table itself (its ceiling)
     noise_pairs: int
     latency_source: str
-    proxies: Tuple[ProxyScore, ...]
-    settings: Dict[str, object] = field(default_factory=dict)
+    proxies: tuple[ProxyScore, ...]
+    settings: dict[str, object] = field(default_factory=dict)
 
 
 def noise_ceiling(rows: Sequence[GroundTruthRow], recipe_id: str,
-                  n_boot: int = 1000) -> Tuple[Interval, int]:
+                  n_boot: int = 1000) -> tuple[Interval, int]:
     """Spearman between seed 0 and seed 1 over the configs trained with both."""
-    by: Dict[str, Dict[int, float]] = {}
+    by: dict[str, dict[int, float]] = {}
     for r in rows:
         if r.recipe_id == recipe_id:
             by.setdefault(r.config_hash, {})[r.seed] = r.accuracy
@@ -81,22 +81,22 @@ def noise_ceiling(rows: Sequence[GroundTruthRow], recipe_id: str,
     return bootstrap(spearman, [p[0] for p in pairs], [p[1] for p in pairs], n_boot), len(pairs)
 
 
-def _timed(fn: Callable[[], float]) -> Tuple[float, float]:
+def _timed(fn: Callable[[], float]) -> tuple[float, float]:
     start = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - start
 
 
 def cheap_values(configs, data, zc_resolution: int, seed: int,
-                 latency: Optional[Sequence[float]], cache: Optional[ProxyCache] = None,
-                 progress: Optional[Callable[[str], None]] = None
-                 ) -> Dict[str, Tuple[str, List, List]]:
+                 latency: Sequence[float] | None, cache: ProxyCache | None = None,
+                 progress: Callable[[str], None] | None = None
+                 ) -> dict[str, tuple[str, list, list]]:
     """name -> (kind, value per config, seconds per config) for size, latency, zero-cost."""
     from ..arch.stats import count_params_macs
     from .zerocost import zero_cost_scores
 
     cache = cache or ProxyCache(None, "")
-    out: Dict[str, Tuple[str, List, List]] = {
+    out: dict[str, tuple[str, list, list]] = {
         "params": ("size", [], []), "MACs": ("size", [], [])}
     out.update({n: ("zero-cost", [], []) for n in ZC_SCORES})
     for i, cfg in enumerate(configs):
@@ -117,8 +117,8 @@ def cheap_values(configs, data, zc_resolution: int, seed: int,
 
 
 def training_values(configs, data, resolution: int, budgets: Sequence[Budget], seed: int,
-                    progress: Optional[Callable[[str], None]] = None,
-                    cache: Optional[ProxyCache] = None) -> Dict[str, Tuple[str, List, List]]:
+                    progress: Callable[[str], None] | None = None,
+                    cache: ProxyCache | None = None) -> dict[str, tuple[str, list, list]]:
     """Short runs at each budget: accuracy and negated summed training loss."""
     from .proxies import train_run
 
@@ -128,9 +128,10 @@ def training_values(configs, data, resolution: int, budgets: Sequence[Budget], s
                 "-loss sum": (-sum(res.loss_sums), res.seconds)}
 
     cache = cache or ProxyCache(None, "")
-    out: Dict[str, Tuple[str, List, List]] = {}
+    out: dict[str, tuple[str, list, list]] = {}
     for epochs, images in budgets:
-        got = {"accuracy": ([], []), "-loss sum": ([], [])}
+        got: dict[str, tuple[list[float], list[float]]] = {"accuracy": ([], []),
+                                                           "-loss sum": ([], [])}
         for i, cfg in enumerate(configs):
             vals = cache.get(f"train {epochs}x{images}@{resolution}px/seed{seed}",
                              config_hash(cfg), lambda: one(cfg, epochs, images))
@@ -139,13 +140,13 @@ def training_values(configs, data, resolution: int, budgets: Sequence[Budget], s
                 got[what][1].append(sec)
             if progress:
                 progress(f"train {epochs}x{images}: {i + 1}/{len(configs)}")
-        for what, (vals, secs) in got.items():
-            out[f"train {epochs}x{images} {what}"] = ("training", vals, secs)
+        for what, (scores, secs) in got.items():
+            out[f"train {epochs}x{images} {what}"] = ("training", scores, secs)
     return out
 
 
-def surrogate_values(configs, cheap: Mapping[str, Tuple[str, List, List]],
-                     truth: Sequence[float], seed: int) -> List[float]:
+def surrogate_values(configs, cheap: Mapping[str, tuple[str, list, list]],
+                     truth: Sequence[float], seed: int) -> list[float]:
     """Leave-one-out random-forest predictions from the config and the cheap proxies."""
     from .prior import prior_features
     from .surrogate import MIN_POINTS, Surrogate
@@ -156,7 +157,7 @@ def surrogate_values(configs, cheap: Mapping[str, Tuple[str, List, List]],
     return list(Surrogate(seed).loo_predictions(x, truth))
 
 
-def prior_cheap(cheap: Mapping[str, Tuple[str, List, List]], n: int) -> List[Dict[str, float]]:
+def prior_cheap(cheap: Mapping[str, tuple[str, list, list]], n: int) -> list[dict[str, float]]:
     """Per config, the cheap values the surrogate (and the shipped prior) learns from: size
     and zero-cost scores. Not latency: a search's target is not the audit's."""
     use = [k for k, (kind, _, _) in cheap.items() if kind in ("size", "zero-cost")]
@@ -164,9 +165,10 @@ def prior_cheap(cheap: Mapping[str, Tuple[str, List, List]], n: int) -> List[Dic
 
 
 def audit_prior(rows: Sequence[GroundTruthRow], table: str, data, dataset: str,
-                zc_resolution: int, seed: int = 0, recipe_id: Optional[str] = None,
-                cache: Optional[ProxyCache] = None):
-    """The table as an ``AccuracyPrior``: what ``--zc-score small-data-prior`` fits its forest on."""
+                zc_resolution: int, seed: int = 0, recipe_id: str | None = None,
+                cache: ProxyCache | None = None):
+    """The table as an ``AccuracyPrior``: what ``--zc-score small-data-prior`` fits its forest
+    on."""
     from .prior import AccuracyPrior
 
     means = mean_by_config(list(rows), recipe_id)
@@ -180,10 +182,10 @@ def audit_prior(rows: Sequence[GroundTruthRow], table: str, data, dataset: str,
 
 def run_audit(rows: Sequence[GroundTruthRow], table: str, data, *, zc_resolution: int,
               train_resolution: int, budgets: Sequence[Budget], latency_fn=None,
-              latency_source: str = "none", recipe_id: Optional[str] = None, seed: int = 0,
+              latency_source: str = "none", recipe_id: str | None = None, seed: int = 0,
               n_buckets: int = 3, n_boot: int = 1000,
-              progress: Optional[Callable[[str], None]] = None,
-              cache: Optional[ProxyCache] = None) -> AuditResult:
+              progress: Callable[[str], None] | None = None,
+              cache: ProxyCache | None = None) -> AuditResult:
     """Score every proxy on the table's architectures; ``latency_fn(cfg) -> ms`` if given."""
     means = mean_by_config(list(rows), recipe_id)
     if len(means) < 3:

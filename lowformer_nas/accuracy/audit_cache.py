@@ -13,21 +13,21 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Callable, Dict, Optional, Tuple
+from collections.abc import Callable
 
 from .._io import append_text, truncate_torn_tail
 
-Values = Dict[str, Tuple[float, float]]  # proxy name -> (value, seconds)
+Values = dict[str, tuple[float, float]]  # proxy name -> (value, seconds)
 FILE = "proxy_values.jsonl"
 
 
 class ProxyCache:
     """Computed proxy values of one audit folder; ``None`` path keeps them in memory only."""
 
-    def __init__(self, path: Optional[os.PathLike], data_key: str) -> None:
+    def __init__(self, path: os.PathLike | None, data_key: str) -> None:
         self.path = Path(path) if path is not None else None
         self.data_key = data_key
-        self._values: Dict[Tuple[str, str], Values] = {}
+        self._values: dict[tuple[str, str], Values] = {}
         self.hits = 0
         if self.path is not None and self.path.exists():
             truncate_torn_tail(self.path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict
-from typing import List
 
 from .audit import AuditResult
 
@@ -15,7 +14,7 @@ def _f(v: float, fmt: str = "+.2f") -> str:
 
 def markdown(result: AuditResult) -> str:
     """The audit as Markdown: provenance lines, then one table row per proxy."""
-    lines: List[str] = [
+    lines: list[str] = [
         f"# Proxy audit of `{result.table}`", "",
         f"Ground truth: recipe `{result.recipe_id}` ({result.recipe}), {result.n_archs} "
         f"architectures from {result.n_rows} runs (accuracy averaged over seeds).",

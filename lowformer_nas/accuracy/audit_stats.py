@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,8 @@ class RankAgreement:
     n: int
     spearman: Interval
     kendall: Interval
-    bucket_spearman: Tuple[float, ...]  # one per latency bucket (NaN: too few points)
-    bucket_sizes: Tuple[int, ...]
+    bucket_spearman: tuple[float, ...]  # one per latency bucket (NaN: too few points)
+    bucket_sizes: tuple[int, ...]
     bucket_mean: float  # size-weighted mean over the buckets with a value
     top_k: int
     top_k_overlap: float  # |top-k by proxy & top-k by truth| / k
@@ -47,14 +50,14 @@ def _rank(a: np.ndarray) -> np.ndarray:
     return rankdata(a)
 
 
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+def spearman(x: ArrayLike, y: ArrayLike) -> float:
     x, y = np.asarray(x, float), np.asarray(y, float)
     if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
     return float(np.corrcoef(_rank(x), _rank(y))[0, 1])
 
 
-def kendall(x: Sequence[float], y: Sequence[float]) -> float:
+def kendall(x: ArrayLike, y: ArrayLike) -> float:
     from scipy.stats import kendalltau
 
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -63,7 +66,7 @@ def kendall(x: Sequence[float], y: Sequence[float]) -> float:
     return float(kendalltau(x, y).statistic)
 
 
-def bootstrap(stat, x: Sequence[float], y: Sequence[float], n_boot: int = 1000,
+def bootstrap(stat, x: ArrayLike, y: ArrayLike, n_boot: int = 1000,
               seed: int = 0) -> Interval:
     """``stat(x, y)`` with a percentile-bootstrap 95% interval over resampled pairs."""
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -71,14 +74,15 @@ def bootstrap(stat, x: Sequence[float], y: Sequence[float], n_boot: int = 1000,
     if not math.isfinite(value):
         return Interval(value, float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
-    draws = [stat(x[i], y[i]) for i in (rng.integers(0, len(x), len(x)) for _ in range(n_boot))]
-    draws = np.asarray([d for d in draws if math.isfinite(d)])
+    resampled = [stat(x[i], y[i]) for i in (rng.integers(0, len(x), len(x))
+                                            for _ in range(n_boot))]
+    draws = np.asarray([d for d in resampled if math.isfinite(d)])
     if len(draws) < n_boot // 2:
         return Interval(value, float("nan"), float("nan"))
     return Interval(value, float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5)))
 
 
-def latency_buckets(latency: Sequence[float], n_buckets: int) -> np.ndarray:
+def latency_buckets(latency: ArrayLike, n_buckets: int) -> np.ndarray:
     """Bucket index per architecture: equal-count buckets of latency (quantiles)."""
     lat = np.asarray(latency, float)
     order = np.argsort(lat, kind="stable")
@@ -88,7 +92,7 @@ def latency_buckets(latency: Sequence[float], n_buckets: int) -> np.ndarray:
     return idx
 
 
-def top_k_overlap(x: Sequence[float], y: Sequence[float], k: int) -> float:
+def top_k_overlap(x: ArrayLike, y: ArrayLike, k: int) -> float:
     """Share of the k best by ``y`` (truth) that are also among the k best by ``x``."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     k = max(1, min(k, len(x)))
@@ -97,24 +101,26 @@ def top_k_overlap(x: Sequence[float], y: Sequence[float], k: int) -> float:
     return len(best_x & best_y) / k
 
 
-def agreement(x: Sequence[float], y: Sequence[float], latency: Optional[Sequence[float]] = None,
-              n_buckets: int = 3, top_k: Optional[int] = None, n_boot: int = 1000,
+def agreement(x: ArrayLike, y: ArrayLike, latency: ArrayLike | None = None,
+              n_buckets: int = 3, top_k: int | None = None, n_boot: int = 1000,
               seed: int = 0) -> RankAgreement:
     """Every statistic of one proxy ``x`` (higher = better) against truth ``y``."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
+    xa, ya = np.asarray(x, float), np.asarray(y, float)
+    keep = np.isfinite(xa) & np.isfinite(ya)
+    xf: np.ndarray = xa[keep]
+    yf: np.ndarray = ya[keep]
     lat = np.asarray(latency, float)[keep] if latency is not None else None
-    k = top_k or max(3, int(math.ceil(0.2 * len(x))))
-    per, sizes = [], []
-    if lat is not None and len(x) >= 3:
+    k = top_k or max(3, int(math.ceil(0.2 * len(xf))))
+    per: list[float] = []
+    sizes: list[int] = []
+    if lat is not None and len(xf) >= 3:
         b = latency_buckets(lat, n_buckets)
         for i in range(n_buckets):
             sel = b == i
-            per.append(spearman(x[sel], y[sel]))
+            per.append(spearman(xf[sel], yf[sel]))
             sizes.append(int(sel.sum()))
     vals = [(v, s) for v, s in zip(per, sizes) if math.isfinite(v)]
     mean = sum(v * s for v, s in vals) / sum(s for _, s in vals) if vals else float("nan")
-    return RankAgreement(len(x), bootstrap(spearman, x, y, n_boot, seed),
-                         bootstrap(kendall, x, y, n_boot, seed), tuple(per), tuple(sizes),
-                         mean, k, top_k_overlap(x, y, k) if len(x) else float("nan"))
+    return RankAgreement(len(xf), bootstrap(spearman, xf, yf, n_boot, seed),
+                         bootstrap(kendall, xf, yf, n_boot, seed), tuple(per), tuple(sizes),
+                         mean, k, top_k_overlap(xf, yf, k) if len(xf) else float("nan"))

@@ -13,11 +13,14 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import DatasetError
+
+if TYPE_CHECKING:
+    import torch
 
 DATASETS = ("digits", "fashion-mnist", "cifar10", "imagefolder:PATH")
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.cache/lfnas/fashion-mnist")
@@ -29,10 +32,10 @@ class ProxyData:
     """Train/validation tensors (N, C, H, W), standardised, plus what a model needs to know."""
 
     name: str
-    train_x: "object"
-    train_y: "object"
-    val_x: "object"
-    val_y: "object"
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
     num_classes: int
 
     @property
@@ -54,7 +57,7 @@ def check_dataset_spec(spec: str) -> str:
     raise DatasetError(f"unknown dataset {spec!r}; choose one of {', '.join(DATASETS)}")
 
 
-def load_dataset(spec: str, data_dir: Optional[str] = None, max_train: int = 5000,
+def load_dataset(spec: str, data_dir: str | None = None, max_train: int = 5000,
                  max_val: int = 1000, seed: int = 0, image_size: int = 64) -> ProxyData:
     """Load, subsample (seeded) and standardise a proxy dataset; errors name the file and rule."""
     check_dataset_spec(spec)
@@ -69,7 +72,7 @@ def load_dataset(spec: str, data_dir: Optional[str] = None, max_train: int = 500
     return _finish(spec, x, y, split, max_train, max_val, seed)
 
 
-def _finish(name: str, x: np.ndarray, y: np.ndarray, split: Optional[int], max_train: int,
+def _finish(name: str, x: np.ndarray, y: np.ndarray, split: int | None, max_train: int,
             max_val: int, seed: int) -> ProxyData:
     import torch
 
@@ -91,7 +94,7 @@ def _finish(name: str, x: np.ndarray, y: np.ndarray, split: Optional[int], max_t
                      torch.from_numpy(y[va].astype(np.int64)), classes)
 
 
-def _find_dir(data_dir: Optional[str], defaults: Tuple[str, ...], name: str) -> Path:
+def _find_dir(data_dir: str | None, defaults: tuple[str, ...], name: str) -> Path:
     candidates = [data_dir] if data_dir else list(defaults)
     for c in candidates:
         path = Path(os.path.expanduser(c))
@@ -101,7 +104,7 @@ def _find_dir(data_dir: Optional[str], defaults: Tuple[str, ...], name: str) -> 
     raise DatasetError(f"{name} not found: no directory {where} (pass --data DIR)")
 
 
-def _digits() -> Tuple[np.ndarray, np.ndarray, Optional[int]]:
+def _digits() -> tuple[np.ndarray, np.ndarray, int | None]:
     from sklearn.datasets import load_digits
 
     d = load_digits()
@@ -133,7 +136,7 @@ def _idx_file(folder: Path, stem: str) -> Path:
     raise DatasetError(f"fashion-mnist: {stem}[.gz] missing in {str(folder)!r}")
 
 
-def _fashion(folder: Path) -> Tuple[np.ndarray, np.ndarray, Optional[int]]:
+def _fashion(folder: Path) -> tuple[np.ndarray, np.ndarray, int | None]:
     parts = []
     for prefix in ("train", "t10k"):
         x = _read_idx(_idx_file(folder, f"{prefix}-images-idx3-ubyte"), 3)
@@ -147,7 +150,7 @@ def _fashion(folder: Path) -> Tuple[np.ndarray, np.ndarray, Optional[int]]:
     return x, np.concatenate([yt, yv]).astype(np.int64), len(yt)
 
 
-def _cifar_batch(path: Path) -> Tuple[np.ndarray, np.ndarray]:
+def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not path.is_file():
         raise DatasetError(f"cifar10: {path.name} missing in {str(path.parent)!r} "
                            f"(expected the python-pickle batch folder)")
@@ -164,7 +167,7 @@ def _cifar_batch(path: Path) -> Tuple[np.ndarray, np.ndarray]:
     return data, labels
 
 
-def _cifar(folder: Path) -> Tuple[np.ndarray, np.ndarray, Optional[int]]:
+def _cifar(folder: Path) -> tuple[np.ndarray, np.ndarray, int | None]:
     train = [_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
     test = _cifar_batch(folder / "test_batch")
     x = np.concatenate([b[0] for b in train] + [test[0]]).astype(np.float32) / 255.0
@@ -172,7 +175,7 @@ def _cifar(folder: Path) -> Tuple[np.ndarray, np.ndarray, Optional[int]]:
     return x, y, sum(len(b[1]) for b in train)
 
 
-def _imagefolder(root: str, size: int) -> Tuple[np.ndarray, np.ndarray, Optional[int]]:
+def _imagefolder(root: str, size: int) -> tuple[np.ndarray, np.ndarray, int | None]:
     path = Path(root)
     if not path.is_dir():
         raise DatasetError(f"imagefolder: {root!r} is not a directory")
@@ -185,7 +188,7 @@ def _imagefolder(root: str, size: int) -> Tuple[np.ndarray, np.ndarray, Optional
 
 
 def _read_folder(path: Path, size: int,
-                 classes: Optional[List[str]]) -> Tuple[np.ndarray, np.ndarray, List[str]]:
+                 classes: list[str] | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     from timm.data import ImageDataset, create_transform
 
     transform = create_transform(input_size=(3, size, size), is_training=False, crop_pct=1.0,

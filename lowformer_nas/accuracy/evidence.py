@@ -14,7 +14,8 @@ import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any
+from collections.abc import Mapping
 
 from .audit_stats import Interval
 
@@ -44,7 +45,7 @@ class ProxyEvidence:
 
 
 def evidence_records(result: Any, dataset: str, train_resolution: int,
-                     zc_resolution: int) -> List[Dict[str, Any]]:
+                     zc_resolution: int) -> list[dict[str, Any]]:
     """The evidence file's records from an ``AuditResult`` (every proxy it scored)."""
     params = next(p for p in result.proxies if p.name == "params").agreement.spearman
     out = []
@@ -60,7 +61,7 @@ def _setting(r: Mapping[str, Any]) -> tuple:
     return r["proxy"], r["dataset"], r["resolution"]
 
 
-def write_evidence(path: os.PathLike, records: List[Dict[str, Any]]) -> None:
+def write_evidence(path: os.PathLike, records: list[dict[str, Any]]) -> None:
     """Write ``records`` into the evidence file at ``path``. Records already there for other
     settings (proxy, proxy dataset, resolution) are kept, so audits of the same table on
     several proxy datasets (e.g. Fashion-MNIST and the bare command's digits) add up."""
@@ -74,7 +75,7 @@ def write_evidence(path: os.PathLike, records: List[Dict[str, Any]]) -> None:
                                        indent=1, default=str) + "\n")
 
 
-def load_evidence(path: Optional[os.PathLike] = None) -> List[ProxyEvidence]:
+def load_evidence(path: os.PathLike | None = None) -> list[ProxyEvidence]:
     """Records of an evidence file (the shipped one by default; none if it is missing)."""
     p = Path(path) if path is not None else EVIDENCE
     if not p.is_file():
@@ -96,7 +97,7 @@ def audit_name(settings: Mapping[str, Any]) -> str:
 
 
 def fidelity_line(settings: Mapping[str, Any],
-                  records: Optional[List[ProxyEvidence]] = None) -> str:
+                  records: list[ProxyEvidence] | None = None) -> str:
     """How well the run's proxy is known to rank architectures, and at which setting."""
     records = load_evidence() if records is None else records
     name, data, res = audit_name(settings), settings["dataset"], settings["proxy_resolution"]
@@ -112,7 +113,7 @@ def fidelity_line(settings: Mapping[str, Any],
             f"`lowformer-nas audit`)")
 
 
-def resolution_note(resolution: int) -> Optional[str]:
+def resolution_note(resolution: int) -> str | None:
     """LowFormer's stages 3 and 4 (where its attention is) see resolution/16 and /32 maps;
     below 4x4 the attention and its downsampling factor can change little or nothing."""
     s3, s4 = max(1, resolution // 16), max(1, resolution // 32)

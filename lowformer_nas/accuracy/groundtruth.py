@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from collections.abc import Iterator
 
 from .._io import append_text, truncate_torn_tail
 from ..arch.config import ArchConfig
@@ -61,7 +61,7 @@ class Recipe:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> "Recipe":
+    def from_json(cls, text: str) -> Recipe:
         d = json.loads(text)
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
@@ -83,7 +83,7 @@ class GroundTruthRow:
     seed: int
     accuracy: float
     loss_sum: float
-    curve: Tuple[float, ...]
+    curve: tuple[float, ...]
     wall_s: float
     cpu_s: float  # process CPU time: the run's cost on an idle machine, whatever the load
     device: str
@@ -93,7 +93,7 @@ class GroundTruthRow:
     config: str
 
     @property
-    def key(self) -> Tuple[str, int, str]:
+    def key(self) -> tuple[str, int, str]:
         return (self.config_hash, self.seed, self.recipe_id)
 
     def arch(self) -> ArchConfig:
@@ -109,7 +109,7 @@ def make_row(cfg: ArchConfig, name: str, seed: int, recipe: Recipe, curve, loss_
         json.dumps(config_to_dict(cfg), sort_keys=True, separators=(",", ":")))
 
 
-def read_ground_truth(path: os.PathLike) -> List[GroundTruthRow]:
+def read_ground_truth(path: os.PathLike) -> list[GroundTruthRow]:
     """Rows of a ground-truth CSV; a torn last line (killed mid-append) is skipped."""
     path = Path(path)
     if not path.is_file():
@@ -131,14 +131,14 @@ def read_ground_truth(path: os.PathLike) -> List[GroundTruthRow]:
     return rows
 
 
-def _parse(r: Dict[str, str]) -> GroundTruthRow:
+def _parse(r: dict[str, str]) -> GroundTruthRow:
     if int(r["format_version"]) > FORMAT_VERSION:
         raise ValueError(f"format_version {r['format_version']} is newer than {FORMAT_VERSION}")
     curve = tuple(float(a) for a in json.loads(r["curve"]))
     return GroundTruthRow(r["recipe_id"], r["config_hash"], r["name"], int(r["seed"]),
                           float(r["accuracy"]), float(r["loss_sum"]), curve,
-                          float(r["wall_s"]), float(r["cpu_s"]), r["device"], r["host"], r["date"], r["recipe"],
-                          r["config"])
+                          float(r["wall_s"]), float(r["cpu_s"]), r["device"], r["host"], r["date"],
+                          r["recipe"], r["config"])
 
 
 class GroundTruthTable:
@@ -153,7 +153,7 @@ class GroundTruthTable:
         self.path = Path(path)
 
     @contextmanager
-    def open(self, shard: Optional[Tuple[int, int]] = None) -> Iterator["GroundTruthTable"]:
+    def open(self, shard: tuple[int, int] | None = None) -> Iterator[GroundTruthTable]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a") as lock:  # the table itself is the lock
             if shard is None:
@@ -175,7 +175,7 @@ class GroundTruthTable:
                                            f"is being written by another process")
                 yield self
 
-    def done(self) -> Set[Tuple[str, int, str]]:
+    def done(self) -> set[tuple[str, int, str]]:
         if not self.path.exists() or self.path.stat().st_size == 0:
             return set()
         return {r.key for r in read_ground_truth(self.path)}
@@ -207,14 +207,14 @@ def check_recipe_data(recipe: Recipe) -> None:
             raise DatasetError(f"recipe {name} must be >= 1, but got {getattr(recipe, name)}")
 
 
-def mean_by_config(rows: List[GroundTruthRow],
-                   recipe_id: Optional[str] = None) -> Dict[str, Tuple[GroundTruthRow, float]]:
+def mean_by_config(rows: list[GroundTruthRow],
+                   recipe_id: str | None = None) -> dict[str, tuple[GroundTruthRow, float]]:
     """config hash -> (first row, mean accuracy over its seeds), for one recipe."""
     ids = {r.recipe_id for r in rows}
     if recipe_id is None and len(ids) > 1:
         raise RunError(f"the table mixes recipes {', '.join(sorted(ids))}; pick one "
                        f"(--recipe-id)")
-    out: Dict[str, List[GroundTruthRow]] = {}
+    out: dict[str, list[GroundTruthRow]] = {}
     for r in rows:
         if recipe_id is None or r.recipe_id == recipe_id:
             out.setdefault(r.config_hash, []).append(r)

@@ -16,7 +16,8 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -45,9 +46,9 @@ class AccuracyPrior:
     dataset: str  # the zero-cost scores' data and input size
     resolution: int
     seed: int
-    configs: Tuple[ArchConfig, ...]
-    cheap: Tuple[Dict[str, float], ...]
-    accuracy: Tuple[float, ...]
+    configs: tuple[ArchConfig, ...]
+    cheap: tuple[dict[str, float], ...]
+    accuracy: tuple[float, ...]
 
     def check_setting(self, dataset: str, resolution: int) -> None:
         """The scores it was fitted on mean nothing at another dataset or input size."""
@@ -76,10 +77,10 @@ class AccuracyPrior:
         return float(forest.predict(x)[0])
 
 
-_FITTED: Dict[int, Tuple[AccuracyPrior, np.ndarray, Any]] = {}
+_FITTED: dict[int, tuple[AccuracyPrior, np.ndarray, Any]] = {}
 
 
-def _fitted(prior: AccuracyPrior) -> Tuple[AccuracyPrior, np.ndarray, Any]:
+def _fitted(prior: AccuracyPrior) -> tuple[AccuracyPrior, np.ndarray, Any]:
     """(prior, per-feature fill values, the forest fitted on all rows), fitted once."""
     from .surrogate import Surrogate
 
@@ -102,7 +103,7 @@ def write_prior(path: os.PathLike, prior: AccuracyPrior) -> None:
     atomic_write_text(path, json.dumps(d, indent=0, default=float) + "\n")
 
 
-def load_prior(path: Optional[os.PathLike] = None) -> AccuracyPrior:
+def load_prior(path: os.PathLike | None = None) -> AccuracyPrior:
     """The prior in ``path`` (the shipped one by default)."""
     return _load(str(Path(path) if path is not None else PRIOR))
 
@@ -113,7 +114,7 @@ def _load(path: str) -> AccuracyPrior:
 
     try:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
-        rows: List[Dict[str, Any]] = d["rows"]
+        rows: list[dict[str, Any]] = d["rows"]
         return AccuracyPrior(
             d["table"], d["recipe_id"], d["dataset"], int(d["resolution"]), int(d["seed"]),
             tuple(config_from_dict(r["config"], source=path) for r in rows),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 from ..arch.config import ArchConfig
 from ..errors import LowFormerNASError
@@ -26,7 +26,7 @@ class TrialOutOfMemory(LowFormerNASError, RuntimeError):
 _OOM_TEXT = ("out of memory", "not enough memory", "can't allocate memory")
 
 
-def as_trial_failure(e: BaseException) -> "LowFormerNASError | None":
+def as_trial_failure(e: BaseException) -> LowFormerNASError | None:
     """The trial-level failure ``e`` stands for (divergence, OOM), or None for a real bug."""
     if isinstance(e, (TrialDiverged, TrialOutOfMemory)):
         return e
@@ -44,7 +44,7 @@ def resize(x, resolution: int):
     return F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)
 
 
-def build_network(cfg: "ArchConfig | str", data: ProxyData, seed: int):
+def build_network(cfg: ArchConfig | str, data: ProxyData, seed: int):
     """A fresh network for ``cfg``: an ``ArchConfig``, or a timm model name (a reference from
     another family, built with the same head and input channels, random init)."""
     import torch
@@ -85,7 +85,7 @@ TRAIN_SCORES = ("accuracy", "loss")  # what ranks a trained candidate (search --
 
 
 def epoch_score(kind: str, curve: Sequence[float], loss_sums: Sequence[float],
-                epochs: Optional[int] = None) -> float:
+                epochs: int | None = None) -> float:
     """A run's score after its latest epoch: validation accuracy, or the training loss summed
     over every step, negated (Ru et al., NeurIPS 2021: how fast a network trains ranks it; the
     project's audit found it ranks better than accuracy at short budgets). A run stopped
@@ -101,8 +101,8 @@ def epoch_score(kind: str, curve: Sequence[float], loss_sums: Sequence[float],
 class TrainResult:
     """One training run: validation accuracy and summed training loss after each epoch."""
 
-    curve: Tuple[float, ...]
-    loss_sums: Tuple[float, ...]
+    curve: tuple[float, ...]
+    loss_sums: tuple[float, ...]
     seconds: float
 
     @property
@@ -113,21 +113,21 @@ class TrainResult:
         return epoch_score(kind, self.curve, self.loss_sums)
 
 
-def train_proxy(cfg: "ArchConfig | str", data: ProxyData, resolution: int, epochs: int, seed: int = 0,
+def train_proxy(cfg: ArchConfig | str, data: ProxyData, resolution: int, epochs: int, seed: int = 0,
                 batch_size: int = 128, lr: float = 2e-3, weight_decay: float = 0.05,
                 smoothing: float = 0.1,
-                report: Optional[Callable[[int, float], None]] = None) -> List[float]:
+                report: Callable[[int, float], None] | None = None) -> list[float]:
     """Validation accuracy after each epoch; ``report(epoch, acc)`` may raise to stop early."""
     each = None if report is None else (lambda epoch, acc, _score: report(epoch, acc))
     return list(train_run(cfg, data, resolution, epochs, seed=seed, batch_size=batch_size, lr=lr,
                           weight_decay=weight_decay, smoothing=smoothing, report=each).curve)
 
 
-def train_run(cfg: "ArchConfig | str", data: ProxyData, resolution: int, epochs: int, seed: int = 0,
+def train_run(cfg: ArchConfig | str, data: ProxyData, resolution: int, epochs: int, seed: int = 0,
               batch_size: int = 128, lr: float = 2e-3, weight_decay: float = 0.05,
-              smoothing: float = 0.1, train_images: Optional[int] = None, device: str = "cpu",
+              smoothing: float = 0.1, train_images: int | None = None, device: str = "cpu",
               score: str = "accuracy",
-              report: Optional[Callable[[int, float, float], None]] = None) -> TrainResult:
+              report: Callable[[int, float, float], None] | None = None) -> TrainResult:
     """Train ``cfg`` from scratch with a complete warmup + cosine schedule over ``epochs``.
 
     ``train_images`` uses only the first N training images (the set is already a seeded
@@ -151,8 +151,8 @@ def train_run(cfg: "ArchConfig | str", data: ProxyData, resolution: int, epochs:
                               warmup_lr_init=lr / 10, lr_min=lr / 100, t_in_epochs=False)
     loss_fn = LabelSmoothingCrossEntropy(smoothing=smoothing)
     g = torch.Generator().manual_seed(seed)
-    curve: List[float] = []
-    sums: List[float] = []
+    curve: list[float] = []
+    sums: list[float] = []
     for epoch in range(epochs):
         model.train()
         perm = torch.randperm(n, generator=g)
@@ -162,8 +162,8 @@ def train_run(cfg: "ArchConfig | str", data: ProxyData, resolution: int, epochs:
             x, y = data.train_x[idx].to(device), data.train_y[idx].to(device)
             loss = loss_fn(model(resize(x, resolution)), y)
             if not torch.isfinite(loss):
-                raise TrialDiverged(f"training loss is {float(loss.detach())} at epoch {epoch + 1}, "
-                                    f"step {step + 1}")
+                raise TrialDiverged(f"training loss is {float(loss.detach())} at epoch "
+                                    f"{epoch + 1}, step {step + 1}")
             total += float(loss.detach()) * len(idx)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from sklearn.ensemble import RandomForestRegressor
 
 from ..arch.config import ArchConfig
 
@@ -20,16 +25,16 @@ _STAGE_FIELDS = ("width", "depth", "fused", "expand", "entry_fused", "entry_expa
 MIN_POINTS = 4  # below this the surrogate does not rank (too few trained trials)
 
 
-def encode_config(cfg: ArchConfig) -> List[float]:
+def encode_config(cfg: ArchConfig) -> list[float]:
     """Numbers describing ``cfg`` (same length for every config)."""
-    out: List[float] = []
+    out: list[float] = []
     for s in cfg.stages:
         out += [float(getattr(s, f)) for f in _STAGE_FIELDS]
     return out + [float(w) for w in cfg.head_widths]
 
 
 def feature_matrix(configs: Sequence[ArchConfig],
-                   extra: Optional[Sequence[Mapping[str, float]]] = None) -> np.ndarray:
+                   extra: Sequence[Mapping[str, float]] | None = None) -> np.ndarray:
     """One row per config: its encoding, then the ``extra`` numbers in sorted-name order.
 
     Non-finite extras (a score that overflowed) become the column's finite minimum.
@@ -64,7 +69,7 @@ class Surrogate:
 
     def __init__(self, seed: int = 0, n_estimators: int = 100) -> None:
         self.seed, self.n_estimators = seed, n_estimators
-        self._model = None
+        self._model: RandomForestRegressor | None = None
 
     def _new(self):
         from sklearn.ensemble import RandomForestRegressor
@@ -72,7 +77,7 @@ class Surrogate:
         return RandomForestRegressor(n_estimators=self.n_estimators, random_state=self.seed,
                                      min_samples_leaf=1, n_jobs=1)
 
-    def fit(self, x: np.ndarray, y: Sequence[float]) -> "Surrogate":
+    def fit(self, x: np.ndarray, y: ArrayLike) -> Surrogate:
         self._model = self._new().fit(np.asarray(x, float), np.asarray(y, float))
         return self
 
@@ -81,9 +86,10 @@ class Surrogate:
         return self._model is not None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        assert self._model is not None, "predict() before fit()"
         return self._model.predict(np.asarray(x, float))
 
-    def loo_predictions(self, x: np.ndarray, y: Sequence[float]) -> np.ndarray:
+    def loo_predictions(self, x: np.ndarray, y: ArrayLike) -> np.ndarray:
         """Prediction for each point from a forest fitted on all the others."""
         x, y = np.asarray(x, float), np.asarray(y, float)
         out = np.empty(len(y))
@@ -92,15 +98,16 @@ class Surrogate:
             out[i] = self._new().fit(x[keep], y[keep]).predict(x[i:i + 1])[0]
         return out
 
-    def fidelity(self, x: np.ndarray, y: Sequence[float]) -> Fidelity:
+    def fidelity(self, x: np.ndarray, y: ArrayLike) -> Fidelity:
         from .audit_stats import spearman
 
+        y = np.asarray(y, float)
         if len(y) < MIN_POINTS:
             return Fidelity(len(y), float("nan"))
         return Fidelity(len(y), spearman(self.loo_predictions(x, y), y))
 
 
-def rank_candidates(surrogate: Surrogate, x: np.ndarray) -> List[int]:
+def rank_candidates(surrogate: Surrogate, x: np.ndarray) -> list[int]:
     """Candidate indices, best predicted first (ties keep the given order)."""
     pred = surrogate.predict(x)
     return [int(i) for i in np.argsort(-pred, kind="stable")]

@@ -17,7 +17,8 @@ module (Hardswish, GELU, ReLU, SiLU, ...), which is where any of them switches r
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, List, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..arch.config import ArchConfig
 from ..errors import UnknownNameError
@@ -28,7 +29,7 @@ _NONLINEAR_NAMES = ("ReLU", "ReLU6", "LeakyReLU", "Hardswish", "Hardsigmoid", "G
                     "Mish", "Sigmoid", "Tanh", "ELU")
 
 
-def _nonlinear_modules(model) -> List:
+def _nonlinear_modules(model) -> list:
     import torch.nn as nn
 
     kinds = tuple(getattr(nn, n) for n in _NONLINEAR_NAMES)
@@ -51,7 +52,7 @@ def naswot(model, x, y) -> float:
     return float(logdet) if sign > 0 else float("-inf")
 
 
-def _forward_with_hooks(model, x, hooks: List) -> None:
+def _forward_with_hooks(model, x, hooks: list) -> None:
     """One no-grad forward pass that the given hook handles observe; they are removed after."""
     import torch
 
@@ -103,7 +104,8 @@ def zico(model, x, y, chunks: int = 4) -> float:
 
     layers = [m for m in model.modules()
               if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) and m.weight.requires_grad]
-    sums = [[0, 0, 0] for _ in layers]  # per layer: sum |g|, sum g, sum g^2 over chunks
+    # per layer: sum |g|, sum g, sum g^2 over chunks (tensors once a gradient is added)
+    sums: list[list[Any]] = [[0, 0, 0] for _ in layers]
     n = 0
     model.train()
     for xs, ys in zip(x.chunk(chunks), y.chunk(chunks)):
@@ -131,7 +133,7 @@ def expressivity(model, x, y) -> float:
     import torch
 
     blocks = _blocks(model)
-    feats: List = []
+    feats: list = []
     _forward_with_hooks(model.train(), x,
                         [b.register_forward_hook(lambda _m, _i, out: feats.append(out.detach()))
                          for b in blocks])
@@ -155,7 +157,7 @@ def expressivity(model, x, y) -> float:
     return total
 
 
-def _blocks(model) -> List:
+def _blocks(model) -> list:
     """LowFormer: stem parts and every stage's blocks; other timm models: the children of
     their ``nn.Sequential`` containers (a generic notion of block)."""
     import torch.nn as nn
@@ -171,7 +173,7 @@ def _log(total: float) -> float:
 
 
 # name -> score(model, x, y): the one list of zero-cost scores (CLI choices, rows, audit)
-SCORES: Dict[str, Callable[..., float]] = {
+SCORES: dict[str, Callable[..., float]] = {
     "naswot": naswot, "synflow": synflow, "gradnorm": gradnorm, "zico": zico,
     "expressivity": expressivity}
 ZC_SCORES = tuple(SCORES)
@@ -183,9 +185,9 @@ def check_scores(names: Sequence[str]) -> None:
             raise UnknownNameError(f"unknown zero-cost score {n!r}; known: {', '.join(SCORES)}")
 
 
-def zero_cost_scores(cfg: "ArchConfig | str", data: ProxyData, resolution: int, seed: int = 0,
+def zero_cost_scores(cfg: ArchConfig | str, data: ProxyData, resolution: int, seed: int = 0,
                      batch_size: int = 64,
-                     names: Sequence[str] = ZC_SCORES) -> Dict[str, float]:
+                     names: Sequence[str] = ZC_SCORES) -> dict[str, float]:
     """Zero-cost scores of ``cfg``, each on its own fresh network (same seed, same batch)."""
     check_scores(names)
     x, y = sample_batch(data, batch_size, seed, resolution)

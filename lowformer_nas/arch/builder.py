@@ -8,7 +8,7 @@ timm's ``forward_features`` / ``forward_head`` / ``reset_classifier`` / ``forwar
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import cast
 
 import torch.nn as nn
 from timm.layers import GroupNorm1, Linear, SelectAdaptivePool2d, calculate_drop_path_rates
@@ -45,12 +45,12 @@ class LowFormerNASBlock(nn.Module):
                 fuse_out_proj=stage.attn_fused_proj)
             if stage.mlp:
                 attn = nn.Sequential(GroupNorm1(channels), attn)
-            self.attn = ResidualBlock(attn, nn.Identity(), drop_path)
+            self.attn: nn.Module = ResidualBlock(attn, nn.Identity(), drop_path)
         else:
             self.attn = nn.Identity()
         if stage.mlp:
             hidden = channels * stage.mlp_ratio
-            self.mlp = ResidualBlock(nn.Sequential(
+            self.mlp: nn.Module = ResidualBlock(nn.Sequential(
                 GroupNorm1(channels), nn.Conv2d(channels, hidden, 1), nn.GELU(),
                 nn.Conv2d(hidden, channels, 1), nn.Dropout(proj_drop)), nn.Identity(), drop_path)
         else:
@@ -62,10 +62,10 @@ class LowFormerNASBlock(nn.Module):
         return self.local(self.mlp(self.attn(x)))
 
 
-def _stage_blocks(index: int, stage: StageConfig, cin: int, dpr: List[float],
-                  bias: bool, proj_drop: float) -> List[nn.Module]:
+def _stage_blocks(index: int, stage: StageConfig, cin: int, dpr: list[float],
+                  bias: bool, proj_drop: float) -> list[nn.Module]:
     """Blocks of stage ``index`` >= 1: a stride-2 entry block, then stride-1 blocks."""
-    blocks: List[nn.Module] = [ResidualBlock(
+    blocks: list[nn.Module] = [ResidualBlock(
         _local_block(cin, stage.width, 2, stage.entry_expand, stage.entry_fused,
                      bias=bias and not stage.entry_fused), None)]
     if index <= 2:  # the entry block counts towards the stage depth
@@ -90,9 +90,10 @@ class LowFormerNAS(LowFormer):
         self.num_classes, self.in_chans, self.drop_rate = num_classes, in_chans, drop_rate
         self.grad_checkpointing = False
         self.feature_info = []
-        dpr = calculate_drop_path_rates(drop_path_rate, sum(cfg.depths))
+        # an int depth gives one flat list (timm's return type also covers per-stage lists)
+        dpr = cast(list[float], calculate_drop_path_rates(drop_path_rate, sum(cfg.depths)))
         s0 = cfg.stages[0]
-        stem: List[nn.Module] = [ConvLayer(in_chans, s0.width, 3, 2, norm_layer=_NORM,
+        stem: list[nn.Module] = [ConvLayer(in_chans, s0.width, 3, 2, norm_layer=_NORM,
                                            act_layer=_ACT)]
         stem += [ResidualBlock(_local_block(s0.width, s0.width, 1, s0.expand, s0.fused,
                                             bias=cfg.mbconv_bias and not s0.fused),
@@ -123,7 +124,7 @@ class LowFormerNAS(LowFormer):
 
 def build_model(cfg: ArchConfig, num_classes: int = 1000, in_chans: int = 3,
                 drop_rate: float = 0., drop_path_rate: float = 0.,
-                global_pool: Optional[str] = "avg") -> LowFormerNAS:
+                global_pool: str | None = "avg") -> LowFormerNAS:
     """Build the network ``cfg`` describes (random init, timm's init scheme).
 
     Also registers the ``lowformer_nas`` timm entrypoint, so exported configs can be created

@@ -13,7 +13,8 @@ for reference only: its depth-0 stages 1-2 skip downsampling, which ``from_offic
 from __future__ import annotations
 
 import itertools
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from ..errors import ConfigError
 from .config import NUM_STAGES, ArchConfig, StageConfig
@@ -22,7 +23,7 @@ SMALL_HEAD = (1536, 1600)
 BIG_HEAD = (2304, 2560)
 
 # official name -> (width_list, depth_list)
-OFFICIAL_LISTS: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...]]] = {
+OFFICIAL_LISTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "b0": ((16, 32, 64, 128, 256), (0, 1, 1, 3, 4)),
     "b1": ((16, 32, 64, 128, 256), (0, 1, 1, 5, 5)),
     "b15": ((20, 40, 80, 160, 320), (0, 1, 1, 6, 6)),
@@ -48,7 +49,7 @@ INERT = {"fastitv2": False, "model_mult": 1.0, "head_dim_mul": False, "actit": F
 ACCEPTED = FLAGS + IGNORED + tuple(INERT)
 
 
-def _check_keys(net_config: Mapping[str, Any]) -> Dict[str, bool]:
+def _check_keys(net_config: Mapping[str, Any]) -> dict[str, bool]:
     """The eight shaping flags as bools; any other key must be ignored or at its inert value."""
     for key, value in net_config.items():
         if key not in ACCEPTED:
@@ -75,7 +76,7 @@ def _check_lists(width_list: Sequence[int], depth_list: Sequence[int]) -> None:
                 f"that stage's downsampling, as in its b2), but got {depth_list[i]}")
 
 
-def _stage(i: int, width: int, depth: int, f: Dict[str, bool]) -> StageConfig:
+def _stage(i: int, width: int, depth: int, f: dict[str, bool]) -> StageConfig:
     fast, big, huge = f["fastit"], f["bigit"], f["huge_model"]
     if i == 0:
         return StageConfig(width=width, depth=depth, fused=fast, expand=4.0 if huge else 2.0)
@@ -102,13 +103,13 @@ def from_official(width_list: Sequence[int], depth_list: Sequence[int],
                       mbconv_bias=flags["fastit"])
 
 
-def official_lists(name: str) -> Tuple[List[int], List[int]]:
+def official_lists(name: str) -> tuple[list[int], list[int]]:
     """The (width_list, depth_list) the official code uses for config ``name``."""
     widths, depths = OFFICIAL_LISTS.get(name, DEFAULT_LISTS)
     return list(widths), list(depths)
 
 
-def to_official(cfg: ArchConfig) -> Tuple[List[int], List[int], Dict[str, Any]]:
+def to_official(cfg: ArchConfig) -> tuple[list[int], list[int], dict[str, Any]]:
     """``(width_list, depth_list, net_config)`` with ``from_official(...) == cfg``.
 
     Among the flag sets that fit, the one with fewest flags set is returned. Raises

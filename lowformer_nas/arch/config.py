@@ -7,7 +7,7 @@ arguments, not part of the architecture.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any, Tuple
+from typing import Any
 
 from ..errors import ConfigError
 
@@ -45,12 +45,12 @@ class StageConfig:
     mlp_ratio: int = 4
 
 
-STAGE_DEFAULTS = {f.name: f.default for f in fields(StageConfig)}
+STAGE_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(StageConfig)}
 _ENTRY_FIELDS = ("entry_fused", "entry_expand")
 _ATTN_FIELDS = ("attention", "attn_stride", "attn_fused_proj", "mlp", "mlp_ratio")
 
 
-def stage_fields_for(index: int) -> Tuple[str, ...]:
+def stage_fields_for(index: int) -> tuple[str, ...]:
     """The fields that mean something in stage ``index`` (the others must keep defaults)."""
     names = ["width", "depth", "fused", "expand"]
     if index in ENTRY_STAGES:
@@ -64,8 +64,8 @@ def stage_fields_for(index: int) -> Tuple[str, ...]:
 class ArchConfig:
     """A whole LowFormer: five stages, the classifier head and the bias rule of unfused blocks."""
 
-    stages: Tuple[StageConfig, ...]
-    head_widths: Tuple[int, int] = (1536, 1600)
+    stages: tuple[StageConfig, ...]
+    head_widths: tuple[int, int] = (1536, 1600)
     # unfused MBConv blocks outside LowFormer blocks: bias in the expand and depthwise convs
     # (the spec's form); the official code's unfused path (fastit=False) has none.
     mbconv_bias: bool = True
@@ -82,21 +82,21 @@ class ArchConfig:
             object.__setattr__(self, "mbconv_bias", True)
 
     @property
-    def widths(self) -> Tuple[int, ...]:
+    def widths(self) -> tuple[int, ...]:
         return tuple(s.width for s in self.stages)
 
     @property
-    def depths(self) -> Tuple[int, ...]:
+    def depths(self) -> tuple[int, ...]:
         return tuple(s.depth for s in self.stages)
 
-    def replace_stage(self, index: int, **changes: Any) -> "ArchConfig":
+    def replace_stage(self, index: int, **changes: Any) -> ArchConfig:
         """A copy with stage ``index`` changed (validated like any new config)."""
         stages = list(self.stages)
         stages[index] = replace(stages[index], **changes)
         return replace(self, stages=tuple(stages))
 
 
-def relevant_fields(index: int, stage: StageConfig) -> Tuple[str, ...]:
+def relevant_fields(index: int, stage: StageConfig) -> tuple[str, ...]:
     """The fields of stage ``index`` that shape the network, given its depth and switches."""
     names = [n for n in stage_fields_for(index)
              if n not in ("fused", "expand") or stage.depth > (1 if index in (1, 2) else 0)]
@@ -119,7 +119,7 @@ def _canonical(index: int, stage: StageConfig) -> StageConfig:
     return replace(stage, **changes)
 
 
-def _has_unfused_plain_block(stages: Tuple[StageConfig, ...]) -> bool:
+def _has_unfused_plain_block(stages: tuple[StageConfig, ...]) -> bool:
     """Whether any unfused MBConv outside LowFormer blocks exists (``mbconv_bias`` matters)."""
     for i, s in enumerate(stages):
         keep = relevant_fields(i, s)
@@ -143,8 +143,8 @@ def _check_type(value: Any, kind: type, where: str) -> None:
 def _validate_stage(i: int, s: StageConfig) -> None:
     where = f"stage {i}"
     for f in fields(StageConfig):
-        _check_type(getattr(s, f.name), type(f.default) if f.name not in ("width", "depth") else int,
-                    f"{where}.{f.name}")
+        kind = type(f.default) if f.name not in ("width", "depth") else int
+        _check_type(getattr(s, f.name), kind, f"{where}.{f.name}")
     if not (WIDTH_MULTIPLE <= s.width <= MAX_WIDTH and s.width % WIDTH_MULTIPLE == 0):
         _fail(f"width % {WIDTH_MULTIPLE} == 0 and {WIDTH_MULTIPLE} <= width <= {MAX_WIDTH}",
               where, s.width)

@@ -7,7 +7,7 @@ depths are the official code's lists, kept once in ``compat.OFFICIAL_LISTS``.
 from __future__ import annotations
 
 import fnmatch
-from typing import Dict, List, NamedTuple, Tuple
+from typing import NamedTuple
 
 from ..errors import UnknownNameError
 from .compat import BIG_HEAD, OFFICIAL_LISTS, SMALL_HEAD
@@ -18,14 +18,14 @@ class _Row(NamedTuple):
     lists: str  # name of its (widths, depths) in ``compat.OFFICIAL_LISTS``
     entry_expand: float
     stem_expand: float
-    head: Tuple[int, int]
+    head: tuple[int, int]
     attention: bool
     mlp: bool
     about: str
 
 
 # LowFormer (arXiv 2409.03460, WACV 2025) and the edge variants of "Beyond MACs" (IJCV 2026).
-_OFFICIAL: Dict[str, _Row] = {
+_OFFICIAL: dict[str, _Row] = {
     "lowformer_b0": _Row("b0", 4, 2, SMALL_HEAD, True, True,
                          "LowFormer-B0, 14.1M params, 944M MACs"),
     "lowformer_b1": _Row("b1", 6, 2, SMALL_HEAD, True, True,
@@ -66,14 +66,14 @@ def _test_arch() -> ArchConfig:
     return ArchConfig(stages=tuple(s), head_widths=(64, 64))
 
 
-_ARCHS: Dict[str, ArchConfig] = {name: _from_row(row) for name, row in _OFFICIAL.items()}
+_ARCHS: dict[str, ArchConfig] = {name: _from_row(row) for name, row in _OFFICIAL.items()}
 _ARCHS["lowformer_test"] = _test_arch()
-_ABOUT: Dict[str, str] = {name: row.about for name, row in _OFFICIAL.items()}
+_ABOUT: dict[str, str] = {name: row.about for name, row in _OFFICIAL.items()}
 _ABOUT["lowformer_test"] = "tiny test architecture (every block kind once)"
-OFFICIAL_NAMES: Tuple[str, ...] = tuple(_OFFICIAL)
+OFFICIAL_NAMES: tuple[str, ...] = tuple(_OFFICIAL)
 
 
-def list_archs(pattern: str = "*") -> List[str]:
+def list_archs(pattern: str = "*") -> list[str]:
     """Registered names matching a shell-style ``pattern``, sorted (like ``timm.list_models``)."""
     return sorted(n for n in _ARCHS if fnmatch.fnmatchcase(n, pattern))
 
@@ -92,7 +92,7 @@ def describe_arch(name: str) -> str:
     return _ABOUT[name]
 
 
-def resolve_arch(name_or_path: str) -> Tuple[str, ArchConfig]:
+def resolve_arch(name_or_path: str) -> tuple[str, ArchConfig]:
     """A registry name or a YAML path -> (display name, config)."""
     if name_or_path in _ARCHS:
         return name_or_path, _ARCHS[name_or_path]

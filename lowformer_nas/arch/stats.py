@@ -1,13 +1,12 @@
 """Parameter and MAC counts of a config, measured on the built module (the reference's method)."""
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
 
 from .config import ArchConfig
 
 
 def count_params_macs(cfg: ArchConfig, resolution: int = 224,
-                      num_classes: int = 1000) -> Tuple[int, int, List[Dict[str, object]]]:
+                      num_classes: int = 1000) -> tuple[int, int, list[dict[str, object]]]:
     """(params, MACs, per-stage rows) at ``resolution``; MACs = FLOPs / 2 from torch's counter.
 
     Attention runs as its explicit ``q @ k^T`` and ``attn @ v`` (the same maths as the fused
@@ -23,7 +22,7 @@ def count_params_macs(cfg: ArchConfig, resolution: int = 224,
     for module in model.modules():  # attention as explicit matmuls: see _count_attention_as_matmuls
         _count_attention_as_matmuls(module)
     parts = [("stem", model.stem)] + [(f"stage{i + 1}", s) for i, s in enumerate(model.stages)]
-    rows: List[Dict[str, object]] = []
+    rows: list[dict[str, object]] = []
     x = torch.zeros(1, 3, resolution, resolution)
     with torch.inference_mode():
         for (name, module), stage in zip(parts, cfg.stages):

@@ -6,11 +6,12 @@
     timm.create_model("lowformer_nas", arch=cfg)                       # an ArchConfig
 
 ``pretrained=True`` on an official name loads timm's LowFormer checkpoint for it (the keys
-are identical; timm has none for B2); ``pretrained_cfg_overlay=dict(file=PATH)`` loads a local checkpoint instead.
+are identical; timm has none for B2); ``pretrained_cfg_overlay=dict(file=PATH)`` loads a local
+checkpoint instead.
 """
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 from timm.models import build_model_with_cfg, register_model
 from timm.models._registry import generate_default_cfgs, get_pretrained_cfg
@@ -24,7 +25,7 @@ default_cfgs = generate_default_cfgs({"lowformer_nas": _cfg()})
 
 
 @register_model
-def lowformer_nas(pretrained: bool = False, arch: Union[str, ArchConfig] = "lowformer_b1",
+def lowformer_nas(pretrained: bool = False, arch: str | ArchConfig = "lowformer_b1",
                   **kwargs: Any) -> LowFormerNAS:
     """A LowFormer built from a lowformer-nas registry name, YAML path or ``ArchConfig``."""
     name, cfg = ("custom", arch) if isinstance(arch, ArchConfig) else resolve_arch(arch)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import fields
-from typing import Any, Dict, Optional, Union
+from typing import Any
 
 import yaml
 
@@ -21,7 +21,7 @@ _STAGE_TYPES = {f.name: (int if f.name in ("width", "depth") else type(f.default
                 for f in fields(StageConfig)}
 
 
-def config_to_dict(cfg: ArchConfig) -> Dict[str, Any]:
+def config_to_dict(cfg: ArchConfig) -> dict[str, Any]:
     """A JSON/YAML-ready dict; only the fields each stage uses."""
     stages = []
     for i, s in enumerate(cfg.stages):
@@ -85,20 +85,20 @@ def config_from_dict(d: Any, source: str = "config") -> ArchConfig:
         raise ConfigError(f"{source}: {e}") from None
 
 
-def config_to_yaml(cfg: ArchConfig, header: Optional[str] = None) -> str:
+def config_to_yaml(cfg: ArchConfig, header: str | None = None) -> str:
     """YAML text; ``header`` lines become leading comments (provenance, figures)."""
     body = yaml.safe_dump(config_to_dict(cfg), sort_keys=False, default_flow_style=None)
     lines = [f"# {line}" if line else "#" for line in (header or "").splitlines()]
     return "\n".join(lines + [body]) if lines else body
 
 
-def save_config(cfg: ArchConfig, path: Union[str, os.PathLike],
-                header: Optional[str] = None) -> None:
+def save_config(cfg: ArchConfig, path: str | os.PathLike,
+                header: str | None = None) -> None:
     """Write ``cfg`` as YAML, atomically."""
     atomic_write_text(path, config_to_yaml(cfg, header))
 
 
-def load_config(path: Union[str, os.PathLike]) -> ArchConfig:
+def load_config(path: str | os.PathLike) -> ArchConfig:
     """Read a YAML file written by ``save_config`` (or by hand)."""
     try:
         with open(path, encoding="utf-8") as fh:

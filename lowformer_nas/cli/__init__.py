@@ -11,7 +11,7 @@ import importlib
 import os
 import re
 import sys
-from typing import Any, List, Optional
+from typing import Any
 
 from ..errors import LowFormerNASError
 
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -10,7 +10,8 @@ import importlib
 import importlib.util
 import json
 import sys
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any
+from collections.abc import Callable
 
 from ..errors import ConfigError
 
@@ -34,7 +35,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_show)
 
 
-def _optional_lister(module: str, func: str) -> Optional[Callable[[], Any]]:
+def _optional_lister(module: str, func: str) -> Callable[[], Any] | None:
     """``module.func`` if ``module`` exists as a real module (not yet written: None).
 
     Only absence is tolerated; an import error inside an existing module propagates.
@@ -45,7 +46,7 @@ def _optional_lister(module: str, func: str) -> Optional[Callable[[], Any]]:
     return getattr(importlib.import_module(module), func)
 
 
-def _section(title: str, items: Any) -> List[str]:
+def _section(title: str, items: Any) -> list[str]:
     lines = [f"{title}:"]
     if isinstance(items, dict):
         lines += [f"  {k:<22} {v}" for k, v in items.items()]
@@ -79,14 +80,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(cfg: Any, resolution: int) -> Dict[str, Any]:
+def _count(cfg: Any, resolution: int) -> dict[str, Any]:
     from ..latency.counts import analytic_counts
 
     params, macs, rows = analytic_counts(cfg, resolution=resolution)
     return dict(params=params, macs=macs, stages=rows)
 
 
-def _table(name: str, resolution: int, figures: Dict[str, Any]) -> str:
+def _table(name: str, resolution: int, figures: dict[str, Any]) -> str:
     head = f"{'stage':<7} {'width':>6} {'depth':>5} {'out':>5} {'params':>12} {'MACs':>15}"
     lines = [f"{name}: {figures['params']:,} params, {figures['macs']:,} MACs at "
              f"{resolution}x{resolution}", "", head, "-" * len(head)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Tuple
+from typing import Any
 
 from ..errors import ConfigError, UnknownNameError
 
@@ -103,7 +103,7 @@ def _prior_args(p: argparse.ArgumentParser) -> None:
                                      "onnxruntime, torchscript, pytorch)")
 
 
-def _resolve(name: str) -> Tuple[str, Any]:
+def _resolve(name: str) -> tuple[str, Any]:
     """(display name, ArchConfig or timm nn.Module) for a registry name, YAML or timm model."""
     from ..arch.registry import resolve_arch
 

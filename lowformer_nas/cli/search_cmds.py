@@ -1,11 +1,13 @@
-"""``search``, ``report``, ``plot`` and ``export``: one small function each, thin over the library."""
+"""``search``, ``report``, ``plot`` and ``export``: one small function each, thin over the
+library."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,13 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
 
-def _setting_defaults() -> Dict[str, Any]:
+def _setting_defaults() -> dict[str, Any]:
     """Each ``SearchSettings`` field's default: the one place search defaults are written."""
     from dataclasses import MISSING, fields
 
     from ..search.settings import SearchSettings
 
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for f in fields(SearchSettings):
         if f.default is not MISSING:
             out[f.name] = f.default
@@ -101,8 +103,9 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
                    "everything is written and the same command continues later")
     p.add_argument("--verify", action=argparse.BooleanOptionalAction, default=True,
                    help="measure the front and B0-B3 here and refit the run's copy of the "
-                   "target's profile when the target is this machine (local, or a profile calibrated here), else write "
-                   "a verification kit to RUN/verify/kit (default: on)")
+                   "target's profile when the target is this machine (local, or a profile "
+                   "calibrated here), else write a verification kit to RUN/verify/kit "
+                   "(default: on)")
     _update_arg(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or table")
     p.set_defaults(func=cmd_search)
@@ -157,7 +160,7 @@ def _space_defaults_help():
     return text
 
 
-def _quantile_arg(text: "str | None") -> "float | None":
+def _quantile_arg(text: str | None) -> float | None:
     """``--budget-quantile`` text -> number (range checked by ``SearchSettings``)."""
     from ..errors import RunError
 

@@ -13,7 +13,8 @@ bootstrap fits, and measures the ones the committee disagrees on most (query by 
 from __future__ import annotations
 
 import random
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,9 +27,9 @@ def _extreme(choices: Sequence[Any], rng: random.Random) -> Any:
     return choices[0] if rng.random() < 0.5 else choices[-1]
 
 
-def templates(dims: Dict[str, List[Any]]) -> List[Dict[str, Any]]:
+def templates(dims: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Parameter overrides of the regimes searches are known to exploit (issue 8)."""
-    def each(field: str, pick: Any) -> Dict[str, Any]:
+    def each(field: str, pick: Any) -> dict[str, Any]:
         return {k: pick(v) for k, v in dims.items() if k.endswith("." + field)}
 
     first, last = (lambda v: v[0]), (lambda v: v[-1])
@@ -42,7 +43,7 @@ def templates(dims: Dict[str, List[Any]]) -> List[Dict[str, Any]]:
             stage4]                                                 # 512-wide fused stage 4
 
 
-def corner_configs(space: Any, rng: random.Random, n: int) -> List[Any]:
+def corner_configs(space: Any, rng: random.Random, n: int) -> list[Any]:
     """``n`` configs of ``space`` pushed to the extremes of its dimensions, the way a search's
     picks are: each starts random, then takes a template or corner values per dimension."""
     dims = space.dimensions()
@@ -59,8 +60,8 @@ def corner_configs(space: Any, rng: random.Random, n: int) -> List[Any]:
     return out
 
 
-def bootstrap_params(krecs: Sequence[Dict[str, Any]], mrecs: Sequence[Dict[str, Any]],
-                     roof: Dict[str, Any], rng: np.random.Generator) -> Dict[str, Any]:
+def bootstrap_params(krecs: Sequence[dict[str, Any]], mrecs: Sequence[dict[str, Any]],
+                     roof: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     """One committee member: kernel corrections and model-level term fitted on bootstrap
     resamples of the kernel and whole-model measurements."""
     from .fit import fit_params
@@ -71,7 +72,7 @@ def bootstrap_params(krecs: Sequence[Dict[str, Any]], mrecs: Sequence[Dict[str, 
     return params
 
 
-def disagreement(members: Sequence[Dict[str, Any]], items: Sequence[Tuple[Any, int]]
+def disagreement(members: Sequence[dict[str, Any]], items: Sequence[tuple[Any, int]]
                  ) -> np.ndarray:
     """Per (config, resolution): std over the committee of the log predicted latency."""
     from .predictor import Predictor
@@ -84,9 +85,9 @@ def disagreement(members: Sequence[Dict[str, Any]], items: Sequence[Tuple[Any, i
     return logs.std(0)
 
 
-def pick_uncertain(krecs: Sequence[Dict[str, Any]], mrecs: Sequence[Dict[str, Any]],
-                   roof: Dict[str, Any], space: Any, resolutions: Sequence[int],
-                   rng: random.Random, n: int) -> List[Tuple[Any, int]]:
+def pick_uncertain(krecs: Sequence[dict[str, Any]], mrecs: Sequence[dict[str, Any]],
+                   roof: dict[str, Any], space: Any, resolutions: Sequence[int],
+                   rng: random.Random, n: int) -> list[tuple[Any, int]]:
     """The ``n`` corner candidates (config, resolution) with the largest committee spread."""
     nrng = np.random.default_rng(rng.randrange(2 ** 32))
     members = [bootstrap_params(krecs, mrecs, roof, nrng) for _ in range(COMMITTEE)]
@@ -97,19 +98,19 @@ def pick_uncertain(krecs: Sequence[Dict[str, Any]], mrecs: Sequence[Dict[str, An
     return diverse_top(items, spread, n)
 
 
-def _regime(item: Tuple[Any, int]) -> Tuple[Any, ...]:
+def _regime(item: tuple[Any, int]) -> tuple[Any, ...]:
     """What makes two candidates the same regime: the last stage's shape and the resolution."""
     cfg, res = item
     last = cfg.stages[-1]
     return (last.width, last.fused, last.attention and last.attn_stride, res)
 
 
-def diverse_top(items: Sequence[Tuple[Any, int]], spread: np.ndarray, n: int
-                ) -> List[Tuple[Any, int]]:
+def diverse_top(items: Sequence[tuple[Any, int]], spread: np.ndarray, n: int
+                ) -> list[tuple[Any, int]]:
     """The ``n`` most disputed candidates, at most one per regime while others remain (the
     committee otherwise spends a whole group on one corner, e.g. 512-wide stage 4 at 160)."""
     order = [int(i) for i in np.argsort(-spread)]
-    picked: List[int] = []
+    picked: list[int] = []
     seen = set()
     for i in order:
         if len(picked) < n and _regime(items[i]) not in seen:

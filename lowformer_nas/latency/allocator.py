@@ -22,7 +22,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-from typing import Optional
 
 from ..errors import ConfigError
 
@@ -32,7 +31,7 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
 MMAP_THRESHOLD = 1 << 30  # glibc's cap for this parameter on 64-bit is HEAP_MAX / 2
 TRIM_THRESHOLD = (1 << 31) - 1  # an int: mallopt takes one
 
-_applied: Optional[str] = None
+_applied: str | None = None
 
 
 def regime_name() -> str:
@@ -44,7 +43,7 @@ def regime_name() -> str:
     return name
 
 
-def _glibc() -> Optional[ctypes.CDLL]:
+def _glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.gnu_get_libc_version  # only glibc has it (and mallopt's numbering)

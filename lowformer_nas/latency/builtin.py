@@ -2,15 +2,16 @@
 
 Peak figures are vendor spec sheets (fp32), read from the device table (``devices.py``).
 Published latencies ship as package data (``data/profiles/published_latency.csv``, copied
-from the LowFormer README and the iFormer paper); the adjustment fits only the model-level scale and overhead, so three points suffice
-and the leave-one-out error is reported honestly.
+from the LowFormer README and the iFormer paper); the adjustment fits only the model-level
+scale and overhead, so three points suffice and the leave-one-out error is reported honestly.
 """
 from __future__ import annotations
 
 import csv
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
@@ -22,12 +23,12 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "profiles"
 BUILTIN_NAMES = ("jetson-tx2", "titan-rtx", "a40", "rpi5")  # rows of data/devices.yaml
 
 # name -> (device words, roofline prior, published-latency device key): from the device table
-SPECS: Dict[str, Tuple[str, Dict[str, Any], str]] = {
+SPECS: dict[str, tuple[str, dict[str, Any], str]] = {
     name: (get_device_spec(name).title, get_device_spec(name).roofline(), name)
     for name in BUILTIN_NAMES}
 
 
-def published_rows(device: str) -> List[Dict[str, Any]]:
+def published_rows(device: str) -> list[dict[str, Any]]:
     """Published (model, batch, resolution, latency_ms) rows for ``device`` (throughput rows
     become per-batch latency: batch / throughput)."""
     rows = []
@@ -42,14 +43,14 @@ def published_rows(device: str) -> List[Dict[str, Any]]:
     return rows
 
 
-def prior_params(roof: Dict[str, Any], rel_std: float = 0.5) -> Dict[str, Any]:
+def prior_params(roof: dict[str, Any], rel_std: float = 0.5) -> dict[str, Any]:
     return {"roofline": dict(roof), "corrections": {},
             "model": {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0}, "rel_std": rel_std}
 
 
-def adjust_to_rows(params: Dict[str, Any], rows: List[Dict[str, Any]],
-                   resolve: Optional[Callable[[str], Any]] = None) -> Tuple[Dict[str, Any],
-                                                                            Dict[str, Any]]:
+def adjust_to_rows(params: dict[str, Any], rows: list[dict[str, Any]],
+                   resolve: Callable[[str], Any] | None = None) -> tuple[dict[str, Any],
+                                                                            dict[str, Any]]:
     """Fit (alpha, beta) on whole-model latencies; returns new params and the LOO error."""
     from ..arch.registry import resolve_arch
 
@@ -94,4 +95,4 @@ def _builtin(name: str) -> Callable[[], Profile]:
     return build
 
 
-BUILTINS: Dict[str, Callable[[], Profile]] = {name: _builtin(name) for name in SPECS}
+BUILTINS: dict[str, Callable[[], Profile]] = {name: _builtin(name) for name in SPECS}

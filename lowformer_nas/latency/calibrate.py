@@ -3,8 +3,9 @@
 Kernel configurations are drawn from the unique kernels of 80 random configs of the search
 space; types with too few samples come first, then more samples go to the kernel types whose
 fit is worst weighted by their share of the pool. Once that pool is measured, the rest of the
-kernel share of the budget goes to whole models, which the fit profits from more. Whole models (random configs, never the official variants, so benchmarks
-on those stay clean) teach the model-level term and give the cross-validated error.
+kernel share of the budget goes to whole models, which the fit profits from more. Whole models
+(random configs, never the official variants, so benchmarks on those stay clean) teach the
+model-level term and give the cross-validated error.
 Every measurement is appended to a journal with fsync, so Ctrl-C or a crash loses at most the
 group in flight and a rerun continues where it stopped.
 """
@@ -13,10 +14,10 @@ from __future__ import annotations
 import json
 import os
 import random
-import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Sequence
 
 from .._io import truncate_torn_tail
 from ..errors import ProfileError
@@ -35,7 +36,7 @@ IDENTITY = ("device", "backend", "threads", "space", "clock")  # a resumed journ
 class Journal:
     """Append-only JSONL file; each line is flushed and fsynced before the next measurement."""
 
-    def __init__(self, path: Path, header: Dict[str, Any]) -> None:
+    def __init__(self, path: Path, header: dict[str, Any]) -> None:
         self.path, self.header = path, header
         self._repaired = False
         self.records = self._read()
@@ -47,7 +48,7 @@ class Journal:
                                f"{self.records[0]!r}, not {header!r}; delete it to start over")
         self.header = {k: v for k, v in self.records[0].items() if k != "kind"}
 
-    def _read(self) -> List[Dict[str, Any]]:
+    def _read(self) -> list[dict[str, Any]]:
         if not self.path.is_file():
             return []
         out = []
@@ -58,7 +59,7 @@ class Journal:
                 continue  # a line cut by a crash: that group is simply measured again
         return out
 
-    def append(self, rec: Dict[str, Any]) -> None:
+    def append(self, rec: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self._repaired:  # a torn last line would swallow this record
             truncate_torn_tail(self.path)
@@ -69,7 +70,7 @@ class Journal:
             os.fsync(fh.fileno())
         self.records.append(rec)
 
-    def of_kind(self, kind: str) -> List[Dict[str, Any]]:
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [r for r in self.records if r.get("kind") == kind]
 
     @property
@@ -84,7 +85,7 @@ def _now() -> float:
     return now(clock_name())
 
 
-def measure_kernels(kernels: Sequence[Kernel], backend: str, device: str) -> List[float]:
+def measure_kernels(kernels: Sequence[Kernel], backend: str, device: str) -> list[float]:
     """Median-of-round-medians of each kernel, timed round-robin."""
     from .kernel_modules import kernel_module
     from .measure import clock_name, prepare, summarize, time_interleaved
@@ -97,7 +98,7 @@ def measure_kernels(kernels: Sequence[Kernel], backend: str, device: str) -> Lis
     return [summarize(t)["latency_ms"] for t in timed]
 
 
-def measure_models(items: Sequence[Tuple[Any, int]], backend: str, device: str) -> List[float]:
+def measure_models(items: Sequence[tuple[Any, int]], backend: str, device: str) -> list[float]:
     import torch
 
     from ..arch.builder import build_model
@@ -107,8 +108,8 @@ def measure_models(items: Sequence[Tuple[Any, int]], backend: str, device: str) 
                              backend, device)
 
 
-def _type_weights(pool: Dict[str, List[Kernel]], corr: Dict[str, Any],
-                  counts: Dict[str, int]) -> Dict[str, float]:
+def _type_weights(pool: dict[str, list[Kernel]], corr: dict[str, Any],
+                  counts: dict[str, int]) -> dict[str, float]:
     """Sampling weight per type: share of (prior) time x current CV error; unfit types first."""
     from .predictor import MIN_FIT
 
@@ -122,11 +123,11 @@ def _type_weights(pool: Dict[str, List[Kernel]], corr: Dict[str, Any],
     return weights
 
 
-def _pick_kernels(pool: Dict[str, List[Kernel]], done: set, weights: Dict[str, float],
-                  rng: random.Random, n: int) -> List[Kernel]:
+def _pick_kernels(pool: dict[str, list[Kernel]], done: set, weights: dict[str, float],
+                  rng: random.Random, n: int) -> list[Kernel]:
     avail = {op: [k for k in ks if k not in done][:64] for op, ks in pool.items()}
     avail = {op: ks for op, ks in avail.items() if ks}
-    out: List[Kernel] = []
+    out: list[Kernel] = []
     while avail and len(out) < n:
         ops = list(avail)
         op = rng.choices(ops, [weights.get(o, 1.0) for o in ops])[0]
@@ -138,8 +139,8 @@ def _pick_kernels(pool: Dict[str, List[Kernel]], done: set, weights: Dict[str, f
     return out
 
 
-def fit_journal(journal: Journal, roof: Dict[str, Any]) -> Tuple[Dict[str, Any],
-                                                                 Dict[str, Any]]:
+def fit_journal(journal: Journal, roof: dict[str, Any]) -> tuple[dict[str, Any],
+                                                                 dict[str, Any]]:
     """``fit_params`` over every kernel and whole-model record of a journal, plus the level
     of other families where the journal timed some (``families.py``)."""
     from .families import family_level
@@ -169,8 +170,8 @@ class _Progress:
                                 TextColumn("{task.fields[counts]}"), TimeElapsedColumn(),
                                 TextColumn("ETA"), TimeRemainingColumn())
             self.bar.start()
-            self.task = self.bar.add_task("calibrating", total=total_s, completed=done_s,
-                                          counts="")
+            self.task = self.bar.add_task("calibrating", total=total_s, counts="")
+            self.bar.update(self.task, completed=done_s)  # add_task's stub takes an int only
 
     def update(self, done_s: float, phase: str, kernels: int, models: int) -> None:
         if self.bar is not None:
@@ -194,18 +195,18 @@ def journal_path(device: str, backend: str, threads: int, space: str) -> Path:
     return cache_dir() / "calibration" / f"{safe}-{backend}-t{threads}{tail}.jsonl"
 
 
-def _measure_kernel_phase(j: Journal, pool: Dict[str, List[Kernel]], until_s: float,
+def _measure_kernel_phase(j: Journal, pool: dict[str, list[Kernel]], until_s: float,
                           backend: str, device: str, bar: _Progress,
                           rng: random.Random) -> None:
     """Kernel groups, the worst-fitted types first, until ``until_s`` of measurement."""
     from .predictor import fit_kernels, kernel_type
 
     done = {kernel_of(r) for r in j.of_kind("kernel")}
-    corr: Dict[str, Any] = {}
+    corr: dict[str, Any] = {}
     roof = j.header["roofline"]
     while j.spent_s < until_s:
         krecs = j.of_kind("kernel")
-        counts: Dict[str, int] = {}
+        counts: dict[str, int] = {}
         for r in krecs:
             t = kernel_type(kernel_of(r))
             counts[t] = counts.get(t, 0) + 1
@@ -222,7 +223,7 @@ def _measure_kernel_phase(j: Journal, pool: Dict[str, List[Kernel]], until_s: fl
         bar.update(j.spent_s, "kernels", len(j.of_kind("kernel")), len(j.of_kind("model")))
 
 
-def _measure_model_group(j: Journal, items: List[Tuple[Any, int]], source: str, extra_s: float,
+def _measure_model_group(j: Journal, items: list[tuple[Any, int]], source: str, extra_s: float,
                          backend: str, device: str, bar: _Progress) -> None:
     """Time ``items`` interleaved and journal them; ``extra_s`` (choosing them) is charged too."""
     from ..arch.yaml_io import config_to_dict
@@ -237,7 +238,7 @@ def _measure_model_group(j: Journal, items: List[Tuple[Any, int]], source: str, 
                len(j.of_kind("model")))
 
 
-def _run_phases(j: Journal, space: str, res: List[int], budget_s: float, backend: str,
+def _run_phases(j: Journal, space: str, res: list[int], budget_s: float, backend: str,
                 device: str, bar: _Progress, rng: random.Random) -> None:
     """Kernels (random and corner configs), random whole models, then adaptive whole models:
     corner candidates the bootstrap committee disagrees on most (``adaptive.py``)."""
@@ -267,14 +268,14 @@ def _run_phases(j: Journal, space: str, res: List[int], budget_s: float, backend
                              bar)
 
 
-def _profile_of(j: Journal, budget_minutes: Optional[float]) -> Profile:
+def _profile_of(j: Journal, budget_minutes: float | None) -> Profile:
     """Fit a journal and wrap it as a calibrated profile (provenance names what it holds)."""
     from .host import platform_facts
 
     h = j.header
     params, err = fit_journal(j, h["roofline"])
     models = j.of_kind("model")
-    by_source: Dict[str, int] = {}
+    by_source: dict[str, int] = {}
     for r in models:
         by_source[r.get("source", "random")] = by_source.get(r.get("source", "random"), 0) + 1
     split = ", ".join(f"{n} {s}" for s, n in sorted(by_source.items()))
@@ -292,15 +293,15 @@ def _profile_of(j: Journal, budget_minutes: Optional[float]) -> Profile:
                         fit_version=FIT_VERSION, resolutions=_span(models))
 
 
-def _span(models: List[Dict[str, Any]]) -> Optional[List[int]]:
+def _span(models: list[dict[str, Any]]) -> list[int] | None:
     """[smallest, largest] input side of the measured whole models (None: none measured)."""
     res = [int(r.get("resolution", 224)) for r in models]
     return [min(res), max(res)] if res else None
 
 
 def calibrate_device(device: str = "local", backend: str = "torch", threads: int = 1,
-              budget_minutes: float = 5.0, out: Optional[str] = None, space: str = "lowformer",
-              resolutions: Optional[Sequence[int]] = None, progress: bool = True,
+              budget_minutes: float = 5.0, out: str | None = None, space: str = "lowformer",
+              resolutions: Sequence[int] | None = None, progress: bool = True,
               torch_device: str = "cpu") -> Profile:
     """Calibrate this machine as ``device``; resumes from the journal of an earlier run."""
     from .host import local_roofline
@@ -333,8 +334,8 @@ def calibrate_device(device: str = "local", backend: str = "torch", threads: int
     return prof
 
 
-def refit_with_models(profile_or_journal: "Profile | str | os.PathLike[str]",
-                      rows: Sequence[Dict[str, Any]], source: str = "verify") -> Profile:
+def refit_with_models(profile_or_journal: Profile | str | os.PathLike[str],
+                      rows: Sequence[dict[str, Any]], source: str = "verify") -> Profile:
     """Append whole-model latencies measured on the profile's device to its calibration
     journal and refit (the search's measure-and-refit loop calls this).
 
@@ -374,7 +375,7 @@ def refit_with_models(profile_or_journal: "Profile | str | os.PathLike[str]",
     return _profile_of(j, budget)
 
 
-def _header_of(path: Path) -> Dict[str, Any]:
+def _header_of(path: Path) -> dict[str, Any]:
     first = path.read_text(encoding="utf-8").split("\n", 1)[0]
     try:
         rec = json.loads(first)

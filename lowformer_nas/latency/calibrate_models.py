@@ -10,7 +10,8 @@ import csv
 import math
 import os
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from ..errors import LowFormerNASError, ProfileError
 from .profiles import Profile, check_roofline, make_profile
@@ -18,7 +19,7 @@ from .profiles import Profile, check_roofline, make_profile
 REQUIRED = ("model", "latency_ms")
 
 
-def _positive(row: Dict[str, str], key: str, where: str, default: Any, kind: type) -> Any:
+def _positive(row: dict[str, str], key: str, where: str, default: Any, kind: type) -> Any:
     text = (row.get(key) or "").strip()
     if not text:
         if default is None:
@@ -33,7 +34,7 @@ def _positive(row: Dict[str, str], key: str, where: str, default: Any, kind: typ
     return value
 
 
-def read_model_csv(path: str) -> List[Dict[str, Any]]:
+def read_model_csv(path: str) -> list[dict[str, Any]]:
     """Validated rows {model, cfg, latency_ms, batch, resolution} of a model-latency CSV."""
     from ..arch.registry import resolve_arch
 
@@ -75,8 +76,8 @@ def _default_prior(device: str) -> Any:
     return local_roofline(1, "torch"), "this machine's roofline as prior", device
 
 
-def calibrate_from_models(device: str, path: str, prior: Optional[Dict[str, Any]] = None,
-                          traits: Optional[Sequence[str]] = None) -> Profile:
+def calibrate_from_models(device: str, path: str, prior: dict[str, Any] | None = None,
+                          traits: Sequence[str] | None = None) -> Profile:
     """Fit ``device``'s model-level coefficients from a CSV of whole-model latencies.
 
     ``prior``: the device's roofline (peak_gflops, bandwidth_gbs, launch_us, fused_epilogue,

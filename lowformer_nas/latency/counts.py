@@ -5,7 +5,7 @@ FLOP counter; tested equal), in milliseconds instead of seconds, for ``show`` an
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 from ..arch.config import ArchConfig
 from .kernels import STAGE_NAMES, Kernel, config_blocks, block_kernels, kernel_flops, out_hw
@@ -36,9 +36,10 @@ def _macs(kr: Kernel) -> int:
 
 
 def analytic_counts(cfg: ArchConfig, resolution: int = 224
-                    ) -> Tuple[int, int, List[Dict[str, Any]]]:
+                    ) -> tuple[int, int, list[dict[str, Any]]]:
     """(params, MACs, per-stage rows) like ``count_params_macs``, from the kernel list."""
-    rows = {name: dict(stage=name, params=0, macs=0, resolution=1) for name in STAGE_NAMES}
+    rows: dict[str, dict[str, Any]] = {
+        name: dict(stage=name, params=0, macs=0, resolution=1) for name in STAGE_NAMES}
     for stage, block, count in config_blocks(cfg, resolution, 1):
         row = rows[stage]
         for kr in block_kernels(block):
@@ -48,7 +49,7 @@ def analytic_counts(cfg: ArchConfig, resolution: int = 224
                 row["resolution"] = out_hw(kr)[0]
     widths = list(cfg.widths) + [cfg.head_widths[1]]
     depths = list(cfg.depths) + [1]
-    out = []
+    out: list[dict[str, Any]] = []
     for name, width, depth in zip(STAGE_NAMES, widths, depths):
         out.append(dict(rows[name], width=width, depth=depth))
     return sum(r["params"] for r in out), sum(r["macs"] for r in out), out

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from ..errors import ProfileError, UnknownNameError
 
@@ -52,12 +52,12 @@ class DeviceSpec:
     bandwidth_gbs: float
     launch_us: float
     runtime: str
-    traits: Tuple[str, ...]
+    traits: tuple[str, ...]
     precision: str
     source: str
     notes: str = ""
 
-    def roofline(self) -> Dict[str, Any]:
+    def roofline(self) -> dict[str, Any]:
         """The predictor's roofline prior (``params.roofline``) for this device."""
         return {"peak_gflops": self.peak_gflops, "bandwidth_gbs": self.bandwidth_gbs,
                 "launch_us": self.launch_us, "cores": self.cores,
@@ -74,7 +74,7 @@ class DeviceSpec:
         return f"{self.name}: {self.title}; {self.summary()}; source: {self.source}"
 
 
-def _number(row: Dict[str, Any], key: str, where: str, kind: type = float) -> Any:
+def _number(row: dict[str, Any], key: str, where: str, kind: type = float) -> Any:
     v = row[key]
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or \
             v < 0 or (v == 0 and key != "launch_us") or (kind is int and v != int(v)):
@@ -84,14 +84,14 @@ def _number(row: Dict[str, Any], key: str, where: str, kind: type = float) -> An
     return kind(v)
 
 
-def _choice(row: Dict[str, Any], key: str, where: str, allowed: Tuple[str, ...]) -> str:
+def _choice(row: dict[str, Any], key: str, where: str, allowed: tuple[str, ...]) -> str:
     if row[key] not in allowed:
         raise ProfileError(f"{where}: {key} must be one of {', '.join(allowed)}, "
                            f"got {row[key]!r}")
     return row[key]
 
 
-def _traits(row: Dict[str, Any], where: str) -> Tuple[str, ...]:
+def _traits(row: dict[str, Any], where: str) -> tuple[str, ...]:
     from .traits import RUNTIMES, check_traits
 
     runtime = _choice(row, "runtime", where, tuple(RUNTIMES) + tuple(EXTRA_RUNTIMES))
@@ -142,7 +142,7 @@ def parse_row(row: Any, where: str) -> DeviceSpec:
         source=row["source"], notes=str(row.get("notes", "")))
 
 
-def parse_table(text: str, source: str) -> Dict[str, DeviceSpec]:
+def parse_table(text: str, source: str) -> dict[str, DeviceSpec]:
     """name -> DeviceSpec from a YAML list of rows; duplicate names are rejected."""
     import yaml
 
@@ -155,7 +155,7 @@ def parse_table(text: str, source: str) -> Dict[str, DeviceSpec]:
             from None
     if not isinstance(rows, list) or not rows:
         raise ProfileError(f"{source}: expected a non-empty list of device rows")
-    out: Dict[str, DeviceSpec] = {}
+    out: dict[str, DeviceSpec] = {}
     for i, row in enumerate(rows, start=1):
         spec = parse_row(row, f"{source} row {i}")
         if spec.name in out:
@@ -165,7 +165,7 @@ def parse_table(text: str, source: str) -> Dict[str, DeviceSpec]:
 
 
 @lru_cache(maxsize=1)
-def device_table() -> Dict[str, DeviceSpec]:
+def device_table() -> dict[str, DeviceSpec]:
     """The packaged table (read once)."""
     return parse_table(TABLE.read_text(encoding="utf-8"), str(TABLE))
 
@@ -178,7 +178,7 @@ def get_device_spec(name: str) -> DeviceSpec:
     return table[name]
 
 
-def list_device_specs(pattern: str = "*") -> List[DeviceSpec]:
+def list_device_specs(pattern: str = "*") -> list[DeviceSpec]:
     """Rows whose name matches the shell-style ``pattern``, in table order."""
     return [s for n, s in device_table().items() if fnmatch.fnmatchcase(n, pattern)]
 
@@ -187,14 +187,14 @@ def list_device_specs(pattern: str = "*") -> List[DeviceSpec]:
 class Prior:
     """A roofline prior for ``calibrate_from_models`` with the traits and words it comes with."""
 
-    roofline: Dict[str, Any]
-    traits: Optional[Tuple[str, ...]]
+    roofline: dict[str, Any]
+    traits: tuple[str, ...] | None
     words: str
 
 
-def build_prior(like: Optional[str] = None, peak_gflops: Optional[float] = None,
-                bandwidth_gbs: Optional[float] = None, cores: Optional[int] = None,
-                runtime: Optional[str] = None) -> Optional[Prior]:
+def build_prior(like: str | None = None, peak_gflops: float | None = None,
+                bandwidth_gbs: float | None = None, cores: int | None = None,
+                runtime: str | None = None) -> Prior | None:
     """The prior ``--like NAME`` and explicit numbers describe (explicit numbers win), or None
     when nothing was given. Without ``like`` both peak and bandwidth are needed."""
     if like is None and peak_gflops is None and bandwidth_gbs is None and cores is None:

@@ -13,7 +13,8 @@ import os
 import random
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from .._io import atomic_write_bytes, atomic_write_text
 from ..errors import ProfileError
@@ -101,8 +102,9 @@ def _export(module: Any, x: Any, path: Path) -> None:
 
     buf = io.BytesIO()
     with torch.no_grad():
-        torch.onnx.export(module.eval(), (x,), buf, input_names=["x"], opset_version=17,
-                          dynamo=False)
+        # torch's annotation omits file objects, which the TorchScript exporter takes
+        torch.onnx.export(module.eval(), (x,), buf,  # type: ignore[arg-type]
+                          input_names=["x"], opset_version=17, dynamo=False)
     model = onnx.load_model_from_string(buf.getvalue())
     _weights_to_constants(model.graph)
     atomic_write_bytes(path, model.SerializeToString())
@@ -134,7 +136,7 @@ def _weights_to_constants(graph: Any, min_elems: int = 64) -> None:
     graph.node.extend(nodes + old)
 
 
-def _small_configs(space: str, rng: random.Random, n: int) -> List[Any]:
+def _small_configs(space: str, rng: random.Random, n: int) -> list[Any]:
     """The ``n`` lightest of ``3n`` random configs: ONNX files carry the weights, and a kit
     of full-size models would weigh gigabytes."""
     from .pool import sample_configs
@@ -146,7 +148,7 @@ def _small_configs(space: str, rng: random.Random, n: int) -> List[Any]:
     return [cfgs[i] for i in order[:n]]
 
 
-def write_kit(out_dir: str, space: str = "lowformer", resolutions: Optional[Sequence[int]] = None,
+def write_kit(out_dir: str, space: str = "lowformer", resolutions: Sequence[int] | None = None,
                n_kernels: int = 400, n_models: int = 6, seed: int = 0) -> Path:
     """Write ``manifest.json``, ``run_kit.py`` and the ONNX files to ``out_dir``."""
     from ..arch.builder import build_model
@@ -161,7 +163,7 @@ def write_kit(out_dir: str, space: str = "lowformer", resolutions: Optional[Sequ
     root = Path(out_dir)
     pool = kernel_pool(sample_configs(space, rng, 60), res, rng)
     per_type = max(8, n_kernels // max(1, len(pool)))
-    items: List[Dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
     for op, ks in sorted(pool.items()):
         for kr in ks[:per_type]:
             mod, x = kernel_module(kr)
@@ -175,7 +177,7 @@ def write_kit(out_dir: str, space: str = "lowformer", resolutions: Optional[Sequ
     return write_manifest(root, items, space=space)
 
 
-def kit_item(root: Path, item: Dict[str, Any], module: Any, x: Any) -> Dict[str, Any]:
+def kit_item(root: Path, item: dict[str, Any], module: Any, x: Any) -> dict[str, Any]:
     """Export ``module(x)`` as ``onnx/<id>.onnx`` under ``root`` (constant weights); returns
     the manifest entry. Shared by the calibration kit and a search's verification kit."""
     name = f"onnx/{item['id']}.onnx"
@@ -183,7 +185,7 @@ def kit_item(root: Path, item: Dict[str, Any], module: Any, x: Any) -> Dict[str,
     return dict(item, file=name, input_shape=list(x.shape))
 
 
-def write_manifest(root: Path, items: List[Dict[str, Any]], **meta: Any) -> Path:
+def write_manifest(root: Path, items: list[dict[str, Any]], **meta: Any) -> Path:
     """``manifest.json`` and ``run_kit.py`` beside the exported files."""
     manifest = dict({"format": "lowformer-nas/export-kit", "items": items,
                      "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
@@ -193,7 +195,7 @@ def write_manifest(root: Path, items: List[Dict[str, Any]], **meta: Any) -> Path
     return root
 
 
-def read_results(path: str) -> List[Dict[str, Any]]:
+def read_results(path: str) -> list[dict[str, Any]]:
     """Validated rows of the runner's ``results.csv`` (a row cut by a kill is dropped)."""
     if not os.path.isfile(path):
         raise ProfileError(f"measurement file {path!r} does not exist")
@@ -210,7 +212,7 @@ def read_results(path: str) -> List[Dict[str, Any]]:
     return [_result_row(r, f"{path} line {i}") for i, r in enumerate(reader, start=2)]
 
 
-def _result_row(r: Dict[str, str], where: str) -> Dict[str, Any]:
+def _result_row(r: dict[str, str], where: str) -> dict[str, Any]:
     try:
         ms, spec = float(r["ms"]), json.loads(r["spec"])
         resolution, threads = int(r["resolution"]), int(r.get("threads") or 1)
@@ -227,10 +229,10 @@ def _result_row(r: Dict[str, str], where: str) -> Dict[str, Any]:
 class _Records:
     """The journal interface ``fit_journal`` reads, over imported rows."""
 
-    def __init__(self, records: List[Dict[str, Any]]) -> None:
+    def __init__(self, records: list[dict[str, Any]]) -> None:
         self.records = records
 
-    def of_kind(self, kind: str) -> List[Dict[str, Any]]:
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [r for r in self.records if r["kind"] == kind]
 
 

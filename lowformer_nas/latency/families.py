@@ -14,7 +14,8 @@ of the 42 (seventh session).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -34,7 +35,7 @@ def wants_families(journal: Any, backend: str, budget_s: float) -> bool:
 
 
 def measure_families(backend: str, device: str, names: Sequence[str] = FAMILY_MODELS
-                     ) -> List[Dict[str, Any]]:
+                     ) -> list[dict[str, Any]]:
     """One journal record per model: its traced kernels and its measured latency (batch 1,
     interleaved rounds, the calibration's clock). A name this timm does not know is left
     out (the level is fitted on the rest), so a timm release that drops one cannot break a
@@ -54,8 +55,8 @@ def measure_families(backend: str, device: str, names: Sequence[str] = FAMILY_MO
              "resolution": SIDE, "batch": 1, "ms": t} for n, t in zip(models, ms)]
 
 
-def family_level(frecs: Sequence[Dict[str, Any]], predictor: Any
-                 ) -> Optional[Dict[str, float]]:
+def family_level(frecs: Sequence[dict[str, Any]], predictor: Any
+                 ) -> dict[str, float] | None:
     """``{"scale", "per_kernel_ms"}``: ``measured ~ scale x kernel sum + per_kernel_ms x
     kernel count`` over the family records, non-negative least squares on relative error
     (None without at least two records). One scale alone cannot serve both: models of a few

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -46,17 +47,17 @@ MIN_SEARCH = 6  # rows from which traits, shape priors and pull strength are cho
 TRAIT_MARGIN = 0.05
 
 
-def feature_matrix(kernel_lists: Sequence[Sequence[Kernel]], roof: Dict[str, Any], fused: bool,
-                   shape: Optional[Dict[str, Any]] = None) -> np.ndarray:
+def feature_matrix(kernel_lists: Sequence[Sequence[Kernel]], roof: dict[str, Any], fused: bool,
+                   shape: dict[str, Any] | None = None) -> np.ndarray:
     """Rows [roofline ms per group..., kernel count per group...], one per model; each
     distinct kernel is costed once (model families share most of their kernels)."""
     from collections import Counter
 
-    uniq: Dict[Kernel, int] = {}
-    expand: Dict[Kernel, List[int]] = {}
+    uniq: dict[Kernel, int] = {}
+    expand: dict[Kernel, list[int]] = {}
     rows_idx = []
     for ks in kernel_lists:
-        idx: Dict[int, int] = {}
+        idx: dict[int, int] = {}
         for kr, n in Counter(ks).items():
             got = expand.get(kr)
             if got is None:
@@ -68,17 +69,17 @@ def feature_matrix(kernel_lists: Sequence[Sequence[Kernel]], roof: Dict[str, Any
     g, ms = kernel_terms(list(uniq), roof, shape)
     G = len(GROUPS)
     out = np.zeros((len(rows_idx), 2 * G))
-    for r, (idx, n) in enumerate(rows_idx):
-        out[r, :G] = np.bincount(g[idx], ms[idx] * n, G)
-        out[r, G:] = np.bincount(g[idx], n, G)
+    for r, (cols, counts) in enumerate(rows_idx):
+        out[r, :G] = np.bincount(g[cols], ms[cols] * counts, G)
+        out[r, G:] = np.bincount(g[cols], counts, G)
     return out
 
 
-def launch_ms(roof: Dict[str, Any]) -> float:
+def launch_ms(roof: dict[str, Any]) -> float:
     return max(float(roof.get("launch_us", 0.0)) * 1e-3, MIN_LAUNCH_MS)
 
 
-def _nnls_ridge(A: np.ndarray, b: np.ndarray, pulls: List[Tuple[np.ndarray, float]]
+def _nnls_ridge(A: np.ndarray, b: np.ndarray, pulls: list[tuple[np.ndarray, float]]
                 ) -> np.ndarray:
     """Non-negative least squares of ``A w = b`` plus rows ``r . w = t`` (the pulls)."""
     from scipy.optimize import nnls
@@ -89,7 +90,7 @@ def _nnls_ridge(A: np.ndarray, b: np.ndarray, pulls: List[Tuple[np.ndarray, floa
     return nnls(A, b, maxiter=50 * A.shape[1])[0]
 
 
-def _pull(m: int, j: int, weight: float, target: float) -> Tuple[np.ndarray, float]:
+def _pull(m: int, j: int, weight: float, target: float) -> tuple[np.ndarray, float]:
     r = np.zeros(m)
     r[j] = weight
     return r, weight * target
@@ -110,7 +111,7 @@ def common_fit(X: np.ndarray, y: np.ndarray, c0: float, lam_p: float) -> np.ndar
                                             _pull(3, 2, p / np.median(y), 0.0)])
 
 
-def solve(X: np.ndarray, y: np.ndarray, c0: float, lam: Tuple[float, float]) -> np.ndarray:
+def solve(X: np.ndarray, y: np.ndarray, c0: float, lam: tuple[float, float]) -> np.ndarray:
     """Weights [a_g..., c_g..., beta]: first the common fit, then per-group values pulled
     towards it in relative terms (strength lam[0]), fitted by least absolute relative error
     (``ROBUST_ITERS`` reweighted passes); lam[1] pulls the common fit to the prior."""
@@ -125,7 +126,7 @@ def solve(X: np.ndarray, y: np.ndarray, c0: float, lam: Tuple[float, float]) -> 
     return robust_relative_nnls(np.column_stack([X, np.ones(len(y))]) / y[:, None], pulls)
 
 
-def robust_relative_nnls(A: np.ndarray, pulls: Sequence[Tuple[np.ndarray, float]] = ()
+def robust_relative_nnls(A: np.ndarray, pulls: Sequence[tuple[np.ndarray, float]] = ()
                          ) -> np.ndarray:
     """Non-negative ``w`` minimising sum |A w - 1| (rows of ``A`` in units of their measured
     latency, so residuals are relative errors) plus the ``pulls``, by ``ROBUST_ITERS``
@@ -141,7 +142,7 @@ def predict_rows(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     return X @ w[:-1] + w[-1]
 
 
-def loo(X: np.ndarray, y: np.ndarray, c0: float, lam: Tuple[float, float]) -> np.ndarray:
+def loo(X: np.ndarray, y: np.ndarray, c0: float, lam: tuple[float, float]) -> np.ndarray:
     """Leave-one-out predictions of every row."""
     out = np.empty(len(y))
     for i in range(len(y)):
@@ -161,7 +162,7 @@ def few_row_weights(X: np.ndarray, y: np.ndarray, c0: float) -> np.ndarray:
     if len(y) == 1:
         return np.concatenate([np.full(G, s), np.full(G, s * c0), [0.0]])
     p = TWO_ROW_PULL
-    best = None
+    best: tuple[float, np.ndarray] | None = None  # (error, weights)
     for per_kernel, cols, tgt in ((True, (R, K), s * c0), (False, (R + c0 * K, np.ones(2)),
                                                           float(np.median(y)))):
         A = np.column_stack(cols) / y[:, None]
@@ -172,10 +173,11 @@ def few_row_weights(X: np.ndarray, y: np.ndarray, c0: float) -> np.ndarray:
             c = w[1] if per_kernel else w[0] * c0
             best = (err, np.concatenate([np.full(G, w[0]), np.full(G, c),
                                          [0.0 if per_kernel else w[1]]]))
+    assert best is not None  # the first candidate always sets it
     return best[1]
 
 
-def trait_sets() -> List[Tuple[str, ...]]:
+def trait_sets() -> list[tuple[str, ...]]:
     """The combinations of ``traits.TRAITS`` a fit chooses from when traits are not given,
     fewest first (ties in leave-one-out keep the simpler); none holds a trait and one that
     implies it."""
@@ -189,10 +191,10 @@ def trait_sets() -> List[Tuple[str, ...]]:
 class FitChoice:
     """What a fit chose and how well it did by leave-one-out (None below 3 rows)."""
 
-    traits: Tuple[str, ...]
-    lam: Optional[Tuple[float, float]]
+    traits: tuple[str, ...]
+    lam: tuple[float, float] | None
     shape_prior: bool
-    loo_rel: Optional[np.ndarray]
+    loo_rel: np.ndarray | None
     weights: np.ndarray
 
 
@@ -202,8 +204,8 @@ def _traced(item: Any, shape: Sequence[int]) -> Any:
     return item if isinstance(item, TracedModel) else trace_model(item, shape)
 
 
-def choose(traced: Sequence[Any], y: np.ndarray, roof: Dict[str, Any],
-           traits: Optional[Sequence[str]], shape: Optional[Dict[str, Any]]) -> FitChoice:
+def choose(traced: Sequence[Any], y: np.ndarray, roof: dict[str, Any],
+           traits: Sequence[str] | None, shape: dict[str, Any] | None) -> FitChoice:
     """Fit weights. From ``MIN_SEARCH`` rows, traits (if not given), shape-prior use and pull
     strength are picked by the smallest leave-one-out mean relative error (ties keep the
     earlier, simpler one; the reported LOO is the chosen setting's, slightly optimistic);
@@ -215,7 +217,7 @@ def choose(traced: Sequence[Any], y: np.ndarray, roof: Dict[str, Any],
     cands = [tuple(traits)] if traits is not None else sorted(
         trait_sets(), key=lambda t: t != prior_traits)
     shapes = [False, True] if shape else [False]
-    lams = LAMBDAS
+    lams: tuple[tuple[float, float], ...] = LAMBDAS
     if len(y) < MIN_SEARCH:  # too few rows to choose by LOO without fooling ourselves
         cands = [tuple(traits) if traits is not None else prior_traits]
         shapes, lams = [False], LAMBDAS[-1:]
@@ -238,8 +240,8 @@ def choose(traced: Sequence[Any], y: np.ndarray, roof: Dict[str, Any],
     return FitChoice(t, lam, use, rel, solve(X, y, c0, lam))
 
 
-def fit(rows: Sequence[Tuple[Any, Sequence[int], float]], prior: Optional[Dict[str, Any]] = None,
-        traits: Optional[Sequence[str]] = None, name: str = "fewshot",
+def fit(rows: Sequence[tuple[Any, Sequence[int], float]], prior: dict[str, Any] | None = None,
+        traits: Sequence[str] | None = None, name: str = "fewshot",
         shape_prior: Any = None) -> Any:
     """A latency ``Profile`` from ``(model, input shape, measured ms)`` rows.
 
@@ -264,15 +266,15 @@ def fit(rows: Sequence[Tuple[Any, Sequence[int], float]], prior: Optional[Dict[s
     return _profile(name, roof, ch, y, shape if ch.shape_prior else None, shape_prior, traits)
 
 
-def _local_prior() -> Dict[str, Any]:
+def _local_prior() -> dict[str, Any]:
     from .host import local_roofline
 
     return local_roofline(1, "torch")
 
 
-def _profile(name: str, roof: Dict[str, Any], ch: FitChoice, y: np.ndarray,
-             shape: Optional[Dict[str, Any]], shape_prior: Any,
-             given: Optional[Sequence[str]]) -> Any:
+def _profile(name: str, roof: dict[str, Any], ch: FitChoice, y: np.ndarray,
+             shape: dict[str, Any] | None, shape_prior: Any,
+             given: Sequence[str] | None) -> Any:
     """The fitted profile: the predictor's params plus a ``fewshot`` block and provenance."""
     from datetime import datetime, timezone
 
@@ -283,7 +285,7 @@ def _profile(name: str, roof: Dict[str, Any], ch: FitChoice, y: np.ndarray,
     w = ch.weights
     fs = {"groups": list(GROUPS), "a": w[:G].tolist(), "c_ms": w[G:2 * G].tolist(),
           "shape": shape or {}, "lam": list(ch.lam) if ch.lam else None}
-    params = {"roofline": dict(roof), "corrections": {}, "fewshot": fs,
+    params: dict[str, Any] = {"roofline": dict(roof), "corrections": {}, "fewshot": fs,
               "model": {"alpha": 1.0, "beta_ms": float(w[-1]), "gamma_ms": 0.0},
               "traits": list(ch.traits)}
     how = {1: "scale only", 2: "scale + overhead (per kernel or per model)"}.get(
@@ -298,7 +300,7 @@ def _profile(name: str, roof: Dict[str, Any], ch: FitChoice, y: np.ndarray,
                      f"({', '.join(sorted(shape))})")
     elif shape_prior is not None:
         words.append(f"kernel-shape priors of {shape_prior.name!r} tried, not kept (LOO)")
-    extra: Dict[str, Any] = {}
+    extra: dict[str, Any] = {}
     if ch.loo_rel is not None:
         rel = ch.loo_rel
         extra["error"] = {"mape_pct": float(100 * np.mean(np.abs(rel))),

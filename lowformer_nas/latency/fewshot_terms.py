@@ -5,7 +5,8 @@ few-shot profile's kernels without an import cycle (predictor <- profiles -> few
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -21,15 +22,15 @@ def group_of(kr: Kernel) -> int:
     return _GROUP_OF.get(kr.op, len(GROUPS) - 1)
 
 
-def pieces(kr: Kernel, fused: bool) -> List[Kernel]:
+def pieces(kr: Kernel, fused: bool) -> list[Kernel]:
     """What the runtime runs for one kernel record: itself, or conv + BN + act passes."""
     from .graph import unfuse
 
     return [kr] if fused else unfuse(kr)
 
 
-def kernel_terms(kernels: Sequence[Kernel], roof: Dict[str, Any],
-                 shape: Optional[Dict[str, Any]] = None) -> Tuple[np.ndarray, np.ndarray]:
+def kernel_terms(kernels: Sequence[Kernel], roof: dict[str, Any],
+                 shape: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(group index, roofline ms without launch) per kernel (epilogues are separate kernels
     already or fused). ``shape``: per-type log corrections learned by an on-device
     calibration (shape priors), applied where given."""
@@ -40,7 +41,7 @@ def kernel_terms(kernels: Sequence[Kernel], roof: Dict[str, Any],
     ms = np.zeros(len(ks))
     launch = float(roof.get("launch_us", 0.0))
     roof = dict(roof, launch_us=0.0, fused_epilogue=True)
-    by_type: Dict[str, List[int]] = {}
+    by_type: dict[str, list[int]] = {}
     for i, k in enumerate(ks):
         by_type.setdefault(kernel_type(k), []).append(i)
     for kind, idx in by_type.items():
@@ -54,7 +55,7 @@ def kernel_terms(kernels: Sequence[Kernel], roof: Dict[str, Any],
     return groups, ms
 
 
-def kernel_costs(kernels: Sequence[Kernel], params: Dict[str, Any]) -> np.ndarray:
+def kernel_costs(kernels: Sequence[Kernel], params: dict[str, Any]) -> np.ndarray:
     """Each kernel record's share of model latency under a few-shot profile's ``params``
     (its BN / activation passes included unless the runtime fuses them)."""
     fs = params["fewshot"]

@@ -5,18 +5,19 @@ committee and the measure-and-refit loop can fit without importing the measuring
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
 from .kernels import Kernel, config_blocks
 
 
-def kernel_of(rec: Dict[str, Any]) -> Kernel:
+def kernel_of(rec: dict[str, Any]) -> Kernel:
     return Kernel(*rec["kernel"])
 
 
-def kernel_lookup(krecs: Sequence[Dict[str, Any]], pred: Any) -> List[List[Any]]:
+def kernel_lookup(krecs: Sequence[dict[str, Any]], pred: Any) -> list[list[Any]]:
     """[kernel, measured ms] of measured kernels the smooth fit puts above ``LOOKUP_MS``:
     large kernels time stably, and one shape can leave the trend (3x3 conv 512->2048 at 7x7
     measured 29.2 ms where the per-type ridge said 19.0 ms and its 5x5/6x6 neighbours fit)."""
@@ -28,8 +29,8 @@ def kernel_lookup(krecs: Sequence[Dict[str, Any]], pred: Any) -> List[List[Any]]
             if s >= LOOKUP_MS]
 
 
-def fit_params(krecs: Sequence[Dict[str, Any]], mrecs: Sequence[Dict[str, Any]],
-               roof: Dict[str, Any], loo: bool = True) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+def fit_params(krecs: Sequence[dict[str, Any]], mrecs: Sequence[dict[str, Any]],
+               roof: dict[str, Any], loo: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit corrections on kernels, then the model-level term on whole models; with ``loo``
     also the leave-one-out error and the calibrated interval table (``intervals.py``)."""
     from ..arch.yaml_io import config_from_dict
@@ -37,7 +38,7 @@ def fit_params(krecs: Sequence[Dict[str, Any]], mrecs: Sequence[Dict[str, Any]],
     from .predictor import Predictor, fit_kernels, fit_model_level
 
     corr = fit_kernels([kernel_of(r) for r in krecs], [r["ms"] for r in krecs], roof)
-    params: Dict[str, Any] = {"roofline": roof, "corrections": corr,
+    params: dict[str, Any] = {"roofline": roof, "corrections": corr,
                               "model": {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0}}
     params["kernel_lookup"] = kernel_lookup(krecs, Predictor(params))
     pred = Predictor(params)

@@ -11,29 +11,31 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Sequence
 
 from .kernels import Kernel, out_hw
 from .trace import _Recorder, run_recorded
 
 VARIANTS = ("", "dce", "fold", "dce+fold", "zero", "dce+zero")
 RULES_VERSION = 3  # bumped whenever a rewrite rule changes: cached traces are then stale
-_FOLDS = (("fold", "fold_constants"), ("zero", "fold_zero_products"))  # (key, trait), strongest first
-_UNFUSED: Dict[Kernel, List[Kernel]] = {}  # unfuse() is pure; models share most kernels
+# (key, trait), strongest first
+_FOLDS = (("fold", "fold_constants"), ("zero", "fold_zero_products"))
+_UNFUSED: dict[Kernel, list[Kernel]] = {}  # unfuse() is pure; models share most kernels
 
 
 @dataclass
 class _Value:
     """One tensor value: the kernel that produced it (None: a view, weight or input)."""
 
-    kernel: Optional[int]
-    deps: Tuple[int, ...]
+    kernel: int | None
+    deps: tuple[int, ...]
     const: bool = False
     zero: bool = False
-    alias: Optional[int] = None  # the value this one equals (x + 0, views) when folding
+    alias: int | None = None  # the value this one equals (x + 0, views) when folding
 
 
-def _tensors(obj: Any) -> List[Any]:
+def _tensors(obj: Any) -> list[Any]:
     import torch
 
     if isinstance(obj, torch.Tensor):
@@ -52,8 +54,8 @@ class _GraphRecorder(_Recorder):
 
     def __init__(self) -> None:
         super().__init__()
-        self.values: List[_Value] = []
-        self.ids: Dict[int, int] = {}
+        self.values: list[_Value] = []
+        self.ids: dict[int, int] = {}
 
     def value_of(self, t: Any, const: bool = True) -> int:
         """Index of tensor ``t``'s value; tensors never produced by an op are weights."""
@@ -75,7 +77,7 @@ class _GraphRecorder(_Recorder):
         before = (len(self.kernels), self.kernels[-1] if self.kernels else None)
         super().handle(func, args, out)
         if len(self.kernels) > before[0]:
-            kernel: Optional[int] = len(self.kernels) - 1
+            kernel: int | None = len(self.kernels) - 1
         elif self.kernels and self.kernels[-1] is not before[1]:
             kernel = len(self.kernels) - 1  # BN / activation folded into the last kernel
         else:
@@ -104,8 +106,8 @@ class _GraphRecorder(_Recorder):
             v.zero = v.kernel is None and len(vals) == 1 and vals[0].zero
 
 
-def _kept(values: List[_Value], outputs: Sequence[int], n_kernels: int, dce: bool,
-          fold: str) -> Tuple[int, ...]:
+def _kept(values: list[_Value], outputs: Sequence[int], n_kernels: int, dce: bool,
+          fold: str) -> tuple[int, ...]:
     """Indices of kernels the runtime executes under the graph-level traits. ``fold``: ""
     (none), "fold" (all constants) or "zero" (only products with zero and sums with zero;
     ops fed with zeros still run, unless the whole output no longer depends on the input:
@@ -135,7 +137,7 @@ def _kept(values: List[_Value], outputs: Sequence[int], n_kernels: int, dce: boo
                          if live[i] and needs_run(v)}))
 
 
-def _with_implicit_copies(values: List[_Value], kept: Tuple[int, ...]) -> Tuple[int, ...]:
+def _with_implicit_copies(values: list[_Value], kept: tuple[int, ...]) -> tuple[int, ...]:
     """Add the input copies the recorder put before a conv / linear (``trace._implicit_copy``:
     kernels no value owns) wherever that conv / linear runs."""
     owned = {v.kernel for v in values}
@@ -149,7 +151,7 @@ def variant_key(traits: Sequence[str]) -> str:
     return "+".join(k for k in ("dce" if "dead_code_elimination" in traits else "", fold) if k)
 
 
-def unfuse(kr: Kernel) -> List[Kernel]:
+def unfuse(kr: Kernel) -> list[Kernel]:
     """A conv / linear with folded BN and activation as the three passes eager runs."""
     if not (kr.bn or kr.act) or kr.op not in ("conv", "pw", "dw", "convT", "linear"):
         return [kr]
@@ -167,16 +169,16 @@ class TracedModel:
     """A model's recorded kernels and, per graph-level trait set, which of them run.
     Plain data (``to_dict`` / ``from_dict``) so traces can be cached in files."""
 
-    input_shape: Tuple[int, ...]
-    kernels: Tuple[Kernel, ...]
-    kept: Dict[str, Tuple[int, ...]] = field(default_factory=dict)
+    input_shape: tuple[int, ...]
+    kernels: tuple[Kernel, ...]
+    kept: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
-    def kernel_list(self, traits: Sequence[str] = ()) -> List[Kernel]:
+    def kernel_list(self, traits: Sequence[str] = ()) -> list[Kernel]:
         """The kernels a runtime with ``traits`` executes, in order."""
         ks = [self.kernels[i] for i in self.kept[variant_key(traits)]]
         if "fuse_conv_bn_act" in traits:
             return ks
-        out: List[Kernel] = []
+        out: list[Kernel] = []
         for kr in ks:
             got = _UNFUSED.get(kr)
             if got is None:
@@ -184,12 +186,12 @@ class TracedModel:
             out.extend(got)
         return out
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"input_shape": list(self.input_shape), "kernels": [list(k) for k in self.kernels],
                 "kept": {k: list(v) for k, v in self.kept.items()}}
 
     @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "TracedModel":
+    def from_dict(cls, d: dict[str, Any]) -> TracedModel:
         return cls(tuple(d["input_shape"]), tuple(Kernel(*k) for k in d["kernels"]),
                    {k: tuple(v) for k, v in d["kept"].items()})
 

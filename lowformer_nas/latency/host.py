@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from .allocator import allocator_label
 
@@ -21,7 +21,7 @@ _ARCH = {"amd64": "x86_64", "x86_64": "x86_64", "x64": "x86_64", "arm64": "aarch
 
 def cpu_model() -> str:
     """``model name`` from /proc/cpuinfo (x86), else the board ``Model`` line (Raspberry Pi)."""
-    found: Dict[str, str] = {}
+    found: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
@@ -50,7 +50,7 @@ def cpu_flags() -> str:
     return ""
 
 
-def local_roofline(threads: int, backend: str, device: str = "cpu") -> Dict[str, Any]:
+def local_roofline(threads: int, backend: str, device: str = "cpu") -> dict[str, Any]:
     """A rough prior for this machine; calibration learns the corrections on top."""
     fused = backend != "torch"
     if device.startswith("cuda"):
@@ -69,11 +69,11 @@ def local_roofline(threads: int, backend: str, device: str = "cpu") -> Dict[str,
             "launch_us": 5.0, "fused_epilogue": fused}
 
 
-def platform_facts(backend: str, threads: int, device: str = "cpu") -> Dict[str, Any]:
+def platform_facts(backend: str, threads: int, device: str = "cpu") -> dict[str, Any]:
     """What a profile records about the machine it was measured on."""
     import torch
 
-    facts: Dict[str, Any] = {"cpu": cpu_model(), "cores": os.cpu_count(),
+    facts: dict[str, Any] = {"cpu": cpu_model(), "cores": os.cpu_count(),
                              "machine": platform.machine(), "system": platform.platform(),
                              "python": platform.python_version(), "torch": torch.__version__,
                              "backend": backend, "threads": threads, "device": device,
@@ -96,12 +96,12 @@ def _version(dist: str) -> str:
         return ""
 
 
-def csv_host_facts(path: str) -> Dict[str, Any]:
+def csv_host_facts(path: str) -> dict[str, Any]:
     """Host facts a measurement CSV carries as columns (``HOST_FIELDS``): one value each, or
     the distinct values joined with '; ' when rows disagree."""
     import csv
 
-    values: Dict[str, List[str]] = {}
+    values: dict[str, list[str]] = {}
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
@@ -115,13 +115,13 @@ def csv_host_facts(path: str) -> Dict[str, Any]:
     return {k: "; ".join(v) for k, v in values.items() if v}
 
 
-def not_measured_here(path: str, by: str = "") -> Dict[str, Any]:
+def not_measured_here(path: str, by: str = "") -> dict[str, Any]:
     """``host`` of a profile fitted here from another machine's measurement file."""
     note = f"not measured here; rows from {os.path.basename(path)}" + (f" ({by})" if by else "")
     return dict(csv_host_facts(path), measured_here=False, note=note)
 
 
-def describe_host(host: Optional[Dict[str, Any]]) -> str:
+def describe_host(host: dict[str, Any] | None) -> str:
     """One line for ``list`` / ``predict``: which machine produced a profile's numbers."""
     if not host:
         return "host: not recorded"

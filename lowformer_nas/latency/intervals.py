@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 from ..errors import ProfileError
 
@@ -37,7 +41,7 @@ def check_level(q: float) -> float:
     return float(q)
 
 
-def conformal_quantile(residuals: Sequence[float], q: float) -> float:
+def conformal_quantile(residuals: ArrayLike, q: float) -> float:
     """Finite-sample-valid q-quantile of ``residuals`` (rank ``ceil((n + 1) q)`` of n)."""
     r = np.sort(np.asarray(residuals, dtype=float))
     n = len(r)
@@ -50,14 +54,14 @@ def conformal_quantile(residuals: Sequence[float], q: float) -> float:
     return float(r[k - 1])
 
 
-def _factors(r: np.ndarray) -> Dict[str, Any]:
+def _factors(r: np.ndarray) -> dict[str, Any]:
     factors = np.maximum.accumulate([math.exp(conformal_quantile(r, q)) for q in LEVELS])
     return {"n": len(r), "factors": [round(float(f), 5) for f in factors],  # monotone in q
             "rel_std": round(float(np.sqrt(np.mean(np.expm1(-r) ** 2))), 5)}
 
 
-def interval_table(log_residuals: Sequence[float],
-                   predicted_ms: Optional[Sequence[float]] = None) -> Dict[str, Any]:
+def interval_table(log_residuals: ArrayLike,
+                   predicted_ms: ArrayLike | None = None) -> dict[str, Any]:
     """What a profile stores: per level in ``LEVELS``, the factor ``exp(r_q)`` on the mean,
     overall and (given the models' predicted latencies, with enough of them) per region."""
     r = np.asarray(log_residuals, dtype=float)
@@ -72,7 +76,7 @@ def interval_table(log_residuals: Sequence[float],
     return table
 
 
-def region(table: Optional[Dict[str, Any]], latency_ms: Optional[float]) -> Dict[str, Any]:
+def region(table: dict[str, Any] | None, latency_ms: float | None) -> dict[str, Any]:
     """The part of ``table`` that applies to a prediction of ``latency_ms``."""
     if not table:
         return {}
@@ -82,8 +86,8 @@ def region(table: Optional[Dict[str, Any]], latency_ms: Optional[float]) -> Dict
     return table
 
 
-def factor_at(table: Optional[Dict[str, Any]], rel_std: float, q: float,
-              latency_ms: Optional[float] = None) -> float:
+def factor_at(table: dict[str, Any] | None, rel_std: float, q: float,
+              latency_ms: float | None = None) -> float:
     """Multiplier of the predicted mean giving its q-quantile (interpolated in the table of
     the region of ``latency_ms``; log-normal with ``rel_std`` without a table)."""
     q = check_level(q)
@@ -97,7 +101,7 @@ def factor_at(table: Optional[Dict[str, Any]], rel_std: float, q: float,
 
 def coverage(measured: Sequence[float], predicted: Sequence[float],
              lower: Sequence[float], upper: Sequence[float],
-             std: Optional[Sequence[float]] = None) -> Dict[str, float]:
+             std: Sequence[float] | None = None) -> dict[str, float]:
     """Share of measurements inside ``[lower, upper]`` and, given ``std``, inside
     ``predicted +- std`` (both in percent), plus how often the truth is above the interval."""
     m, p = np.asarray(measured, float), np.asarray(predicted, float)
@@ -113,7 +117,7 @@ def coverage(measured: Sequence[float], predicted: Sequence[float],
     return out
 
 
-def central(q: float) -> Tuple[float, float]:
+def central(q: float) -> tuple[float, float]:
     """Lower and upper levels of the central interval of probability ``q`` (0.9 -> 5%/95%)."""
     q = check_level(q)
     return (1 - q) / 2, 1 - (1 - q) / 2

@@ -2,7 +2,7 @@
 in isolation with the same layers, layouts and fusions the full model uses."""
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any
 
 from .kernels import Kernel
 
@@ -34,7 +34,7 @@ def _modules() -> Any:
     import torch.nn.functional as F
 
     class Add(nn.Module):
-        def __init__(self, shape: Tuple[int, ...]) -> None:
+        def __init__(self, shape: tuple[int, ...]) -> None:
             super().__init__()
             self.register_buffer("other", torch.randn(*shape))
 
@@ -46,7 +46,7 @@ def _modules() -> Any:
         With ``kv`` (keys and values of another length, e.g. PVT's spatially reduced ones)
         the input is the queries (n, heads, Lq, d)."""
 
-        def __init__(self, kv: Optional[Tuple[int, ...]] = None) -> None:
+        def __init__(self, kv: tuple[int, ...] | None = None) -> None:
             super().__init__()
             self.cross = kv is not None
             if kv is not None:
@@ -94,7 +94,7 @@ def _modules() -> Any:
     return Add, SDPA, HeadMerge, GN, ElementCopy, MatMul
 
 
-def kernel_module(kr: Kernel) -> Tuple[Any, Any]:
+def kernel_module(kr: Kernel) -> tuple[Any, Any]:
     """(module, example input) executing exactly ``kr``."""
     import torch
     import torch.nn as nn

@@ -8,7 +8,7 @@ torch, and is cached per block so the search can predict thousands of configs pe
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import List, NamedTuple, Tuple
+from typing import NamedTuple
 
 from ..arch.config import ArchConfig, StageConfig
 
@@ -48,7 +48,7 @@ def convt_out(size: int, k: int, s: int) -> int:
     return (size - 1) * s - 2 * pad + k
 
 
-def out_hw(kr: Kernel) -> Tuple[int, int]:
+def out_hw(kr: Kernel) -> tuple[int, int]:
     if kr.op in ("conv", "pw", "dw") + WINDOW_POOLS:
         return conv_out(kr.h, kr.k, kr.s), conv_out(kr.w, kr.k, kr.s)
     if kr.op == "convT":
@@ -68,7 +68,7 @@ def _conv(cin: int, cout: int, h: int, k: int, s: int, n: int, *, bn: bool = Fal
 
 
 def local_block(cin: int, cout: int, h: int, stride: int, expand: float, fused: bool,
-                bias: bool, residual: bool, n: int) -> List[Kernel]:
+                bias: bool, residual: bool, n: int) -> list[Kernel]:
     """FusedMBConv (3x3 conv+BN+act, 1x1+BN) or MBConv (1x1+act, dw3x3+act, 1x1+BN)."""
     mid = round(cin * expand)
     ho = conv_out(h, 3, stride)
@@ -84,13 +84,13 @@ def local_block(cin: int, cout: int, h: int, stride: int, expand: float, fused: 
     return ks
 
 
-def attention_dims(c: int) -> Tuple[int, int]:
+def attention_dims(c: int) -> tuple[int, int]:
     """(heads, head_dim) of timm's ConvAttention with head_dim_mul 0.5."""
     heads = int(max(1, (c * 0.5) // 30))
     return heads, int((c // heads) * 0.5)
 
 
-def attention(c: int, h: int, stride: int, fused_proj: bool, gn: bool, n: int) -> List[Kernel]:
+def attention(c: int, h: int, stride: int, fused_proj: bool, gn: bool, n: int) -> list[Kernel]:
     """[GroupNorm] dw conv+BN, 1x1 qkv, SDPA, head-merge copy, (1x1 proj) transposed conv, add."""
     heads, hd = attention_dims(c)
     k = 5 if stride > 1 else 3
@@ -114,7 +114,7 @@ def attention(c: int, h: int, stride: int, fused_proj: bool, gn: bool, n: int) -
     return ks
 
 
-def mlp(c: int, h: int, ratio: int, n: int) -> List[Kernel]:
+def mlp(c: int, h: int, ratio: int, n: int) -> list[Kernel]:
     return [Kernel("gn", n, c, c, h, h), _conv(c, c * ratio, h, 1, 1, n, act=GELU, bias=True),
             _conv(c * ratio, c, h, 1, 1, n, bias=True), Kernel("add", n, c, c, h, h)]
 
@@ -127,11 +127,11 @@ class Block(NamedTuple):
     cout: int
     h: int
     n: int
-    params: Tuple
+    params: tuple
 
 
 @lru_cache(maxsize=65536)
-def block_kernels(b: Block) -> Tuple[Kernel, ...]:
+def block_kernels(b: Block) -> tuple[Kernel, ...]:
     """The kernels of one block, in execution order."""
     if b.kind == "stem":
         return (_conv(b.cin, b.cout, b.h, 3, 2, b.n, bn=True, act=HSWISH),)
@@ -140,7 +140,7 @@ def block_kernels(b: Block) -> Tuple[Kernel, ...]:
         return tuple(local_block(b.cin, b.cout, b.h, stride, expand, fused, bias, residual, b.n))
     if b.kind == "lowformer":
         attn, attn_stride, fused_proj, use_mlp, ratio, expand, fused = b.params
-        ks: List[Kernel] = []
+        ks: list[Kernel] = []
         if attn:
             ks += attention(b.cin, b.h, attn_stride, fused_proj, use_mlp, b.n)
         if use_mlp:
@@ -156,7 +156,7 @@ def block_kernels(b: Block) -> Tuple[Kernel, ...]:
 
 
 def _stage_blocks(i: int, st: StageConfig, cin: int, h: int, n: int,
-                  mbconv_bias: bool) -> Tuple[List[Tuple[Block, int]], int]:
+                  mbconv_bias: bool) -> tuple[list[tuple[Block, int]], int]:
     """(block, repeat count) pairs of stage ``i`` >= 1 and its output resolution."""
     ho = conv_out(h, 3, 2)
     entry = Block("local", cin, st.width, h, n,
@@ -177,11 +177,11 @@ STAGE_NAMES = ("stem", "stage1", "stage2", "stage3", "stage4", "head")
 
 
 def config_blocks(cfg: ArchConfig, resolution: int = 224,
-                  batch: int = 1) -> List[Tuple[str, Block, int]]:
+                  batch: int = 1) -> list[tuple[str, Block, int]]:
     """(stage name, block, repeat count) for the whole network, in execution order."""
     s0 = cfg.stages[0]
     h = conv_out(resolution, 3, 2)
-    out: List[Tuple[str, Block, int]] = [("stem", Block("stem", 3, s0.width, resolution, batch,
+    out: list[tuple[str, Block, int]] = [("stem", Block("stem", 3, s0.width, resolution, batch,
                                                         ()), 1)]
     if s0.depth:
         out.append(("stem", Block("local", s0.width, s0.width, h, batch,
@@ -196,9 +196,9 @@ def config_blocks(cfg: ArchConfig, resolution: int = 224,
     return out
 
 
-def enumerate_kernels(cfg: ArchConfig, resolution: int = 224, batch: int = 1) -> List[Kernel]:
+def enumerate_kernels(cfg: ArchConfig, resolution: int = 224, batch: int = 1) -> list[Kernel]:
     """Every kernel ``build_model(cfg)`` runs on a ``batch x 3 x resolution^2`` input, in order."""
-    out: List[Kernel] = []
+    out: list[Kernel] = []
     for _, block, count in config_blocks(cfg, resolution, batch):
         out += list(block_kernels(block)) * count
     return out
@@ -225,7 +225,7 @@ def kernel_flops(kr: Kernel) -> float:
     return 1.0 * kr.n * kr.cin * kr.h * kr.w
 
 
-def kernel_bytes(kr: Kernel) -> Tuple[float, float]:
+def kernel_bytes(kr: Kernel) -> tuple[float, float]:
     """(bytes of the main pass: inputs, weights, outputs; bytes of separate epilogue passes
     for BN / activation / bias when the runtime does not fuse them), fp32."""
     ho, wo = out_hw(kr)

@@ -12,7 +12,8 @@ import statistics
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Callable, Sequence
 
 from ..errors import ConfigError
 from .allocator import steady_allocator
@@ -38,7 +39,7 @@ def now(clock: str) -> float:
     return time.process_time() if clock == "cpu" else time.perf_counter()
 
 
-def check_clock(clock: str, device: str, threads: Optional[int]) -> str:
+def check_clock(clock: str, device: str, threads: int | None) -> str:
     if clock == "cpu" and (device != "cpu" or threads != 1):
         raise ConfigError(f"{CLOCK_ENV}=cpu times one CPU thread, but got device {device!r} "
                           f"and threads {threads!r}; use the wall clock")
@@ -59,7 +60,7 @@ class Measurement:
     resolution: int
     batch: int
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -159,7 +160,7 @@ def _time_once(fn: Callable[[], Any], inner: int, sync: Callable[[], None],
 
 def time_interleaved(fns: Sequence[Callable[[], Any]], rounds: int = 5, runs: int = 5,
                      device: str = "cpu", min_sample_ms: float = 0.3,
-                     warmup: int = 2, clock: str = "wall") -> List[List[List[float]]]:
+                     warmup: int = 2, clock: str = "wall") -> list[list[list[float]]]:
     """Time several callables round-robin; returns per callable, per round, the run times (ms).
 
     Interleaving spreads machine drift evenly over all callables. Very fast callables are
@@ -174,15 +175,15 @@ def time_interleaved(fns: Sequence[Callable[[], Any]], rounds: int = 5, runs: in
         sync()
         est = _time_once(fn, 1, sync, clock)
         inners.append(max(1, min(200, int(min_sample_ms / max(est, 1e-4)))))
-    out: List[List[List[float]]] = [[] for _ in fns]
+    out: list[list[list[float]]] = [[] for _ in fns]
     for _ in range(rounds):
         for i, fn in enumerate(fns):
             out[i].append([_time_once(fn, inners[i], sync, clock) for _ in range(runs)])
     return out
 
 
-def time_whole_models(pairs: Sequence[Tuple[Any, Any]], backend: str, device: str
-                      ) -> List[float]:
+def time_whole_models(pairs: Sequence[tuple[Any, Any]], backend: str, device: str
+                      ) -> list[float]:
     """The calibration's whole-model timing of ``(module, input)`` pairs: prepared for
     ``backend``, 3 interleaved rounds x 3 runs on the session's clock, median of round
     medians per model (LowFormer's random models and other families' alike)."""
@@ -192,7 +193,7 @@ def time_whole_models(pairs: Sequence[Tuple[Any, Any]], backend: str, device: st
     return [summarize(t)["latency_ms"] for t in timed]
 
 
-def summarize(rounds: List[List[float]]) -> Dict[str, float]:
+def summarize(rounds: list[list[float]]) -> dict[str, float]:
     """Median of round medians, p10/p90 over all runs, run count."""
     flat = sorted(t for r in rounds for t in r)
     q = statistics.quantiles(flat, n=10, method="inclusive") if len(flat) > 1 else flat * 9
@@ -203,10 +204,11 @@ def summarize(rounds: List[List[float]]) -> Dict[str, float]:
 class threads_set:
     """Context manager: ``torch.set_num_threads(n)``, restored on exit."""
 
-    def __init__(self, n: Optional[int]) -> None:
-        self.n, self.old = n, None
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+        self.old: int | None = None
 
-    def __enter__(self) -> "threads_set":
+    def __enter__(self) -> threads_set:
         import torch
 
         if self.n:
@@ -264,8 +266,8 @@ def check_shape(backend: str, device: str, resolution: int, batch: int) -> None:
 
 
 def measure_many(modules: Sequence[Any], resolution: int = 224, batch: int = 1,
-                 backend: str = "torch", threads: Optional[int] = 1, device: str = "cpu",
-                 min_time_s: float = 2.0, rounds: int = 5) -> List[Measurement]:
+                 backend: str = "torch", threads: int | None = 1, device: str = "cpu",
+                 min_time_s: float = 2.0, rounds: int = 5) -> list[Measurement]:
     """Latency of several ``nn.Module``s end to end, timed round-robin under ``protocol``:
     runs per round are chosen so each model's timing takes about ``min_time_s`` seconds."""
     import torch
@@ -288,7 +290,7 @@ def measure_many(modules: Sequence[Any], resolution: int = 224, batch: int = 1,
 
 
 def _runs_per_round(fns: Sequence[Callable[[], Any]], sync: Callable[[], None], clock: str,
-                    min_time_s: float, rounds: int) -> List[int]:
+                    min_time_s: float, rounds: int) -> list[int]:
     """Warm each callable up, then size its runs per round from the median of 3 timings."""
     runs = []
     for fn in fns:
@@ -301,11 +303,11 @@ def _runs_per_round(fns: Sequence[Callable[[], Any]], sync: Callable[[], None], 
 
 
 def _time_rounds(fns: Sequence[Callable[[], Any]], runs: Sequence[int], rounds: int,
-                 device: str, clock: str) -> List[List[List[float]]]:
+                 device: str, clock: str) -> list[list[list[float]]]:
     """``rounds`` round-robin rounds; in each, callable i runs ``runs[i]`` timed runs (after
     one untimed run, so a model follows the others warm)."""
     sync = _sync(device)
-    out: List[List[List[float]]] = [[] for _ in fns]
+    out: list[list[list[float]]] = [[] for _ in fns]
     for _ in range(rounds):
         for i, fn in enumerate(fns):
             fn()
@@ -314,9 +316,9 @@ def _time_rounds(fns: Sequence[Callable[[], Any]], runs: Sequence[int], rounds: 
     return out
 
 
-def measure_latency(model_or_cfg: Any, resolution: int = 224, batch: int = 1, backend: str = "torch",
-            threads: Optional[int] = 1, device: str = "cpu", min_time_s: float = 2.0,
-            rounds: int = 5) -> Measurement:
+def measure_latency(model_or_cfg: Any, resolution: int = 224, batch: int = 1,
+                    backend: str = "torch", threads: int | None = 1, device: str = "cpu",
+                    min_time_s: float = 2.0, rounds: int = 5) -> Measurement:
     """Latency of a model (``nn.Module``, ``ArchConfig`` or registry name/YAML path) end to end
     in this process, under ``protocol`` (``measure_many`` of one model)."""
     check_shape(backend, device, resolution, batch)

@@ -8,12 +8,13 @@ than by extrapolation (``benchmarks/latency_timm_kernels.py`` found what was mis
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 from .kernels import Kernel, enumerate_kernels
 
 
-def sample_configs(space: str, rng: random.Random, n: int) -> List[Any]:
+def sample_configs(space: str, rng: random.Random, n: int) -> list[Any]:
     """``n`` random configs of the named search space."""
     from ..space import load_space
 
@@ -21,7 +22,7 @@ def sample_configs(space: str, rng: random.Random, n: int) -> List[Any]:
     return [sp.sample(rng) for _ in range(n)]
 
 
-def space_resolutions(space: str, resolutions: Optional[Sequence[int]]) -> List[int]:
+def space_resolutions(space: str, resolutions: Sequence[int] | None) -> list[int]:
     if resolutions:
         return list(resolutions)
     from ..space import load_space
@@ -33,12 +34,12 @@ def space_resolutions(space: str, resolutions: Optional[Sequence[int]]) -> List[
 WIDE_DW = (5, 7, 9)  # depthwise sizes of other families (MobileNetV3, MixNet, ConvNeXt, ...)
 
 
-def _maybe_bare(rng: random.Random) -> Dict[str, Any]:
+def _maybe_bare(rng: random.Random) -> dict[str, Any]:
     """Half of the variants without BN, activation and bias (re-parameterisable branches)."""
     return {"bn": False, "act": "", "bias": False} if rng.random() < 0.5 else {}
 
 
-def _linear_norm(rng: random.Random) -> Dict[str, Any]:
+def _linear_norm(rng: random.Random) -> dict[str, Any]:
     """Half of the token-wise linear layers as LeViT's: no bias, a BatchNorm1d pass after."""
     return {"bn": True, "bias": False} if rng.random() < 0.5 else {"bias": True}
 
@@ -75,13 +76,13 @@ FOREIGN = {"dw": ((0.25, lambda kr, rng: kr._replace(k=rng.choice(WIDE_DW))),
 
 
 def kernel_pool(configs: Sequence[Any], resolutions: Sequence[int],
-                rng: random.Random) -> Dict[str, List[Kernel]]:
+                rng: random.Random) -> dict[str, list[Kernel]]:
     """Unique kernels of ``configs`` at random resolutions, by correction type, plus variants
     of some of them in shapes other families run (``FOREIGN``), so that a profile also
     predicts timm models' kernels from measurements rather than from extrapolation."""
     from .predictor import kernel_type
 
-    seen: Dict[Kernel, None] = {}
+    seen: dict[Kernel, None] = {}
     for cfg in configs:
         for kr in enumerate_kernels(cfg, rng.choice(list(resolutions)), 1):
             seen.setdefault(kr, None)
@@ -89,7 +90,7 @@ def kernel_pool(configs: Sequence[Any], resolutions: Sequence[int],
         for share, variant in FOREIGN.get(kr.op, ()):
             if rng.random() < share:
                 seen.setdefault(variant(kr, rng), None)
-    pool: Dict[str, List[Kernel]] = {}
+    pool: dict[str, list[Kernel]] = {}
     for kr in seen:
         pool.setdefault(kernel_type(kr), []).append(kr)
     for ks in pool.values():

@@ -9,7 +9,8 @@ kernel timings cannot see (cold caches, framework overhead between ops).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -53,7 +54,7 @@ def raw_features(kernels: Sequence[Kernel]) -> np.ndarray:
     return np.asarray(rows, dtype=float).reshape(-1, 8)
 
 
-def roofline_ms(raw: np.ndarray, op: str, roof: Dict[str, Any]) -> np.ndarray:
+def roofline_ms(raw: np.ndarray, op: str, roof: dict[str, Any]) -> np.ndarray:
     """Prior time (ms): launch + max(compute, memory) + separate epilogue passes."""
     eff = roof.get("eff", {}).get(op, DEFAULT_EFF.get(op, 0.1))
     compute = raw[:, 0] / (roof["peak_gflops"] * 1e9 * eff)
@@ -70,9 +71,9 @@ DW1_GROUP_LAUNCH = 0.65  # per-channel cost of a `dw1` kernel's prior, in launch
 PER_CHANNEL = {"dw1": DW1_GROUP_LAUNCH}  # kernel types whose corrections are fitted so
 
 
-def type_prior_ms(raw: np.ndarray, op: str, roof: Dict[str, Any],
-                  corr: Optional[Dict[str, Any]] = None,
-                  group_launch_us: Optional[float] = None) -> np.ndarray:
+def type_prior_ms(raw: np.ndarray, op: str, roof: dict[str, Any],
+                  corr: dict[str, Any] | None = None,
+                  group_launch_us: float | None = None) -> np.ndarray:
     """The prior time a correction multiplies: the roofline, plus a cost per channel where
     the correction was fitted on top of one (``per_channel``, in units of ``group_launch_us``,
     default the roofline's launch cost). Corrections of older fits have none."""
@@ -92,7 +93,7 @@ def design(raw: np.ndarray, lt0: np.ndarray) -> np.ndarray:
                             lco * lhw / 10, raw[:, 6], raw[:, 7], lt0])
 
 
-def ridge(X: np.ndarray, y: np.ndarray, lam: float) -> Dict[str, Any]:
+def ridge(X: np.ndarray, y: np.ndarray, lam: float) -> dict[str, Any]:
     """Ridge on standardised columns with an unpenalised intercept; ``lo``/``hi`` keep the
     range of each column seen in the fit (see :func:`apply_correction`)."""
     mean, scale = X.mean(0), X.std(0)
@@ -103,7 +104,7 @@ def ridge(X: np.ndarray, y: np.ndarray, lam: float) -> Dict[str, Any]:
             "coef": coef.tolist(), "lo": X.min(0).tolist(), "hi": X.max(0).tolist()}
 
 
-def apply_correction(corr: Dict[str, Any], X: np.ndarray) -> np.ndarray:
+def apply_correction(corr: dict[str, Any], X: np.ndarray) -> np.ndarray:
     """The log correction of each row of ``X``. Features are clamped to the range the fit saw:
     its quadratic log terms must not extrapolate (a 7x7 depthwise conv, which LowFormer's
     kernels never have, was predicted 7.5 ms from 3x3 samples and measures 0.36 ms); outside
@@ -118,16 +119,16 @@ def apply_correction(corr: Dict[str, Any], X: np.ndarray) -> np.ndarray:
     return np.clip(out, -CLIP, CLIP)
 
 
-def _cv_folds(n: int, k: int = 5) -> List[np.ndarray]:
+def _cv_folds(n: int, k: int = 5) -> list[np.ndarray]:
     idx = np.random.default_rng(0).permutation(n)
     return [idx[i::k] for i in range(k)]
 
 
-def fit_type(X: np.ndarray, y: np.ndarray) -> Dict[str, Any]:
+def fit_type(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Fit one kernel type's correction; pick the ridge strength by 5-fold CV (log RMSE)."""
     if len(y) < MIN_FIT:
         return {"intercept": float(np.median(y)), "coef": [], "cv_rmse": 0.3, "n": len(y)}
-    best = None
+    best: tuple[float, float] | None = None  # (cv rmse, lambda)
     for lam in (0.3, 3.0, 30.0):
         err = []
         for fold in _cv_folds(len(y)):
@@ -137,15 +138,16 @@ def fit_type(X: np.ndarray, y: np.ndarray) -> Dict[str, Any]:
         rmse = float(np.sqrt(np.mean(np.concatenate(err) ** 2)))
         if best is None or rmse < best[0]:
             best = (rmse, lam)
+    assert best is not None  # the loop above runs at least once
     corr = ridge(X, y, best[1])
     corr.update(cv_rmse=best[0], n=len(y), lam=best[1])
     return corr
 
 
 def fit_kernels(kernels: Sequence[Kernel], times_ms: Sequence[float],
-                roof: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+                roof: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per-type corrections from isolated kernel timings."""
-    by_type: Dict[str, List[int]] = {}
+    by_type: dict[str, list[int]] = {}
     for i, kr in enumerate(kernels):
         by_type.setdefault(kernel_type(kr), []).append(i)
     t = np.asarray(times_ms, dtype=float)
@@ -167,7 +169,7 @@ PRIOR_WEIGHT = 2.0  # pull of each per-group scale towards the common scale (row
 
 def fit_model_level(groups: np.ndarray, counts: np.ndarray, weights_mb: np.ndarray,
                     measured: np.ndarray, per_group: bool = True, use_counts: bool = True,
-                    loo: bool = True) -> Tuple[Dict[str, Any], np.ndarray]:
+                    loo: bool = True) -> tuple[dict[str, Any], np.ndarray]:
     """Non-negative model-level term, fitted on relative error:
     T = sum_g alpha_g * S_g + beta + gamma * K + delta * W
     (S_g: isolated-kernel time of group g of ``GROUPS``; K: kernel count; W: weight MB,
@@ -209,7 +211,7 @@ def fit_model_level(groups: np.ndarray, counts: np.ndarray, weights_mb: np.ndarr
 class Predictor:
     """Evaluates a profile's parameters; caches per kernel and per block (the search's speed)."""
 
-    def __init__(self, params: Dict[str, Any], kernel_costs: Any = None) -> None:
+    def __init__(self, params: dict[str, Any], kernel_costs: Any = None) -> None:
         """``kernel_costs(kernels, params)``: per-kernel ms of a few-shot profile
         (``fewshot_terms.kernel_costs``; passed in so this module does not import it)."""
         self.roof = params["roofline"]
@@ -223,19 +225,19 @@ class Predictor:
         self.fewshot = params if "fewshot" in params else None
         self.fallback = float(np.median([c["intercept"] for c in self.corr.values()])) \
             if self.corr else 0.0
-        self._kernel_ms: Dict[Kernel, float] = {}
+        self._kernel_ms: dict[Kernel, float] = {}
         self.lookup = {Kernel(*k): float(ms) for k, ms in params.get("kernel_lookup", [])}
         self.delta = float(self.model.get("delta_ms_per_mb", 0.0))
         self.kernel_sum_scale = float(params.get("kernel_sum_scale", 1.0))
         self.family = params.get("family_level") or {"scale": self.kernel_sum_scale,
                                                      "per_kernel_ms": 0.0}
-        self._block_raw: Dict[Block, Tuple[np.ndarray, int, float]] = {}
-        self._block_ms: Dict[Block, float] = {}
+        self._block_raw: dict[Block, tuple[np.ndarray, int, float]] = {}
+        self._block_ms: dict[Block, float] = {}
 
     def kernel_ms(self, kernels: Sequence[Kernel]) -> np.ndarray:
         """Predicted isolated time of each kernel (before the model-level term)."""
         missing = [k for k in dict.fromkeys(kernels) if k not in self._kernel_ms]
-        by_type: Dict[str, List[Kernel]] = {}
+        by_type: dict[str, list[Kernel]] = {}
         for kr in missing:
             by_type.setdefault(kernel_type(kr), []).append(kr)
         if self.fewshot is not None and missing:  # few-shot profile: its own kernel costs
@@ -261,7 +263,7 @@ class Predictor:
             out[_GROUP_OF.get(kr.op, 4)] += ms
         return out
 
-    def block_raw(self, block: Block) -> Tuple[np.ndarray, int, float]:
+    def block_raw(self, block: Block) -> tuple[np.ndarray, int, float]:
         """(isolated time per group, kernel count, weight MB) of one block."""
         got = self._block_raw.get(block)
         if got is None:
@@ -279,8 +281,8 @@ class Predictor:
             self._block_ms[block] = got
         return got
 
-    def raw_totals(self, blocks: Iterable[Tuple[str, Block, int]]
-                   ) -> Tuple[np.ndarray, int, float]:
+    def raw_totals(self, blocks: Iterable[tuple[str, Block, int]]
+                   ) -> tuple[np.ndarray, int, float]:
         """(isolated time per group, kernel count, weight MB) of a block list (for fitting)."""
         vec, k, mb = np.zeros(len(GROUPS)), 0, 0.0
         for _, block, count in blocks:
@@ -288,17 +290,17 @@ class Predictor:
             vec, k, mb = vec + count * raw, k + count * n, mb + count * w
         return vec, k, mb
 
-    def predict_blocks(self, blocks: Iterable[Tuple[str, Block, int]]) -> Tuple[float,
-                                                                                Dict[str, float]]:
+    def predict_blocks(self, blocks: Iterable[tuple[str, Block, int]]) -> tuple[float,
+                                                                                dict[str, float]]:
         """(latency ms, per-stage ms incl. an ``overhead`` entry) for a block list."""
-        per: Dict[str, float] = {}
+        per: dict[str, float] = {}
         for stage, block, count in blocks:
             per[stage] = per.get(stage, 0.0) + count * self.block_ms(block)
         per["overhead"] = self.model["beta_ms"]
         return sum(per.values()), per
 
-    def predict_config(self, cfg: Any, resolution: int, batch: int) -> Tuple[float,
-                                                                             Dict[str, float]]:
+    def predict_config(self, cfg: Any, resolution: int, batch: int) -> tuple[float,
+                                                                             dict[str, float]]:
         return self.predict_blocks(config_blocks(cfg, resolution, batch))
 
     def predict_kernel_list(self, kernels: Sequence[Kernel], family_term: bool = True) -> float:

@@ -13,7 +13,8 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 
 from .._io import atomic_write_text
 from ..errors import ProfileError
@@ -57,9 +58,9 @@ class Prediction:
 
     latency_ms: float
     std_ms: float
-    per_stage: Dict[str, float]
+    per_stage: dict[str, float]
     profile: str
-    interval: Optional[Dict[str, Any]] = field(default=None, repr=False, compare=False)
+    interval: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def quantile(self, q: float) -> float:
         """The q-quantile of the latency (ms), e.g. ``quantile(0.9)``."""
@@ -68,14 +69,14 @@ class Prediction:
         rel = self.std_ms / self.latency_ms if self.latency_ms > 0 else 0.0
         return self.latency_ms * factor_at(self.interval, rel, q, self.latency_ms)
 
-    def central_interval(self, p: float = 0.9) -> Tuple[float, float]:
+    def central_interval(self, p: float = 0.9) -> tuple[float, float]:
         """(low, high) ms holding the latency with probability ``p`` (5%/95% for 0.9)."""
         from .intervals import central
 
         lo, hi = central(p)
         return self.quantile(lo), self.quantile(hi)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"latency_ms": self.latency_ms, "std_ms": self.std_ms,
                 "interval90_ms": list(self.central_interval(0.9)),
                 "per_stage": self.per_stage, "profile": self.profile}
@@ -84,7 +85,7 @@ class Prediction:
 class Profile:
     """A device's fitted latency model plus its provenance."""
 
-    def __init__(self, data: Dict[str, Any], source: str = "<memory>") -> None:
+    def __init__(self, data: dict[str, Any], source: str = "<memory>") -> None:
         validate(data, source)
         self.data = data
         self.source = source
@@ -96,11 +97,11 @@ class Profile:
         return hashlib.sha256(canonical(self.data).encode()).hexdigest()
 
     @property
-    def expected_error_pct(self) -> Optional[float]:
+    def expected_error_pct(self) -> float | None:
         return self.data.get("error", {}).get("mape_pct")
 
     @property
-    def host(self) -> Optional[Dict[str, Any]]:
+    def host(self) -> dict[str, Any] | None:
         """The machine that measured this profile's numbers (``platform`` in older files)."""
         return self.data.get("host", self.data.get("platform"))
 
@@ -137,13 +138,13 @@ class Profile:
             from .predictor import Predictor
 
             params = self.data["params"]
-            costs = None
+            costs: Callable[..., Any] | None = None
             if "fewshot" in params:
                 from .fewshot_terms import kernel_costs as costs
             self._predictor = Predictor(params, kernel_costs=costs)
         return self._predictor
 
-    def _prediction(self, total: float, per_stage: Dict[str, float]) -> Prediction:
+    def _prediction(self, total: float, per_stage: dict[str, float]) -> Prediction:
         table = self.data["params"].get("interval")
         rel = self.predictor.rel_std
         if table:  # the std of this prediction's region (latency/intervals.py)
@@ -205,12 +206,12 @@ class Profile:
         return (f"traced; isolated kernel times x {level['scale']:.2f}, LowFormer's "
                 f"whole-model level (this calibration timed no other family); {sigma}")
 
-    def save(self, path: "os.PathLike[str] | str") -> Path:
+    def save(self, path: os.PathLike[str] | str) -> Path:
         atomic_write_text(path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
         return Path(path)
 
 
-def canonical(data: Dict[str, Any]) -> str:
+def canonical(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -232,13 +233,14 @@ def validate(data: Any, source: str) -> None:
         missing = ["params.roofline"]
     if missing:
         raise ProfileError(f"{source}: profile is missing {', '.join(missing)}")
+    assert isinstance(params, dict)  # checked above: missing would name it
     check_roofline(params["roofline"], f"{source}: params.roofline")
 
 
 ROOFLINE_KEYS = ("peak_gflops", "bandwidth_gbs", "launch_us")  # required in a roofline prior
 
 
-def check_roofline(roof: Any, what: str = "prior") -> Dict[str, Any]:
+def check_roofline(roof: Any, what: str = "prior") -> dict[str, Any]:
     """A roofline prior (peak_gflops, bandwidth_gbs, launch_us; optional fused_epilogue,
     cores, traits) checked, as the predictor's ``params.roofline``; errors name ``what``."""
     if not isinstance(roof, dict):
@@ -252,7 +254,7 @@ def check_roofline(roof: Any, what: str = "prior") -> Dict[str, Any]:
     return dict(roof, fused_epilogue=roof.get("fused_epilogue", False))
 
 
-def load_profile(path: "os.PathLike[str] | str") -> Profile:
+def load_profile(path: os.PathLike[str] | str) -> Profile:
     p = Path(path)
     if not p.is_file():
         raise ProfileError(f"profile file {str(p)!r} does not exist")
@@ -263,7 +265,7 @@ def load_profile(path: "os.PathLike[str] | str") -> Profile:
     return Profile(data, str(p))
 
 
-def make_profile(name: str, device: str, provenance: str, status: str, params: Dict[str, Any],
+def make_profile(name: str, device: str, provenance: str, status: str, params: dict[str, Any],
                  **extra: Any) -> Profile:
     """A new profile dict with the format key and the given fields."""
     data = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "device": device,

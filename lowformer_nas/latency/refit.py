@@ -17,13 +17,14 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from ..errors import ProfileError
 from .profiles import Profile, make_profile
 
 
-def journal_of(profile: Profile) -> Optional[Path]:
+def journal_of(profile: Profile) -> Path | None:
     """The calibration journal a profile was fitted from, when it is on this disk."""
     path = profile.data.get("journal")
     return Path(path) if path and os.path.isfile(path) else None
@@ -43,7 +44,7 @@ def verified_in_journal(path: Path) -> set:
     return out
 
 
-def refit_model_level(profile: Profile, rows: Sequence[Dict[str, Any]]) -> Profile:
+def refit_model_level(profile: Profile, rows: Sequence[dict[str, Any]]) -> Profile:
     """Model-level refit (scale + overhead) over the profile's own whole-model rows plus
     ``rows`` (dicts with ``arch``, ``resolution``, ``latency_ms``, ``model`` label)."""
     from ..arch.registry import resolve_arch
@@ -96,7 +97,7 @@ def measurable_here(profile: Profile) -> bool:
     return facts.get("cpu") == cpu_model() and architecture(facts.get("machine", here)) == here
 
 
-def measure_setup(profile: Profile) -> Dict[str, Any]:
+def measure_setup(profile: Profile) -> dict[str, Any]:
     """(backend, threads, torch device) the profile's timings were taken with."""
     facts = profile.host or {}
     return {"backend": facts.get("backend", "torch"), "threads": int(facts.get("threads", 1)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, NamedTuple, Optional
+from typing import NamedTuple
 
 from ..errors import ProfileError, UnknownNameError
 from .builtin import BUILTINS
@@ -28,7 +28,7 @@ def device_profile_name(name: str) -> str:
     return ALIASES.get(check_name(name, "--device"), name)
 
 
-def host_contradiction(name: str, torch_device: str = "cpu") -> Optional[str]:
+def host_contradiction(name: str, torch_device: str = "cpu") -> str | None:
     """Why calibrating device ``name`` on this host would store the wrong machine's timings
     (architecture or CUDA differ from the device table's row), or None."""
     from .host import architecture
@@ -61,7 +61,7 @@ class TargetInfo(NamedTuple):
                                                         else "")
 
 
-def list_targets() -> List[TargetInfo]:
+def list_targets() -> list[TargetInfo]:
     """Built-in targets with provenance and expected error (user-calibrated ones win)."""
     out = []
     for name in ("local",) + tuple(BUILTINS) + tuple(user_profile_names()):
@@ -81,7 +81,7 @@ def list_targets() -> List[TargetInfo]:
     return out
 
 
-def user_profile_names() -> List[str]:
+def user_profile_names() -> list[str]:
     """Profiles calibrated under names that are not built in (``calibrate --device pi-zero``)."""
     folder = cache_dir() / "profiles"
     taken = {"local", *BUILTINS, *ALIASES}
@@ -89,7 +89,7 @@ def user_profile_names() -> List[str]:
                   NAME_RULE.fullmatch(p.stem)) if folder.is_dir() else []
 
 
-def known_targets() -> List[str]:
+def known_targets() -> list[str]:
     return ["local"] + list(BUILTINS) + list(ALIASES) + user_profile_names()
 
 

@@ -7,7 +7,8 @@ conv+BN+act fusion, giving the same records as the analytic path in ``kernels``.
 from __future__ import annotations
 
 import math
-from typing import Any, List, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from .kernels import Kernel
 
@@ -72,7 +73,7 @@ def _spatial(x: Any) -> tuple:
     return 1, n, 1, 1
 
 
-def _compute_kernel(name: str, args: Sequence[Any]) -> Optional[Kernel]:
+def _compute_kernel(name: str, args: Sequence[Any]) -> Kernel | None:
     """Convolutions, attention and matrix products, or None for any other op."""
     if name in ("conv2d", "convolution") and not (name == "convolution" and args[6]):
         return _conv_kernel(args, False)
@@ -100,11 +101,11 @@ def _compute_kernel(name: str, args: Sequence[Any]) -> Optional[Kernel]:
     return None
 
 
-def _memory_pass(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
+def _memory_pass(name: str, args: Sequence[Any], out: Any) -> Kernel | None:
     """Ops that only move memory: copying reshapes (attention's head merge, or any other),
     ``.contiguous()`` of a permute, ``cat``, upsampling; None if ``name`` is none of them or
     makes no copy (a view)."""
-    x = args[0] if args else None
+    x: Any = args[0] if args else None  # a tensor when the op has arguments
     if name == "reshape" and x.numel() > 0 and out.data_ptr() != x.data_ptr():
         if x.dim() == 4 and out.dim() == 4 and int(out.shape[1]) == int(
                 x.shape[1] * x.shape[2]) and int(out.shape[2] * out.shape[3]) == int(x.shape[3]):
@@ -120,7 +121,7 @@ def _memory_pass(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
     return None
 
 
-def _record(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
+def _record(name: str, args: Sequence[Any], out: Any) -> Kernel | None:
     """A kernel for a non-fusable op, or None for views and bookkeeping."""
     import torch
 
@@ -151,7 +152,7 @@ def _record(name: str, args: Sequence[Any], out: Any) -> Optional[Kernel]:
     return Kernel("eltwise", n, c, c, h, w)
 
 
-def _implicit_copy(kr: Kernel, x: Any) -> Optional[Kernel]:
+def _implicit_copy(kr: Kernel, x: Any) -> Kernel | None:
     """The element copy torch's CPU kernels make of a strided input view, which a kernel timed
     on a contiguous input does not pay: a conv copies a transposed view unless its strides are
     exactly channels-last (PVT's ``x.transpose(1, 2).view(B, C, H, W)`` at batch 1 into a
@@ -176,7 +177,7 @@ class _Recorder:
     """Dispatch-mode body: records kernels and folds BN/activations into their producer."""
 
     def __init__(self) -> None:
-        self.kernels: List[Kernel] = []
+        self.kernels: list[Kernel] = []
         self.last_out: Any = None
 
     def handle(self, func: Any, args: Sequence[Any], out: Any) -> None:
@@ -214,7 +215,7 @@ def run_recorded(model: Any, x: Any, rec: Any) -> Any:
         return model(x)
 
 
-def trace_kernels(model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> List[Kernel]:
+def trace_kernels(model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> list[Kernel]:
     """Run ``model`` once on zeros of ``input_shape`` and return its kernels in order."""
     import torch
 

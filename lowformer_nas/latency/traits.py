@@ -8,7 +8,7 @@ predicts from is the one the device runs. One source for the names: ``TRAITS``.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, Optional, Tuple
+from collections.abc import Iterable
 
 from ..errors import ProfileError
 
@@ -16,7 +16,7 @@ TRAITS = ("dead_code_elimination", "fuse_conv_bn_act", "fold_constants", "fold_z
 # fold_constants evaluates everything fold_zero_products removes, and more
 IMPLIED = {"fold_zero_products": "fold_constants"}
 
-DESCRIPTIONS: Dict[str, str] = {
+DESCRIPTIONS: dict[str, str] = {
     "dead_code_elimination": "ops whose results never reach the model's output are removed "
                              "(TFLite, ONNX Runtime, TensorRT; not PyTorch eager)",
     "fuse_conv_bn_act": "BatchNorm and the activation right after a conv / linear run inside "
@@ -32,7 +32,7 @@ DESCRIPTIONS: Dict[str, str] = {
 }
 
 # runtime name -> traits it applies (``--runtime NAME``); eager PyTorch applies none
-RUNTIMES: Dict[str, Tuple[str, ...]] = {
+RUNTIMES: dict[str, tuple[str, ...]] = {
     "pytorch": (),
     "torchscript": ("fuse_conv_bn_act",),
     "onnxruntime": TRAITS[:3],
@@ -43,7 +43,7 @@ RUNTIMES: Dict[str, Tuple[str, ...]] = {
 }
 
 
-def check_traits(traits: Optional[Iterable[str]]) -> Tuple[str, ...]:
+def check_traits(traits: Iterable[str] | None) -> tuple[str, ...]:
     """Validated trait names in ``TRAITS`` order (None -> no traits)."""
     names = tuple(traits or ())
     bad = [t for t in names if t not in TRAITS]
@@ -52,7 +52,7 @@ def check_traits(traits: Optional[Iterable[str]]) -> Tuple[str, ...]:
     return tuple(t for t in TRAITS if t in names and IMPLIED.get(t) not in names)
 
 
-def runtime_traits(runtime: str) -> Tuple[str, ...]:
+def runtime_traits(runtime: str) -> tuple[str, ...]:
     """The traits of a named runtime (``tflite``, ``pytorch``, ...)."""
     key = runtime.strip().lower()
     if key not in RUNTIMES:

@@ -21,14 +21,15 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from ..errors import ProfileError
 
 MODULE = "lowformer_nas.latency.worker"
 
 
-def item_of(model: Any) -> Dict[str, Any]:
+def item_of(model: Any) -> dict[str, Any]:
     """A request item for an ``ArchConfig``, a timm model name or a registry name / YAML."""
     from ..arch.config import ArchConfig
 
@@ -46,7 +47,7 @@ def item_of(model: Any) -> Dict[str, Any]:
     raise ProfileError(f"the measurement worker takes configs or names, not {type(model)!r}")
 
 
-def _module(item: Dict[str, Any]) -> Any:
+def _module(item: dict[str, Any]) -> Any:
     from ..arch.builder import build_model
 
     if "arch" in item:
@@ -62,7 +63,7 @@ def _module(item: Dict[str, Any]) -> Any:
     return build_model(resolve_arch(item["name"])[1])
 
 
-def serve(request: Dict[str, Any]) -> List[Dict[str, Any]]:
+def serve(request: dict[str, Any]) -> list[dict[str, Any]]:
     """Time a request's models in this process (the worker's body); one record per model."""
     from .host import platform_facts
     from .measure import measure_many, protocol
@@ -85,7 +86,7 @@ class Worker:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                      text=True)
 
-    def measure(self, items: Sequence[Dict[str, Any]], **kw: Any) -> List[Dict[str, Any]]:
+    def measure(self, items: Sequence[dict[str, Any]], **kw: Any) -> list[dict[str, Any]]:
         out, err = self.proc.communicate(json.dumps(dict(kw, items=list(items))))
         lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
         if self.proc.returncode != 0 or len(lines) != len(items):
@@ -100,12 +101,12 @@ class Worker:
             self.proc.wait()
 
 
-_spare: Optional[Worker] = None
+_spare: Worker | None = None
 
 
 def measure_in_worker(models: Sequence[Any], resolution: int = 224, backend: str = "torch",
                       threads: int = 1, device: str = "cpu", batch: int = 1,
-                      min_time_s: float = 2.0, spare: bool = False) -> List[Dict[str, Any]]:
+                      min_time_s: float = 2.0, spare: bool = False) -> list[dict[str, Any]]:
     """Records (``Measurement`` fields + ``protocol`` + ``host``) of ``models`` timed in one
     fresh worker. ``spare``: once done, start the next worker, so that a caller measuring one
     model at a time (``search --measure``) does not wait for its imports next time (it is

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 from ..errors import RunError
 from .runinfo import load_run_data
@@ -11,8 +10,8 @@ from .runinfo import load_run_data
 FORMATS = ("yaml", "onnx", "torchscript")
 
 
-def export_family(run: Path, fmt: str, output: Optional[str] = None,
-                  num_classes: int = 1000) -> List[Path]:
+def export_family(run: Path, fmt: str, output: str | None = None,
+                  num_classes: int = 1000) -> list[Path]:
     """Write one file per family member; returns the paths."""
     if fmt not in FORMATS:
         raise RunError(f"--format must be one of {', '.join(FORMATS)}, but got {fmt!r}")
@@ -56,7 +55,8 @@ def _export_one(name: str, config_json: str, fmt: str, out: Path, resolution: in
         torch.jit.save(torch.jit.trace(model, x), buf)
     else:
         path = out / f"{name}.onnx"
-        torch.onnx.export(model, (x,), buf, input_names=["input"], output_names=["logits"],
-                          dynamo=False)
+        # torch's annotation omits file objects, which the TorchScript exporter takes
+        torch.onnx.export(model, (x,), buf,  # type: ignore[arg-type]
+                          input_names=["input"], output_names=["logits"], dynamo=False)
     atomic_write_bytes(path, buf.getvalue())
     return path

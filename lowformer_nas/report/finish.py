@@ -1,21 +1,22 @@
 """The end of a run: Pareto data, B0-B3 YAMLs, the page and the summary from trials.csv.
 
-The CLI calls this after the search, with the references the search scored (``search.run.Finisher``);
-report sits above search and reads only the run directory.
+The CLI calls this after the search, with the references the search scored
+(``search.run.Finisher``); report sits above search and reads only the run directory.
 """
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from .._io import atomic_write_text
 from ..rundir.rows import read_trials_csv
 
 
-def finish_run(run_path: Path, refs: Sequence[Dict[str, Any]], settings, profile,
-               quiet: bool) -> Dict[str, Any]:
+def finish_run(run_path: Path, refs: Sequence[dict[str, Any]], settings, profile,
+               quiet: bool) -> dict[str, Any]:
     """Pareto data, models/B*.yaml, pareto.html, summary.md; prints the table unless quiet."""
     data = _pages(run_path, refs, settings, None)
     write_family(data, run_path, profile, settings)
@@ -35,8 +36,8 @@ def interim_pages(run_path: Path, settings) -> None:
     _pages(run_path, (), settings, time.strftime("%Y-%m-%d %H:%M:%S"))
 
 
-def _pages(run_path: Path, refs: Sequence[Dict[str, Any]], settings,
-           interim: Optional[str]) -> Dict[str, Any]:
+def _pages(run_path: Path, refs: Sequence[dict[str, Any]], settings,
+           interim: str | None) -> dict[str, Any]:
     """The Pareto data of trials.csv, written as pareto.json, pareto.html and summary.md."""
     from .pareto_data import compute
     from .plots import write_pareto_html
@@ -54,7 +55,7 @@ def _pages(run_path: Path, refs: Sequence[Dict[str, Any]], settings,
     return data
 
 
-def write_family(data: Dict[str, Any], run_path: Path, profile, settings) -> List[Path]:
+def write_family(data: dict[str, Any], run_path: Path, profile, settings) -> list[Path]:
     """models/B0..B3.yaml with latency, proxy score and profile in a header comment."""
     from ..arch.yaml_io import config_from_dict, save_config
 
@@ -69,8 +70,8 @@ def write_family(data: Dict[str, Any], run_path: Path, profile, settings) -> Lis
             latency_line(pick, profile, settings),
             f"budget: {data['budget_ms']:g} ms; {data['score_name']}: {pick['score']:.6g} "
             f"({data['proxy']} proxy on {settings.dataset})",
-            data["proxy_fidelity"], data["anchor_check"], *([data["resolution_note"]] if data["resolution_note"]
-                                      else []),
+            data["proxy_fidelity"], data["anchor_check"],
+            *([data["resolution_note"]] if data["resolution_note"] else []),
             f"profile: {profile.name} sha256 {profile.sha256} (the run's initial profile)",
             f"rule: {data['family_rule']}"])
         path = run_path / "models" / f"{name}.yaml"
@@ -79,7 +80,7 @@ def write_family(data: Dict[str, Any], run_path: Path, profile, settings) -> Lis
     return written
 
 
-def latency_line(pick: Dict[str, Any], profile, settings) -> str:
+def latency_line(pick: dict[str, Any], profile, settings) -> str:
     """Measured and predicted latency side by side, each with where it comes from."""
     where = f"batch 1, target {profile.name}"
     if settings.measure:
@@ -95,7 +96,7 @@ def latency_line(pick: Dict[str, Any], profile, settings) -> str:
     return f"latency: {pred} ({where})"
 
 
-def print_family_table(data: Dict[str, Any], run_path: Path) -> None:
+def print_family_table(data: dict[str, Any], run_path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 

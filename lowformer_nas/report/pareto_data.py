@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,12 +27,12 @@ def primary_stage(proxy: str) -> str:
     return "zc" if proxy == "zero-cost" else "train"
 
 
-def score_name(settings: Dict[str, Any]) -> str:
+def score_name(settings: dict[str, Any]) -> str:
     stage = primary_stage(settings["proxy"])
     return score_label(settings, stage) + (" score" if stage == "zc" else "")
 
 
-def _ok(x: Optional[float]) -> bool:
+def _ok(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
@@ -52,9 +53,9 @@ def summarize_config(config_json: str) -> str:
     return "  ".join(parts) + f"  head {d['head_widths'][0]}/{d['head_widths'][1]}"
 
 
-def counts(rows: Sequence[Dict[str, Any]]) -> Dict[str, Dict[str, int]]:
+def counts(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
     """Per stage: trials by state, plus feasible / infeasible among completed ones."""
-    out: Dict[str, Dict[str, int]] = {}
+    out: dict[str, dict[str, int]] = {}
     for r in rows:
         c = out.setdefault(r["stage"], {"total": 0})
         c["total"] += 1
@@ -65,7 +66,7 @@ def counts(rows: Sequence[Dict[str, Any]]) -> Dict[str, Dict[str, int]]:
     return out
 
 
-def _front_and_family(points: List[Dict[str, Any]], budget: float):
+def _front_and_family(points: list[dict[str, Any]], budget: float):
     if not points:
         return [], {n: None for n in NAMES}
     arr = np.array([[p["score"], p["latency_ms"]] for p in points])
@@ -74,8 +75,8 @@ def _front_and_family(points: List[Dict[str, Any]], budget: float):
     return front, {n: (points[i] if i is not None else None) for n, i in picks.items()}
 
 
-def _hypervolumes(front_pts: List[Dict[str, Any]], refs: List[Dict[str, Any]], budget: float,
-                  accuracy: bool) -> Dict[str, Any]:
+def _hypervolumes(front_pts: list[dict[str, Any]], refs: list[dict[str, Any]], budget: float,
+                  accuracy: bool) -> dict[str, Any]:
     scored = [r for r in refs if _ok(r.get("score"))  # official variants only: timm models
               and r.get("family", "lowformer") == "lowformer"]  # are shown, not a baseline
     all_scores = [p["score"] for p in front_pts + scored]
@@ -84,21 +85,21 @@ def _hypervolumes(front_pts: List[Dict[str, Any]], refs: List[Dict[str, Any]], b
     ref_score = 0.0 if accuracy else min(all_scores)
     ref_lat = max([budget] + [r["latency_ms"] for r in scored])
     point = [ref_score, ref_lat]
-    hv_f = hypervolume_2d(np.array([[p["score"], p["latency_ms"]] for p in front_pts]).reshape(-1, 2),
-                          point, MAXIMIZE)
+    front_xy = np.array([[p["score"], p["latency_ms"]] for p in front_pts]).reshape(-1, 2)
+    hv_f = hypervolume_2d(front_xy, point, MAXIMIZE)
     hv_r = hypervolume_2d(np.array([[r["score"], r["latency_ms"]] for r in scored]).reshape(-1, 2),
                           point, MAXIMIZE)
     return {"reference_point": point, "front": hv_f, "references": hv_r,
             "ratio": hv_f / hv_r if hv_r > 0 else None}
 
 
-def spearman(rows: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+def spearman(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Spearman rank correlation of each zero-cost score with trained accuracy."""
     from scipy.stats import spearmanr
 
     trained = [r for r in rows if r["stage"] == "train" and _ok(r.get("accuracy"))
                and r["state"] == "COMPLETE" and not r.get("duplicate")]
-    out: Dict[str, Any] = {"n": len(trained)}
+    out: dict[str, Any] = {"n": len(trained)}
     for name in ZC_SCORES:
         pairs = [(r[name], r["accuracy"]) for r in trained if _ok(r.get(name))]
         if len(pairs) >= 3 and len({p[0] for p in pairs}) > 1 and len({p[1] for p in pairs}) > 1:
@@ -109,7 +110,7 @@ def spearman(rows: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     return out
 
 
-def anchor_fields(check: Optional[AnchorCheck], scored: bool) -> Dict[str, Any]:
+def anchor_fields(check: AnchorCheck | None, scored: bool) -> dict[str, Any]:
     """The anchor check's line and whether it warns (the signal inverts the anchors)."""
     if check is None:
         why = ("the official variants come with the references when the search ends" if
@@ -123,7 +124,7 @@ def anchor_fields(check: Optional[AnchorCheck], scored: bool) -> Dict[str, Any]:
     return {"anchor_check": text, "anchor_inverted": check.inverted}
 
 
-def family_separation(family: Dict[str, Any], error: Optional[float]) -> Optional[str]:
+def family_separation(family: dict[str, Any], error: float | None) -> str | None:
     """Whether neighbouring B-models differ by more than the signal's stated error (a signal
     in top-1 points: its leave-one-out mean absolute error on the anchors)."""
     scores = [(n, p["score"]) for n, p in family.items() if p is not None]
@@ -139,7 +140,7 @@ def family_separation(family: Dict[str, Any], error: Optional[float]) -> Optiona
             f"anchors)" + _outside_anchors(family))
 
 
-def _outside_anchors(family: Dict[str, Any]) -> str:
+def _outside_anchors(family: dict[str, Any]) -> str:
     """The picks whose MACs lie outside the anchors' range: their top-1 is extrapolated."""
     from ..arch.yaml_io import config_from_dict
     from ..search.signal import anchor_macs_range, macs_224
@@ -153,8 +154,8 @@ def _outside_anchors(family: Dict[str, Any]) -> str:
         f"{', '.join(out)} GMACs")
 
 
-def compute(rows: Sequence[Dict[str, Any]], references: Sequence[Dict[str, Any]],
-            settings: Dict[str, Any]) -> Dict[str, Any]:
+def compute(rows: Sequence[dict[str, Any]], references: Sequence[dict[str, Any]],
+            settings: dict[str, Any]) -> dict[str, Any]:
     """The Pareto page data: trials, front, family, references, counts, hypervolume, Spearman."""
     stage = primary_stage(settings["proxy"])
     budget = float(settings["budget_ms"])

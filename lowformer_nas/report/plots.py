@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 from .._io import atomic_write_text
 
 
-def _hover(t: Dict[str, Any], score_name: str) -> str:
+def _hover(t: dict[str, Any], score_name: str) -> str:
     score = "n/a" if t.get("score") is None else f"{t['score']:.4g}"
     extra = f"<br>{t['family']}" if t.get("family") else ""
     lat = f"latency {t['latency_ms']:.3g} ms"
@@ -20,7 +20,7 @@ def _hover(t: Dict[str, Any], score_name: str) -> str:
             f"<br>{score_name} {score}<br>{t.get('config_text', '')}")
 
 
-def _trace(go, pts: List[Dict[str, Any]], name: str, marker: Dict[str, Any],
+def _trace(go, pts: list[dict[str, Any]], name: str, marker: dict[str, Any],
            score_name: str, y_key: str = "score", mode: str = "markers", text=None):
     return go.Scatter(x=[p["latency_ms"] for p in pts], y=[p[y_key] for p in pts], mode=mode,
                       name=name, marker=marker, text=text,
@@ -28,7 +28,7 @@ def _trace(go, pts: List[Dict[str, Any]], name: str, marker: Dict[str, Any],
                       textposition="top center")
 
 
-def figure(data: Dict[str, Any]):
+def figure(data: dict[str, Any]):
     """A Plotly figure: trials, infeasible greyed, front, budget line, B0-B3, references."""
     import plotly.graph_objects as go
 
@@ -77,7 +77,7 @@ def figure(data: Dict[str, Any]):
     return fig
 
 
-def write_pareto_html(data: Dict[str, Any], path: Path) -> None:
+def write_pareto_html(data: dict[str, Any], path: Path) -> None:
     """Self-contained HTML (plotly.js embedded, works offline)."""
     html = figure(data).to_html(include_plotlyjs=True, full_html=True)
     atomic_write_text(path, html)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 from ..rundir.config import SURROGATE_FILE, ZC_SCORES
 from .pareto_data import summarize_config
@@ -18,7 +18,7 @@ def _fmt(x: Any, spec: str = ".4g") -> str:
     return "-" if x is None else format(x, spec)
 
 
-def _counts_table(data: Dict[str, Any]) -> List[str]:
+def _counts_table(data: dict[str, Any]) -> list[str]:
     lines = ["| stage | total | complete | feasible | infeasible | pruned | failed |",
              "|---|---|---|---|---|---|---|"]
     for stage, c in data["counts"].items():
@@ -28,14 +28,14 @@ def _counts_table(data: Dict[str, Any]) -> List[str]:
     return lines
 
 
-def latency_cells(p: Dict[str, Any]) -> str:
+def latency_cells(p: dict[str, Any]) -> str:
     """``latency | predicted [profile] | measured`` cells: where each number comes from."""
     pred = "-" if p.get("predicted_ms") is None else \
         f"{p['predicted_ms']:.4g} [{p.get('profile_sha') or '?'}]"
     return f"{p['latency_ms']:.4g} | {pred} | {_fmt(p.get('measured_ms'))}"
 
 
-def _family_table(data: Dict[str, Any]) -> List[str]:
+def _family_table(data: dict[str, Any]) -> list[str]:
     lines = [f"| model | trial | latency (ms) | predicted (ms) [profile sha] | measured (ms) "
              f"| {data['score_name']} | config |", "|---|---|---|---|---|---|---|"]
     for name, p in data["family"].items():
@@ -47,7 +47,7 @@ def _family_table(data: Dict[str, Any]) -> List[str]:
     return lines
 
 
-def _basis_line(data: Dict[str, Any]) -> str:
+def _basis_line(data: dict[str, Any]) -> str:
     if data.get("latency_basis") == "measured":
         return ("Latency: B0-B3 are picked from latencies *measured* on the target (here, "
                 "or imported from its verification kit's results); other trials show the "
@@ -55,7 +55,7 @@ def _basis_line(data: Dict[str, Any]) -> str:
     return "Latency: predicted by the target's profile (nothing measured yet)."
 
 
-def _reference_table(data: Dict[str, Any]) -> List[str]:
+def _reference_table(data: dict[str, Any]) -> list[str]:
     """Official variants and timm models; a model the proxy could not run says so."""
     lines = [f"| reference | family | latency (ms) | within budget | {data['score_name']} |",
              "|---|---|---|---|---|"]
@@ -72,7 +72,7 @@ def _reference_table(data: Dict[str, Any]) -> List[str]:
         ([""] + notes if notes else [])
 
 
-def _spearman_lines(data: Dict[str, Any]) -> List[str]:
+def _spearman_lines(data: dict[str, Any]) -> list[str]:
     sp = data["spearman"]
     if sp["n"] < 3:
         return ["Spearman (zero-cost score vs trained accuracy): n/a, fewer than 3 trained "
@@ -82,7 +82,7 @@ def _spearman_lines(data: Dict[str, Any]) -> List[str]:
                 f"{k} {_fmt(sp[k], '.3f')}" for k in ZC_SCORES)]
 
 
-def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: Path) -> str:
+def summary_markdown(data: dict[str, Any], settings: dict[str, Any], run_path: Path) -> str:
     """The whole summary as Markdown text."""
     hv = data["hypervolume"]
     front = [t for t in data["trials"] if t["on_front"]]
@@ -120,7 +120,7 @@ def summary_markdown(data: Dict[str, Any], settings: Dict[str, Any], run_path: P
     return "\n".join(lines)
 
 
-def _proxy_text(settings: Dict[str, Any]) -> str:
+def _proxy_text(settings: dict[str, Any]) -> str:
     if settings["proxy"] == "zero-cost" and settings["zc_score"] == "imagenet-anchored":
         return ("proxy `zero-cost`: `imagenet-anchored`, a function of the config's MACs "
                 "(no data, no training)")
@@ -128,11 +128,11 @@ def _proxy_text(settings: Dict[str, Any]) -> str:
             f"{settings['proxy_resolution']}px")
 
 
-def _note(data: Dict[str, Any]) -> List[str]:
+def _note(data: dict[str, Any]) -> list[str]:
     return [f"- {data['resolution_note']}"] if data.get("resolution_note") else []
 
 
-def _surrogate_lines(settings: Dict[str, Any], run_path: Path) -> List[str]:
+def _surrogate_lines(settings: dict[str, Any], run_path: Path) -> list[str]:
     """Two-stage with ``--prescreen surrogate``: the surrogate's held-out fidelity."""
     import json
 

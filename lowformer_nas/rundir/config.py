@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import yaml
 
@@ -39,7 +39,7 @@ def score_label(settings: Any, stage: str) -> str:
     return "accuracy" if get("train_score", "accuracy") == "accuracy" else "-train loss sum"
 
 
-def read_run_config(path: Path) -> Dict[str, Any]:
+def read_run_config(path: Path) -> dict[str, Any]:
     """The ``config.yaml`` of a run directory (RunError if it is not one)."""
     cfg = path / CONFIG_NAME
     if not cfg.is_file():
@@ -60,7 +60,7 @@ def read_run_config(path: Path) -> Dict[str, Any]:
     return data
 
 
-def _check_report_settings(cfg: Path, settings: Dict[str, Any]) -> None:
+def _check_report_settings(cfg: Path, settings: dict[str, Any]) -> None:
     missing = [k for k in REPORT_SETTINGS if k not in settings]
     if missing:
         raise RunError(f"{str(cfg)!r}: its settings are not a valid lowformer-nas search "

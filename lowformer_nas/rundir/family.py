@@ -11,15 +11,19 @@ get anywhere near 1/4 of the budget; a slot with no candidate stays empty.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 NAMES = ("B0", "B1", "B2", "B3")
 
 
-def _best_within(latency: np.ndarray, score: np.ndarray, limit: float) -> Optional[int]:
+def _best_within(latency: np.ndarray, score: np.ndarray, limit: float) -> int | None:
     ok = np.flatnonzero(latency <= limit)
     if len(ok) == 0:
         return None
@@ -27,12 +31,12 @@ def _best_within(latency: np.ndarray, score: np.ndarray, limit: float) -> Option
     return int(ok[order[0]])
 
 
-def pick_family(latency: Sequence[float], score: Sequence[float], budget_ms: float,
-                fractions: Sequence[float] = FRACTIONS) -> Dict[str, Optional[int]]:
+def pick_family(latency: ArrayLike, score: ArrayLike, budget_ms: float,
+                fractions: Sequence[float] = FRACTIONS) -> dict[str, int | None]:
     """``{"B0": index or None, ..., "B3": ...}`` over the given (feasible) points."""
     lat = np.asarray(latency, dtype=float)
     sc = np.asarray(score, dtype=float)
-    picks: Dict[str, Optional[int]] = {}
+    picks: dict[str, int | None] = {}
     ceiling = np.inf
     fastest = float(lat.min()) if len(lat) else 0.0
     for name, frac in reversed(list(zip(NAMES, fractions))):

@@ -5,7 +5,7 @@ serves "max accuracy, min latency" and anything else; nothing here knows about t
 """
 from __future__ import annotations
 
-from typing import List, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -44,7 +44,7 @@ def pareto_mask(points: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
     return non_dominated_sort(points, maximize) == 0
 
 
-def front_indices(points: np.ndarray, maximize: Sequence[bool], sort_col: int = 0) -> List[int]:
+def front_indices(points: np.ndarray, maximize: Sequence[bool], sort_col: int = 0) -> list[int]:
     """Indices of the front, sorted by column ``sort_col`` (ascending)."""
     idx = np.flatnonzero(pareto_mask(points, maximize))
     return [int(i) for i in idx[np.argsort(np.asarray(points, float)[idx, sort_col],

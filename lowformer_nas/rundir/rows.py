@@ -10,7 +10,8 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from .._io import append_text, atomic_write_text
 from ..errors import RunError
@@ -27,11 +28,11 @@ FLOAT_COLUMNS = ("latency_ms", "latency_std_ms", "score", "accuracy", *ZC_SCORES
 
 
 def make_row(stage: str, number: int, state: str, params: Mapping[str, Any],
-             attrs: Mapping[str, Any], space) -> Dict[str, Any]:
+             attrs: Mapping[str, Any], space) -> dict[str, Any]:
     """A row from a trial's params and recorded attributes (missing numbers stay empty)."""
     zc = attrs.get("zc") or {}
     curve = attrs.get("curve") or []
-    row: Dict[str, Any] = {
+    row: dict[str, Any] = {
         "stage": stage, "number": number, "state": state,
         "feasible": attrs.get("feasible"), "latency_ms": attrs.get("latency_ms"),
         "latency_std_ms": attrs.get("latency_std_ms"),
@@ -55,7 +56,7 @@ def _config_json(params: Mapping[str, Any], space) -> str:
     return json.dumps(config_to_dict(space.build(params)), sort_keys=True)
 
 
-def csv_columns(space) -> List[str]:
+def csv_columns(space) -> list[str]:
     """Base columns, one ``p:`` column per dimension, config."""
     return list(BASE_COLUMNS) + [f"p:{k}" for k in space.dimensions()] + ["config"]
 
@@ -92,7 +93,7 @@ def _fmt(value: Any) -> Any:
     return value
 
 
-def read_trials_csv(path: Path) -> List[Dict[str, Any]]:
+def read_trials_csv(path: Path) -> list[dict[str, Any]]:
     """Rows with numbers as floats (empty -> None) and booleans restored."""
     if not path.is_file():
         raise RunError(f"{str(path)!r} does not exist: not a run directory, or no trial "
@@ -116,8 +117,8 @@ def read_trials_csv(path: Path) -> List[Dict[str, Any]]:
     return out
 
 
-def _parse(r: Dict[str, str]) -> Dict[str, Any]:
-    out: Dict[str, Any] = dict(r)
+def _parse(r: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = dict(r)
     for k in FLOAT_COLUMNS:
         out[k] = float(r[k]) if r.get(k) not in (None, "") else None
     out["number"] = int(r["number"])
@@ -127,7 +128,7 @@ def _parse(r: Dict[str, str]) -> Dict[str, Any]:
     return out
 
 
-def _bool(text: Optional[str]) -> Optional[bool]:
+def _bool(text: str | None) -> bool | None:
     return {"True": True, "False": False}.get(text or "")
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any
+from collections.abc import Callable, Iterable
 
 from ..rundir.rows import append_trials_csv, counted_row, make_row, write_trials_csv
 
 REWRITE_S = 30.0  # full rewrite of trials.csv at most this often during a stage
 PAGES_S = 60.0  # interim pages at most this often
-Key = Tuple[str, int]
+Key = tuple[str, int]
 
 
 class StageStats:
@@ -26,9 +27,9 @@ class StageStats:
 
     def __init__(self) -> None:
         self.done = self.evaluated = self.feasible = 0
-        self.best: Optional[Tuple[float, float]] = None
+        self.best: tuple[float, float] | None = None
 
-    def add(self, row: Dict[str, Any], sign: int = 1) -> None:
+    def add(self, row: dict[str, Any], sign: int = 1) -> None:
         self.done += sign * counted_row(row)
         if row["state"] != "COMPLETE":
             return
@@ -39,7 +40,7 @@ class StageStats:
             if sign > 0 and (self.best is None or score > self.best[0]):
                 self.best = (score, row["latency_ms"])
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {"evaluated": self.evaluated, "feasible": self.feasible, "best": self.best}
 
 
@@ -47,22 +48,22 @@ class TrialBook:
     """Every known row of a search, trials.csv on disk, and the progress bar."""
 
     def __init__(self, path: Path, space: Any, progress: Any,
-                 annotate: Optional[Callable[[List[Dict[str, Any]]], List[Dict[str, Any]]]]
+                 annotate: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None
                  = None) -> None:
         self.path, self.space, self.progress = path, space, progress
         self.annotate = annotate  # verify: the latest latencies, written with the rows
         # after each added trial; True asks for a whole rewrite (verify refitted the profile)
-        self.after_trial: Optional[Callable[["TrialBook", str], bool]] = None
+        self.after_trial: Callable[[TrialBook, str], bool] | None = None
         self._rewrite_now = False
-        self.pages: Optional[Callable[[], None]] = None  # interim pages from trials.csv
+        self.pages: Callable[[], None] | None = None  # interim pages from trials.csv
         self._paged = time.monotonic()
-        self.rows: Dict[Key, Dict[str, Any]] = {}
-        self.stats: Dict[str, StageStats] = {}
+        self.rows: dict[Key, dict[str, Any]] = {}
+        self.stats: dict[str, StageStats] = {}
         self._rewritten = -math.inf
-        self._cache: Dict[Key, Dict[str, Any]] = {}  # finished rows, built once
+        self._cache: dict[Key, dict[str, Any]] = {}  # finished rows, built once
 
-    def row(self, stage: str, number: int, state: str, params: Dict[str, Any],
-            attrs: Dict[str, Any]) -> Dict[str, Any]:
+    def row(self, stage: str, number: int, state: str, params: dict[str, Any],
+            attrs: dict[str, Any]) -> dict[str, Any]:
         """The row of a trial; a finished trial's row is built once and then reused."""
         cached = self._cache.get((stage, number))
         if cached is not None and cached["state"] == state:
@@ -72,7 +73,7 @@ class TrialBook:
             self._cache[(stage, number)] = row
         return row
 
-    def reset(self, rows: Iterable[Dict[str, Any]]) -> None:
+    def reset(self, rows: Iterable[dict[str, Any]]) -> None:
         """All rows as the storage has them now: trials.csv rewritten, totals recounted."""
         self.rows = {(r["stage"], r["number"]): r for r in rows}
         self.stats = {}
@@ -81,7 +82,7 @@ class TrialBook:
         self._write(list(self.rows.values()))
         self._rewritten, self._rewrite_now = time.monotonic(), False
 
-    def add(self, row: Dict[str, Any]) -> None:
+    def add(self, row: dict[str, Any]) -> None:
         """A trial this process finished: appended (or, if listed before, rewritten)."""
         key = (row["stage"], row["number"])
         old = self.rows.get(key)
@@ -100,7 +101,7 @@ class TrialBook:
             self.pages()
             self._paged = time.monotonic()
 
-    def _write(self, rows: List[Dict[str, Any]]) -> None:
+    def _write(self, rows: list[dict[str, Any]]) -> None:
         write_trials_csv(self.path, self.annotate(rows) if self.annotate else rows, self.space)
 
     def rewrite_due(self) -> bool:

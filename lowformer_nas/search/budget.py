@@ -1,10 +1,11 @@
-"""Latency budgets as people write them (``5ms``, ``5 ms``, ``0.005s``, ``5000us``) -> milliseconds."""
+"""Latency budgets as people write them (``5ms``, ``5 ms``, ``0.005s``, ``5000us``) ->
+milliseconds."""
 from __future__ import annotations
 
 import math
 import re
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from ..errors import LowFormerNASError
 
@@ -47,7 +48,7 @@ def parse_duration(text: str) -> float:
     return value
 
 
-def time_left(timeout_s: Optional[float]) -> Callable[[], Optional[float]]:
+def time_left(timeout_s: float | None) -> Callable[[], float | None]:
     """A clock for ``--timeout``: seconds left (never negative), or None without a limit."""
     end = None if timeout_s is None else time.monotonic() + timeout_s
     return lambda: None if end is None else max(0.0, end - time.monotonic())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import RunError
 
@@ -20,7 +20,7 @@ MEASURED_HERE_Q = 0.9  # default for profiles calibrated on this machine (journa
 OTHER_Q = 0.5  # default for spec-sheet priors and profiles fitted to published latencies
 
 
-def check_quantile(q: Optional[float]) -> Optional[float]:
+def check_quantile(q: float | None) -> float | None:
     """``--budget-quantile`` must be a number strictly between 0 and 1 (None: the default)."""
     if q is None:
         return None

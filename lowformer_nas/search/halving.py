@@ -8,11 +8,12 @@ pruner a ``FrozenTrial`` made with the public ``optuna.trial.create_trial``.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any
+from collections.abc import Sequence
 
 import optuna
 
-History = List[Tuple[float, List[float]]]  # (latency ms, per-epoch scores) of finished trials
+History = list[tuple[float, list[float]]]  # (latency ms, per-epoch scores) of finished trials
 
 
 def should_stop_early(epoch: int, acc: float, latency_ms: float, history: History,
@@ -40,7 +41,7 @@ def should_stop_early(epoch: int, acc: float, latency_ms: float, history: Histor
     return acc < peers[keep - 1]
 
 
-def curve_of(trial: Any, accuracy: bool = True) -> List[float]:
+def curve_of(trial: Any, accuracy: bool = True) -> list[float]:
     """A trial's per-epoch scores: its intermediate values, else its ``score_curve``; where it
     has none (a run from before --train-score, a duplicate) its accuracy ``curve`` only when
     accuracy is the score."""
@@ -56,9 +57,9 @@ class LatencyAwareHalving(optuna.pruners.BasePruner):
 
     def __init__(self, epochs: int, accuracy: bool = True) -> None:
         self.epochs, self.accuracy = epochs, accuracy
-        self._history: Dict[int, History] = {}
+        self._history: dict[int, History] = {}
 
-    def history(self, study: "optuna.Study", number: int) -> History:
+    def history(self, study: optuna.Study, number: int) -> History:
         if number not in self._history:
             done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
             self._history = {number: [
@@ -67,7 +68,7 @@ class LatencyAwareHalving(optuna.pruners.BasePruner):
                 if "latency_ms" in t.user_attrs]}
         return self._history[number]
 
-    def prune(self, study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> bool:
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         curve = curve_of(trial)
         if not curve:
             return False
@@ -76,7 +77,7 @@ class LatencyAwareHalving(optuna.pruners.BasePruner):
 
 
 def running_trial(number: int, latency_ms: float, scores: Sequence[float]
-                  ) -> "optuna.trial.FrozenTrial":
+                  ) -> optuna.trial.FrozenTrial:
     """A running trial's state as a ``FrozenTrial`` (public ``create_trial``) for ``prune``."""
     t = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING,
                                   user_attrs={"latency_ms": latency_ms},

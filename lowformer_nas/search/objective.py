@@ -10,7 +10,8 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
+from collections.abc import Callable
 
 from ..arch.yaml_io import config_to_dict
 from ..space import SearchSpace
@@ -31,21 +32,21 @@ class Evaluation:
     latency_ms: float
     latency_std_ms: float
     feasible: bool
-    zc: Dict[str, float] = field(default_factory=dict)
-    curve: List[float] = field(default_factory=list)
-    score: Optional[float] = None
+    zc: dict[str, float] = field(default_factory=dict)
+    curve: list[float] = field(default_factory=list)
+    score: float | None = None
     seconds: float = 0.0
 
     @property
-    def accuracy(self) -> Optional[float]:
+    def accuracy(self) -> float | None:
         return self.curve[-1] if self.curve else None
 
-    def values(self) -> Tuple[float, float]:
+    def values(self) -> tuple[float, float]:
         """Optuna objective values: (score to maximise, latency to minimise)."""
         score = WORST if self.score is None or not math.isfinite(self.score) else self.score
         return score, self.latency_ms
 
-    def attrs(self) -> Dict[str, Any]:
+    def attrs(self) -> dict[str, Any]:
         d = asdict(self)
         d["accuracy"] = self.accuracy
         return d
@@ -70,7 +71,7 @@ class Evaluator:
         self.rule = BudgetRule(settings.budget_ms, default_quantile(profile) if q is None else q,
                                profile, measured=settings.measure)
 
-    def latency(self, cfg) -> Tuple[float, float]:
+    def latency(self, cfg) -> tuple[float, float]:
         """(ms, std ms) at the space's resolution, batch 1: predicted, or measured here.
         ``cfg`` may be a timm model name (a reference of another family): traced, not built
         from a config."""
@@ -89,10 +90,10 @@ class Evaluator:
         return float(p.latency_ms), float(p.std_ms)
 
     def evaluate_config(self, cfg, stage: str,
-                        report: Optional[Callable[[int, float, float], None]] = None,
-                        latency: Optional[Tuple[float, float]] = None,
+                        report: Callable[[int, float, float], None] | None = None,
+                        latency: tuple[float, float] | None = None,
                         force: bool = False,
-                        on_zc: Optional[Callable[[Dict[str, float]], None]] = None
+                        on_zc: Callable[[dict[str, float]], None] | None = None
                         ) -> Evaluation:
         """Latency check, then zero-cost scores; for the ``train`` stage also a training run.
 
@@ -105,6 +106,7 @@ class Evaluator:
         ev = Evaluation(config_key(cfg), lat, std, feasible=self.rule.fits(lat, std))
         if ev.feasible or force:
             s = self.settings
+            assert s.proxy_resolution is not None  # SearchSettings fills it in
             if not (s.proxy == "zero-cost" and s.zc_score == ANCHORED):  # it needs none
                 ev.zc = zero_cost_scores(cfg, self.data, s.proxy_resolution, seed=s.seed)
             if on_zc is not None:
@@ -114,9 +116,12 @@ class Evaluator:
         return ev
 
     def _score(self, cfg, ev: Evaluation, stage: str,
-               report: Optional[Callable[[int, float, float], None]]) -> float:
+               report: Callable[[int, float, float], None] | None) -> float:
         """The objective: trained accuracy (or loss), or the zero-cost signal of the settings."""
         s = self.settings
+        # SearchSettings fills these in (the space's search_defaults, else FALLBACK)
+        assert s.proxy_resolution is not None and s.epochs is not None
+        assert s.train_score is not None and s.zc_score is not None
         if stage == "train":
             res = train_run(cfg, self.data, s.proxy_resolution, s.epochs, seed=s.seed,
                             score=s.train_score, report=report)

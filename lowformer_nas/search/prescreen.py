@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from .._io import atomic_write_text
 from ..accuracy.surrogate import MIN_POINTS, Surrogate, feature_matrix
@@ -21,7 +22,7 @@ from ..rundir.config import SURROGATE_FILE, ZC_SCORES
 PRESCREENS = ("zc", "surrogate")
 
 
-def features(attrs: Mapping[str, Any]) -> Dict[str, float]:
+def features(attrs: Mapping[str, Any]) -> dict[str, float]:
     """Cheap numbers known for every scored candidate: latency and the zero-cost scores."""
     zc = attrs.get("zc") or {}
     out = {"latency_ms": float(attrs.get("latency_ms", math.nan))}
@@ -29,9 +30,9 @@ def features(attrs: Mapping[str, Any]) -> Dict[str, float]:
     return out
 
 
-def surrogate_order(candidates: Sequence[Tuple[Any, Mapping[str, float]]],
-                    trained: Sequence[Tuple[Any, Mapping[str, float], float]],
-                    seed: int) -> Optional[List[int]]:
+def surrogate_order(candidates: Sequence[tuple[Any, Mapping[str, float]]],
+                    trained: Sequence[tuple[Any, Mapping[str, float], float]],
+                    seed: int) -> list[int] | None:
     """Candidate indices, best predicted first; None while too few trials are trained."""
     if len(trained) < MIN_POINTS or not candidates:
         return None
@@ -44,7 +45,7 @@ def surrogate_order(candidates: Sequence[Tuple[Any, Mapping[str, float]]],
     return sorted(range(n), key=lambda i: -pred[i])
 
 
-def record_fidelity(run_dir: Path, trained: Sequence[Tuple[Any, Mapping[str, float], float]],
+def record_fidelity(run_dir: Path, trained: Sequence[tuple[Any, Mapping[str, float], float]],
                     seed: int) -> None:
     """Leave-one-out Spearman of the surrogate over the trained trials, kept in the run dir."""
     if len(trained) < MIN_POINTS:
@@ -56,7 +57,7 @@ def record_fidelity(run_dir: Path, trained: Sequence[Tuple[Any, Mapping[str, flo
 
 
 def run_prescreened(ctx, zc_study, study, target: int, on_trial: Callable[[], None],
-                     timeout_s: Optional[float]) -> Any:
+                     timeout_s: float | None) -> Any:
     """Two-stage with the surrogate pre-screen: refit, queue the best candidate, train it."""
     from .budget import time_left
     from .backends.optuna import TrialDiverged, TrialOutOfMemory, done_count, make_objective
@@ -74,7 +75,7 @@ def run_prescreened(ctx, zc_study, study, target: int, on_trial: Callable[[], No
     return study
 
 
-def _trained(ctx, study) -> List[tuple]:
+def _trained(ctx, study) -> list[tuple]:
     """(config, cheap features, trained score) of every completed, feasible trained trial."""
     return [(ctx.space.build(t.params), features(t.user_attrs), t.user_attrs["score"])
             for t in study.get_trials(deepcopy=False)
@@ -96,13 +97,13 @@ def _enqueue_next(ctx, zc_study, study, trained) -> bool:
     return True
 
 
-def zc_order(zc_study, seen) -> List[Any]:
+def zc_order(zc_study, seen) -> list[Any]:
     """Feasible, untrained, unique zero-cost trials by non-dominated rank, then score."""
     import numpy as np
 
     from ..rundir.pareto import non_dominated_sort
 
-    unique: Dict[str, Any] = {}
+    unique: dict[str, Any] = {}
     for t in zc_study.get_trials(deepcopy=False):
         if t.state.name == "COMPLETE" and t.user_attrs.get("feasible") \
                 and math.isfinite(t.values[0]) and t.user_attrs.get("config_key") not in seen:

@@ -1,7 +1,7 @@
 """Progress on stderr with rich: trials done/total, ETA, feasible count, best so far."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 
 class SearchProgress:
@@ -10,10 +10,10 @@ class SearchProgress:
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
         self._progress: Any = None
-        self._task: Optional[int] = None
+        self._task: int | None = None
         self._done0 = 0
 
-    def __enter__(self) -> "SearchProgress":
+    def __enter__(self) -> SearchProgress:
         if not self.quiet:
             from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
@@ -27,7 +27,7 @@ class SearchProgress:
             self._progress.__enter__()
         return self
 
-    def __getstate__(self) -> Dict[str, Any]:
+    def __getstate__(self) -> dict[str, Any]:
         """A pickled copy has no display: Ray Tune snapshots its callbacks (``tuner.pkl``), and
         the live display (a terminal, locks, a refresh thread) belongs to the process drawing
         it. The original keeps drawing; Tune calls its callbacks in that same process."""
@@ -44,7 +44,7 @@ class SearchProgress:
         self._task = self._progress.add_task(label, total=total, completed=min(done, total),
                                              status="")
 
-    def update(self, done: int, stats: Dict[str, Any]) -> None:
+    def update(self, done: int, stats: dict[str, Any]) -> None:
         if self._progress is None or self._task is None:
             return
         best = stats.get("best")

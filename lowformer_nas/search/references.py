@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 from .._io import atomic_write_text
 from ..accuracy.anchors import ANCHORED, load_published
@@ -24,12 +24,12 @@ KEY_FIELDS = ("target", "measure", "dataset", "proxy", "epochs", "proxy_resoluti
 EXAMPLES = ("mobilenetv4_conv_small", "efficientvit_b1", "repvit_m1_1", "fastvit_t8")
 
 
-def reference_names(settings) -> List[str]:
+def reference_names(settings) -> list[str]:
     """Official LowFormer names ('all' = every one) and timm model names, in the order given."""
     names = list(settings.references)
     if names in ([], ["none"]):
         return []
-    out: List[str] = []
+    out: list[str] = []
     for n in names:
         for name in (OFFICIAL_NAMES if n == "all" else [n]):
             if name not in OFFICIAL_NAMES and not _is_timm(name):
@@ -63,7 +63,7 @@ def cache_key(settings, profile_sha: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def evaluate_references(evaluator, path: Path, profile_sha: str) -> List[Dict[str, Any]]:
+def evaluate_references(evaluator, path: Path, profile_sha: str) -> list[dict[str, Any]]:
     """Rows for each reference (latency, feasibility, zc scores, trained curve if trained)."""
     settings = evaluator.settings
     key = cache_key(settings, profile_sha)
@@ -80,19 +80,21 @@ def evaluate_references(evaluator, path: Path, profile_sha: str) -> List[Dict[st
 FAILURES = (RuntimeError, ValueError, AssertionError)  # a timm model rejecting the input size
 
 
-def _reference_row(evaluator, name: str) -> Dict[str, Any]:
+def _reference_row(evaluator, name: str) -> dict[str, Any]:
     """One reference scored like a trial. A timm model that cannot run at the space's
     resolution is not placed; one the proxy cannot run is placed but not scored."""
     from .objective import Evaluation, config_key
 
     s, official = evaluator.settings, name in OFFICIAL_NAMES
     target = get_arch(name) if official else name
+    profile = evaluator.profile
     how = "measured here" if s.measure else \
-        f"predicted (analytic) with profile {evaluator.profile.name}" if official else \
-        f"predicted with profile {evaluator.profile.name} ({evaluator.profile.other_family_basis()})"
-    row = {"name": name, "family": "lowformer" if official else "timm", "latency_ms": None,
-           "latency_source": how, "feasible": False, "score": None, "accuracy": None,
-           "zc": {}, "curve": [], "seconds": 0.0, "note": ""}
+        f"predicted (analytic) with profile {profile.name}" if official else \
+        f"predicted with profile {profile.name} ({profile.other_family_basis()})"
+    row: dict[str, Any] = {
+        "name": name, "family": "lowformer" if official else "timm", "latency_ms": None,
+        "latency_source": how, "feasible": False, "score": None, "accuracy": None,
+        "zc": {}, "curve": [], "seconds": 0.0, "note": ""}
     try:
         lat = evaluator.latency(target)
     except FAILURES as e:
@@ -131,7 +133,7 @@ def _why(e: BaseException) -> str:
     return f"{type(e).__name__}: {' '.join(str(e).split())[:120]}"
 
 
-def _load(path: Path) -> Dict[str, Any]:
+def _load(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:

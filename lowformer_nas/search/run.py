@@ -21,7 +21,8 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Callable, Sequence
 
 import yaml
 
@@ -36,7 +37,7 @@ from .settings import SearchSettings
 @dataclass
 class RunDir:
     path: Path
-    lock_fd: Optional[int] = None
+    lock_fd: int | None = None
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -64,16 +65,17 @@ def default_out(settings: SearchSettings) -> Path:
     return Path("runs") / f"{target}-{format_budget(settings.budget_ms)}-{stamp}"
 
 
-def stage_plan(settings: SearchSettings) -> List[Tuple[str, int]]:
+def stage_plan(settings: SearchSettings) -> list[tuple[str, int]]:
     """(stage, trial count) in order: two-stage scores ``trials`` then trains ``top_k``."""
     if settings.proxy == "zero-cost":
         return [("zc", settings.trials)]
     if settings.proxy == "train":
         return [("train", settings.trials)]
+    assert settings.top_k is not None  # SearchSettings fills it in
     return [("zc", settings.trials), ("train", min(settings.top_k, settings.trials))]
 
 
-def read_search_config(path: Path) -> Dict[str, Any]:
+def read_search_config(path: Path) -> dict[str, Any]:
     """``read_run_config`` plus a check that its settings are a search this version runs."""
     data = read_run_config(path)
     try:
@@ -108,7 +110,7 @@ def check_resumable(settings: SearchSettings, out: Path, profile_sha: str = "") 
     return True
 
 
-def _versions() -> Dict[str, str]:
+def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
@@ -120,14 +122,14 @@ def _versions() -> Dict[str, str]:
     return out
 
 
-def _seeds(settings: SearchSettings) -> Dict[str, Any]:
+def _seeds(settings: SearchSettings) -> dict[str, Any]:
     """Every random stream of a search and its seed (all derive from ``--seed``)."""
     s = settings.seed
     return {"seed": s, "data_split": s, "weight_init": s, "proxy_batches": s,
             "sampler": f"{s} + trials already in the stage's study (a resumed run draws anew)"}
 
 
-def _machine() -> Dict[str, Any]:
+def _machine() -> dict[str, Any]:
     """Where it ran; zero-cost scores can differ in the last bits with the thread count."""
     import torch
 
@@ -135,7 +137,7 @@ def _machine() -> Dict[str, Any]:
             "torch_threads": torch.get_num_threads()}
 
 
-def _measure_protocol(settings: SearchSettings) -> Optional[Dict[str, Any]]:
+def _measure_protocol(settings: SearchSettings) -> dict[str, Any] | None:
     """``--measure``: how every trial's latency is timed, and where (a fresh worker per trial:
     ``latency/worker.py``); the verify loop's journal records say it per measurement."""
     if not settings.measure:
@@ -149,7 +151,7 @@ def _measure_protocol(settings: SearchSettings) -> Optional[Dict[str, Any]]:
                                   "host": platform_facts("torch", 1)}))
 
 
-def _resolution_note(profile: Any, resolution: int) -> Optional[str]:
+def _resolution_note(profile: Any, resolution: int) -> str | None:
     """A profile calibrated at other input sizes than the space's: said on stderr, kept in
     config.yaml (the search's latencies are extrapolated)."""
     import sys
@@ -189,14 +191,14 @@ def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
 
 # (run dir, scored references, settings, profile, quiet) -> Pareto data: writes the report files.
 # The CLI passes ``report.finish.finish_run``; search sits below report and never imports it.
-Finisher = Callable[[Path, Sequence[Dict[str, Any]], Any, Any, bool], Dict[str, Any]]
+Finisher = Callable[[Path, Sequence[dict[str, Any]], Any, Any, bool], dict[str, Any]]
 # (run dir, settings) -> None: pages of a search still running (``report.finish.
 # interim_pages``), called every ``bookkeeping.PAGES_S`` seconds.
 Interim = Callable[[Path, Any], None]
 
 
-def run_search(settings: SearchSettings, quiet: bool = False, finish: Optional[Finisher] = None,
-               interim: Optional[Interim] = None) -> Tuple[RunDir, Dict[str, Any]]:
+def run_search(settings: SearchSettings, quiet: bool = False, finish: Finisher | None = None,
+               interim: Interim | None = None) -> tuple[RunDir, dict[str, Any]]:
     """Validate everything, then search and write trials.csv (``interim`` writes pages while
     it runs); ``finish`` then writes the report files (B0-B3, pages). Returns (run dir, what
     ``finish`` returned, or ``{"references": [...]}`` without it)."""
@@ -241,7 +243,7 @@ def run_search(settings: SearchSettings, quiet: bool = False, finish: Optional[F
         run.release()
 
 
-def _finish(ctx: SearchContext, finish: Optional[Finisher]) -> Dict[str, Any]:
+def _finish(ctx: SearchContext, finish: Finisher | None) -> dict[str, Any]:
     """Score the references (cached), then let the reports read the run directory."""
     from .references import evaluate_references
 
@@ -276,7 +278,7 @@ def _verify_during_search(ctx: SearchContext, every: int):
     return after_trial
 
 
-def _run_profiles(settings: SearchSettings) -> Optional[Tuple[Any, Any]]:
+def _run_profiles(settings: SearchSettings) -> tuple[Any, Any] | None:
     """A run that verified before continues with its own (initial, latest) profiles, not
     with the target's file, which its own refits (or a recalibration) have since changed."""
     if not settings.out:
@@ -289,11 +291,13 @@ def _run_profiles(settings: SearchSettings) -> Optional[Tuple[Any, Any]]:
 def _load_data(settings: SearchSettings) -> Any:
     from ..accuracy.datasets import load_dataset
 
+    # SearchSettings fills these in (the space's search_defaults, else FALLBACK)
+    assert settings.max_train is not None and settings.proxy_resolution is not None
     return load_dataset(settings.dataset, settings.data_dir, settings.max_train,
                         settings.max_val, settings.seed, image_size=settings.proxy_resolution)
 
 
-def _run_backend(ctx: SearchContext, interim: Optional[Interim] = None) -> None:
+def _run_backend(ctx: SearchContext, interim: Interim | None = None) -> None:
     from .bookkeeping import TrialBook
 
     annotate = ctx.verify.annotate if ctx.verify is not None else None

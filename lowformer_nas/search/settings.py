@@ -6,7 +6,7 @@ same search and a report can say exactly what was run.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from ..errors import RunError
 from ..rundir.config import PROXIES, TRAIN_SCORES
@@ -40,7 +40,7 @@ FALLBACK = {"proxy": "zero-cost", "proxy_resolution": 32, "zc_score": "naswot", 
 RESUME_IDENTITY = IDENTITY + ("budget_quantile", "prescreen", *LATER_IDENTITY)
 
 
-def identity(settings: Any) -> Dict[str, Any]:
+def identity(settings: Any) -> dict[str, Any]:
     """The options that name a search (study names): renamed values keep their old spelling,
     so a run made before a rename continues its own study."""
     old = {new: name for name, new in RENAMED.items()}
@@ -49,7 +49,7 @@ def identity(settings: Any) -> Dict[str, Any]:
     return ident
 
 
-def later_identity(settings: Any) -> Dict[str, Any]:
+def later_identity(settings: Any) -> dict[str, Any]:
     """The options of ``LATER_IDENTITY`` that are not at their default (for study names and
     reference-cache keys: keys made before an option existed stay valid)."""
     return {k: getattr(settings, k) for k, default in LATER_IDENTITY.items()
@@ -68,32 +68,35 @@ class SearchSettings:
     budget_ms: float = 0.0
     space: str = "lowformer"
     trials: int = 300
-    proxy: Optional[str] = None  # None: the space's search_defaults, else FALLBACK
+    proxy: str | None = None  # None: the space's search_defaults, else FALLBACK
     dataset: str = "digits"
-    data_dir: Optional[str] = None
+    data_dir: str | None = None
     backend: str = "optuna"
     seed: int = 0
-    out: Optional[str] = None
-    storage: Optional[str] = None
-    address: Optional[str] = None
+    out: str | None = None
+    storage: str | None = None
+    address: str | None = None
     measure: bool = False
     sampler: str = "nsga2"
-    epochs: Optional[int] = None
-    proxy_resolution: Optional[int] = None
-    zc_score: Optional[str] = None
-    train_score: Optional[str] = None  # what ranks trained candidates: accuracy | loss
-    top_k: Optional[int] = None
+    epochs: int | None = None
+    proxy_resolution: int | None = None
+    zc_score: str | None = None
+    train_score: str | None = None  # what ranks trained candidates: accuracy | loss
+    top_k: int | None = None
     prescreen: str = "zc"
-    max_train: Optional[int] = None
+    max_train: int | None = None
     max_val: int = 1000
-    references: List[str] = field(default_factory=lambda: ["all"])
-    timeout: Optional[str] = None  # wall-clock limit of this invocation (not of the study)
+    references: list[str] = field(default_factory=lambda: ["all"])
+    timeout: str | None = None  # wall-clock limit of this invocation (not of the study)
     heartbeat: int = 30  # --storage: seconds between heartbeats; silent 4x as long = failed
-    budget_quantile: Optional[float] = None  # None: the default of search/feasibility.py
+    budget_quantile: float | None = None  # None: the default of search/feasibility.py
     verify: bool = True  # measure-and-refit the picks here, or write a verification kit
 
     def __post_init__(self) -> None:
         self._fill_defaults()
+        # set by _fill_defaults (the space's search_defaults, else FALLBACK)
+        assert self.zc_score is not None and self.proxy is not None
+        assert self.train_score is not None and self.proxy_resolution is not None
         self.zc_score = RENAMED.get(self.zc_score, self.zc_score)
         self.budget_ms = parse_budget(self.budget)
         self.budget_quantile = check_quantile(self.budget_quantile)
@@ -150,19 +153,19 @@ class SearchSettings:
             self.train_score = chosen.get("train_score", "accuracy") if trains else "accuracy"
 
     @property
-    def timeout_s(self) -> Optional[float]:
+    def timeout_s(self) -> float | None:
         return parse_duration(self.timeout) if self.timeout is not None else None
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "SearchSettings":
+    def from_dict(cls, d: dict[str, Any]) -> SearchSettings:
         names = {f.name for f in fields(cls)}
         d = dict({"budget_quantile": OLD_RUN_QUANTILE, **LATER_IDENTITY}, **d)
         return cls(**{k: v for k, v in d.items() if k in names and k != "budget_ms"})
 
-    def differences(self, other: "SearchSettings") -> List[str]:
+    def differences(self, other: SearchSettings) -> list[str]:
         """Identity options that differ (``name: old -> new``)."""
         return [f"{k}: {getattr(other, k)!r} -> {getattr(self, k)!r}" for k in RESUME_IDENTITY
                 if getattr(self, k) != getattr(other, k)]

@@ -5,7 +5,8 @@ building a network and running torch's counter), and other families at their pub
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from ..accuracy.anchors import (ANCHORED, RESOLUTION, AnchorCheck, CapacityModel, anchor_check,
                                 capacity_check, capacity_model, score_published)
@@ -24,7 +25,7 @@ def model() -> CapacityModel:
     return capacity_model(macs_224)
 
 
-def anchored_score(cfg: "ArchConfig | str") -> float:
+def anchored_score(cfg: ArchConfig | str) -> float:
     """Predicted ImageNet-1k top-1 of a config; a timm model's published top-1 (a
     ``ValueError`` when the package has none: the reference is placed but not scored)."""
     if isinstance(cfg, str):
@@ -37,7 +38,7 @@ def anchored_check() -> AnchorCheck:
     return capacity_check(macs_224)
 
 
-def anchor_macs_range() -> Tuple[float, float]:
+def anchor_macs_range() -> tuple[float, float]:
     """The anchors' MACs at 224 px: the range the signal has evidence for."""
     from ..accuracy.anchors import load_anchors
     from ..arch.registry import get_arch
@@ -63,7 +64,7 @@ def fidelity_text() -> str:
 
 
 def run_anchor_check(settings: Mapping[str, Any],
-                     references: Sequence[Mapping[str, Any]]) -> Optional[AnchorCheck]:
+                     references: Sequence[Mapping[str, Any]]) -> AnchorCheck | None:
     """The anchor check of a run's own signal: the anchored signal's leave-one-out figure
     (never in-sample), else the run's scores of the official variants (zero-cost or trained)."""
     if settings["proxy"] == "zero-cost" and settings["zc_score"] == ANCHORED:

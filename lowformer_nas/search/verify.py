@@ -27,7 +27,8 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -41,7 +42,7 @@ MIN_TIME_S = 2.0  # timing per verified model: the protocol of `lowformer-nas me
 PROBES = 2  # with no feasible trial, the fastest configs measured instead
 
 
-def run_profiles(run: Path) -> Optional[tuple]:
+def run_profiles(run: Path) -> tuple | None:
     """(initial, latest) profile of a run that verified before, else None."""
     from ..latency.profiles import load_profile
 
@@ -86,12 +87,12 @@ class Verifier:
         if self.measurable:
             self._own_journal()
         self._t0 = time.perf_counter()
-        self._pred: Dict[str, tuple] = {}
+        self._pred: dict[str, tuple] = {}
         self._reconcile()
 
     # -- what is known -------------------------------------------------------------------------
     @property
-    def measured(self) -> Dict[str, Dict[str, Any]]:
+    def measured(self) -> dict[str, dict[str, Any]]:
         return {r["key"]: r for r in self.log.of_kind("measure")}
 
     def _rounds_done(self, phase: str) -> int:
@@ -126,7 +127,7 @@ class Verifier:
         return float(m["ms"]) if m else self.predicted(key)
 
     # -- rows ----------------------------------------------------------------------------------
-    def annotate(self, rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    def annotate(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rows with ``trial_latency_ms`` (what the sampler saw), ``predicted_ms`` and
         ``profile_sha`` (latest profile), ``measured_ms``; ``latency_ms`` and ``feasible``
         become measured-else-latest-prediction."""
@@ -149,7 +150,7 @@ class Verifier:
             out.append(r)
         return out
 
-    def annotate_references(self, refs: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    def annotate_references(self, refs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Official variants re-predicted by the latest profile (their scores are cached);
         other references keep the prediction they were scored with."""
         from ..arch.registry import OFFICIAL_NAMES, get_arch
@@ -167,7 +168,7 @@ class Verifier:
             out.append(r)
         return out
 
-    def candidates(self, rows: Sequence[Dict[str, Any]], stage: str) -> List[Dict[str, Any]]:
+    def candidates(self, rows: Sequence[dict[str, Any]], stage: str) -> list[dict[str, Any]]:
         """B0-B3 then the rest of the front (latest latencies), unique configs; with no
         feasible trial, the fastest ones (the profile may over-predict)."""
         from ..rundir.family import pick_family
@@ -189,8 +190,8 @@ class Verifier:
         front = [int(i) for i in front_indices(arr, (True, False), sort_col=1)]
         return [pts[i] for i in dict.fromkeys(fam + front)]
 
-    def _fastest(self, rows: Sequence[Dict[str, Any]], stage: str, n: int) -> List[Dict[str, Any]]:
-        done = {}
+    def _fastest(self, rows: Sequence[dict[str, Any]], stage: str, n: int) -> list[dict[str, Any]]:
+        done: dict[str, dict[str, Any]] = {}
         for r in self.annotate(rows):
             if r["stage"] == stage and r["state"] == "COMPLETE" and r.get("config"):
                 done.setdefault(_key(r["config"]), r)
@@ -198,7 +199,7 @@ class Verifier:
         return [dict(r, key=k) for k, r in fast]
 
     # -- measuring and refitting ---------------------------------------------------------------
-    def round(self, rows: Sequence[Dict[str, Any]], stage: str, phase: str, cap: int) -> bool:
+    def round(self, rows: Sequence[dict[str, Any]], stage: str, phase: str, cap: int) -> bool:
         """Measure up to ``cap`` unmeasured picks, journal them, refit; False if none left."""
         todo = [c for c in self.candidates(rows, stage) if c["key"] not in self.measured][:cap]
         if not todo:
@@ -217,7 +218,7 @@ class Verifier:
         self._refit(phase, n, rows)
         return True
 
-    def _measure(self, keys: Sequence[str]) -> List[Dict[str, Any]]:
+    def _measure(self, keys: Sequence[str]) -> list[dict[str, Any]]:
         """Whole-model latencies with the profile's own setup, timed in one fresh worker."""
         from ..latency.refit import measure_setup
         from ..latency.worker import measure_in_worker
@@ -247,7 +248,7 @@ class Verifier:
         if self.measurable and recs and recs[-1].get("kind") == "measure":
             self._refit(recs[-1]["phase"], recs[-1]["round"], [])
 
-    def _refit(self, phase: str, n: int, rows: Sequence[Dict[str, Any]]) -> None:
+    def _refit(self, phase: str, n: int, rows: Sequence[dict[str, Any]]) -> None:
         """Append this run's measurements the calibration journal lacks, refit, save, log."""
         from ..latency.calibrate import refit_with_models
         from ..latency.refit import verified_in_journal
@@ -285,8 +286,8 @@ class Verifier:
             f"{self.current.sha256[:8]} (LOO MAPE {err.get('mape_pct', float('nan')):.1f}%)\n")
 
     # -- the two places the search calls -------------------------------------------------------
-    def during_search(self, rows: Sequence[Dict[str, Any]], stage: str, done: int,
-                      every: int) -> Optional[Any]:
+    def during_search(self, rows: Sequence[dict[str, Any]], stage: str, done: int,
+                      every: int) -> Any | None:
         """After a finished trial: every ``every`` trials (a generation) one short round;
         returns the refitted profile for the evaluator, or None."""
         n = self._rounds_done("search")
@@ -299,7 +300,7 @@ class Verifier:
             return None
         return self.current
 
-    def final(self, rows: Sequence[Dict[str, Any]], stage: str) -> None:
+    def final(self, rows: Sequence[dict[str, Any]], stage: str) -> None:
         """Bounded rounds until every pick is measured; or, unreachable target, the kit."""
         if self.measurable:
             for _ in range(FINAL_ROUNDS - self._rounds_done("final")):
@@ -312,7 +313,7 @@ class Verifier:
 
 
 def publish(run: Path, space: Any, ver: Verifier,
-            refs: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+            refs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """trials.csv with the latest latencies; returns the references annotated the same way,
     for the report files (B0-B3 re-picked from them) that the caller's finisher writes."""
     from ..rundir.rows import read_trials_csv, write_trials_csv
@@ -322,8 +323,8 @@ def publish(run: Path, space: Any, ver: Verifier,
     return ver.annotate_references(refs)
 
 
-def verify_run(run: Path, import_csv: Optional[str] = None, quiet: bool = False,
-               finish: Optional[Any] = None) -> Dict[str, Any]:
+def verify_run(run: Path, import_csv: str | None = None, quiet: bool = False,
+               finish: Any | None = None) -> dict[str, Any]:
     """``lowformer-nas verify RUN``: import a kit's results (any target), or measure the picks
     here (a measurable target); then re-pick B0-B3 and rewrite the run's files."""
     import fcntl

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from ..errors import RunError
 from .verify import _key
 
 
-def write_kit(ver: Any, rows: Sequence[Dict[str, Any]], stage: str) -> Optional[Path]:
+def write_kit(ver: Any, rows: Sequence[dict[str, Any]], stage: str) -> Path | None:
     """``RUN/verify/kit``: the front and B0-B3 as ONNX (constant weights) + ``run_kit.py``;
     rewritten only when the set of picks changed."""
     from ..arch.builder import build_model
@@ -43,14 +44,14 @@ def write_kit(ver: Any, rows: Sequence[Dict[str, Any]], stage: str) -> Optional[
                           target=ver.current.name, profile_sha=ver.current.sha256)
 
 
-def model_rows(measures: Any) -> List[Dict[str, Any]]:
+def model_rows(measures: Any) -> list[dict[str, Any]]:
     """Journal ``measure`` records as the whole-model rows of a model-level refit."""
     return [{"model": f"verify:{m['key'][:12]}:{i}", "arch": json.loads(m["key"]),
              "resolution": m["resolution"], "latency_ms": m["ms"]}
             for i, m in enumerate(measures)]
 
 
-def import_results(ver: Any, csv_path: str, rows: Sequence[Dict[str, Any]]) -> int:
+def import_results(ver: Any, csv_path: str, rows: Sequence[dict[str, Any]]) -> int:
     """Journal a kit's whole-model latencies, refit the target with them; returns the count."""
     from ..latency.export_kit import read_results
     from ..latency.refit import refit_model_level

@@ -12,7 +12,7 @@ user's profile of that name).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 from ..errors import RunError
 
@@ -26,7 +26,7 @@ def _target_path(profile: Any) -> Path:
     return src if src is not None and src.is_file() else user_profile_path(profile.name)
 
 
-def _refit_here(target: Any, run: Path, rows: List[Dict[str, Any]]) -> Any:
+def _refit_here(target: Any, run: Path, rows: list[dict[str, Any]]) -> Any:
     """The target refitted from its calibration journal plus the run's measurements here."""
     import json
 
@@ -44,7 +44,7 @@ def _refit_here(target: Any, run: Path, rows: List[Dict[str, Any]]) -> Any:
     return refit_with_models(target, new), len(new)
 
 
-def update_target(run: Path) -> Dict[str, Any]:
+def update_target(run: Path) -> dict[str, Any]:
     """Refit the run's target profile with the run's measured picks and save it; returns
     ``{"path", "from_sha", "sha", "added"}``. RunError when the run measured nothing."""
     from ..latency import get_target
@@ -70,7 +70,7 @@ def update_target(run: Path) -> Dict[str, Any]:
     return {"path": str(path), "from_sha": target.sha256, "sha": new.sha256, "added": added}
 
 
-def _records(path: Path) -> List[Dict[str, Any]]:
+def _records(path: Path) -> list[dict[str, Any]]:
     import json
 
     out = []
@@ -83,7 +83,7 @@ def _records(path: Path) -> List[Dict[str, Any]]:
     return out
 
 
-def say_updated(res: Dict[str, Any]) -> str:
+def say_updated(res: dict[str, Any]) -> str:
     """One line for the CLI."""
     return (f"profile {res['path']} updated with {res['added']} measured pick(s): "
             f"{res['from_sha'][:8]} -> {res['sha'][:8]}")

@@ -11,7 +11,8 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import yaml
 
@@ -37,16 +38,16 @@ class SearchSpace:
     """Choices per field; ``dimensions()`` is the flat view the optimisers see."""
 
     name: str
-    stages: Tuple[Tuple[Tuple[str, Tuple[Any, ...]], ...], ...]  # per stage: (field, choices)
-    head_widths: Tuple[Tuple[int, int], ...]
-    mbconv_bias: Tuple[bool, ...] = (True,)
+    stages: tuple[tuple[tuple[str, tuple[Any, ...]], ...], ...]  # per stage: (field, choices)
+    head_widths: tuple[tuple[int, int], ...]
+    mbconv_bias: tuple[bool, ...] = (True,)
     resolution: int = 224
     description: str = ""
-    search_defaults: Tuple[Tuple[str, Any], ...] = ()  # (setting, value) a search starts from
+    search_defaults: tuple[tuple[str, Any], ...] = ()  # (setting, value) a search starts from
 
-    def dimensions(self) -> Dict[str, List[Any]]:
+    def dimensions(self) -> dict[str, list[Any]]:
         """Ordered ``param name -> choices`` (all categorical)."""
-        dims: Dict[str, List[Any]] = {}
+        dims: dict[str, list[Any]] = {}
         for i, stage in enumerate(self.stages):
             for field, choices in stage:
                 dims[f"stage{i}.{field}"] = list(choices)
@@ -71,14 +72,14 @@ class SearchSpace:
         return ArchConfig(stages=tuple(stages), head_widths=head,  # type: ignore[arg-type]
                           mbconv_bias=bool(params["mbconv_bias"]))
 
-    def sample(self, rng: Union[random.Random, int]) -> ArchConfig:
+    def sample(self, rng: random.Random | int) -> ArchConfig:
         """A uniformly drawn point (a ``random.Random`` or an int seed)."""
         rng = random.Random(rng) if isinstance(rng, int) else rng
         return self.build({k: rng.choice(v) for k, v in self.dimensions().items()})
 
-    def to_params(self, cfg: ArchConfig) -> Dict[str, Any]:
+    def to_params(self, cfg: ArchConfig) -> dict[str, Any]:
         """Inverse of ``build`` for configs in the space (irrelevant fields take a legal choice)."""
-        params: Dict[str, Any] = {}
+        params: dict[str, Any] = {}
         for i, (stage, choices) in enumerate(zip(cfg.stages, self.stages)):
             keep = relevant_fields(i, stage)
             for field, options in choices:
@@ -108,7 +109,7 @@ class SearchSpace:
         return total
 
 
-def _distinct_stages(index: int, stage: Tuple[Tuple[str, Tuple[Any, ...]], ...]) -> set:
+def _distinct_stages(index: int, stage: tuple[tuple[str, tuple[Any, ...]], ...]) -> set:
     names = [f for f, _ in stage]
     out = set()
     for combo in itertools.product(*(c for _, c in stage)):
@@ -118,7 +119,7 @@ def _distinct_stages(index: int, stage: Tuple[Tuple[str, Tuple[Any, ...]], ...])
     return out
 
 
-def _parse_stage(i: int, d: Any, where: str) -> Tuple[Tuple[str, Tuple[Any, ...]], ...]:
+def _parse_stage(i: int, d: Any, where: str) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     if not isinstance(d, dict):
         raise SpaceError(f"{where}.stages[{i}] must be a mapping of field -> list of choices")
     allowed = stage_fields_for(i)
@@ -138,7 +139,7 @@ def _parse_stage(i: int, d: Any, where: str) -> Tuple[Tuple[str, Tuple[Any, ...]
     return tuple(out)
 
 
-def _build_error(space: SearchSpace, params: Dict[str, Any]) -> str:
+def _build_error(space: SearchSpace, params: dict[str, Any]) -> str:
     try:
         space.build(params)
     except (ConfigError, ValueError, TypeError) as e:
@@ -188,13 +189,13 @@ def space_from_dict(d: Any, where: str = "space") -> SearchSpace:
         search_defaults=_search_defaults(d.get("search_defaults", {}), where),
         name=str(d.get("name", where)), description=str(d.get("description", "")),
         stages=tuple(_parse_stage(i, s, where) for i, s in enumerate(stages)),
-        head_widths=tuple(tuple(h) for h in heads),  # type: ignore[misc]
+        head_widths=tuple(tuple(h) for h in heads),
         mbconv_bias=tuple(bias if isinstance(bias, list) else [bias]), resolution=resolution)
     _check_choices(space, where)
     return space
 
 
-def _search_defaults(d: Any, where: str) -> Tuple[Tuple[str, Any], ...]:
+def _search_defaults(d: Any, where: str) -> tuple[tuple[str, Any], ...]:
     if not isinstance(d, dict):
         raise SpaceError(f"{where}.search_defaults must be a mapping of "
                          f"{', '.join(SEARCH_DEFAULT_TYPES)}, got {d!r}")
@@ -209,12 +210,12 @@ def _search_defaults(d: Any, where: str) -> Tuple[Tuple[str, Any], ...]:
     return tuple(d.items())
 
 
-def list_spaces() -> List[str]:
+def list_spaces() -> list[str]:
     """Names of the spaces shipped in ``search_spaces/``."""
     return sorted(p.stem for p in SPACES_DIR.glob("*.yaml"))
 
 
-def load_space(name_or_path: Union[str, os.PathLike] = "lowformer") -> SearchSpace:
+def load_space(name_or_path: str | os.PathLike = "lowformer") -> SearchSpace:
     """A shipped space by name, or a YAML file."""
     text = str(name_or_path)
     path = SPACES_DIR / f"{text}.yaml" if text in list_spaces() else Path(text)

@@ -6,7 +6,8 @@ evaluation of one trial are written once here; each backend only adapts them to 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar
+from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
 
 from ..objective import Evaluation
 
@@ -14,13 +15,13 @@ T = TypeVar("T")
 CONSTRAINT = "latency"
 
 
-def counted_trial(state: str, attrs: Dict[str, Any]) -> bool:
+def counted_trial(state: str, attrs: dict[str, Any]) -> bool:
     """Trials that use up the trial budget: finished ones, and failures of the trial itself
     (a FAIL with an ``error``; an interrupted one is retried instead)."""
     return state in ("COMPLETE", "PRUNED") or (state == "FAIL" and "error" in attrs)
 
 
-def mark_interrupted(study) -> List[Any]:
+def mark_interrupted(study) -> list[Any]:
     """Trials a killed run left RUNNING: marked FAIL (``interrupted``); returns them.
 
     Only for a study no other process is running (the run directory is locked)."""
@@ -33,7 +34,7 @@ def mark_interrupted(study) -> List[Any]:
     return running
 
 
-def trials_to_retry(study) -> List[Any]:
+def trials_to_retry(study) -> list[Any]:
     """Interrupted trials (killed: RUNNING; Ctrl-C: FAIL without an ``error``), each retried
     once: the ones no later trial names in ``retry_of``."""
     import optuna
@@ -48,7 +49,7 @@ def trials_to_retry(study) -> List[Any]:
 
 
 def top_k(items: Iterable[T], k: int, key: Callable[[T], str],
-          point: Callable[[T], Tuple[Optional[float], float]]) -> List[T]:
+          point: Callable[[T], tuple[float | None, float]]) -> list[T]:
     """Two-stage: the ``k`` best feasible first-stage trials by non-dominated rank of (score,
     latency), then score; one per config (its first trial); ``point`` gives (score, latency)
     and ``None`` or a non-finite score excludes an item."""
@@ -56,7 +57,7 @@ def top_k(items: Iterable[T], k: int, key: Callable[[T], str],
 
     from ...rundir.pareto import non_dominated_sort
 
-    unique: Dict[str, T] = {}
+    unique: dict[str, T] = {}
     for item in items:
         score = point(item)[0]
         if score is not None and math.isfinite(score):
@@ -70,14 +71,14 @@ def top_k(items: Iterable[T], k: int, key: Callable[[T], str],
     return [cands[i] for i in order[:k]]
 
 
-def objective_values(ev: Evaluation) -> Tuple[float, float]:
+def objective_values(ev: Evaluation) -> tuple[float, float]:
     """(score, latency) told to the sampler; over budget or no score: the worst score."""
     return ev.values()
 
 
 def evaluate(evaluator, cfg: Any, stage: str,
-             report: Optional[Callable[[int, float, float], None]] = None,
-             latency: Optional[Tuple[float, float]] = None,
-             on_zc: Optional[Callable[[Dict[str, float]], None]] = None) -> Evaluation:
+             report: Callable[[int, float, float], None] | None = None,
+             latency: tuple[float, float] | None = None,
+             on_zc: Callable[[dict[str, float]], None] | None = None) -> Evaluation:
     """One trial of a built config: latency gate, then the stage's proxy (``Evaluator``)."""
     return evaluator.evaluate_config(cfg, stage, report=report, latency=latency, on_zc=on_zc)

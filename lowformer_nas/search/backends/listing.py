@@ -8,12 +8,13 @@ only the trials after it are looked at.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Container, List, Optional
+from typing import Any
+from collections.abc import Callable, Container
 
 
-def prefix_listing(done: List[Any], trial_at: Callable[[int], Any], count: int,
-                   states: Optional[Container[Any]],
-                   fresh: Callable[[Any], Any] = lambda t: t) -> List[Any]:
+def prefix_listing(done: list[Any], trial_at: Callable[[int], Any], count: int,
+                   states: Container[Any] | None,
+                   fresh: Callable[[Any], Any] = lambda t: t) -> list[Any]:
     """Trials ``0..count-1`` (``trial_at(i)``) in ``states``; ``done`` is the finished prefix,
     extended in place; ``fresh`` may replace each trial after the prefix."""
     while len(done) < count and trial_at(len(done)).state.is_finished():

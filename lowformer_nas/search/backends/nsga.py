@@ -16,7 +16,7 @@ no pickling, so a pickled copy leaves its locks out and makes fresh ones.
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Set
+from typing import Any
 
 from optuna.samplers import NSGAIISampler
 from optuna.trial import FrozenTrial, TrialState
@@ -32,10 +32,10 @@ class IncrementalNSGAII(NSGAIISampler):
         super().__init__(*args, **kwargs)
         self._top, self._count = 0, 0  # highest generation among COMPLETE trials, its size
         self._prefix = 0  # trials[:_prefix] are finished and counted
-        self._ahead: Set[int] = set()  # numbers past the prefix already counted
-        self._parents: Dict[int, List[FrozenTrial]] = {}
+        self._ahead: set[int] = set()  # numbers past the prefix already counted
+        self._parents: dict[int, list[FrozenTrial]] = {}
 
-    def __getstate__(self) -> Dict[str, Any]:
+    def __getstate__(self) -> dict[str, Any]:
         """The state without its locks (a lock cannot be pickled): their names are kept."""
         parent = getattr(super(), "__getstate__", None)  # object's (3.11+) or Optuna's
         state = dict(parent() if parent is not None else self.__dict__)
@@ -45,7 +45,7 @@ class IncrementalNSGAII(NSGAIISampler):
         state[_LOCKS_KEY] = locks
         return state
 
-    def __setstate__(self, state: Dict[str, Any]) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
         locks = state.pop(_LOCKS_KEY, {})
         parent = getattr(super(), "__setstate__", None)
@@ -85,11 +85,12 @@ class IncrementalNSGAII(NSGAIISampler):
         if generation is not None:
             return generation
         self._count_complete(study)
+        assert self._population_size is not None, "Population size must be set."  # as Optuna's
         generation = self._top if self._count < self._population_size else self._top + 1
         study._storage.set_trial_system_attr(trial._trial_id, key, generation)
         return generation
 
-    def get_parent_population(self, study, generation: int) -> List[FrozenTrial]:
+    def get_parent_population(self, study, generation: int) -> list[FrozenTrial]:
         """As Optuna's: the first call's order is the selection's, later calls list the
         parents (cached by id in the study) by trial number."""
         if generation in self._parents:

@@ -9,7 +9,8 @@ its row goes to :class:`~lowformer_nas.search.bookkeeping.TrialBook` (a flat cos
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any
+from collections.abc import Callable
 
 from ..budget import time_left
 from ..halving import LatencyAwareHalving, running_trial
@@ -33,12 +34,12 @@ class KnownEvaluations:
 
     def __init__(self, shared: bool) -> None:
         self.shared = shared
-        self.by_key: Dict[str, Evaluation] = {}
+        self.by_key: dict[str, Evaluation] = {}
         self._seen = 0  # trials[:_seen] were all looked at
-        self._open: List[int] = []  # indices below _seen that were not finished then
+        self._open: list[int] = []  # indices below _seen that were not finished then
         self.counted: set = set()  # numbers of finished trials that use up the budget
 
-    def get(self, study, key: str) -> Optional[Evaluation]:
+    def get(self, study, key: str) -> Evaluation | None:
         if self.shared or self._seen == 0:
             self._refresh(study.get_trials(deepcopy=False))
         return self.by_key.get(key)
@@ -59,7 +60,7 @@ class KnownEvaluations:
                 a["config_key"], a["latency_ms"], a["latency_std_ms"], a["feasible"], a["zc"],
                 a["curve"], a["score"], 0.0))
 
-    def _refresh(self, trials: List[Any]) -> None:
+    def _refresh(self, trials: list[Any]) -> None:
         fresh = self._open + list(range(self._seen, len(trials)))
         self._seen, self._open = max(len(trials), 1), []
         for i in fresh:
@@ -76,8 +77,8 @@ def _early_stopper(ctx, study, trial, latency_ms: float, pruner: LatencyAwareHal
     """After each training epoch: record the curves, then ask the search's pruner (one rule
     for both backends: ``search.halving``)."""
     optuna = optuna_module()
-    curve: List[float] = []
-    scores: List[float] = []
+    curve: list[float] = []
+    scores: list[float] = []
 
     def report(epoch: int, acc: float, score: float) -> None:
         curve.append(acc)
@@ -91,7 +92,7 @@ def _early_stopper(ctx, study, trial, latency_ms: float, pruner: LatencyAwareHal
 
 
 def make_objective(ctx, study, stage: str,
-                   known: Optional[KnownEvaluations] = None) -> Callable[[Any], Any]:
+                   known: KnownEvaluations | None = None) -> Callable[[Any], Any]:
     dims = ctx.space.dimensions()
     known = known or KnownEvaluations(True)  # no callback of ours adds trials: read them
     budget = ctx.settings.budget_ms
@@ -163,16 +164,16 @@ def done_count(study) -> int:
                for t in study.get_trials(deepcopy=False))
 
 
-def _attrs(t) -> Dict[str, Any]:
+def _attrs(t) -> dict[str, Any]:
     """A trial's user attributes, with ``retry_of`` for a heartbeat retry (Optuna's attr)."""
     if "failed_trial" in t.system_attrs:
         return dict(t.user_attrs, retry_of=t.system_attrs["failed_trial"])
     return t.user_attrs
 
 
-def collect_rows(studies: Dict[str, Any], book) -> List[Dict[str, Any]]:
+def collect_rows(studies: dict[str, Any], book) -> list[dict[str, Any]]:
     """Rows of this search's studies (WAITING trials have none), built once per trial."""
-    rows: List[Dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     for stage in STAGES:
         study = studies.get(stage)
         for t in (study.get_trials(deepcopy=False) if study is not None else ()):
@@ -181,14 +182,14 @@ def collect_rows(studies: Dict[str, Any], book) -> List[Dict[str, Any]]:
     return rows
 
 
-def _whole(book, studies: Dict[str, Any], stage: str) -> None:
+def _whole(book, studies: dict[str, Any], stage: str) -> None:
     """trials.csv rewritten from the studies (few, slow trials: the surrogate pre-screen)."""
     book.reset(collect_rows(studies, book))
     book.show(stage)
 
 
-def run_stage(ctx, storage, studies: Dict[str, Any], stage: str, target: int, book,
-              timeout_s: Optional[float] = None) -> None:
+def run_stage(ctx, storage, studies: dict[str, Any], stage: str, target: int, book,
+              timeout_s: float | None = None) -> None:
     """Run ``stage`` until its study holds ``target`` counted trials (or ``timeout_s`` passes:
     running trials finish, no new one starts)."""
     study = studies[stage] = open_study(storage, ctx.settings, stage)
@@ -233,10 +234,10 @@ def run_stage(ctx, storage, studies: Dict[str, Any], stage: str, target: int, bo
         sync(storage)
 
 
-def run_optuna(ctx, storage, stages: List[tuple], book) -> None:
+def run_optuna(ctx, storage, stages: list[tuple], book) -> None:
     """All stages in order, then trials.csv rewritten from the studies."""
     deadline = time_left(ctx.settings.timeout_s)
-    studies: Dict[str, Any] = {s: find_study(storage, ctx.settings, s) for s in STAGES}
+    studies: dict[str, Any] = {s: find_study(storage, ctx.settings, s) for s in STAGES}
     studies = {s: st for s, st in studies.items() if st is not None}
     for stage, target in stages:
         if deadline() == 0:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no experiment banners on our console
 from ray.tune.search.optuna import OptunaSearch  # noqa: E402  (this module is the deferred one)
@@ -27,7 +27,7 @@ ROWS_FILE = "ray_trials.jsonl"
 OLD_ROWS_FILE = "ray_trials.json"  # runs of earlier versions: one JSON list, read once
 
 
-def _trainable(config: Dict[str, Any], evaluator: Any = None, stage: str = "zc") -> None:
+def _trainable(config: dict[str, Any], evaluator: Any = None, stage: str = "zc") -> None:
     """One trial inside a Ray worker: :func:`.common.evaluate`, reported to Tune."""
     import time
 
@@ -39,8 +39,8 @@ def _trainable(config: Dict[str, Any], evaluator: Any = None, stage: str = "zc")
     cfg = evaluator.space.build(config)
     lat = evaluator.latency(cfg)
     qlat = evaluator.rule.budget_latency(*lat)  # what the budget is compared with
-    curve: List[float] = []
-    zc: Dict[str, float] = {}
+    curve: list[float] = []
+    zc: dict[str, float] = {}
 
     def report(epoch: int, acc: float, score: float) -> None:  # a training epoch (feasible)
         curve.append(acc)
@@ -57,7 +57,7 @@ def _trainable(config: Dict[str, Any], evaluator: Any = None, stage: str = "zc")
                          latency_budget_ms=qlat))
 
 
-def _load_rows(ctx) -> List[Dict[str, Any]]:
+def _load_rows(ctx) -> list[dict[str, Any]]:
     old, path = ctx.run.file(OLD_ROWS_FILE), ctx.run.file(ROWS_FILE)
     rows = json.loads(old.read_text(encoding="utf-8")) if old.is_file() else []
     truncate_torn_tail(path)  # the run dir is locked: a torn line is from a killed run
@@ -66,7 +66,7 @@ def _load_rows(ctx) -> List[Dict[str, Any]]:
     return rows
 
 
-def _make_callback(ctx, stage: str, rows: List[Dict[str, Any]], book, searcher):
+def _make_callback(ctx, stage: str, rows: list[dict[str, Any]], book, searcher):
     from ray.tune import Callback
 
     numbers = [sum(1 for r in rows if r["stage"] == stage)]  # the next row's number
@@ -123,7 +123,7 @@ class ConstrainedOptunaSearch(OptunaSearch):
         super().on_trial_complete(trial_id, result, error)
 
 
-def _searcher(ctx, stage: str, points: List[Dict[str, Any]]):
+def _searcher(ctx, stage: str, points: list[dict[str, Any]]):
     from optuna.distributions import CategoricalDistribution
 
     s = ctx.settings
@@ -131,20 +131,21 @@ def _searcher(ctx, stage: str, points: List[Dict[str, Any]]):
     return ConstrainedOptunaSearch(
         space=space, metric=["score", "latency_ms"], mode=["max", "min"],
         sampler=make_sampler(s, 0), storage=open_storage(s, ctx.run.path), budget_ms=s.budget_ms,
-        metric_names=metric_names(s, stage), study_name=study_name(s, f"ray-{stage}"), points_to_evaluate=points or None)
+        metric_names=metric_names(s, stage), study_name=study_name(s, f"ray-{stage}"),
+        points_to_evaluate=points or None)
 
 
-def _params(row: Dict[str, Any]) -> Dict[str, Any]:
+def _params(row: dict[str, Any]) -> dict[str, Any]:
     return {k[2:]: _native(v) for k, v in row.items() if k.startswith("p:")}
 
 
-def _top_k_points(rows: List[Dict[str, Any]], k: int) -> List[Dict[str, Any]]:
+def _top_k_points(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
     feas = [r for r in rows if r["stage"] == "zc" and r["state"] == "COMPLETE" and r["feasible"]]
     return [_params(r) for r in top_k(feas, k, key=lambda r: r["config"],
                                       point=lambda r: (r["score"], r["latency_ms"]))]
 
 
-def _interrupted_points(ctx, stage: str) -> List[Dict[str, Any]]:
+def _interrupted_points(ctx, stage: str) -> list[dict[str, Any]]:
     """Params of trials a killed run left RUNNING in Ray's Optuna study: marked FAIL
     (``interrupted``) and proposed again first, as the Optuna backend does."""
     study = find_study(open_storage(ctx.settings, ctx.run.path), ctx.settings, f"ray-{stage}")
@@ -186,7 +187,7 @@ def _tuner(ctx, stage: str, target: int, done: int, time_s, callback, searcher):
                                   verbose=0, callbacks=[callback]))
 
 
-def run_ray(ctx, stages: List[Tuple[str, int]], book) -> None:
+def run_ray(ctx, stages: list[tuple[str, int]], book) -> None:
     """Run each stage with Ray Tune until it holds its trial count (resumes from the rows)."""
     _init_ray(ctx)
     rows = _load_rows(ctx)

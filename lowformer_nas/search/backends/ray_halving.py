@@ -2,7 +2,7 @@
 successive halving the Optuna backend's pruner applies (``import ray`` happens here only)."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
@@ -17,9 +17,9 @@ class LatencyAwareHalvingScheduler(FIFOScheduler):
         super().__init__()
         self.epochs, self.score_key, self.time_attr = epochs, score_key, time_attr
         self.history: History = []
-        self._curves: Dict[str, Tuple[float, List[float]]] = {}
+        self._curves: dict[str, tuple[float, list[float]]] = {}
 
-    def on_trial_result(self, tune_controller: Any, trial: Any, result: Dict[str, Any]) -> str:
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         if not result.get("feasible") or self.score_key not in result:
             return TrialScheduler.CONTINUE  # over budget: one report, nothing to halve
         lat, curve = self._curves.setdefault(trial.trial_id, (result["latency_ms"], []))
@@ -31,7 +31,7 @@ class LatencyAwareHalvingScheduler(FIFOScheduler):
         return TrialScheduler.CONTINUE
 
     def on_trial_complete(self, tune_controller: Any, trial: Any,
-                          result: Dict[str, Any]) -> None:
+                          result: dict[str, Any]) -> None:
         self._finish(trial)
 
     def on_trial_remove(self, tune_controller: Any, trial: Any) -> None:

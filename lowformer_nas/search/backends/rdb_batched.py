@@ -17,7 +17,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from optuna.storages import RDBStorage
 from optuna.storages._cached_storage import _CachedStorage
@@ -26,14 +26,14 @@ from .listing import prefix_listing
 
 LISTING_TTL_S = 0.5  # how stale a listing of *other* workers' trials may be
 
-Param = Tuple[str, float, Any, Any]  # name, internal value, distribution, previous one
+Param = tuple[str, float, Any, Any]  # name, internal value, distribution, previous one
 
 
 @dataclass
 class _Pending:
-    params: List[Param] = field(default_factory=list)
-    user: Dict[str, Any] = field(default_factory=dict)
-    system: Dict[str, Any] = field(default_factory=dict)
+    params: list[Param] = field(default_factory=list)
+    user: dict[str, Any] = field(default_factory=dict)
+    system: dict[str, Any] = field(default_factory=dict)
 
 
 class BatchedRDBStorage(RDBStorage):
@@ -41,9 +41,9 @@ class BatchedRDBStorage(RDBStorage):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._pending: Dict[int, _Pending] = {}
-        self._own: Dict[int, Any] = {}  # FrozenTrial of each trial this process created
-        self._final: Dict[int, Any] = {}  # ... and just finished
+        self._pending: dict[int, _Pending] = {}
+        self._own: dict[int, Any] = {}  # FrozenTrial of each trial this process created
+        self._final: dict[int, Any] = {}  # ... and just finished
         self._plock = threading.RLock()
 
     def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
@@ -76,7 +76,7 @@ class BatchedRDBStorage(RDBStorage):
             self._pending.setdefault(trial_id, _Pending()).system[key] = _as_stored(value)
 
     def set_trial_state_values(self, trial_id: int, state: Any,
-                               values: Optional[Any] = None) -> bool:
+                               values: Any | None = None) -> bool:
         self.flush(trial_id)
         with self._plock:
             own = self._own.pop(trial_id, None)  # from now on its state is the database's
@@ -90,7 +90,7 @@ class BatchedRDBStorage(RDBStorage):
                 self._final[trial_id] = own
         return done
 
-    def take_final(self, trial_id: int) -> Optional[Any]:
+    def take_final(self, trial_id: int) -> Any | None:
         """This process's trial as it just finished it (once), else None."""
         with self._plock:
             return self._final.pop(trial_id, None)
@@ -110,14 +110,15 @@ class BatchedRDBStorage(RDBStorage):
             if own is not None:
                 self._own[trial_id] = _overlay(own, pending)
 
-    def _write(self, trial_id: int, pending: _Pending, own: Optional[Any]) -> None:
+    def _write(self, trial_id: int, pending: _Pending, own: Any | None) -> None:
         from optuna.distributions import distribution_to_json
         from optuna.storages._rdb import models
         from optuna.storages._rdb.storage import _create_scoped_session
         from sqlalchemy import insert
 
         with _create_scoped_session(self.scoped_session, True) as session:
-            trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
+            # Optuna's models declare untyped Columns: on a loaded row they are plain values
+            trial: Any = models.TrialModel.find_or_raise_by_id(trial_id, session)
             self.check_trial_is_updatable(trial_id, trial.state)
             for name, _, dist, previous in pending.params:
                 if previous is None:  # first sighting in this process: check as Optuna does
@@ -137,12 +138,12 @@ class BatchedRDBStorage(RDBStorage):
         return own if own is not None else self._overlaid(super().get_trial(trial_id))
 
     def _get_trials(self, study_id: int, states: Any, included_trial_ids: Any,
-                    trial_id_greater_than: int) -> List[Any]:
+                    trial_id_greater_than: int) -> list[Any]:
         trials = super()._get_trials(study_id, states, included_trial_ids,
                                      trial_id_greater_than)
         return [self._overlaid(t) for t in trials]
 
-    def running_own(self, trial_id: int) -> Optional[Any]:
+    def running_own(self, trial_id: int) -> Any | None:
         """This process's running trial as it stands (waiting writes applied), else None."""
         with self._plock:
             own = self._own.get(trial_id)
@@ -172,8 +173,8 @@ def _check_against_study(session: Any, models: Any, study_id: int, name: str,
         check_distribution_compatibility(json_to_distribution(first.distribution_json), dist)
 
 
-def _upsert_attrs(session: Any, model: Any, trial_id: int, attrs: Dict[str, Any],
-                  have: Optional[Dict[str, Any]]) -> None:
+def _upsert_attrs(session: Any, model: Any, trial_id: int, attrs: dict[str, Any],
+                  have: dict[str, Any] | None) -> None:
     """Set ``attrs`` of one trial: updates of the keys it has (``have``; read from the
     database if None), one INSERT of many rows for the others."""
     from sqlalchemy import insert
@@ -196,7 +197,7 @@ def _upsert_attrs(session: Any, model: Any, trial_id: int, attrs: Dict[str, Any]
         session.execute(insert(model), new)
 
 
-def _overlay(trial: Any, pending: Optional[_Pending]) -> Any:
+def _overlay(trial: Any, pending: _Pending | None) -> Any:
     """A copy of ``trial`` with the waiting writes applied (its own dicts: Optuna's ``Trial``
     updates the params of the copy it holds)."""
     out = copy.copy(trial)
@@ -219,13 +220,15 @@ class PrefixCachedStorage(_CachedStorage):
     by Optuna, its running trials are answered by the backend from memory, and a trial whose
     state it set is read back. ``optuna.get_storage`` passes this class through."""
 
+    _backend: BatchedRDBStorage  # Optuna's _CachedStorage declares the base RDBStorage
+
     def __init__(self, backend: BatchedRDBStorage) -> None:
         super().__init__(backend)
-        self._prefix: Dict[int, List[Any]] = {}
-        self._read_at: Dict[int, float] = {}
+        self._prefix: dict[int, list[Any]] = {}
+        self._read_at: dict[int, float] = {}
 
     def get_all_trials(self, study_id: int, deepcopy: bool = True,
-                       states: Any = None) -> List[Any]:
+                       states: Any = None) -> list[Any]:
         now = time.monotonic()
         if now - self._read_at.get(study_id, -LISTING_TTL_S) >= LISTING_TTL_S:
             self._read_trials_from_remote_storage(study_id)
@@ -246,7 +249,7 @@ class PrefixCachedStorage(_CachedStorage):
         return self._backend.running_own(trial._trial_id) or trial
 
     def set_trial_state_values(self, trial_id: int, state: Any,
-                               values: Optional[Any] = None) -> bool:
+                               values: Any | None = None) -> bool:
         done = super().set_trial_state_values(trial_id, state, values)
         trial = self._backend.take_final(trial_id) or self._backend.get_trial(trial_id)
         with self._lock:
@@ -254,7 +257,7 @@ class PrefixCachedStorage(_CachedStorage):
             self._studies[study_id].trials[number] = trial
         return done
 
-    def __setstate__(self, state: Dict[str, Any]) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self._prefix, self._read_at = {}, {}
 

@@ -16,7 +16,8 @@ import copy
 import json
 import os
 import time
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any
+from collections.abc import Callable, Iterator
 
 from optuna.storages import JournalStorage
 from optuna.storages.journal import BaseJournalBackend
@@ -48,7 +49,7 @@ class RunJournalBackend(BaseJournalBackend):
         self._partial = b""
         self._synced = time.monotonic()
 
-    def read_logs(self, log_number_from: int) -> Iterator[Dict[str, Any]]:
+    def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
         if log_number_from < self._next:  # a replay from the start: read the file again
             self._reader.seek(0)
             self._next, self._partial = 0, b""
@@ -59,7 +60,7 @@ class RunJournalBackend(BaseJournalBackend):
             if number >= log_number_from:
                 yield json.loads(line)
 
-    def append_logs(self, logs: List[Dict[str, Any]]) -> None:
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
         data = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs).encode()
         while data:  # one O_APPEND write: whole lines, never interleaved with another writer's
             data = data[os.write(self._fd, data):]
@@ -70,11 +71,11 @@ class RunJournalBackend(BaseJournalBackend):
             os.fsync(self._fd)
             self._synced = time.monotonic()
 
-    def __getstate__(self) -> Dict[str, Any]:  # Ray checkpoints its searcher by pickling it
+    def __getstate__(self) -> dict[str, Any]:  # Ray checkpoints its searcher by pickling it
         return {"path": self._path}
 
-    def __setstate__(self, state: Dict[str, Any]) -> None:
-        self.__init__(state["path"])
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        RunJournalBackend.__init__(self, state["path"])
 
 
 class RunJournalStorage(JournalStorage):
@@ -83,11 +84,11 @@ class RunJournalStorage(JournalStorage):
     expected."""
 
     def __init__(self, backend: Any) -> None:
-        self._finished: Dict[int, List[Any]] = {}
+        self._finished: dict[int, list[Any]] = {}
         super().__init__(backend)
 
     def get_all_trials(self, study_id: int, deepcopy: bool = True,
-                       states: Any = None) -> List[Any]:
+                       states: Any = None) -> list[Any]:
         replay = self._replay_result
         if not hasattr(replay, "_study_id_to_trial_ids"):
             return super().get_all_trials(study_id, deepcopy, states)
@@ -100,7 +101,7 @@ class RunJournalStorage(JournalStorage):
                                    lambda i: trials[ids[i]], len(ids), states)
         return copy.deepcopy(found) if deepcopy else found
 
-    def __setstate__(self, state: Dict[str, Any]) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self._finished = {}
 
@@ -249,12 +250,12 @@ def study_name(settings, stage: str) -> str:
     return f"{STUDY_PREFIX}-{stage}-{hashlib.sha1(ident.encode()).hexdigest()[:10]}"
 
 
-def metric_names(settings, stage: str) -> List[str]:
+def metric_names(settings, stage: str) -> list[str]:
     """What the two objective values are, as optuna-dashboard and Optuna's plots label them."""
     return [score_label(settings, stage), "latency_ms"]
 
 
-def name_metrics(study, names: List[str]) -> None:
+def name_metrics(study, names: list[str]) -> None:
     """Store ``names`` on ``study`` unless already there (one write, not one per worker)."""
     import warnings
 
