@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .anchors import N_BOOT, RESOLUTION, anchor_check, load_anchors
+from .anchors import N_BOOT, RESOLUTION, anchor_check, load_anchors, loo_fit
 from .audit_stats import Interval
 
 # fitted alternatives (features -> LOO): ln MACs alone is the shipped default
@@ -36,21 +36,6 @@ class AnchorAuditRow:
         mae = "-" if self.mae is None else f"{self.mae:.2f}"
         return (f"| {self.signal} | {self.kind} | {self.n} | {self.spearman.text()} | "
                 f"{self.kendall.text()} | {mae} |")
-
-
-def loo_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Leave-one-out predictions of least squares with non-negative coefficients on
-    standardised features (more of any feature never predicts less accuracy)."""
-    from scipy.optimize import nnls
-
-    pred = np.empty(len(y))
-    for i in range(len(y)):
-        keep = np.arange(len(y)) != i
-        mu, sd = x[keep].mean(0), x[keep].std(0)
-        sd[sd == 0] = 1.0
-        w, _ = nnls((x[keep] - mu) / sd, y[keep] - y[keep].mean())
-        pred[i] = y[keep].mean() + ((x[i] - mu) / sd) @ w
-    return pred
 
 
 def _row(signal: str, kind: str, values: Sequence[float], fitted: bool) -> AnchorAuditRow:

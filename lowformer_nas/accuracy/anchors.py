@@ -102,15 +102,40 @@ def anchor_check(scores: Mapping[str, float | None], how: str = "this run's scor
                        bootstrap(spearman, x, y, N_BOOT), how, mae)
 
 
+def ranks_by_anchors(proxy: str | None, zc_score: str | None) -> bool:
+    """Whether a search ranks by the anchored signal (in top-1 points, needing no data)."""
+    return proxy == "zero-cost" and zc_score == ANCHORED
+
+
 MacsOf = Callable[[ArchConfig], float]  # MACs at 224 px with 1000 classes (the caller's counter)
 
 
+def fit_nonneg(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """(intercept, weights) of least squares with non-negative weights (on standardised
+    columns, back in raw units): more of any feature never predicts less accuracy."""
+    from scipy.optimize import nnls
+
+    mu, sd = x.mean(0), x.std(0)
+    sd[sd == 0] = 1.0
+    w = nnls((x - mu) / sd, y - y.mean())[0] / sd
+    return float(y.mean() - mu @ w), w
+
+
+def loo_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Leave-one-out predictions of :func:`fit_nonneg` (rows of ``x``: anchors)."""
+    pred = np.empty(len(y))
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        a, w = fit_nonneg(x[keep], y[keep])
+        pred[i] = a + x[i] @ w
+    return pred
+
+
 def fit_line(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
-    """(intercept, slope) of least squares with the slope held >= 0: more compute of the same
-    design is never predicted worse (a network never ranks below one it contains)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    slope = max(0.0, float(np.polyfit(x, y, 1)[0])) if np.ptp(x) > 0 else 0.0
-    return float(y.mean() - slope * x.mean()), slope
+    """(intercept, slope) with the slope held >= 0: more compute of the same design is never
+    predicted worse (a network never ranks below one it contains)."""
+    a, w = fit_nonneg(np.asarray(x, float)[:, None], np.asarray(y, float))
+    return a, float(w[0])
 
 
 @dataclass(frozen=True)
@@ -149,12 +174,7 @@ def capacity_model(macs_of: MacsOf) -> CapacityModel:
 def loo_predictions(macs_of: MacsOf) -> dict[str, float]:
     """Each anchor predicted by the model fitted on the others (never in-sample)."""
     names, x, y = _anchor_xy(macs_of)
-    out = {}
-    for i, name in enumerate(names):
-        keep = np.arange(len(names)) != i
-        a, b = fit_line(x[keep], y[keep])
-        out[name] = a + b * float(x[i])
-    return out
+    return dict(zip(names, loo_fit(x[:, None], y).tolist()))
 
 
 @functools.lru_cache(maxsize=2)

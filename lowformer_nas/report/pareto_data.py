@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..accuracy.anchors import ANCHORED, AnchorCheck
+from ..accuracy.anchors import AnchorCheck, ranks_by_anchors
 from ..rundir.config import ZC_SCORES, score_label
 from ..rundir.family import FRACTIONS, NAMES, family_rule_text, pick_family
 from ..rundir.pareto import front_indices, hypervolume_2d
@@ -175,7 +175,7 @@ def compute(rows: Sequence[dict[str, Any]], references: Sequence[dict[str, Any]]
     from ..accuracy.evidence import fidelity_line, resolution_note
     from ..search.signal import anchored_error, fidelity_text, run_anchor_check
 
-    anchored = settings["proxy"] == "zero-cost" and settings["zc_score"] == ANCHORED
+    anchored = ranks_by_anchors(settings["proxy"], settings["zc_score"])
 
     return {
         "target": settings["target"], "budget_ms": budget, "proxy": settings["proxy"],

@@ -121,7 +121,9 @@ def summary_markdown(data: dict[str, Any], settings: dict[str, Any], run_path: P
 
 
 def _proxy_text(settings: dict[str, Any]) -> str:
-    if settings["proxy"] == "zero-cost" and settings["zc_score"] == "imagenet-anchored":
+    from ..accuracy.anchors import ranks_by_anchors
+
+    if ranks_by_anchors(settings["proxy"], settings["zc_score"]):
         return ("proxy `zero-cost`: `imagenet-anchored`, a function of the config's MACs "
                 "(no data, no training)")
     return (f"proxy `{settings['proxy']}` on `{settings['dataset']}` at "

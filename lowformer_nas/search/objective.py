@@ -18,7 +18,7 @@ from ..space import SearchSpace
 from ..accuracy.datasets import ProxyData
 from ..accuracy.proxies import train_run
 from ..accuracy.zerocost import zero_cost_scores
-from ..accuracy.anchors import ANCHORED
+from ..accuracy.anchors import ANCHORED, ranks_by_anchors
 from .settings import SMALL_DATA_PRIOR, SearchSettings
 
 WORST = float("-inf")
@@ -107,7 +107,7 @@ class Evaluator:
         if ev.feasible or force:
             s = self.settings
             assert s.proxy_resolution is not None  # SearchSettings fills it in
-            if not (s.proxy == "zero-cost" and s.zc_score == ANCHORED):  # it needs none
+            if not ranks_by_anchors(s.proxy, s.zc_score):  # the anchored signal needs none
                 ev.zc = zero_cost_scores(cfg, self.data, s.proxy_resolution, seed=s.seed)
             if on_zc is not None:
                 on_zc(ev.zc)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_text
-from ..accuracy.anchors import ANCHORED, load_published
+from ..accuracy.anchors import load_published, ranks_by_anchors
 from ..arch.registry import OFFICIAL_NAMES, get_arch
 from ..errors import RunError
 from .settings import later_identity
@@ -120,7 +120,7 @@ def _reference_row(evaluator, name: str) -> dict[str, Any]:
 
 def _published(settings) -> bool:
     """Other families are placed at their published top-1 (the signal is in top-1 points)."""
-    return settings.proxy == "zero-cost" and settings.zc_score == ANCHORED
+    return ranks_by_anchors(settings.proxy, settings.zc_score)
 
 
 def _published_text(name: str) -> str:

@@ -9,7 +9,8 @@ from typing import Any
 from collections.abc import Mapping, Sequence
 
 from ..accuracy.anchors import (ANCHORED, RESOLUTION, AnchorCheck, CapacityModel, anchor_check,
-                                capacity_check, capacity_model, score_published)
+                                capacity_check, capacity_model, ranks_by_anchors,
+                                score_published)
 from ..arch.config import ArchConfig
 
 
@@ -67,7 +68,7 @@ def run_anchor_check(settings: Mapping[str, Any],
                      references: Sequence[Mapping[str, Any]]) -> AnchorCheck | None:
     """The anchor check of a run's own signal: the anchored signal's leave-one-out figure
     (never in-sample), else the run's scores of the official variants (zero-cost or trained)."""
-    if settings["proxy"] == "zero-cost" and settings["zc_score"] == ANCHORED:
+    if ranks_by_anchors(settings["proxy"], settings["zc_score"]):
         return anchored_check()
     return anchor_check({r["name"]: r.get("score") for r in references
                          if r.get("family", "lowformer") == "lowformer"})
