@@ -3,7 +3,7 @@ import pytest
 import timm
 import torch
 
-import lowformer_nas.arch.timm_models  # noqa: F401  (registers the "lowformer_nas" entrypoint)
+import lowformer_nas.arch.builder  # noqa: F401  (registers the "lowformer_nas" entrypoint)
 from lowformer_nas import build_model, config_to_dict, get_arch, list_archs
 
 RES = 64

@@ -10,7 +10,7 @@ import pytest
 import timm
 import torch
 
-import lowformer_nas.arch.timm_models  # noqa: F401  (registers the "lowformer_nas" entrypoint)
+import lowformer_nas.arch.builder  # noqa: F401  (registers the "lowformer_nas" entrypoint)
 from lowformer_nas import build_model, count_params_macs, get_arch
 from lowformer_nas.arch.registry import OFFICIAL_NAMES
 

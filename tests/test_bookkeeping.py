@@ -9,7 +9,6 @@ import pytest
 
 from lowformer_nas.cli import main
 from lowformer_nas.rundir.rows import read_trials_csv
-from lowformer_nas.search.backends.storage import RunJournalBackend, RunJournalStorage
 
 SEARCH = ["search", "--target", "jetson", "--latency-budget", "0.01ms", "--space", "tiny",
           "--references", "none"]  # every config over budget: no proxy runs
@@ -67,51 +66,25 @@ def test_a_torn_last_csv_line_is_skipped(tmp_path):
     assert [r["number"] for r in read_trials_csv(path)] == [0, 1, 2, 3]
 
 
-def _study_with_every_state(storage):
-    study = optuna.create_study(storage=storage, directions=["maximize", "minimize"])
-    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=4)
-    failed = study.ask()
-    study.tell(failed, state=optuna.trial.TrialState.FAIL)
-    study.ask()  # left RUNNING
-    study.enqueue_trial({"x": 0.5})
-    study.enqueue_trial({"x": 0.25})
-    return study
-
-
-def test_run_journal_lists_what_optunas_journal_lists(tmp_path):
+def test_the_journal_is_optunas_own(tmp_path):
+    """The run directory's study is Optuna's journal through its public API: Optuna's
+    ``JournalFileStorage`` (and so optuna-dashboard) reads the file a search wrote."""
     from optuna.storages.journal import JournalFileBackend
 
-    path = str(tmp_path / "study.journal")
-    ours = RunJournalStorage(RunJournalBackend(path))
-    study = _study_with_every_state(ours)
-    plain = optuna.storages.JournalStorage(JournalFileBackend(path))  # Optuna reads our file
-    S = optuna.trial.TrialState
-    for states in (None, (S.WAITING,), (S.RUNNING,), (S.WAITING, S.RUNNING), (S.COMPLETE,),
-                   (S.FAIL,)):
-        for _ in range(2):  # the second listing starts after the finished prefix
-            got = [t.number for t in ours.get_all_trials(study._study_id, states=states)]
-            want = [t.number for t in plain.get_all_trials(study._study_id, states=states)]
-            assert got == want, states
-    assert study.ask().number == 6  # the first WAITING trial, as Optuna picks it
-
-
-def test_run_journal_waits_for_a_line_being_written(tmp_path):
-    path = tmp_path / "study.journal"
-    backend = RunJournalBackend(str(path))
-    backend.append_logs([{"op_code": 0, "a": 1}])
-    with open(path, "ab") as fh:
-        fh.write(b'{"op_code": 0, "a"')  # another writer's line, half written
-    assert [log["a"] for log in backend.read_logs(0)] == [1]
-    with open(path, "ab") as fh:
-        fh.write(b': 2}\n')
-    assert [log["a"] for log in backend.read_logs(1)] == [2]
-    backend.sync()
+    out = tmp_path / "run"
+    assert main(SEARCH + ["--trials", "6", "--quiet", "--out", str(out)]) == 0
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(out / "study.journal")))
+    (summary,) = optuna.get_all_study_summaries(storage)
+    study = optuna.load_study(study_name=summary.study_name, storage=storage)
+    assert [t.number for t in study.trials] == list(range(6))
+    assert {t.state.name for t in study.trials} == {"COMPLETE"}
+    assert study.metric_names[1] == "latency_ms"
 
 
 @pytest.mark.parametrize("extra", [[], ["--sampler", "tpe"]], ids=["nsga2", "tpe"])
 def test_same_samples_as_optunas_own_nsga2_bookkeeping(tmp_path, extra):
-    """The single-writer NSGA-II assigns the same generations, so a run samples what Optuna's
-    sampler would: two runs with the same seed give the same trials.csv configs."""
+    """A seeded search is reproducible: two runs with the same seed give the same
+    trials.csv configs."""
     for name in ("a", "b"):
         assert main(SEARCH + ["--trials", "24", "--quiet", "--out", str(tmp_path / name)]
                     + extra) == 0

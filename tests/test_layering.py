@@ -112,6 +112,23 @@ def test_no_import_cycle_between_packages():
     assert not _cycles(graph), _cycles(graph)
 
 
+def _module_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (deferred imports too)."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        src = _module_name(path)
+        graph[src] = {m for _, m in _imports(path) if m != src}
+    return graph
+
+
+def test_no_import_cycle_between_modules():
+    """Not even a deferred one (issue 22: run <-> verify, the Optuna backend <-> prescreen,
+    builder <-> timm entrypoint were such cycles): a module that needs another's function
+    either sits above it or the function moves down."""
+    cycles = _cycles(_module_graph())
+    assert not cycles, cycles
+
+
 def test_the_checker_sees_a_violation(tmp_path):
     """The walk resolves relative and deferred imports (else the tests above could not fail)."""
     mod = ROOT / "report" / "runinfo.py"

@@ -82,7 +82,7 @@ def test_family_yaml_loads_everywhere(run):
     import timm
     import torch
 
-    import lowformer_nas.arch.timm_models  # noqa: F401  registers the timm entrypoint
+    import lowformer_nas.arch.builder  # noqa: F401  registers the timm entrypoint
     from lowformer_nas.arch.builder import build_model
     from lowformer_nas.arch.yaml_io import load_config
 

@@ -39,7 +39,8 @@ def test_the_searcher_pickles_as_ray_pickles_it(tmp_path, sampler):
     asked = [searcher.suggest(f"t{i}") for i in range(3)]
     assert all(asked)
     copy = cloudpickle.loads(cloudpickle.dumps(searcher))
-    assert type(copy._sampler) is type(searcher._sampler)
+    assert type(copy.study.sampler) is type(searcher.study.sampler)
+    assert copy.running == {} and len(searcher.running) == 3  # asked trials stay with Tune
     searcher.save(str(tmp_path / "searcher.pkl"))  # Tune's searcher checkpoint
     assert (tmp_path / "searcher.pkl").stat().st_size > 0
 

@@ -1,4 +1,15 @@
-"""``build_model``: a pure function from an ``ArchConfig`` to a timm-compatible ``nn.Module``.
+"""``build_model``: a pure function from an ``ArchConfig`` to a timm-compatible ``nn.Module``,
+and the timm entrypoint ``lowformer_nas`` that builds the same network (registered when this
+module is imported, as timm's own model files register theirs)::
+
+    import lowformer_nas.arch.builder  # or anything that builds a model
+    timm.create_model("lowformer_nas", arch="lowformer_b1")          # a registered name
+    timm.create_model("lowformer_nas", arch="runs/x/models/B2.yaml")  # an exported YAML
+    timm.create_model("lowformer_nas", arch=cfg)                       # an ArchConfig
+
+``pretrained=True`` on an official name loads timm's LowFormer checkpoint for it (the keys
+are identical; timm has none for B2); ``pretrained_cfg_overlay=dict(file=PATH)`` loads a local
+checkpoint instead.
 
 Blocks are timm's own LowFormer blocks (``timm.models.lowformer``); only the per-stage
 composition is ours, because timm's ``LowFormer`` ties every stage to one global
@@ -8,14 +19,17 @@ timm's ``forward_features`` / ``forward_head`` / ``reset_classifier`` / ``forwar
 """
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import torch.nn as nn
 from timm.layers import GroupNorm1, Linear, SelectAdaptivePool2d, calculate_drop_path_rates
+from timm.models import build_model_with_cfg, generate_default_cfgs, get_pretrained_cfg
+from timm.models import register_model
 from timm.models.lowformer import (ConvAttention, ConvLayer, FusedMBConv, LowFormer, MBConv,
-                                   ResidualBlock)
+                                   ResidualBlock, checkpoint_filter_fn)
 
 from .config import ArchConfig, StageConfig
+from .registry import OFFICIAL_NAMES, resolve_arch
 
 _NORM = nn.BatchNorm2d
 _ACT = nn.Hardswish
@@ -125,13 +139,28 @@ class LowFormerNAS(LowFormer):
 def build_model(cfg: ArchConfig, num_classes: int = 1000, in_chans: int = 3,
                 drop_rate: float = 0., drop_path_rate: float = 0.,
                 global_pool: str | None = "avg") -> LowFormerNAS:
-    """Build the network ``cfg`` describes (random init, timm's init scheme).
-
-    Also registers the ``lowformer_nas`` timm entrypoint, so exported configs can be created
-    with ``timm.create_model`` from here on.
-    """
-    from . import timm_models  # noqa: F401  (registration is the import's side effect)
-
+    """Build the network ``cfg`` describes (random init, timm's init scheme)."""
     return LowFormerNAS(cfg, num_classes=num_classes, in_chans=in_chans,
                         global_pool=global_pool or "", drop_rate=drop_rate,
                         drop_path_rate=drop_path_rate)
+
+
+default_cfgs = generate_default_cfgs({"lowformer_nas": {  # as timm's LowFormer configs
+    "url": "", "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (7, 7),
+    "crop_pct": 0.95, "interpolation": "bicubic", "mean": (0.485, 0.456, 0.406),
+    "std": (0.229, 0.224, 0.225), "first_conv": "stem.0.conv", "classifier": "classifier",
+    "origin_url": "https://github.com/altair199797/LowFormer", "license": "apache-2.0"}})
+
+
+@register_model
+def lowformer_nas(pretrained: bool = False, arch: str | ArchConfig = "lowformer_b1",
+                  **kwargs: Any) -> LowFormerNAS:
+    """A LowFormer built from a lowformer-nas registry name, YAML path or ``ArchConfig``."""
+    name, cfg = ("custom", arch) if isinstance(arch, ArchConfig) else resolve_arch(arch)
+    pretrained_cfg = kwargs.pop("pretrained_cfg", None)
+    if pretrained_cfg is None and name in OFFICIAL_NAMES:
+        pretrained_cfg = get_pretrained_cfg(name)  # timm's default tag (B2: untrained)
+    return build_model_with_cfg(
+        LowFormerNAS, "lowformer_nas", pretrained, pretrained_cfg=pretrained_cfg,
+        pretrained_filter_fn=checkpoint_filter_fn,
+        feature_cfg=dict(out_indices=(0, 1, 2, 3), flatten_sequential=True), cfg=cfg, **kwargs)

@@ -136,3 +136,8 @@ def counted_row(row: Mapping[str, Any]) -> bool:
     """Rows that use up the trial budget: finished trials, and failures of the trial itself
     (a FAIL with an error; an interrupted trial is retried instead)."""
     return row["state"] in ("COMPLETE", "PRUNED") or (row["state"] == "FAIL" and bool(row["error"]))
+
+
+def row_key(config_json: str) -> str:
+    """Canonical key of a trials.csv ``config`` (same as ``objective.config_key``)."""
+    return json.dumps(json.loads(config_json), sort_keys=True, separators=(",", ":"))

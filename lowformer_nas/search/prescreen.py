@@ -13,7 +13,7 @@ import json
 import math
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from .._io import atomic_write_text
 from ..accuracy.surrogate import MIN_POINTS, Surrogate, feature_matrix
@@ -56,26 +56,7 @@ def record_fidelity(run_dir: Path, trained: Sequence[tuple[Any, Mapping[str, flo
         {"n": fid.n, "loo_spearman": fid.spearman, "text": fid.text()}, indent=1) + "\n")
 
 
-def run_prescreened(ctx, zc_study, study, target: int, on_trial: Callable[[], None],
-                     timeout_s: float | None) -> Any:
-    """Two-stage with the surrogate pre-screen: refit, queue the best candidate, train it."""
-    from .budget import time_left
-    from .backends.optuna import TrialDiverged, TrialOutOfMemory, done_count, make_objective
-
-    deadline = time_left(timeout_s)
-    while done_count(study) < target and deadline() != 0:
-        trained = _trained(ctx, study)
-        record_fidelity(ctx.run.path, trained, ctx.settings.seed)
-        if not _enqueue_next(ctx, zc_study, study, trained):
-            break
-        study.optimize(make_objective(ctx, study, "train"), n_trials=1,
-                       catch=(TrialDiverged, TrialOutOfMemory))
-        on_trial()
-    record_fidelity(ctx.run.path, _trained(ctx, study), ctx.settings.seed)
-    return study
-
-
-def _trained(ctx, study) -> list[tuple]:
+def trained_rows(ctx, study) -> list[tuple]:
     """(config, cheap features, trained score) of every completed, feasible trained trial."""
     return [(ctx.space.build(t.params), features(t.user_attrs), t.user_attrs["score"])
             for t in study.get_trials(deepcopy=False)
@@ -83,7 +64,7 @@ def _trained(ctx, study) -> list[tuple]:
             and not t.user_attrs.get("duplicate")]
 
 
-def _enqueue_next(ctx, zc_study, study, trained) -> bool:
+def enqueue_next(ctx, zc_study, study, trained) -> bool:
     """Queue the untrained zero-cost candidate the surrogate ranks highest (zc order before)."""
     seen = {t.user_attrs.get("config_key") for t in study.get_trials(deepcopy=False)}
     cands = zc_order(zc_study, seen)

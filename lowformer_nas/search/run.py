@@ -30,7 +30,7 @@ from .._io import atomic_write_text
 from ..errors import LowFormerNASError, RunError
 from ..rundir.config import CONFIG_NAME, RUN_FORMAT, RUN_FORMAT_VERSION, read_run_config
 from .budget import format_budget
-from .settings import SearchSettings
+from .settings import SearchSettings, stage_plan
 
 
 
@@ -63,16 +63,6 @@ def default_out(settings: SearchSettings) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = Path(settings.target).stem if settings.target.endswith(".json") else settings.target
     return Path("runs") / f"{target}-{format_budget(settings.budget_ms)}-{stamp}"
-
-
-def stage_plan(settings: SearchSettings) -> list[tuple[str, int]]:
-    """(stage, trial count) in order: two-stage scores ``trials`` then trains ``top_k``."""
-    if settings.proxy == "zero-cost":
-        return [("zc", settings.trials)]
-    if settings.proxy == "train":
-        return [("train", settings.trials)]
-    assert settings.top_k is not None  # SearchSettings fills it in
-    return [("zc", settings.trials), ("train", min(settings.top_k, settings.trials))]
 
 
 def read_search_config(path: Path) -> dict[str, Any]:

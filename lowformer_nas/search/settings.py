@@ -187,3 +187,13 @@ def check_storage_url(url: str) -> None:
 def _check_choice(name: str, value: str, allowed: tuple) -> None:
     if value not in allowed:
         raise RunError(f"--{name} must be one of {', '.join(allowed)}, but got {value!r}")
+
+
+def stage_plan(settings: SearchSettings) -> list[tuple[str, int]]:
+    """(stage, trial count) in order: two-stage scores ``trials`` then trains ``top_k``."""
+    if settings.proxy == "zero-cost":
+        return [("zc", settings.trials)]
+    if settings.proxy == "train":
+        return [("train", settings.trials)]
+    assert settings.top_k is not None  # SearchSettings fills it in
+    return [("zc", settings.trials), ("train", min(settings.top_k, settings.trials))]

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import RunError
+from ..rundir.rows import row_key
 
 DIR, JOURNAL, INITIAL, CURRENT = "verify", "journal.jsonl", "profile-initial.json", "profile.json"
 CALIBRATION = "calibration.jsonl"  # the run's copy of the target's calibration journal
@@ -51,11 +52,6 @@ def run_profiles(run: Path) -> tuple | None:
         return None
     latest = d / CURRENT if (d / CURRENT).is_file() else d / INITIAL
     return load_profile(d / INITIAL), load_profile(latest)
-
-
-def _key(config_json: str) -> str:
-    """Canonical key of a trials.csv ``config`` (same as ``objective.config_key``)."""
-    return json.dumps(json.loads(config_json), sort_keys=True, separators=(",", ":"))
 
 
 def _ok(x: Any) -> bool:
@@ -136,7 +132,7 @@ class Verifier:
         for r in rows:
             r = dict(r)
             if r.get("config") and r.get("latency_ms") is not None:
-                key = _key(r["config"])
+                key = row_key(r["config"])
                 trial = r.get("trial_latency_ms")
                 r["trial_latency_ms"] = trial if _ok(trial) else r["latency_ms"]
                 (r["predicted_ms"], std), r["profile_sha"] = self._predict(key), sha
@@ -178,7 +174,7 @@ class Verifier:
         for r in self.annotate(rows):
             if r["stage"] == stage and r["state"] == "COMPLETE" and r.get("feasible") \
                     and _ok(r.get("score")) and r.get("config") and not r.get("duplicate"):
-                key = _key(r["config"])
+                key = row_key(r["config"])
                 if key not in seen:
                     seen.add(key)
                     pts.append(dict(r, key=key))
@@ -194,7 +190,7 @@ class Verifier:
         done: dict[str, dict[str, Any]] = {}
         for r in self.annotate(rows):
             if r["stage"] == stage and r["state"] == "COMPLETE" and r.get("config"):
-                done.setdefault(_key(r["config"]), r)
+                done.setdefault(row_key(r["config"]), r)
         fast = sorted(done.items(), key=lambda kv: kv[1]["latency_ms"])[:n]
         return [dict(r, key=k) for k, r in fast]
 
@@ -335,8 +331,7 @@ def verify_run(run: Path, import_csv: str | None = None, quiet: bool = False,
     from ..rundir.config import read_run_config
     from ..rundir.rows import read_trials_csv
     from .references import _load
-    from .run import stage_plan
-    from .settings import SearchSettings
+    from .settings import SearchSettings, stage_plan
     from .verify_kit import import_results, write_kit
 
     config = read_run_config(run)

@@ -13,7 +13,7 @@ from typing import Any
 from collections.abc import Sequence
 
 from ..errors import RunError
-from .verify import _key
+from ..rundir.rows import row_key
 
 
 def write_kit(ver: Any, rows: Sequence[dict[str, Any]], stage: str) -> Path | None:
@@ -56,7 +56,7 @@ def import_results(ver: Any, csv_path: str, rows: Sequence[dict[str, Any]]) -> i
     from ..latency.export_kit import read_results
     from ..latency.refit import refit_model_level
 
-    known = {_key(r["config"]): r for r in rows if r.get("config")}
+    known = {row_key(r["config"]): r for r in rows if r.get("config")}
     new = []
     for res in read_results(csv_path):
         key = json.dumps(res["spec"], sort_keys=True, separators=(",", ":"))

@@ -22,15 +22,14 @@ def counted_trial(state: str, attrs: dict[str, Any]) -> bool:
 
 
 def mark_interrupted(study) -> list[Any]:
-    """Trials a killed run left RUNNING: marked FAIL (``interrupted``); returns them.
+    """Trials a killed run left RUNNING: told FAIL (no ``error``: interrupted); returns them.
 
     Only for a study no other process is running (the run directory is locked)."""
     import optuna
 
     running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     for t in running:
-        study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
-        study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
     return running
 
 

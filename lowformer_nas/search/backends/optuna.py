@@ -17,8 +17,7 @@ from ..halving import LatencyAwareHalving, running_trial
 from ..objective import Evaluation, config_key
 from ...accuracy.proxies import TrialDiverged, TrialOutOfMemory, as_trial_failure
 from .common import CONSTRAINT, counted_trial, evaluate, objective_values, top_k, trials_to_retry
-from .rdb_batched import flush_trial
-from .storage import SYNC_S, find_study, open_study, optuna_module, sync
+from .storage import find_study, open_study, optuna_module
 from ...rundir.config import score_label
 
 STAGES = ("zc", "train")
@@ -113,7 +112,6 @@ def make_objective(ctx, study, stage: str,
             trial.set_user_attr("latency_std_ms", lat[1])
             trial.set_user_attr("latency_budget_ms", qlat)  # what the budget was compared with
             trial.set_user_attr("feasible", qlat <= budget)
-            flush_trial(trial)  # its params and latency, in one transaction, before the work
             report = _early_stopper(ctx, study, trial, lat[0], pruner) if stage == "train" else None
             try:
                 ev = evaluate(ctx.evaluator, cfg, stage, report=report, latency=lat)
@@ -182,6 +180,24 @@ def collect_rows(studies: dict[str, Any], book) -> list[dict[str, Any]]:
     return rows
 
 
+def run_prescreened(ctx, zc_study, study, target: int, on_trial: Callable[[], None],
+                     timeout_s: float | None) -> Any:
+    """Two-stage with the surrogate pre-screen: refit, queue the best candidate, train it."""
+    from ..prescreen import enqueue_next, record_fidelity, trained_rows
+
+    deadline = time_left(timeout_s)
+    while done_count(study) < target and deadline() != 0:
+        trained = trained_rows(ctx, study)
+        record_fidelity(ctx.run.path, trained, ctx.settings.seed)
+        if not enqueue_next(ctx, zc_study, study, trained):
+            break
+        study.optimize(make_objective(ctx, study, "train"), n_trials=1,
+                       catch=(TrialDiverged, TrialOutOfMemory))
+        on_trial()
+    record_fidelity(ctx.run.path, trained_rows(ctx, study), ctx.settings.seed)
+    return study
+
+
 def _whole(book, studies: dict[str, Any], stage: str) -> None:
     """trials.csv rewritten from the studies (few, slow trials: the surrogate pre-screen)."""
     book.reset(collect_rows(studies, book))
@@ -198,8 +214,6 @@ def run_stage(ctx, storage, studies: dict[str, Any], stage: str, target: int, bo
         recover_interrupted(study)
     two_stage = stage == "train" and ctx.settings.proxy == "two-stage"
     if two_stage and ctx.settings.prescreen == "surrogate":
-        from ..prescreen import run_prescreened
-
         book.reset(collect_rows(studies, book))
         ctx.progress.start_stage(stage, target, book.done(stage))
         run_prescreened(ctx, studies["zc"], study, target,
@@ -219,19 +233,14 @@ def run_stage(ctx, storage, studies: dict[str, Any], stage: str, target: int, bo
     def callback(st, t) -> None:
         known.add(t)
         book.add(book.row(stage, t.number, t.state.name, t.params, _attrs(t)))
-        sync(storage, SYNC_S)
         if book.rewrite_due():
             book.reset(collect_rows(studies, book))
         book.show(stage)
         if (known.done(st) if shared else book.done(stage)) >= target:
             st.stop()
 
-    try:
-        study.optimize(objective, n_trials=remaining,
-                       timeout=timeout_s, catch=(TrialDiverged, TrialOutOfMemory),
-                       callbacks=[callback])
-    finally:
-        sync(storage)
+    study.optimize(objective, n_trials=remaining, timeout=timeout_s,
+                   catch=(TrialDiverged, TrialOutOfMemory), callbacks=[callback])
 
 
 def run_optuna(ctx, storage, stages: list[tuple], book) -> None:

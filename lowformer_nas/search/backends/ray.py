@@ -1,12 +1,13 @@
-"""The Ray Tune backend: ``OptunaSearch`` (the same NSGA-II / TPE sampler and the same journal
-in the run directory) with the Optuna backend's early-stopping rule (``search.halving``) as a
-Tune scheduler.
+"""The Ray Tune backend: Tune runs the trials, an Optuna study (the same NSGA-II / TPE sampler
+and the same journal in the run directory) proposes them, and the Optuna backend's
+early-stopping rule (``search.halving``) is a Tune scheduler.
 
-Ray's ``OptunaSearch`` only tells Optuna the metric values, so a small subclass sets the
-latency constraint (``trial.set_constraint``, Optuna 5) on the Optuna trial just before telling.
-Each finished Ray trial becomes a line in ``ray_trials.jsonl`` (appended; what a rerun resumes
-from) and a row in ``trials.csv``, so the run directory looks the same as with the Optuna
-backend. Evaluation, recovery and top-k are :mod:`.common`'s. ``import ray`` happens here only.
+:class:`StudySearcher` is a Tune ``Searcher`` that asks and tells an Optuna study through both
+libraries' public API, and sets the latency constraint (``trial.set_constraint``) before
+telling (Ray's own ``OptunaSearch`` tells only the metric values). Each finished Ray trial
+becomes a line in ``ray_trials.jsonl`` (appended; what a rerun resumes from) and a row in
+``trials.csv``, so the run directory looks the same as with the Optuna backend. Evaluation,
+recovery and top-k are :mod:`.common`'s. ``import ray`` happens here only.
 """
 from __future__ import annotations
 
@@ -15,13 +16,12 @@ import os
 from typing import Any
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no experiment banners on our console
-from ray.tune.search.optuna import OptunaSearch  # noqa: E402  (this module is the deferred one)
+from ray.tune.search import Searcher  # noqa: E402  (this module is the deferred one)
 
-from ..._io import append_text, truncate_torn_tail
+from ..._io import append_text, atomic_write_text, truncate_torn_tail
 from ..budget import time_left
 from .common import CONSTRAINT, evaluate, mark_interrupted, objective_values, top_k
-from .storage import (SYNC_S, find_study, make_sampler, metric_names, name_metrics,
-                      open_storage, study_name, sync)
+from .storage import find_study, open_storage, open_study
 
 ROWS_FILE = "ray_trials.jsonl"
 OLD_ROWS_FILE = "ray_trials.json"  # runs of earlier versions: one JSON list, read once
@@ -66,7 +66,7 @@ def _load_rows(ctx) -> list[dict[str, Any]]:
     return rows
 
 
-def _make_callback(ctx, stage: str, rows: list[dict[str, Any]], book, searcher):
+def _make_callback(ctx, stage: str, rows: list[dict[str, Any]], book):
     from ray.tune import Callback
 
     numbers = [sum(1 for r in rows if r["stage"] == stage)]  # the next row's number
@@ -89,7 +89,6 @@ def _make_callback(ctx, stage: str, rows: list[dict[str, Any]], book, searcher):
             numbers[0] += 1
             rows.append(row)
             append_text(ctx.run.file(ROWS_FILE), json.dumps(row, default=str) + "\n")
-            sync(searcher._storage, SYNC_S)
             book.add(row)
             book.show(stage)
 
@@ -102,37 +101,56 @@ def _make_callback(ctx, stage: str, rows: list[dict[str, Any]], book, searcher):
     return RowWriter()
 
 
-class ConstrainedOptunaSearch(OptunaSearch):
-    """OptunaSearch that sets ``latency`` as an Optuna 5 constraint before telling."""
+class StudySearcher(Searcher):
+    """A Tune searcher that asks an Optuna study for each trial's params and tells it the
+    (score, latency) result, with ``latency`` as the constraint the samplers read."""
 
-    def __init__(self, *args: Any, budget_ms: float = 0.0, metric_names: Any = None,
-                 **kwargs: Any) -> None:
-        self.budget_ms, self.metric_names = budget_ms, metric_names
-        super().__init__(*args, **kwargs)
+    def __init__(self, study: Any, space: dict[str, Any], budget_ms: float,
+                 points: list[dict[str, Any]]) -> None:
+        super().__init__()  # two objectives: the result is read here, not by Tune's metric
+        self.study, self.space, self.budget_ms = study, space, budget_ms
+        for p in points:  # proposed first: interrupted trials, the two-stage top k
+            study.enqueue_trial(p)
+        self.running: dict[str, Any] = {}
 
-    def _setup_study(self, mode: Any) -> None:
-        super()._setup_study(mode)
-        if self.metric_names:
-            name_metrics(self._ot_study, self.metric_names)
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        trial = self.study.ask(self.space)
+        self.running[trial_id] = trial
+        return dict(trial.params)
 
-    def on_trial_complete(self, trial_id: str, result: Any = None, error: bool = False) -> None:
-        ot_trial = self._ot_trials.get(trial_id)
-        if ot_trial is not None and result and result.get("latency_ms") is not None:
-            ot_trial.set_constraint(CONSTRAINT, result.get(
-                "latency_budget_ms", result["latency_ms"]) - self.budget_ms)
-        super().on_trial_complete(trial_id, result, error)
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
+                          error: bool = False) -> None:
+        from optuna.trial import TrialState
+
+        trial = self.running.pop(trial_id, None)
+        if trial is None:
+            return
+        if error or not result or result.get("score") is None:
+            self.study.tell(trial, state=TrialState.FAIL)
+            return
+        trial.set_constraint(CONSTRAINT, result.get(
+            "latency_budget_ms", result["latency_ms"]) - self.budget_ms)
+        self.study.tell(trial, [result["score"], result["latency_ms"]])
+
+    def save(self, checkpoint_path: str) -> None:
+        """The study is the searcher's state, already in its storage: Tune's checkpoint only
+        names it."""
+        atomic_write_text(checkpoint_path, json.dumps({"study": self.study.study_name}))
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Nothing to load: a rerun reopens the study (``run_ray``)."""
+
+    def __getstate__(self) -> dict[str, Any]:  # Tune pickles its searcher: running trials
+        return dict(self.__dict__, running={})  # are the live process's, not the copy's
 
 
-def _searcher(ctx, stage: str, points: list[dict[str, Any]]):
+def _searcher(ctx, stage: str, points: list[dict[str, Any]]) -> StudySearcher:
     from optuna.distributions import CategoricalDistribution
 
     s = ctx.settings
     space = {k: CategoricalDistribution(v) for k, v in ctx.space.dimensions().items()}
-    return ConstrainedOptunaSearch(
-        space=space, metric=["score", "latency_ms"], mode=["max", "min"],
-        sampler=make_sampler(s, 0), storage=open_storage(s, ctx.run.path), budget_ms=s.budget_ms,
-        metric_names=metric_names(s, stage), study_name=study_name(s, f"ray-{stage}"),
-        points_to_evaluate=points or None)
+    study = open_study(open_storage(s, ctx.run.path), s, stage, prefix="ray-")
+    return StudySearcher(study, space, s.budget_ms, points)
 
 
 def _params(row: dict[str, Any]) -> dict[str, Any]:
@@ -203,9 +221,6 @@ def run_ray(ctx, stages: list[tuple[str, int]], book) -> None:
         points = _top_k_points(rows, target - done) if stage == "train" and \
             ctx.settings.proxy == "two-stage" else []
         searcher = _searcher(ctx, stage, _interrupted_points(ctx, stage) + points)
-        callback = _make_callback(ctx, stage, rows, book, searcher)
-        try:
-            _tuner(ctx, stage, target, done, deadline(), callback, searcher).fit()
-        finally:
-            sync(searcher._storage)
+        callback = _make_callback(ctx, stage, rows, book)
+        _tuner(ctx, stage, target, done, deadline(), callback, searcher).fit()
     book.reset(rows)

@@ -1,34 +1,24 @@
 """Where a search's Optuna studies live: the run directory's journal, or ``--storage URL``.
 
-The journal is Optuna's own format (``optuna-dashboard study.journal`` reads it). The run
-directory is locked by its search, so :class:`RunJournalBackend` skips Optuna's per-write file
-lock and per-write fsync: every record reaches the kernel at once (a killed process loses
-nothing), and :func:`sync` makes it durable after a finished trial at most once per
-``SYNC_S`` seconds and at the end of a stage (an fsync costs 5-20 ms on a busy disk; per
-write, ~50 a trial, it was most of a predicted-only trial's time). A power cut can lose the
-trials of the last second; they are run again by the next run.
-An RDB URL (PostgreSQL, SQLite) gets heartbeats so that many workers share one study and the
-trials of a killed worker are failed and retried.
+Both are Optuna's own storages, used through their public API: the journal is a
+``JournalStorage`` on a ``JournalFileBackend`` (``optuna-dashboard study.journal`` reads it;
+every write is locked and fsynced by Optuna, so a killed run loses nothing), and a URL is an
+``RDBStorage`` (PostgreSQL, SQLite) with heartbeats, so that many workers share one study and
+the trials of a killed worker are failed and retried. Optuna wraps an ``RDBStorage`` in its
+own cache when a study opens it.
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
-import time
 from typing import Any
-from collections.abc import Callable, Iterator
-
-from optuna.storages import JournalStorage
-from optuna.storages.journal import BaseJournalBackend
+from collections.abc import Callable
 
 from ...errors import RunError
 from ...rundir.config import score_label
-from .listing import prefix_listing
 
 STUDY_PREFIX = "lowformer-nas"
 JOURNAL_NAME = "study.journal"
-SYNC_S = 1.0
 
 
 def optuna_module():
@@ -36,82 +26,6 @@ def optuna_module():
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are recorded in trials.csv
     return optuna
-
-
-class RunJournalBackend(BaseJournalBackend):
-    """Optuna's JSON-lines journal for one writer process (the run directory's lock holder)."""
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self._reader = open(path, "rb")
-        self._next = 0  # log number of the next complete line the reader returns
-        self._partial = b""
-        self._synced = time.monotonic()
-
-    def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
-        if log_number_from < self._next:  # a replay from the start: read the file again
-            self._reader.seek(0)
-            self._next, self._partial = 0, b""
-        lines = (self._partial + self._reader.read()).split(b"\n")
-        self._partial = lines.pop()  # "" or a line still being written
-        for line in lines:
-            number, self._next = self._next, self._next + 1
-            if number >= log_number_from:
-                yield json.loads(line)
-
-    def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        data = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs).encode()
-        while data:  # one O_APPEND write: whole lines, never interleaved with another writer's
-            data = data[os.write(self._fd, data):]
-
-    def sync(self, max_age_s: float = 0.0) -> None:
-        """fsync, unless the last one is less than ``max_age_s`` old."""
-        if time.monotonic() - self._synced >= max_age_s:
-            os.fsync(self._fd)
-            self._synced = time.monotonic()
-
-    def __getstate__(self) -> dict[str, Any]:  # Ray checkpoints its searcher by pickling it
-        return {"path": self._path}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        RunJournalBackend.__init__(self, state["path"])
-
-
-class RunJournalStorage(JournalStorage):
-    """``JournalStorage`` whose trial listings cost (nearly) nothing per finished trial (see
-    :mod:`.listing`). Falls back to Optuna's listing if its replay state is not laid out as
-    expected."""
-
-    def __init__(self, backend: Any) -> None:
-        self._finished: dict[int, list[Any]] = {}
-        super().__init__(backend)
-
-    def get_all_trials(self, study_id: int, deepcopy: bool = True,
-                       states: Any = None) -> list[Any]:
-        replay = self._replay_result
-        if not hasattr(replay, "_study_id_to_trial_ids"):
-            return super().get_all_trials(study_id, deepcopy, states)
-        with self._thread_lock:
-            self._sync_with_backend()
-            if study_id not in replay._studies:
-                return super().get_all_trials(study_id, deepcopy, states)  # its KeyError
-            ids, trials = replay._study_id_to_trial_ids[study_id], replay._trials
-            found = prefix_listing(self._finished.setdefault(study_id, []),
-                                   lambda i: trials[ids[i]], len(ids), states)
-        return copy.deepcopy(found) if deepcopy else found
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        self._finished = {}
-
-
-def sync(storage: Any, max_age_s: float = 0.0) -> None:
-    """Make what ``storage`` wrote durable (journal: an fsync unless one is less than
-    ``max_age_s`` old; an RDB commits each write itself)."""
-    backend = getattr(storage, "_backend", None)
-    if isinstance(backend, RunJournalBackend):
-        backend.sync(max_age_s)
 
 
 def open_storage(settings, run_dir) -> Any:
@@ -124,11 +38,13 @@ def open_storage(settings, run_dir) -> Any:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)
             return _rdb_storage(optuna, settings.storage, settings.heartbeat, retry)
+    from optuna.storages.journal import JournalFileBackend
+
     from ..._io import truncate_torn_tail
 
     path = run_dir / JOURNAL_NAME
     truncate_torn_tail(path)  # the run dir is locked: a torn line is from a crashed run
-    return RunJournalStorage(RunJournalBackend(str(path)))
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
 def check_storage(settings) -> None:
@@ -170,15 +86,13 @@ def retry_races(make: Callable[[], Any], attempts: int = 5) -> Any:
 def _rdb_storage(optuna, url: str, heartbeat: int, retry: Any) -> Any:
     """Heartbeat every ``heartbeat`` s while a trial runs; any worker starting a trial fails
     the trials silent for 4x as long (their worker died) and ``retry`` re-enqueues them."""
-    from .rdb_batched import BatchedRDBStorage, PrefixCachedStorage
-
-    storage = retry_races(lambda: BatchedRDBStorage(
+    storage = retry_races(lambda: optuna.storages.RDBStorage(
         engine_url(url), heartbeat_interval=heartbeat, grace_period=4 * heartbeat,
         heartbeat_stale_trial_callback=retry))
     if storage.engine.dialect.name == "sqlite" and storage.engine.url.database not in (
             None, "", ":memory:"):
         sqlite_write_ahead(storage.engine)
-    return PrefixCachedStorage(storage)
+    return storage
 
 
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
@@ -191,8 +105,8 @@ def sqlite_write_ahead(engine: Any) -> None:
     default mode each commit fsyncs the file several times, most of a predicted-only trial's
     time (1.7 ms a commit here). In WAL mode a commit appends to ``<file>-wal`` and fsyncs
     only at checkpoints, and readers (other workers) no longer block the writer. A killed
-    process loses nothing; a power cut can lose the last commits (as the run-directory
-    journal, see :func:`sync`), and the next run repeats those trials. WAL mode stays set in
+    process loses nothing; a power cut can lose the last commits, and the next run repeats
+    those trials. WAL mode stays set in
     the file; it needs a local file system (not NFS), as SQLite's locking does anyway."""
     from sqlalchemy import event
 
@@ -229,9 +143,9 @@ def make_sampler(settings, offset: int):
     if settings.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True,
                                           group=True)
-    from .nsga import IncrementalNSGAII
+    from .nsga import PicklableNSGAII
 
-    return IncrementalNSGAII(seed=seed, population_size=population_size(settings))
+    return PicklableNSGAII(seed=seed, population_size=population_size(settings))
 
 
 def population_size(settings) -> int:
@@ -266,10 +180,11 @@ def name_metrics(study, names: list[str]) -> None:
             study.set_metric_names(names)
 
 
-def open_study(storage: Any, settings, stage: str):
-    """The stage's study (created on first use), with a sampler seeded past its trials."""
+def open_study(storage: Any, settings, stage: str, prefix: str = ""):
+    """The stage's study (created on first use), with a sampler seeded past its trials.
+    ``prefix`` keeps another backend's study of the same search apart (Ray: ``ray-``)."""
     optuna = optuna_module()
-    name = study_name(settings, stage)
+    name = study_name(settings, prefix + stage)
 
     def create() -> Any:
         study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
