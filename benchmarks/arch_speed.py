@@ -87,7 +87,7 @@ def section(times: Dict[str, List[float]], repeats: int) -> str:
         mark = f"{target} ({verdict[key]})" if key in verdict else target
         lines.append(f"| {label} | {med[key]:.3f} | {spread[key]} | {mark} |")
     lines += ["", "`show` counts parameters and MACs from the analytic kernel list "
-              "(`lowformer_nas.latency.counts`, tested equal to torch's count on the built "
+              "(`lowformer_nas.latency.tracing.counts`, tested equal to torch's count on the built "
               "network), so it imports neither torch nor timm; importing timm alone costs the "
               "last row."]
     return "\n".join(lines) + "\n"

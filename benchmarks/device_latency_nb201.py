@@ -2,7 +2,7 @@
 
 Fits a profile from N randomly chosen measured architectures of one latency column, with
 only what a user has (whole-model latencies, an optional device prior and runtime name) and
-the public API (``lowformer_nas.latency.fewshot.fit`` / ``predict_many``), then predicts
+the public API (``lowformer_nas.latency.fitting.fewshot.fit`` / ``predict_many``), then predicts
 every other architecture of the CSV and prints one JSON object.
 
     python benchmarks/device_latency_nb201.py --csv nb201_latency.csv --device pixel3_ms \
@@ -63,11 +63,11 @@ def prior_for(like: Optional[str]) -> Tuple[Optional[Dict[str, Any]], str]:
     if like is None:
         return None, "this machine's roofline (no --like)"
     try:
-        from lowformer_nas.latency.devices import get_device_spec
+        from lowformer_nas.latency.targets.devices import get_device_spec
 
         return dict(get_device_spec(like).roofline()), f"device table entry {like!r}"
     except ImportError:
-        from lowformer_nas.latency.builtin import SPECS
+        from lowformer_nas.latency.targets.builtin import SPECS
 
         if like not in SPECS:
             raise BadInput(f"--like {like!r} unknown; known: {', '.join(SPECS)}") from None
@@ -75,7 +75,7 @@ def prior_for(like: Optional[str]) -> Tuple[Optional[Dict[str, Any]], str]:
 
 
 def flops(tm: Any) -> float:
-    from lowformer_nas.latency.kernels import kernel_flops
+    from lowformer_nas.latency.tracing.kernels import kernel_flops
 
     return float(sum(kernel_flops(k) for k in tm.kernels))
 
@@ -88,7 +88,7 @@ def spearman_kendall(a: np.ndarray, b: np.ndarray) -> Tuple[float, float]:
 
 def run_once(data: List[Tuple[str, float]], traces: Dict[str, Any], n: int, seed: int,
              prior: Optional[Dict[str, Any]], traits: Optional[Tuple[str, ...]]) -> Dict[str, Any]:
-    from lowformer_nas.latency.fewshot import fit, predict_many
+    from lowformer_nas.latency.fitting.fewshot import fit, predict_many
 
     idx = random.Random(seed).sample(range(len(data)), n)
     chosen = set(idx)
@@ -139,7 +139,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
-        from lowformer_nas.latency.traits import runtime_traits
+        from lowformer_nas.latency.tracing.traits import runtime_traits
         from nb201_traces import trace_all
 
         data = read_column(args.csv, args.device)

@@ -46,7 +46,7 @@ OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 def unique_counts(lists) -> np.ndarray:
     """Rows: counts of each distinct kernel (BN / activation passes as the traits leave them),
     plus a column of ones."""
-    from lowformer_nas.latency.fewshot_terms import pieces
+    from lowformer_nas.latency.fitting.fewshot_terms import pieces
 
     uniq: dict = {}
     rows = []
@@ -137,8 +137,8 @@ def main() -> int:
     from scipy.stats import spearmanr
 
     from device_latency_nb201 import read_column
-    from lowformer_nas.latency.fewshot import robust_relative_nnls
-    from lowformer_nas.latency.traits import check_traits
+    from lowformer_nas.latency.fitting.fewshot import robust_relative_nnls
+    from lowformer_nas.latency.tracing.traits import check_traits
     from nb201_traces import trace_all
 
     args = parse_args()

@@ -26,7 +26,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
 
 
 def main() -> int:
-    from lowformer_nas.latency.traits import runtime_traits
+    from lowformer_nas.latency.tracing.traits import runtime_traits
     from nb201_traces import DEFAULT_CACHE, read_archs, trace_all
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -33,7 +33,7 @@ N_RANDOM, SEED = 32, 20261124
 
 def measured_path() -> Path:
     """Per model: round medians, on the clock of ``$LOWFORMER_NAS_CLOCK`` (wall or cpu)."""
-    from lowformer_nas.latency.measure import clock_name
+    from lowformer_nas.latency.measurement.measure import clock_name
 
     return RESULTS / f"latency_heldout_224_{clock_name()}.json"
 
@@ -55,7 +55,7 @@ def _time_model(cfg, resolution: int) -> list:
     import torch
 
     from lowformer_nas.arch.builder import build_model
-    from lowformer_nas.latency.measure import _time_once, clock_name, prepare
+    from lowformer_nas.latency.measurement.measure import _time_once, clock_name, prepare
 
     clock = clock_name()
     fn = prepare(build_model(cfg), torch.randn(1, 3, resolution, resolution))
@@ -75,9 +75,9 @@ def phase_measure(resolution: int, rounds: int, max_minutes: float) -> None:
 
     from lowformer_nas._io import atomic_write_text
     from lowformer_nas.arch.yaml_io import config_to_dict
-    from lowformer_nas.latency.measure import threads_set
+    from lowformer_nas.latency.measurement.measure import threads_set
 
-    from lowformer_nas.latency.measure import clock_name
+    from lowformer_nas.latency.measurement.measure import clock_name
 
     path = measured_path()
     done = json.loads(path.read_text()) if path.is_file() else {}
@@ -115,7 +115,7 @@ def accuracy_stats(names, meas, pred, std, lo, hi, macs) -> dict:
     import numpy as np
     from scipy.stats import spearmanr
 
-    from lowformer_nas.latency.intervals import coverage
+    from lowformer_nas.latency.fitting.intervals import coverage
 
     rel = pred / meas - 1
     cov = coverage(meas, pred, lo, hi, std=std)
@@ -172,9 +172,9 @@ def phase_crossval(profile: Path, folds: int = 5) -> dict:
     from lowformer_nas._io import atomic_write_text
     from lowformer_nas.arch.yaml_io import config_from_dict
     from lowformer_nas.latency import config_macs, load_profile
-    from lowformer_nas.latency.calibrate import Journal, _header_of
-    from lowformer_nas.latency.fit import fit_params
-    from lowformer_nas.latency.profiles import make_profile
+    from lowformer_nas.latency.targets.calibrate import Journal, _header_of
+    from lowformer_nas.latency.fitting.fit import fit_params
+    from lowformer_nas.latency.targets.profiles import make_profile
 
     path = Path(load_profile(profile).data["journal"])
     j = Journal(path, _header_of(path))

@@ -24,8 +24,8 @@ def main() -> None:
 
     from lowformer_nas.arch.builder import _local_block
     from lowformer_nas.latency import load_profile
-    from lowformer_nas.latency.kernels import Block, block_kernels
-    from lowformer_nas.latency.measure import prepare, summarize, threads_set, time_interleaved
+    from lowformer_nas.latency.tracing.kernels import Block, block_kernels
+    from lowformer_nas.latency.measurement.measure import prepare, summarize, threads_set, time_interleaved
     from timm.models.lowformer import ResidualBlock
     import torch.nn as nn
 

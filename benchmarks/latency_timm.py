@@ -55,7 +55,7 @@ def time_models(modules: Dict[str, Any], rounds: int) -> Dict[str, float]:
     """Each model's median of round medians, all timed round-robin (torch eager, 1 thread)."""
     import torch
 
-    from lowformer_nas.latency.measure import prepare, summarize, threads_set, time_interleaved
+    from lowformer_nas.latency.measurement.measure import prepare, summarize, threads_set, time_interleaved
 
     with threads_set(1):
         fns = [prepare(mod, torch.randn(1, 3, 224, 224), "torch", 1, "cpu")
@@ -113,8 +113,8 @@ def fewshot_phase(target: str, out: str) -> None:
     import numpy as np
 
     from lowformer_nas.latency import get_target
-    from lowformer_nas.latency.fewshot import fit, predict
-    from lowformer_nas.latency.graph import trace_model
+    from lowformer_nas.latency.fitting.fewshot import fit, predict
+    from lowformer_nas.latency.tracing.graph import trace_model
 
     data = json.load(open(out))
     local = get_target(target)

@@ -49,7 +49,7 @@ def one_calibration(rounds: int, keep: str = "", budget: float = 0.0) -> dict:
     """A first-use `local` profile (or ``budget`` minutes of `calibrate --device local`) in a
     fresh cache, then 2 x ``rounds`` interleaved rounds of every model, evaluated with it."""
     from lowformer_nas.latency import get_target
-    from lowformer_nas.latency.calibrate import calibrate_device
+    from lowformer_nas.latency.targets.calibrate import calibrate_device
 
     cache = tempfile.mkdtemp(prefix="lfn-cal-")
     os.environ["LOWFORMER_NAS_CACHE"] = cache

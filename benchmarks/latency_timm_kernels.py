@@ -46,15 +46,15 @@ def whole_model_ms() -> Dict[str, float]:
 def traces(models) -> Dict[str, list]:
     import timm
 
-    from lowformer_nas.latency.trace import trace_kernels
+    from lowformer_nas.latency.tracing.trace import trace_kernels
 
     return {m: trace_kernels(timm.create_model(m, pretrained=False).eval(), (1, 3, 224, 224))
             for m in models}
 
 
 def measure_missing(kernels, store: Dict[str, float], out: str, chunk: int = 40) -> None:
-    from lowformer_nas.latency.calibrate import measure_kernels
-    from lowformer_nas.latency.measure import threads_set
+    from lowformer_nas.latency.targets.calibrate import measure_kernels
+    from lowformer_nas.latency.measurement.measure import threads_set
 
     todo = [k for k in dict.fromkeys(kernels) if repr(k) not in store]
     print(f"{len(todo)} kernels to time", flush=True)
@@ -68,7 +68,7 @@ def measure_missing(kernels, store: Dict[str, float], out: str, chunk: int = 40)
 
 
 def report(tr: Dict[str, list], store: Dict[str, float], profile: str) -> None:
-    from lowformer_nas.latency.predictor import Predictor
+    from lowformer_nas.latency.fitting.predictor import Predictor
 
     params = json.load(open(profile))["params"]
     pred = Predictor(params)

@@ -12,9 +12,9 @@ errors per variant, and the errors of the bare kernel sums.
 import json, statistics, sys
 import numpy as np
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-from lowformer_nas.latency import predictor as P
-from lowformer_nas.latency.fit import fit_params
-from lowformer_nas.latency.trace import trace_kernels
+from lowformer_nas.latency.fitting import predictor as P
+from lowformer_nas.latency.fitting.fit import fit_params
+from lowformer_nas.latency.tracing.trace import trace_kernels
 import timm
 
 J, PROFILE = sys.argv[1], sys.argv[2]

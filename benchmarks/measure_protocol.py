@@ -17,7 +17,7 @@ three networks with the verify loop's harness (``prepare`` + ``time_interleaved`
 - ``display``: the search's rich progress display running while timing;
 - ``search``: ``zc`` then timing under the display (all together);
 - ``worker``: ``search``, but the timing done by the fresh measurement worker
-  (``latency/worker.py``) that the verify loop now uses.
+  (``latency/measurement/worker.py``) that the verify loop now uses.
 
 Conditions are interleaved round by round (each round runs every condition once, in a rotated
 order) and the figure is the median over rounds of each network's latency relative to
@@ -93,7 +93,7 @@ def _time_here() -> list:
     import torch
 
     from lowformer_nas.arch.builder import build_model
-    from lowformer_nas.latency.measure import prepare, summarize, threads_set, time_interleaved
+    from lowformer_nas.latency.measurement.measure import prepare, summarize, threads_set, time_interleaved
 
     with threads_set(1):
         fns = [prepare(build_model(c), torch.randn(1, 3, 224, 224), "torch", 1, "cpu")
@@ -103,7 +103,7 @@ def _time_here() -> list:
 
 
 def _time_worker() -> list:
-    from lowformer_nas.latency.worker import measure_in_worker
+    from lowformer_nas.latency.measurement.worker import measure_in_worker
 
     return [m["latency_ms"] for m in measure_in_worker(_configs(), 224, "torch", 1, "cpu")]
 

@@ -90,7 +90,7 @@ def measure(rounds: int = 5, runs: int = 5) -> None:
 
     from lowformer_nas.arch.builder import build_model
     from lowformer_nas.arch.yaml_io import config_from_dict
-    from lowformer_nas.latency.measure import prepare, summarize, threads_set, time_interleaved
+    from lowformer_nas.latency.measurement.measure import prepare, summarize, threads_set, time_interleaved
 
     res = _load()
     picks = [p for b in res["searches"].values() for p in _picks(Path(b["run"]))]
@@ -146,7 +146,7 @@ def _pick_coverage(rows: list, which: str) -> dict:
     refitted one (``verify/profile.json``), predicted at 224 px."""
     from lowformer_nas.arch.yaml_io import config_from_dict
     from lowformer_nas.latency import load_profile
-    from lowformer_nas.latency.intervals import coverage
+    from lowformer_nas.latency.fitting.intervals import coverage
 
     cols: dict = {"m": [], "p": [], "lo": [], "hi": [], "s": []}
     profiles: dict = {}

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from lowformer_nas.errors import ProfileError
-from lowformer_nas.latency.calibrate_models import calibrate_from_models
-from lowformer_nas.latency.traits import TRAITS, check_traits, runtime_traits
+from lowformer_nas.latency.targets.calibrate_models import calibrate_from_models
+from lowformer_nas.latency.tracing.traits import TRAITS, check_traits, runtime_traits
 
 ROWS = "model,latency_ms\nlowformer_e1,1.7\nlowformer_e2,2.5\nlowformer_e3,3.6\n"
 PRIOR = {"peak_gflops": 1000.0, "bandwidth_gbs": 30.0, "launch_us": 5.0, "cores": 6}
@@ -44,8 +44,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from lowformer_nas.latency.fewshot import fit, predict, predict_many  # noqa: E402
-from lowformer_nas.latency.graph import trace_model  # noqa: E402
+from lowformer_nas.latency.fitting.fewshot import fit, predict, predict_many  # noqa: E402
+from lowformer_nas.latency.tracing.graph import trace_model  # noqa: E402
 
 SHAPE = (1, 3, 32, 32)
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from collections.abc import Callable, Sequence
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from .allocator import steady_allocator
 
 BACKENDS = ("torch", "torchscript", "onnxruntime")
@@ -226,15 +226,15 @@ class threads_set:
 
 
 def _as_module(model_or_cfg: Any) -> Any:
-    from ..arch.config import ArchConfig
+    from ...arch.config import ArchConfig
 
     if isinstance(model_or_cfg, ArchConfig):
-        from ..arch.builder import build_model
+        from ...arch.builder import build_model
 
         return build_model(model_or_cfg)
     if isinstance(model_or_cfg, str):
-        from ..arch.builder import build_model
-        from ..arch.registry import resolve_arch
+        from ...arch.builder import build_model
+        from ...arch.registry import resolve_arch
 
         return build_model(resolve_arch(model_or_cfg)[1])
     return model_or_cfg
@@ -248,7 +248,7 @@ def protocol(backend: str, threads: int, device: str, rounds: int = 5,
              min_time_s: float = 2.0) -> str:
     """The one measuring protocol, in words: every latency ``measure``, ``search --measure``,
     the verify loop and ``verify RUN`` report is taken this way, in a process that does
-    nothing else (``latency/worker.py``), and each record names it."""
+    nothing else (``latency/measurement/worker.py``), and each record names it."""
     from .allocator import allocator_label
 
     return (f"{PROTOCOL_VERSION}: fresh process, allocator {allocator_label()}, {backend}, "
