@@ -5,7 +5,7 @@ only what a user has (whole-model latencies, an optional device prior and runtim
 the public API (``lowformer_nas.latency.fitting.fewshot.fit`` / ``predict_many``), then predicts
 every other architecture of the CSV and prints one JSON object.
 
-    python benchmarks/device_latency_nb201.py --csv nb201_latency.csv --device pixel3_ms \
+    python -m benchmarks.device_latency_nb201 --csv nb201_latency.csv --device pixel3_ms \
         --train 20 --seed 0 --json [--like snapdragon-845] [--runtime tflite] [--repeat 5]
 
 Networks are traced once and cached (``--trace-cache``, resumable; ``nb201_traces.py``).
@@ -21,11 +21,9 @@ import statistics
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from lowformer_nas.errors import LowFormerNASError  # noqa: E402
+from lowformer_nas.errors import LowFormerNASError
 
 INPUT = (1, 3, 32, 32)
 
@@ -121,7 +119,7 @@ def summarize(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    from nb201_traces import DEFAULT_CACHE
+    from benchmarks.nb201_traces import DEFAULT_CACHE
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv", required=True)
@@ -140,7 +138,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
         from lowformer_nas.latency.tracing.traits import runtime_traits
-        from nb201_traces import trace_all
+        from benchmarks.nb201_traces import trace_all
 
         data = read_column(args.csv, args.device)
         if not 1 <= args.train < len(data):

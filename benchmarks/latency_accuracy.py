@@ -14,9 +14,9 @@ Phases (each resumable and short, so one flock slot on the shared 2-core machine
 The clock is ``$LOWFORMER_NAS_CLOCK`` (wall by default; ``cpu`` = process CPU time, for a
 machine shared with other jobs). Run (see docs/benchmarks.md for the figures):
   export LOWFORMER_NAS_CLOCK=cpu LOWFORMER_NAS_CACHE=/tmp/lfn-bench-cache
-  flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/latency_accuracy.py --phase measure
-  flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/latency_accuracy.py --phase calibrate
-  python benchmarks/latency_accuracy.py --phase evaluate
+  flock /tmp/lfn-measure.lock nice -n -10 python -m benchmarks.latency_accuracy --phase measure
+  flock /tmp/lfn-measure.lock nice -n -10 python -m benchmarks.latency_accuracy --phase calibrate
+  python -m benchmarks.latency_accuracy --phase evaluate
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ for two predictions: "isolated" (sum of the kernels' isolated-time predictions: 
 timed alone costs, the quantity measured here) and "in-model" (``block_ms``: plus the
 model-level per-kernel and weight-streaming terms learned from whole models).
 
-Run: flock /tmp/lfnas-cpu.lock python benchmarks/latency_fused_grid.py [--profile P]
+Run: flock /tmp/lfnas-cpu.lock python -m benchmarks.latency_fused_grid [--profile P]
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def main() -> None:
     from lowformer_nas.arch.builder import _local_block
     from lowformer_nas.latency import load_profile
     from lowformer_nas.latency.tracing.kernels import Block, block_kernels
-    from lowformer_nas.latency.measurement.measure import prepare, summarize, threads_set, time_interleaved
+    from lowformer_nas.latency.measurement.measure import (prepare, summarize, threads_set,
+                                                           time_interleaved)
     from timm.models.lowformer import ResidualBlock
     import torch.nn as nn
 

@@ -5,7 +5,7 @@ isolation (the calibration's own harness, ``calibrate.measure_kernels``) and pre
 profile, so each model's error splits into (a) what the trace leaves out (whole model measured
 vs its isolated kernels summed) and (b) what the predictor gets wrong per kernel type:
 
-    flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/latency_timm_kernels.py \
+    flock /tmp/lfn-measure.lock nice -n -10 python -m benchmarks.latency_timm_kernels \
         --profile PROFILE.json [--models all] [--out results/latency_timm_kernels.json]
 
 Timings are appended per kernel (resumable); a rerun only times kernels not yet measured.
@@ -17,14 +17,12 @@ import argparse
 import json
 import os
 import statistics
-import sys
 from collections import defaultdict
 from typing import Dict, List
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from latency_timm import HELDOUT, MODELS  # noqa: E402
+from benchmarks.latency_timm import HELDOUT, MODELS
 
-from lowformer_nas._io import atomic_write_text  # noqa: E402
+from lowformer_nas._io import atomic_write_text
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

@@ -1,8 +1,8 @@
 """Why a latency timed inside the search process reads slower than ``lowformer-nas measure``.
 
-    nice -n 5 python benchmarks/measure_protocol.py [--rounds 3] [--zc 40] [--builds 150]
-    nice -n 5 python benchmarks/measure_protocol.py --ab 4 [--zc 3]
-    nice -n 5 python benchmarks/measure_protocol.py --picks RUN [--rounds 3]
+    nice -n 5 python -m benchmarks.measure_protocol [--rounds 3] [--zc 40] [--builds 150]
+    nice -n 5 python -m benchmarks.measure_protocol --ab 4 [--zc 3]
+    nice -n 5 python -m benchmarks.measure_protocol --picks RUN [--rounds 3]
 
 Each condition runs in its own fresh process (this file with ``--condition C``): it first does
 what the search process does before its verify loop times the picks, then times the same
@@ -93,7 +93,8 @@ def _time_here() -> list:
     import torch
 
     from lowformer_nas.arch.builder import build_model
-    from lowformer_nas.latency.measurement.measure import prepare, summarize, threads_set, time_interleaved
+    from lowformer_nas.latency.measurement.measure import (prepare, summarize, threads_set,
+                                                           time_interleaved)
 
     with threads_set(1):
         fns = [prepare(build_model(c), torch.randn(1, 3, 224, 224), "torch", 1, "cpu")
@@ -168,8 +169,8 @@ def ab(n_zc: int, pairs: int) -> dict:
 
 
 def _one(name: str, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--condition", name, "--zc", str(args.zc),
-           "--builds", str(args.builds)]
+    cmd = [sys.executable, "-m", "benchmarks.measure_protocol", "--condition", name,
+           "--zc", str(args.zc), "--builds", str(args.builds)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True,
                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
     return json.loads(out.stdout.strip().splitlines()[-1])

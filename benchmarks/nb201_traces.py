@@ -5,7 +5,7 @@ so every trace is appended (flushed) to a JSONL file as it is made and a rerun s
 already there; a torn last line is cut before appending. Traces come from the product's tracer
 (``lowformer_nas.latency.tracing.graph.trace_model``), nothing is NAS-Bench-201-specific there.
 
-    python benchmarks/nb201_traces.py --csv nb201_latency.csv --cache PATH [--limit N]
+    python -m benchmarks.nb201_traces --csv nb201_latency.csv --cache PATH [--limit N]
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def trace_all(archs: Iterable[str], path: str, progress: bool = True) -> Dict[st
     """Traces of ``archs``, from the cache where present, traced and appended otherwise."""
     import torch
 
-    from nb201_nets import build_net
+    from benchmarks.nb201_nets import build_net
 
     torch.set_num_threads(1)
     have = load_cache(path)

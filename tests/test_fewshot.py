@@ -38,7 +38,6 @@ def test_calibrate_from_models_takes_prior_and_traits(tmp_path):
 
 # ---- few-shot fits and the module API ------------------------------------------------------
 import json  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -203,9 +202,7 @@ CSV = Path("/work/shared/reference/device_latency/nb201_latency.csv")
 @pytest.mark.skipif(not CSV.is_file(), reason="shared NAS-Bench-201 latency CSV not here")
 def test_nb201_slice_fit(tmp_path, capsys):
     """20 Xeon rows of an 80-row slice predict the other 60 (full-table figure: ~95%)."""
-    bench = Path(__file__).resolve().parents[1] / "benchmarks"
-    sys.path.insert(0, str(bench))
-    import device_latency_nb201 as b
+    from benchmarks import device_latency_nb201 as b
 
     lines = CSV.read_text().splitlines()[:81]
     (tmp_path / "s.csv").write_text("\n".join(lines) + "\n")

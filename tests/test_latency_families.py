@@ -63,11 +63,7 @@ def test_family_models_are_timed_once_by_torch_calibrations_of_a_minute_or_more(
 
 def test_the_family_set_is_disjoint_from_the_benchmark_models():
     """The benchmark's 42 timm models judge the level; none of them may set it."""
-    import sys
-
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
-    from latency_timm import SETS
-
+    from benchmarks.latency_timm import SETS
     from lowformer_nas.latency.fitting.families import FAMILY_MODELS
 
     assert not set(FAMILY_MODELS) & set(SETS["all"]) and len(set(FAMILY_MODELS)) == 9
