@@ -55,14 +55,14 @@ def _time_model(cfg, resolution: int) -> list:
     import torch
 
     from lowformer_nas.arch.builder import build_model
-    from lowformer_nas.latency.measurement.measure import _time_once, clock_name, prepare
+    from lowformer_nas.latency.measurement.measure import clock_name, prepare, time_once
 
     clock = clock_name()
     fn = prepare(build_model(cfg), torch.randn(1, 3, resolution, resolution))
     for _ in range(2):
         fn()
-    est = statistics.median(_time_once(fn, 1, lambda: None, clock) for _ in range(2))
-    return [_time_once(fn, 1, lambda: None, clock)
+    est = statistics.median(time_once(fn, 1, lambda: None, clock) for _ in range(2))
+    return [time_once(fn, 1, lambda: None, clock)
             for _ in range(max(3, min(15, int(1000 / est))))]
 
 
@@ -172,12 +172,12 @@ def phase_crossval(profile: Path, folds: int = 5) -> dict:
     from lowformer_nas._io import atomic_write_text
     from lowformer_nas.arch.yaml_io import config_from_dict
     from lowformer_nas.latency import config_macs, load_profile
-    from lowformer_nas.latency.targets.calibrate import Journal, _header_of
+    from lowformer_nas.latency.targets.calibrate import Journal, journal_header
     from lowformer_nas.latency.fitting.fit import fit_params
     from lowformer_nas.latency.targets.profiles import make_profile
 
     path = Path(load_profile(profile).data["journal"])
-    j = Journal(path, _header_of(path))
+    j = Journal(path, journal_header(path))
     kernels, models = j.of_kind("kernel"), j.of_kind("model")
     out = {"journal": str(path), "kernels": len(kernels), "models": len(models)}
     for source in ("random", "adaptive"):

@@ -149,8 +149,10 @@ def prepare(module: Any, x: Any, backend: str = "torch", threads: int = 1,
     return run
 
 
-def _time_once(fn: Callable[[], Any], inner: int, sync: Callable[[], None],
-               clock: str = "wall") -> float:
+def time_once(fn: Callable[[], Any], inner: int, sync: Callable[[], None],
+              clock: str = "wall") -> float:
+    """Milliseconds per call of ``fn``, run ``inner`` times back to back and then ``sync``-ed,
+    on ``clock`` (the building block of every timing here; benchmarks time with it too)."""
     start = now(clock)
     for _ in range(inner):
         fn()
@@ -173,12 +175,12 @@ def time_interleaved(fns: Sequence[Callable[[], Any]], rounds: int = 5, runs: in
         for _ in range(warmup):
             fn()
         sync()
-        est = _time_once(fn, 1, sync, clock)
+        est = time_once(fn, 1, sync, clock)
         inners.append(max(1, min(200, int(min_sample_ms / max(est, 1e-4)))))
     out: list[list[list[float]]] = [[] for _ in fns]
     for _ in range(rounds):
         for i, fn in enumerate(fns):
-            out[i].append([_time_once(fn, inners[i], sync, clock) for _ in range(runs)])
+            out[i].append([time_once(fn, inners[i], sync, clock) for _ in range(runs)])
     return out
 
 
@@ -297,7 +299,7 @@ def _runs_per_round(fns: Sequence[Callable[[], Any]], sync: Callable[[], None], 
         for _ in range(WARMUP):
             fn()
         sync()
-        est = statistics.median(_time_once(fn, 1, sync, clock) for _ in range(3))
+        est = statistics.median(time_once(fn, 1, sync, clock) for _ in range(3))
         runs.append(max(3, min(100, int(min_time_s * 1000.0 / max(est, 1e-3) / rounds))))
     return runs
 
@@ -312,7 +314,7 @@ def _time_rounds(fns: Sequence[Callable[[], Any]], runs: Sequence[int], rounds: 
         for i, fn in enumerate(fns):
             fn()
             sync()
-            out[i].append([_time_once(fn, 1, sync, clock) for _ in range(runs[i])])
+            out[i].append([time_once(fn, 1, sync, clock) for _ in range(runs[i])])
     return out
 
 

@@ -355,7 +355,7 @@ def refit_with_models(profile_or_journal: Profile | str | os.PathLike[str],
         raise ProfileError(f"cannot refit: the profile has no calibration journal on this "
                            f"machine (journal {path!r}); measured rows need a profile "
                            f"calibrated here")
-    j = Journal(Path(path), _header_of(Path(path)))
+    j = Journal(Path(path), journal_header(Path(path)))
     if j.header.get("clock", "wall") != clock_name():
         raise ProfileError(f"journal {path} was timed on the {j.header.get('clock', 'wall')!r} "
                            f"clock but this process measures on {clock_name()!r} "
@@ -376,7 +376,8 @@ def refit_with_models(profile_or_journal: Profile | str | os.PathLike[str],
     return _profile_of(j, budget)
 
 
-def _header_of(path: Path) -> dict[str, Any]:
+def journal_header(path: Path) -> dict[str, Any]:
+    """The header of the calibration journal at ``path`` (its first line, less ``kind``)."""
     first = path.read_text(encoding="utf-8").split("\n", 1)[0]
     try:
         rec = json.loads(first)
