@@ -1,6 +1,6 @@
 """Architecture speed: building a model, and ``lowformer-nas show`` end to end.
 
-    flock /tmp/lfnas-cpu.lock python benchmarks/arch_speed.py [--repeats 7] [--no-write]
+    flock /tmp/lfnas-cpu.lock python -m benchmarks.arch_speed [--repeats 7] [--no-write]
 
 Targets: ``build_model(get_arch("lowformer_b1"))`` < 0.5 s (median, in process, imports warm);
 ``lowformer-nas show lowformer_b3`` < 3 s (median, fresh subprocess each time). Also times a
@@ -79,7 +79,7 @@ def section(times: Dict[str, List[float]], repeats: int) -> str:
         ("`python -c \"import timm.models.lowformer\"` (what `show` no longer pays)", "import", "-"),
     ]
     lines = ["## Architecture", "",
-             f"Command: `flock /tmp/lfnas-cpu.lock python benchmarks/arch_speed.py "
+             f"Command: `flock /tmp/lfnas-cpu.lock python -m benchmarks.arch_speed "
              f"--repeats {repeats}`  ", f"Machine: {_machine()}  ",
              f"Date: {datetime.date.today().isoformat()}", "",
              "| what | median (s) | min-max (s) | target |", "|---|---|---|---|"]
@@ -87,7 +87,7 @@ def section(times: Dict[str, List[float]], repeats: int) -> str:
         mark = f"{target} ({verdict[key]})" if key in verdict else target
         lines.append(f"| {label} | {med[key]:.3f} | {spread[key]} | {mark} |")
     lines += ["", "`show` counts parameters and MACs from the analytic kernel list "
-              "(`lowformer_nas.latency.counts`, tested equal to torch's count on the built "
+              "(`lowformer_nas.latency.tracing.counts`, tested equal to torch's count on the built "
               "network), so it imports neither torch nor timm; importing timm alone costs the "
               "last row."]
     return "\n".join(lines) + "\n"

@@ -7,9 +7,9 @@ JSON: total seconds, the seconds of trials 100-200 and of the last 100, and thei
 wall time and in this process's CPU time (the fairer figure on a machine shared with other
 jobs; Ray workers' CPU is not in it).
 
-    python benchmarks/bookkeeping_scale.py --trials 10000
-    python benchmarks/bookkeeping_scale.py --trials 10000 --storage sqlite:////tmp/b.db
-    python benchmarks/bookkeeping_scale.py --trials 2000 --backend ray
+    python -m benchmarks.bookkeeping_scale --trials 10000
+    python -m benchmarks.bookkeeping_scale --trials 10000 --storage sqlite:////tmp/b.db
+    python -m benchmarks.bookkeeping_scale --trials 2000 --backend ray
 """
 from __future__ import annotations
 

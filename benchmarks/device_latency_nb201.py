@@ -2,10 +2,10 @@
 
 Fits a profile from N randomly chosen measured architectures of one latency column, with
 only what a user has (whole-model latencies, an optional device prior and runtime name) and
-the public API (``lowformer_nas.latency.fewshot.fit`` / ``predict_many``), then predicts
+the public API (``lowformer_nas.latency.fitting.fewshot.fit`` / ``predict_many``), then predicts
 every other architecture of the CSV and prints one JSON object.
 
-    python benchmarks/device_latency_nb201.py --csv nb201_latency.csv --device pixel3_ms \
+    python -m benchmarks.device_latency_nb201 --csv nb201_latency.csv --device pixel3_ms \
         --train 20 --seed 0 --json [--like snapdragon-845] [--runtime tflite] [--repeat 5]
 
 Networks are traced once and cached (``--trace-cache``, resumable; ``nb201_traces.py``).
@@ -21,11 +21,9 @@ import statistics
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from lowformer_nas.errors import LowFormerNASError  # noqa: E402
+from lowformer_nas.errors import LowFormerNASError
 
 INPUT = (1, 3, 32, 32)
 
@@ -63,11 +61,11 @@ def prior_for(like: Optional[str]) -> Tuple[Optional[Dict[str, Any]], str]:
     if like is None:
         return None, "this machine's roofline (no --like)"
     try:
-        from lowformer_nas.latency.devices import get_device_spec
+        from lowformer_nas.latency.targets.devices import get_device_spec
 
         return dict(get_device_spec(like).roofline()), f"device table entry {like!r}"
     except ImportError:
-        from lowformer_nas.latency.builtin import SPECS
+        from lowformer_nas.latency.targets.builtin import SPECS
 
         if like not in SPECS:
             raise BadInput(f"--like {like!r} unknown; known: {', '.join(SPECS)}") from None
@@ -75,7 +73,7 @@ def prior_for(like: Optional[str]) -> Tuple[Optional[Dict[str, Any]], str]:
 
 
 def flops(tm: Any) -> float:
-    from lowformer_nas.latency.kernels import kernel_flops
+    from lowformer_nas.latency.tracing.kernels import kernel_flops
 
     return float(sum(kernel_flops(k) for k in tm.kernels))
 
@@ -88,7 +86,7 @@ def spearman_kendall(a: np.ndarray, b: np.ndarray) -> Tuple[float, float]:
 
 def run_once(data: List[Tuple[str, float]], traces: Dict[str, Any], n: int, seed: int,
              prior: Optional[Dict[str, Any]], traits: Optional[Tuple[str, ...]]) -> Dict[str, Any]:
-    from lowformer_nas.latency.fewshot import fit, predict_many
+    from lowformer_nas.latency.fitting.fewshot import fit, predict_many
 
     idx = random.Random(seed).sample(range(len(data)), n)
     chosen = set(idx)
@@ -121,7 +119,7 @@ def summarize(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    from nb201_traces import DEFAULT_CACHE
+    from benchmarks.nb201_traces import DEFAULT_CACHE
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv", required=True)
@@ -139,8 +137,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
-        from lowformer_nas.latency.traits import runtime_traits
-        from nb201_traces import trace_all
+        from lowformer_nas.latency.tracing.traits import runtime_traits
+        from benchmarks.nb201_traces import trace_all
 
         data = read_column(args.csv, args.device)
         if not 1 <= args.train < len(data):

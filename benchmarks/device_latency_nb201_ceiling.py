@@ -20,7 +20,7 @@ table, and whether what is left is measurement noise: a diagnosis, not a product
    other rows; median over ``--seeds`` draws. A fit that must also learn the shape from those
    N rows does no better than this, up to noise.
 
-    python benchmarks/device_latency_nb201_ceiling.py --csv nb201_latency.csv \
+    python -m benchmarks.device_latency_nb201_ceiling --csv nb201_latency.csv \
         --device essential_ph_1_ms [--traits dead_code_elimination,fold_zero_products]
 """
 from __future__ import annotations
@@ -32,11 +32,9 @@ import sys
 from collections import Counter
 from datetime import datetime, timezone
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from lowformer_nas._io import atomic_write_text  # noqa: E402
+from lowformer_nas._io import atomic_write_text
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                    "device_latency_nb201_ceiling.json")
@@ -46,7 +44,7 @@ OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 def unique_counts(lists) -> np.ndarray:
     """Rows: counts of each distinct kernel (BN / activation passes as the traits leave them),
     plus a column of ones."""
-    from lowformer_nas.latency.fewshot_terms import pieces
+    from lowformer_nas.latency.fitting.fewshot_terms import pieces
 
     uniq: dict = {}
     rows = []
@@ -120,7 +118,7 @@ def architecture_r2(data, resid: np.ndarray) -> float:
 
 
 def parse_args() -> argparse.Namespace:
-    from nb201_traces import DEFAULT_CACHE
+    from benchmarks.nb201_traces import DEFAULT_CACHE
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv", required=True)
@@ -136,10 +134,10 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     from scipy.stats import spearmanr
 
-    from device_latency_nb201 import read_column
-    from lowformer_nas.latency.fewshot import robust_relative_nnls
-    from lowformer_nas.latency.traits import check_traits
-    from nb201_traces import trace_all
+    from benchmarks.device_latency_nb201 import read_column
+    from lowformer_nas.latency.fitting.fewshot import robust_relative_nnls
+    from lowformer_nas.latency.tracing.traits import check_traits
+    from benchmarks.nb201_traces import trace_all
 
     args = parse_args()
     traits = check_traits([t for t in args.traits.split(",") if t])

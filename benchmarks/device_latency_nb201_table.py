@@ -2,7 +2,7 @@
 writes ``results/device_latency_nb201.json`` and prints the markdown table for
 docs/benchmarks.md (medians over seeds).
 
-    python benchmarks/device_latency_nb201_table.py --csv nb201_latency.csv \
+    python -m benchmarks.device_latency_nb201_table --csv nb201_latency.csv \
         [--train 10,20,50,100] [--seeds 5] [--like pixel3_ms=snapdragon-845,...]
         [--runtime pixel3_ms=tflite,...]
 """
@@ -15,10 +15,8 @@ import sys
 import time
 from datetime import datetime, timezone
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import device_latency_nb201 as b  # noqa: E402
-from lowformer_nas._io import atomic_write_text  # noqa: E402
+from benchmarks import device_latency_nb201 as b
+from lowformer_nas._io import atomic_write_text
 
 COLUMNS = ("pixel3_ms", "essential_ph_1_ms", "gold_6226_ms", "titan_rtx_1_ms", "1080ti_1_ms")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
@@ -26,8 +24,8 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
 
 
 def main() -> int:
-    from lowformer_nas.latency.traits import runtime_traits
-    from nb201_traces import DEFAULT_CACHE, read_archs, trace_all
+    from lowformer_nas.latency.tracing.traits import runtime_traits
+    from benchmarks.nb201_traces import DEFAULT_CACHE, read_archs, trace_all
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv", required=True)

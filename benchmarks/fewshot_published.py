@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 
 from lowformer_nas.arch.registry import get_arch
-from lowformer_nas.latency.calibrate_models import calibrate_from_models
-from lowformer_nas.latency.devices import build_prior
+from lowformer_nas.latency.targets.calibrate_models import calibrate_from_models
+from lowformer_nas.latency.targets.devices import build_prior
 
 PUBLISHED = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / \
     "published_latency.csv"

@@ -1,11 +1,11 @@
 """Build the ground-truth table: reference training runs that proxies are audited against.
 
-    nice -n 19 python benchmarks/ground_truth.py --plan                # list the runs, train nothing
-    nice -n 19 python benchmarks/ground_truth.py --max-runs 3          # train the next 3 missing runs
-    nice -n 19 python benchmarks/ground_truth.py --shard 0/2 &         # two processes, one per
-    nice -n 19 python benchmarks/ground_truth.py --shard 1/2 &         # core, share one table
-    python benchmarks/ground_truth.py --torch-device cuda              # all missing runs on a GPU
-    python benchmarks/ground_truth.py --models RUN/models/B*.yaml --out OTHER.csv   # found models
+    nice -n 19 python -m benchmarks.ground_truth --plan                # list the runs, train nothing
+    nice -n 19 python -m benchmarks.ground_truth --max-runs 3          # train the next 3 missing runs
+    nice -n 19 python -m benchmarks.ground_truth --shard 0/2 &         # two processes, one per
+    nice -n 19 python -m benchmarks.ground_truth --shard 1/2 &         # core, share one table
+    python -m benchmarks.ground_truth --torch-device cuda              # all missing runs on a GPU
+    python -m benchmarks.ground_truth --models RUN/models/B*.yaml --out OTHER.csv   # found models
 
 Architectures: the 7 official variants plus ``--random`` configs of the default space
 stratified over the latency range of a latency profile (default: the 5-minute profile of this
@@ -26,12 +26,11 @@ import time
 from pathlib import Path
 from typing import List, Tuple
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from lowformer_nas.accuracy.groundtruth import (GroundTruthTable, Recipe, check_recipe_data,
+                                                config_hash, make_row)
+from lowformer_nas.errors import LowFormerNASError
 
-from lowformer_nas.accuracy.groundtruth import (GroundTruthTable, Recipe,  # noqa: E402
-                                                check_recipe_data, config_hash, make_row)
-from lowformer_nas.errors import LowFormerNASError  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 OUT = ROOT / "benchmarks" / "results" / "ground_truth_v1.csv"
 PROFILE = ROOT / "benchmarks" / "results" / "latency_profile_local.json"

@@ -14,9 +14,9 @@ Phases (each resumable and short, so one flock slot on the shared 2-core machine
 The clock is ``$LOWFORMER_NAS_CLOCK`` (wall by default; ``cpu`` = process CPU time, for a
 machine shared with other jobs). Run (see docs/benchmarks.md for the figures):
   export LOWFORMER_NAS_CLOCK=cpu LOWFORMER_NAS_CACHE=/tmp/lfn-bench-cache
-  flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/latency_accuracy.py --phase measure
-  flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/latency_accuracy.py --phase calibrate
-  python benchmarks/latency_accuracy.py --phase evaluate
+  flock /tmp/lfn-measure.lock nice -n -10 python -m benchmarks.latency_accuracy --phase measure
+  flock /tmp/lfn-measure.lock nice -n -10 python -m benchmarks.latency_accuracy --phase calibrate
+  python -m benchmarks.latency_accuracy --phase evaluate
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ N_RANDOM, SEED = 32, 20261124
 
 def measured_path() -> Path:
     """Per model: round medians, on the clock of ``$LOWFORMER_NAS_CLOCK`` (wall or cpu)."""
-    from lowformer_nas.latency.measure import clock_name
+    from lowformer_nas.latency.measurement.measure import clock_name
 
     return RESULTS / f"latency_heldout_224_{clock_name()}.json"
 
@@ -55,14 +55,14 @@ def _time_model(cfg, resolution: int) -> list:
     import torch
 
     from lowformer_nas.arch.builder import build_model
-    from lowformer_nas.latency.measure import _time_once, clock_name, prepare
+    from lowformer_nas.latency.measurement.measure import clock_name, prepare, time_once
 
     clock = clock_name()
     fn = prepare(build_model(cfg), torch.randn(1, 3, resolution, resolution))
     for _ in range(2):
         fn()
-    est = statistics.median(_time_once(fn, 1, lambda: None, clock) for _ in range(2))
-    return [_time_once(fn, 1, lambda: None, clock)
+    est = statistics.median(time_once(fn, 1, lambda: None, clock) for _ in range(2))
+    return [time_once(fn, 1, lambda: None, clock)
             for _ in range(max(3, min(15, int(1000 / est))))]
 
 
@@ -75,9 +75,9 @@ def phase_measure(resolution: int, rounds: int, max_minutes: float) -> None:
 
     from lowformer_nas._io import atomic_write_text
     from lowformer_nas.arch.yaml_io import config_to_dict
-    from lowformer_nas.latency.measure import threads_set
+    from lowformer_nas.latency.measurement.measure import threads_set
 
-    from lowformer_nas.latency.measure import clock_name
+    from lowformer_nas.latency.measurement.measure import clock_name
 
     path = measured_path()
     done = json.loads(path.read_text()) if path.is_file() else {}
@@ -115,7 +115,7 @@ def accuracy_stats(names, meas, pred, std, lo, hi, macs) -> dict:
     import numpy as np
     from scipy.stats import spearmanr
 
-    from lowformer_nas.latency.intervals import coverage
+    from lowformer_nas.latency.fitting.intervals import coverage
 
     rel = pred / meas - 1
     cov = coverage(meas, pred, lo, hi, std=std)
@@ -172,12 +172,12 @@ def phase_crossval(profile: Path, folds: int = 5) -> dict:
     from lowformer_nas._io import atomic_write_text
     from lowformer_nas.arch.yaml_io import config_from_dict
     from lowformer_nas.latency import config_macs, load_profile
-    from lowformer_nas.latency.calibrate import Journal, _header_of
-    from lowformer_nas.latency.fit import fit_params
-    from lowformer_nas.latency.profiles import make_profile
+    from lowformer_nas.latency.targets.calibrate import Journal, journal_header
+    from lowformer_nas.latency.fitting.fit import fit_params
+    from lowformer_nas.latency.targets.profiles import make_profile
 
     path = Path(load_profile(profile).data["journal"])
-    j = Journal(path, _header_of(path))
+    j = Journal(path, journal_header(path))
     kernels, models = j.of_kind("kernel"), j.of_kind("model")
     out = {"journal": str(path), "kernels": len(kernels), "models": len(models)}
     for source in ("random", "adaptive"):

@@ -8,7 +8,7 @@ for two predictions: "isolated" (sum of the kernels' isolated-time predictions: 
 timed alone costs, the quantity measured here) and "in-model" (``block_ms``: plus the
 model-level per-kernel and weight-streaming terms learned from whole models).
 
-Run: flock /tmp/lfnas-cpu.lock python benchmarks/latency_fused_grid.py [--profile P]
+Run: flock /tmp/lfnas-cpu.lock python -m benchmarks.latency_fused_grid [--profile P]
 """
 from __future__ import annotations
 
@@ -22,10 +22,11 @@ GRID = [(c, h) for c in (16, 32, 64, 128, 256) for h in (7, 14, 28, 56)
 def main() -> None:
     import torch
 
-    from lowformer_nas.arch.builder import _local_block
+    from lowformer_nas.arch.builder import local_block
     from lowformer_nas.latency import load_profile
-    from lowformer_nas.latency.kernels import Block, block_kernels
-    from lowformer_nas.latency.measure import prepare, summarize, threads_set, time_interleaved
+    from lowformer_nas.latency.tracing.kernels import Block, block_kernels
+    from lowformer_nas.latency.measurement.measure import (prepare, summarize, threads_set,
+                                                           time_interleaved)
     from timm.models.lowformer import ResidualBlock
     import torch.nn as nn
 
@@ -39,7 +40,7 @@ def main() -> None:
         for c, h in GRID:
             fns, iso, in_model = [], [], []
             for fused in (True, False):
-                block = ResidualBlock(_local_block(c, c, 1, 4.0, fused, bias=not fused),
+                block = ResidualBlock(local_block(c, c, 1, 4.0, fused, bias=not fused),
                                       nn.Identity())
                 fns.append(prepare(block, torch.randn(1, c, h, h)))
                 b = Block("local", c, c, h, 1, (1, 4.0, fused, not fused, True))

@@ -1,6 +1,6 @@
 """Prediction speed of the analytic path: configs per second on one core.
 
-Run: OMP_NUM_THREADS=1 flock /tmp/lfnas-cpu.lock python benchmarks/latency_speed.py [--profile P]
+Run: OMP_NUM_THREADS=1 flock /tmp/lfnas-cpu.lock python -m benchmarks.latency_speed [--profile P]
 Cold = a fresh profile object (empty caches) on never-seen configs; warm = the same
 profile after it has seen the space for a while (the search loop's steady state).
 """

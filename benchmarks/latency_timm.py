@@ -4,9 +4,9 @@ The predictor traces each model (``Profile.predict_model``); the measurement is 
 1 thread, batch 1, 224x224, interleaved rounds (median of round medians). Run timing phases
 under the machine-wide lock:
 
-    flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/latency_timm.py --phase measure
-    python benchmarks/latency_timm.py --phase evaluate [--target local]
-    python benchmarks/latency_timm.py --phase fewshot    # leave-one-model-out few-shot fits
+    flock /tmp/lfn-measure.lock nice -n -10 python -m benchmarks.latency_timm --phase measure
+    python -m benchmarks.latency_timm --phase evaluate [--target local]
+    python -m benchmarks.latency_timm --phase fewshot    # leave-one-model-out few-shot fits
     ... --models heldout --out benchmarks/results/latency_timm_heldout.json   # 10 more models
     ... --models heldout2 --out benchmarks/results/latency_timm_heldout2.json # 10 more again
     ... --models all --out PATH     # all 42 (the three held-out sets too), interleaved
@@ -45,7 +45,7 @@ SETS = {"main": MODELS, "heldout": HELDOUT, "heldout2": HELDOUT2, "heldout3": HE
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latency_timm.json")
 
 
-def _model(name: str) -> Any:
+def timm_model(name: str) -> Any:
     import timm
 
     return timm.create_model(name, pretrained=False).eval()
@@ -55,7 +55,8 @@ def time_models(modules: Dict[str, Any], rounds: int) -> Dict[str, float]:
     """Each model's median of round medians, all timed round-robin (torch eager, 1 thread)."""
     import torch
 
-    from lowformer_nas.latency.measure import prepare, summarize, threads_set, time_interleaved
+    from lowformer_nas.latency.measurement.measure import (prepare, summarize, threads_set,
+                                                           time_interleaved)
 
     with threads_set(1):
         fns = [prepare(mod, torch.randn(1, 3, 224, 224), "torch", 1, "cpu")
@@ -78,7 +79,7 @@ def prediction_row(name: str, measured: float, p: Any) -> Dict[str, Any]:
 
 def measure_phase(rounds: int, out: str, models=MODELS) -> None:
     data: Dict[str, Any] = json.load(open(out)) if os.path.isfile(out) else {"rounds": {}}
-    for m, ms in time_models({m: _model(m) for m in models}, rounds).items():
+    for m, ms in time_models({m: timm_model(m) for m in models}, rounds).items():
         data["rounds"].setdefault(m, []).append(ms)
     data["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     data["protocol"] = "torch eager, 1 thread, batch 1, 224x224, cpu; medians of round medians"
@@ -92,7 +93,7 @@ def evaluate_phase(target: str, out: str, models=MODELS) -> None:
     prof = get_target(target)
     rows, hits, covered = [], 0, 0
     for m in models:
-        r = evaluated_row(prof, m, statistics.median(data["rounds"][m]), _model(m))
+        r = evaluated_row(prof, m, statistics.median(data["rounds"][m]), timm_model(m))
         (lo, hi), err = r["interval90_ms"], r["err"]
         hits += abs(err) <= 0.15
         covered += lo <= r["measured_ms"] <= hi
@@ -113,13 +114,13 @@ def fewshot_phase(target: str, out: str) -> None:
     import numpy as np
 
     from lowformer_nas.latency import get_target
-    from lowformer_nas.latency.fewshot import fit, predict
-    from lowformer_nas.latency.graph import trace_model
+    from lowformer_nas.latency.fitting.fewshot import fit, predict
+    from lowformer_nas.latency.tracing.graph import trace_model
 
     data = json.load(open(out))
     local = get_target(target)
     shape = (1, 3, 224, 224)
-    traced = {m: trace_model(_model(m), shape) for m in MODELS}
+    traced = {m: trace_model(timm_model(m), shape) for m in MODELS}
     ms = {m: statistics.median(data["rounds"][m]) for m in MODELS}
     rows, hits = [], 0
     for m in MODELS:

@@ -6,7 +6,7 @@ One calibration's figure says little: the level a calibration lands on moves eve
 prediction together. Each finished calibration is appended to the output (resumable; a killed
 run loses at most the calibration in progress). Run it on a quiet machine:
 
-    flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/latency_timm_calibrations.py \
+    flock /tmp/lfn-measure.lock nice -n -10 python -m benchmarks.latency_timm_calibrations \
         [--calibrations 3] [--rounds 5] [--out results/latency_timm_calibrations_v2.json]
 """
 from __future__ import annotations
@@ -21,11 +21,9 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchmarks.latency_timm import SETS, evaluated_row, prediction_row, time_models, timm_model
 
-from latency_timm import SETS, _model, evaluated_row, prediction_row, time_models  # noqa: E402
-
-from lowformer_nas._io import atomic_write_text  # noqa: E402
+from lowformer_nas._io import atomic_write_text
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                    "latency_timm_calibrations_v2.json")
@@ -49,7 +47,7 @@ def one_calibration(rounds: int, keep: str = "", budget: float = 0.0) -> dict:
     """A first-use `local` profile (or ``budget`` minutes of `calibrate --device local`) in a
     fresh cache, then 2 x ``rounds`` interleaved rounds of every model, evaluated with it."""
     from lowformer_nas.latency import get_target
-    from lowformer_nas.latency.calibrate import calibrate_device
+    from lowformer_nas.latency.targets.calibrate import calibrate_device
 
     cache = tempfile.mkdtemp(prefix="lfn-cal-")
     os.environ["LOWFORMER_NAS_CACHE"] = cache
@@ -61,7 +59,7 @@ def one_calibration(rounds: int, keep: str = "", budget: float = 0.0) -> dict:
         from lowformer_nas.arch.builder import build_model
         from lowformer_nas.arch.registry import resolve_arch
 
-        modules = {m: _model(m) for m in SETS["all"]}
+        modules = {m: timm_model(m) for m in SETS["all"]}
         refs = {m: build_model(resolve_arch(m)[1]).eval() for m in REFERENCES}
         per = [time_models({**modules, **refs}, rounds) for _ in range(2)]
         rows = [dict(evaluated_row(prof, m, statistics.median(t[m] for t in per), mod),

@@ -5,7 +5,7 @@ isolation (the calibration's own harness, ``calibrate.measure_kernels``) and pre
 profile, so each model's error splits into (a) what the trace leaves out (whole model measured
 vs its isolated kernels summed) and (b) what the predictor gets wrong per kernel type:
 
-    flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/latency_timm_kernels.py \
+    flock /tmp/lfn-measure.lock nice -n -10 python -m benchmarks.latency_timm_kernels \
         --profile PROFILE.json [--models all] [--out results/latency_timm_kernels.json]
 
 Timings are appended per kernel (resumable); a rerun only times kernels not yet measured.
@@ -17,14 +17,12 @@ import argparse
 import json
 import os
 import statistics
-import sys
 from collections import defaultdict
 from typing import Dict, List
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from latency_timm import HELDOUT, MODELS  # noqa: E402
+from benchmarks.latency_timm import HELDOUT, MODELS
 
-from lowformer_nas._io import atomic_write_text  # noqa: E402
+from lowformer_nas._io import atomic_write_text
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -46,15 +44,15 @@ def whole_model_ms() -> Dict[str, float]:
 def traces(models) -> Dict[str, list]:
     import timm
 
-    from lowformer_nas.latency.trace import trace_kernels
+    from lowformer_nas.latency.tracing.trace import trace_kernels
 
     return {m: trace_kernels(timm.create_model(m, pretrained=False).eval(), (1, 3, 224, 224))
             for m in models}
 
 
 def measure_missing(kernels, store: Dict[str, float], out: str, chunk: int = 40) -> None:
-    from lowformer_nas.latency.calibrate import measure_kernels
-    from lowformer_nas.latency.measure import threads_set
+    from lowformer_nas.latency.targets.calibrate import measure_kernels
+    from lowformer_nas.latency.measurement.measure import threads_set
 
     todo = [k for k in dict.fromkeys(kernels) if repr(k) not in store]
     print(f"{len(todo)} kernels to time", flush=True)
@@ -68,7 +66,7 @@ def measure_missing(kernels, store: Dict[str, float], out: str, chunk: int = 40)
 
 
 def report(tr: Dict[str, list], store: Dict[str, float], profile: str) -> None:
-    from lowformer_nas.latency.predictor import Predictor
+    from lowformer_nas.latency.fitting.predictor import Predictor
 
     params = json.load(open(profile))["params"]
     pred = Predictor(params)

@@ -3,7 +3,7 @@
 Refits a first-use `local` calibration journal with variants of the model-level term and
 predicts the 12 timm models of ``latency_timm.py`` against their stored measurements:
 
-    python benchmarks/latency_timm_modellevel.py JOURNAL.jsonl PROFILE.json
+    python -m benchmarks.latency_timm_modellevel JOURNAL.jsonl PROFILE.json
 
 (the journal and profile of the `local` target the timm benchmark used, e.g. under the
 ``LOWFORMER_NAS_CACHE`` it ran with). Prints in-space leave-one-out accuracy and the timm
@@ -11,10 +11,9 @@ errors per variant, and the errors of the bare kernel sums.
 """
 import json, statistics, sys
 import numpy as np
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-from lowformer_nas.latency import predictor as P
-from lowformer_nas.latency.fit import fit_params
-from lowformer_nas.latency.trace import trace_kernels
+from lowformer_nas.latency.fitting import predictor as P
+from lowformer_nas.latency.fitting.fit import fit_params
+from lowformer_nas.latency.tracing.trace import trace_kernels
 import timm
 
 J, PROFILE = sys.argv[1], sys.argv[2]

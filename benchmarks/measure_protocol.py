@@ -1,8 +1,8 @@
 """Why a latency timed inside the search process reads slower than ``lowformer-nas measure``.
 
-    nice -n 5 python benchmarks/measure_protocol.py [--rounds 3] [--zc 40] [--builds 150]
-    nice -n 5 python benchmarks/measure_protocol.py --ab 4 [--zc 3]
-    nice -n 5 python benchmarks/measure_protocol.py --picks RUN [--rounds 3]
+    nice -n 5 python -m benchmarks.measure_protocol [--rounds 3] [--zc 40] [--builds 150]
+    nice -n 5 python -m benchmarks.measure_protocol --ab 4 [--zc 3]
+    nice -n 5 python -m benchmarks.measure_protocol --picks RUN [--rounds 3]
 
 Each condition runs in its own fresh process (this file with ``--condition C``): it first does
 what the search process does before its verify loop times the picks, then times the same
@@ -17,7 +17,7 @@ three networks with the verify loop's harness (``prepare`` + ``time_interleaved`
 - ``display``: the search's rich progress display running while timing;
 - ``search``: ``zc`` then timing under the display (all together);
 - ``worker``: ``search``, but the timing done by the fresh measurement worker
-  (``latency/worker.py``) that the verify loop now uses.
+  (``latency/measurement/worker.py``) that the verify loop now uses.
 
 Conditions are interleaved round by round (each round runs every condition once, in a rotated
 order) and the figure is the median over rounds of each network's latency relative to
@@ -93,7 +93,8 @@ def _time_here() -> list:
     import torch
 
     from lowformer_nas.arch.builder import build_model
-    from lowformer_nas.latency.measure import prepare, summarize, threads_set, time_interleaved
+    from lowformer_nas.latency.measurement.measure import (prepare, summarize, threads_set,
+                                                           time_interleaved)
 
     with threads_set(1):
         fns = [prepare(build_model(c), torch.randn(1, 3, 224, 224), "torch", 1, "cpu")
@@ -103,7 +104,7 @@ def _time_here() -> list:
 
 
 def _time_worker() -> list:
-    from lowformer_nas.latency.worker import measure_in_worker
+    from lowformer_nas.latency.measurement.worker import measure_in_worker
 
     return [m["latency_ms"] for m in measure_in_worker(_configs(), 224, "torch", 1, "cpu")]
 
@@ -168,8 +169,8 @@ def ab(n_zc: int, pairs: int) -> dict:
 
 
 def _one(name: str, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--condition", name, "--zc", str(args.zc),
-           "--builds", str(args.builds)]
+    cmd = [sys.executable, "-m", "benchmarks.measure_protocol", "--condition", name,
+           "--zc", str(args.zc), "--builds", str(args.builds)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True,
                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
     return json.loads(out.stdout.strip().splitlines()[-1])

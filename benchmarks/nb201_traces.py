@@ -3,9 +3,9 @@
 Tracing a network costs ~0.1-0.5 s here, 15,625 of them most of an hour on a shared core,
 so every trace is appended (flushed) to a JSONL file as it is made and a rerun skips the ones
 already there; a torn last line is cut before appending. Traces come from the product's tracer
-(``lowformer_nas.latency.graph.trace_model``), nothing is NAS-Bench-201-specific there.
+(``lowformer_nas.latency.tracing.graph.trace_model``), nothing is NAS-Bench-201-specific there.
 
-    python benchmarks/nb201_traces.py --csv nb201_latency.csv --cache PATH [--limit N]
+    python -m benchmarks.nb201_traces --csv nb201_latency.csv --cache PATH [--limit N]
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import time
 from typing import Dict, Iterable, List
 
 from lowformer_nas._io import truncate_torn_tail
-from lowformer_nas.latency.graph import RULES_VERSION, TracedModel, trace_model
-from lowformer_nas.latency.kernels import Kernel
+from lowformer_nas.latency.tracing.graph import RULES_VERSION, TracedModel, trace_model
+from lowformer_nas.latency.tracing.kernels import Kernel
 
 DEFAULT_CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                              "nb201_traces.jsonl")
@@ -65,7 +65,7 @@ def trace_all(archs: Iterable[str], path: str, progress: bool = True) -> Dict[st
     """Traces of ``archs``, from the cache where present, traced and appended otherwise."""
     import torch
 
-    from nb201_nets import build_net
+    from benchmarks.nb201_nets import build_net
 
     torch.set_num_threads(1)
     have = load_cache(path)

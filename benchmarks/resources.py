@@ -1,6 +1,6 @@
 """Peak memory (max RSS) and wall time of the default search and of a calibration.
 
-    flock /tmp/lfnas-cpu.lock python benchmarks/resources.py [--calibrate-minutes 1]
+    flock /tmp/lfnas-cpu.lock python -m benchmarks.resources [--calibrate-minutes 1]
 
 Each command runs in a fresh child process (in a temporary directory, with its own profile
 cache); the peak resident set size comes from ``getrusage(RUSAGE_CHILDREN)`` after it exits.

@@ -1,8 +1,8 @@
 """Does the sampler beat random search? Hypervolume of each sampler's front, 3 seeds each.
 
-    nice -n 5 python benchmarks/sampler_baseline.py              # resumable: one run at a time
-    python benchmarks/sampler_baseline.py --evaluate              # the table from what is done
-    python benchmarks/sampler_baseline.py --results benchmarks/results/sampler_baseline_prior.json
+    nice -n 5 python -m benchmarks.sampler_baseline              # resumable: one run at a time
+    python -m benchmarks.sampler_baseline --evaluate              # the table from what is done
+    python -m benchmarks.sampler_baseline --results benchmarks/results/sampler_baseline_prior.json
 
 Each run is the bare command with one sampler and seed, ``lowformer-nas search --target
 jetson --latency-budget 5ms --sampler S --seed K --references none`` (default proxy and trial
@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "sampler_baseline.json"
 RUNS = Path(os.environ.get("LFN_BENCH_RUNS", "/tmp/lfn-bench-sampler-runs"))
 SAMPLERS, SEEDS = ("nsga2", "tpe", "random"), (0, 1, 2)

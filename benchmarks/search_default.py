@@ -1,6 +1,6 @@
 """The bare search end to end: ``lowformer-nas search --target jetson --latency-budget 5ms``.
 
-    flock /tmp/lfnas-cpu.lock python benchmarks/search_default.py [--out DIR]
+    flock /tmp/lfnas-cpu.lock python -m benchmarks.search_default [--out DIR]
 
 Times the command in a fresh process (embedded defaults: space ``lowformer`` and its
 ``search_defaults``: the accuracy prior over zero-cost scores on digits at 64 px; Optuna

@@ -1,9 +1,9 @@
 """Found front vs official LowFormer-B0/B1 on the ``local`` target, ``--proxy train``, Fashion-MNIST.
 
-    flock /tmp/lfnas-cpu.lock python benchmarks/search_fashion_mnist.py --phase measure
-    flock /tmp/lfnas-cpu.lock python benchmarks/search_fashion_mnist.py --phase search --trials 8
-    flock /tmp/lfnas-cpu.lock python benchmarks/search_fashion_mnist.py --phase search --trials 16  # continues
-    flock /tmp/lfnas-cpu.lock python benchmarks/search_fashion_mnist.py --phase evaluate
+    flock /tmp/lfnas-cpu.lock python -m benchmarks.search_fashion_mnist --phase measure
+    flock /tmp/lfnas-cpu.lock python -m benchmarks.search_fashion_mnist --phase search --trials 8
+    flock /tmp/lfnas-cpu.lock python -m benchmarks.search_fashion_mnist --phase search --trials 16  # continues
+    flock /tmp/lfnas-cpu.lock python -m benchmarks.search_fashion_mnist --phase evaluate
 
 ``measure`` times official B0 and B1 on this machine (224x224, batch 1, torch, 1 thread) and
 sets the budget to ``--budget-factor`` x B1. ``search`` runs (or continues) ``lowformer-nas

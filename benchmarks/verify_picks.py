@@ -1,10 +1,10 @@
 """Search picks on this machine: are the front and B0-B3 as fast as the run says?
 
-    flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/verify_picks.py --phase search --budget 20
-    flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/verify_picks.py --phase search --budget 30
-    flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/verify_picks.py --phase search --budget 45
-    flock /tmp/lfn-measure.lock nice -n -10 python benchmarks/verify_picks.py --phase measure   # resumable
-    python benchmarks/verify_picks.py --phase evaluate   # -> results/verify_picks_eval.json
+    flock /tmp/lfn-measure.lock nice -n -10 python -m benchmarks.verify_picks --phase search --budget 20
+    flock /tmp/lfn-measure.lock nice -n -10 python -m benchmarks.verify_picks --phase search --budget 30
+    flock /tmp/lfn-measure.lock nice -n -10 python -m benchmarks.verify_picks --phase search --budget 45
+    flock /tmp/lfn-measure.lock nice -n -10 python -m benchmarks.verify_picks --phase measure   # resumable
+    python -m benchmarks.verify_picks --phase evaluate   # -> results/verify_picks_eval.json
 
 ``search`` runs the bare ``lowformer-nas search --target local --latency-budget Bms`` (default
 proxy, 300 trials, the default ``--verify``) in a fresh process with its own cache (so the
@@ -90,7 +90,8 @@ def measure(rounds: int = 5, runs: int = 5) -> None:
 
     from lowformer_nas.arch.builder import build_model
     from lowformer_nas.arch.yaml_io import config_from_dict
-    from lowformer_nas.latency.measure import prepare, summarize, threads_set, time_interleaved
+    from lowformer_nas.latency.measurement.measure import (prepare, summarize, threads_set,
+                                                           time_interleaved)
 
     res = _load()
     picks = [p for b in res["searches"].values() for p in _picks(Path(b["run"]))]
@@ -146,7 +147,7 @@ def _pick_coverage(rows: list, which: str) -> dict:
     refitted one (``verify/profile.json``), predicted at 224 px."""
     from lowformer_nas.arch.yaml_io import config_from_dict
     from lowformer_nas.latency import load_profile
-    from lowformer_nas.latency.intervals import coverage
+    from lowformer_nas.latency.fitting.intervals import coverage
 
     cols: dict = {"m": [], "p": [], "lo": [], "hi": [], "s": []}
     profiles: dict = {}

@@ -1,5 +1,6 @@
-"""The measurement allocator regime (lowformer_nas.latency.allocator): in the steady regime a
-warmed-up inference reuses its memory (no page faults), under glibc's default it does not."""
+"""The measurement allocator regime (lowformer_nas.latency.measurement.allocator): in the
+steady regime a warmed-up inference reuses its memory (no page faults), under glibc's default
+it does not."""
 from __future__ import annotations
 
 import os
@@ -10,13 +11,13 @@ import sys
 import pytest
 
 from lowformer_nas.errors import ConfigError
-from lowformer_nas.latency import allocator
+from lowformer_nas.latency.measurement import allocator
 
 # 30 timed forward passes of a conv whose activations (64x112x112 floats, 3.2 MB) are far above
 # glibc's initial mmap threshold; prints the regime and the minor page faults of each pass
 PROBE = """
 import resource, torch
-from lowformer_nas.latency.measure import prepare
+from lowformer_nas.latency.measurement.measure import prepare
 conv = torch.nn.Sequential(torch.nn.Conv2d(3, 64, 3, padding=1), torch.nn.ReLU(),
                            torch.nn.Conv2d(64, 64, 3, padding=1))
 fn = prepare(conv, torch.randn(1, 3, 112, 112))
@@ -27,7 +28,7 @@ for _ in range(30):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     fn()
     per_pass.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-from lowformer_nas.latency.allocator import allocator_label
+from lowformer_nas.latency.measurement.allocator import allocator_label
 print(allocator_label(), *per_pass)
 """
 
@@ -60,7 +61,7 @@ def test_bad_regime_names_the_rule(monkeypatch):
 
 
 def test_journal_names_keep_regimes_apart(monkeypatch):
-    from lowformer_nas.latency.calibrate import journal_path
+    from lowformer_nas.latency.targets.calibrate import journal_path
 
     monkeypatch.setattr(allocator, "_applied", None)
     monkeypatch.setenv(allocator.ALLOCATOR_ENV, "default")

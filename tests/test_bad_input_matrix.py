@@ -319,8 +319,8 @@ def _lib_cases(base: Path) -> list[tuple[str, Callable[[], Any]]]:
                                resolve_arch)
     from lowformer_nas.arch.config import ArchConfig, StageConfig
     from lowformer_nas.latency import get_target, load_profile
-    from lowformer_nas.latency.calibrate_models import read_model_csv
-    from lowformer_nas.latency.export_kit import read_results
+    from lowformer_nas.latency.targets.calibrate_models import read_model_csv
+    from lowformer_nas.latency.targets.export_kit import read_results
     from lowformer_nas.search.budget import parse_budget
     from lowformer_nas.accuracy.datasets import load_dataset
     from lowformer_nas.rundir.rows import read_trials_csv

@@ -6,7 +6,7 @@ import pytest
 
 from lowformer_nas import get_arch, list_archs, load_space
 from lowformer_nas.arch.stats import count_params_macs
-from lowformer_nas.latency.counts import analytic_counts
+from lowformer_nas.latency.tracing.counts import analytic_counts
 
 CASES = [(n, get_arch(n)) for n in list_archs()] + [
     (f"{s}-{i}", load_space(s).sample(i)) for s in ("lowformer", "tiny") for i in range(6)]

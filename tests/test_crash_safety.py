@@ -28,10 +28,10 @@ RAW_WRITE = re.compile(r"""open\([^)]*["'][wax]b?\+?["']|\.write_(text|bytes)\(|
 ALLOWED = {
     ("_io.py", "os.fdopen"),  # the atomic writer itself
     ("_io.py", 'open(path, "rb+")'),  # truncate_torn_tail
-    ("latency/calibrate.py", 'open(self.path, "a"'),  # the fsynced calibration journal
-    ("latency/targets.py", '".local.lock", "w"'),  # a lock file, never read
-    ("latency/export_kit.py", 'open(args.out, "a"'),  # the kit runner's fsynced results.csv
-    ("latency/export_kit.py", 'open(args.out, "rb+")'),  # its torn-row repair
+    ("latency/targets/calibrate.py", 'open(self.path, "a"'),  # the fsynced calibration journal
+    ("latency/targets/registry.py", '".local.lock", "w"'),  # a lock file, never read
+    ("latency/targets/export_kit.py", 'open(args.out, "a"'),  # the kit runner's fsynced results.csv
+    ("latency/targets/export_kit.py", 'open(args.out, "rb+")'),  # its torn-row repair
     ("accuracy/groundtruth.py", 'open(self.path, "a") as lock'),  # flock only, writes nothing
     ("accuracy/groundtruth.py", 'open(side, "a") as mine'),  # a shard's lock file, empty
 }
@@ -65,7 +65,7 @@ def test_truncate_torn_tail(tmp_path, content, kept):
 
 
 def test_calibration_journal_survives_a_torn_last_line(tmp_path):
-    from lowformer_nas.latency.calibrate import Journal
+    from lowformer_nas.latency.targets.calibrate import Journal
 
     header = {"device": "d", "backend": "torch", "threads": 1, "space": "tiny", "roofline": {}}
     path = tmp_path / "j.jsonl"
@@ -81,7 +81,7 @@ def test_calibration_journal_survives_a_torn_last_line(tmp_path):
 
 
 def test_kit_results_torn_row_is_dropped(tmp_path):
-    from lowformer_nas.latency.export_kit import read_results
+    from lowformer_nas.latency.targets.export_kit import read_results
 
     path = tmp_path / "results.csv"
     path.write_text('id,kind,spec,resolution,ms,threads\nk0,kernel,"[1, 2]",0,0.5,1\nk1,ker')
@@ -91,7 +91,7 @@ def test_kit_results_torn_row_is_dropped(tmp_path):
 
 def test_kit_runner_remeasures_a_torn_row(tmp_path):
     """The standalone runner resumes after a kill mid-row: the row is measured again."""
-    from lowformer_nas.latency.export_kit import read_results, write_kit
+    from lowformer_nas.latency.targets.export_kit import read_results, write_kit
 
     kit = write_kit(str(tmp_path / "kit"), space="tiny", resolutions=[32], n_kernels=8,
                      n_models=1)

@@ -7,8 +7,9 @@ import pytest
 import yaml
 
 from lowformer_nas.errors import ProfileError, UnknownNameError
-from lowformer_nas.latency.devices import (TABLE, DeviceSpec, check_name, device_table,
-                                           get_device_spec, list_device_specs, parse_table)
+from lowformer_nas.latency.targets.devices import (TABLE, DeviceSpec, check_name, device_table,
+                                                   get_device_spec, list_device_specs,
+                                                   parse_table)
 
 GOOD = dict(name="board-x", title="Some board", kind="cpu", architecture="aarch64", cuda=False,
             cores=4, peak_gflops=100.0, bandwidth_gbs=10.0, launch_us=15.0, runtime="tflite",
@@ -43,7 +44,7 @@ def test_roofline_is_the_predictor_prior_format():
 
 def test_builtin_targets_take_their_prior_from_the_table():
     from lowformer_nas.latency import get_target
-    from lowformer_nas.latency.builtin import SPECS
+    from lowformer_nas.latency.targets.builtin import SPECS
 
     for name in ("jetson-tx2", "titan-rtx", "a40", "rpi5"):
         assert SPECS[name][1] == get_device_spec(name).roofline()
@@ -141,7 +142,7 @@ def rows_csv(tmp_path):
 
 def _foreign_device():
     """A table device whose architecture is not this host's (the `arm on x86_64` mistake)."""
-    from lowformer_nas.latency.host import architecture
+    from lowformer_nas.latency.measurement.host import architecture
 
     return "arm" if architecture() != "aarch64" else "xeon-gold-6226"
 
@@ -250,7 +251,7 @@ def test_list_shows_the_device_table(cache, capsys):
 
 def test_unsafe_names_are_never_paths(cache):
     from lowformer_nas.latency import get_target
-    from lowformer_nas.latency.targets import user_profile_path
+    from lowformer_nas.latency.targets.registry import user_profile_path
 
     with pytest.raises(ProfileError, match="profile name '../x' is not allowed"):
         user_profile_path("../x")

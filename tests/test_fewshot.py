@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from lowformer_nas.errors import ProfileError
-from lowformer_nas.latency.calibrate_models import calibrate_from_models
-from lowformer_nas.latency.traits import TRAITS, check_traits, runtime_traits
+from lowformer_nas.latency.targets.calibrate_models import calibrate_from_models
+from lowformer_nas.latency.tracing.traits import TRAITS, check_traits, runtime_traits
 
 ROWS = "model,latency_ms\nlowformer_e1,1.7\nlowformer_e2,2.5\nlowformer_e3,3.6\n"
 PRIOR = {"peak_gflops": 1000.0, "bandwidth_gbs": 30.0, "launch_us": 5.0, "cores": 6}
@@ -38,14 +38,13 @@ def test_calibrate_from_models_takes_prior_and_traits(tmp_path):
 
 # ---- few-shot fits and the module API ------------------------------------------------------
 import json  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from lowformer_nas.latency.fewshot import fit, predict, predict_many  # noqa: E402
-from lowformer_nas.latency.graph import trace_model  # noqa: E402
+from lowformer_nas.latency.fitting.fewshot import fit, predict, predict_many  # noqa: E402
+from lowformer_nas.latency.tracing.graph import trace_model  # noqa: E402
 
 SHAPE = (1, 3, 32, 32)
 
@@ -203,9 +202,7 @@ CSV = Path("/work/shared/reference/device_latency/nb201_latency.csv")
 @pytest.mark.skipif(not CSV.is_file(), reason="shared NAS-Bench-201 latency CSV not here")
 def test_nb201_slice_fit(tmp_path, capsys):
     """20 Xeon rows of an 80-row slice predict the other 60 (full-table figure: ~95%)."""
-    bench = Path(__file__).resolve().parents[1] / "benchmarks"
-    sys.path.insert(0, str(bench))
-    import device_latency_nb201 as b
+    from benchmarks import device_latency_nb201 as b
 
     lines = CSV.read_text().splitlines()[:81]
     (tmp_path / "s.csv").write_text("\n".join(lines) + "\n")

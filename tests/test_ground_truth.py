@@ -18,8 +18,8 @@ TINY = ["--dataset", "digits", "--space", "tiny", "--profile", "jetson", "--offi
 
 
 def _script(out: Path, *extra: str) -> list:
-    return [sys.executable, str(ROOT / "benchmarks" / "ground_truth.py"), "--out", str(out),
-            *TINY, *extra]
+    """The benchmark's command line, run with ``cwd=ROOT`` (where ``benchmarks`` is a package)."""
+    return [sys.executable, "-m", "benchmarks.ground_truth", "--out", str(out), *TINY, *extra]
 
 
 def _rows(path: Path) -> int:
@@ -28,7 +28,8 @@ def _rows(path: Path) -> int:
 
 def test_resumes_after_sigkill_and_a_torn_line_without_duplicates(tmp_path):
     out = tmp_path / "gt.csv"
-    proc = subprocess.Popen(_script(out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(_script(out), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
     deadline = time.time() + 300
     while _rows(out) < 1 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.2)
@@ -38,7 +39,7 @@ def test_resumes_after_sigkill_and_a_torn_line_without_duplicates(tmp_path):
     assert 1 <= len(first) < 4, "killed before the plan finished"
     with open(out, "a") as fh:  # what a kill in the middle of an append leaves
         fh.write("1,fake-recipe,abc")
-    done = subprocess.run(_script(out), capture_output=True, text=True)
+    done = subprocess.run(_script(out), cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     rows = read_ground_truth(out)
     keys = [r.key for r in rows]
@@ -46,7 +47,7 @@ def test_resumes_after_sigkill_and_a_torn_line_without_duplicates(tmp_path):
     assert [r.key for r in rows[:len(first)]] == [r.key for r in first]  # nothing rewritten
     assert {r.seed for r in rows} == {0, 1}
     assert all(0 <= r.accuracy <= 1 and r.cpu_s > 0 and len(r.curve) == 2 for r in rows)
-    again = subprocess.run(_script(out), capture_output=True, text=True)
+    again = subprocess.run(_script(out), cwd=ROOT, capture_output=True, text=True)
     assert "0 to do" in again.stdout and len(read_ground_truth(out)) == 4
 
 
@@ -67,17 +68,20 @@ def test_foreign_csv_is_refused_with_the_missing_columns(tmp_path):
 def test_shards_fill_one_table_together_and_lock_out_others(tmp_path):
     out = tmp_path / "gt.csv"
     with GroundTruthTable(out).open(shard=(1, 2)):  # this process holds shard 1 of 2
-        clash = subprocess.run(_script(out), capture_output=True, text=True)
-        same = subprocess.run(_script(out, "--shard", "1/2"), capture_output=True, text=True)
-        other = subprocess.run(_script(out, "--shard", "0/2"), capture_output=True, text=True)
+        clash = subprocess.run(_script(out), cwd=ROOT, capture_output=True, text=True)
+        same = subprocess.run(_script(out, "--shard", "1/2"), cwd=ROOT, capture_output=True,
+                              text=True)
+        other = subprocess.run(_script(out, "--shard", "0/2"), cwd=ROOT, capture_output=True,
+                               text=True)
     assert clash.returncode == 2 and "another process" in clash.stderr, clash.stderr
     assert same.returncode == 2 and "shard 1/2" in same.stderr, same.stderr
     assert all(len(p.stderr.strip().splitlines()) == 1 for p in (clash, same))
     assert other.returncode == 0, other.stderr  # the other shard runs beside it
     assert len(read_ground_truth(out)) == 2  # half of the plan of the test above
-    rest = subprocess.run(_script(out, "--shard", "1/2"), capture_output=True, text=True)
+    rest = subprocess.run(_script(out, "--shard", "1/2"), cwd=ROOT, capture_output=True,
+                          text=True)
     assert rest.returncode == 0, rest.stderr
     keys = [r.key for r in read_ground_truth(out)]
     assert len(keys) == len(set(keys)) == 4
-    after = subprocess.run(_script(out), capture_output=True, text=True)
+    after = subprocess.run(_script(out), cwd=ROOT, capture_output=True, text=True)
     assert after.returncode == 0 and "0 to do" in after.stdout

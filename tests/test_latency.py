@@ -15,7 +15,7 @@ from lowformer_nas.arch.registry import OFFICIAL_NAMES, get_arch
 from lowformer_nas.cli import main
 from lowformer_nas.errors import ProfileError, UnknownNameError
 from lowformer_nas.latency import enumerate_kernels, get_target, list_targets, load_profile
-from lowformer_nas.latency.trace import trace_kernels
+from lowformer_nas.latency.tracing.trace import trace_kernels
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +84,7 @@ def test_trace_records_the_copies_torch_makes_of_strided_inputs():
     assert [(k.op, k.h if k.op == "copy" else k.bias) for k in ks] == [
         ("copy", 4096), ("copy", 4096), ("dw", True), ("copy", 4096), ("linear", True),
         ("linear", False), ("add", False)]  # .contiguous(), then the two torch makes
-    from lowformer_nas.latency.graph import trace_model
+    from lowformer_nas.latency.tracing.graph import trace_model
 
     assert trace_model(_TokensToConv(), (1, 16, 16, 16)).kernel_list(
         ("fuse_conv_bn_act",)) == ks  # the dataflow trace keeps them where their conv runs
@@ -98,8 +98,8 @@ def test_attention_kernel_with_fewer_keys_is_timed_as_such():
     attend 3,136 x 3,136 (it did, and timed 40 ms where the model spends ~1)."""
     import torch
 
-    from lowformer_nas.latency.kernel_modules import kernel_module
-    from lowformer_nas.latency.kernels import Kernel
+    from lowformer_nas.latency.tracing.kernel_modules import kernel_module
+    from lowformer_nas.latency.tracing.kernels import Kernel
 
     mod, x = kernel_module(Kernel("sdpa", 1, 2, 8, 64, 4))
     with torch.inference_mode():
@@ -114,8 +114,8 @@ def test_timing_modules_run_what_the_kernel_says():
     import torch
     import torch.nn as nn
 
-    from lowformer_nas.latency.kernel_modules import kernel_module
-    from lowformer_nas.latency.kernels import Kernel
+    from lowformer_nas.latency.tracing.kernel_modules import kernel_module
+    from lowformer_nas.latency.tracing.kernels import Kernel
 
     mm, x = kernel_module(Kernel("matmul", 1, 16, 49, 196, 1))
     sm, y = kernel_module(Kernel("softmax", 1, 4, 4, 49, 49))
@@ -169,7 +169,7 @@ def test_a_layer_norm_is_one_kernel_over_its_last_dim_and_is_measured_at_that_sh
     196 positions x 48 channels per image); the kernel and the module timed for it agree."""
     import torch
 
-    from lowformer_nas.latency.kernel_modules import kernel_module
+    from lowformer_nas.latency.tracing.kernel_modules import kernel_module
 
     model = torch.nn.LayerNorm(shape[-1])
     (kr,) = [k for k in trace_kernels(model, shape) if k.op == "ln"]
@@ -240,7 +240,7 @@ def test_user_profile_takes_precedence(tmp_path):
 
 
 def test_local_uses_cached_profile(tmp_path):
-    from lowformer_nas.latency.profiles import FIT_VERSION
+    from lowformer_nas.latency.targets.profiles import FIT_VERSION
 
     data = dict(get_target("jetson").data, name="local", provenance="cached local",
                 fit_version=FIT_VERSION)
@@ -330,15 +330,15 @@ def test_import_stays_light():
 
 def test_stale_local_profile_is_refitted_from_its_journal(tmp_path):
     """A cached 'local' profile from an older fit is refitted (from the kept journal)."""
-    from lowformer_nas.latency import profiles, targets
+    from lowformer_nas.latency.targets import profiles, registry
 
     data = dict(get_target("jetson").data, name="local", provenance="old fit")
     path = tmp_path / "cache" / "profiles" / "local.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(data))
-    assert targets._stale(path)
+    assert registry._stale(path)
     path.write_text(json.dumps(dict(data, fit_version=profiles.FIT_VERSION)))
-    assert not targets._stale(path) and get_target("local").describe().startswith("local: old")
+    assert not registry._stale(path) and get_target("local").describe().startswith("local: old")
 
 
 def test_profiles_calibrated_under_new_names_are_listed_and_named_in_errors(tmp_path):
@@ -358,7 +358,7 @@ def test_kernel_correction_does_not_extrapolate_past_its_data():
     the fitted range, so beyond the data the correction is that of the nearest fitted shape."""
     import numpy as np
 
-    from lowformer_nas.latency.predictor import apply_correction, ridge
+    from lowformer_nas.latency.fitting.predictor import apply_correction, ridge
 
     rng = np.random.default_rng(0)
     X = rng.uniform(0.0, 1.0, size=(40, 2))
@@ -378,8 +378,8 @@ def test_the_calibration_pool_holds_the_kernel_shapes_of_other_families():
     """1x1 depthwise, wide depthwise, grouped, standalone element-wise, token-wise linear and
     BN-less kernels are measured too (their absence put timm models' kernels x2-10 off), each pool
     keyed by the correction that will be fitted on it."""
-    from lowformer_nas.latency.pool import WIDE_DW, kernel_pool, sample_configs
-    from lowformer_nas.latency.predictor import kernel_type
+    from lowformer_nas.latency.targets.pool import WIDE_DW, kernel_pool, sample_configs
+    from lowformer_nas.latency.fitting.predictor import kernel_type
 
     rng = random.Random(0)
     pool = kernel_pool(sample_configs("lowformer", rng, 40), [224, 192], rng)
@@ -397,8 +397,8 @@ def test_the_calibration_pool_holds_the_kernel_shapes_of_other_families():
 def test_an_element_copy_is_measured_as_a_real_copy(numel):
     """A copy kernel of n elements must move them (a (1, n) transpose is a free view)."""
 
-    from lowformer_nas.latency.kernel_modules import kernel_module
-    from lowformer_nas.latency.kernels import Kernel
+    from lowformer_nas.latency.tracing.kernel_modules import kernel_module
+    from lowformer_nas.latency.tracing.kernels import Kernel
 
     mod, x = kernel_module(Kernel("copy", 1, 1, 1, numel, 1))
     y = mod(x)
@@ -411,8 +411,8 @@ def test_windowed_pools_are_windowed_kernels_not_a_global_pool():
     (0.04 ms). A global average pool keeps its record."""
     import torch
 
-    from lowformer_nas.latency.kernel_modules import kernel_module
-    from lowformer_nas.latency.kernels import kernel_flops, out_hw
+    from lowformer_nas.latency.tracing.kernel_modules import kernel_module
+    from lowformer_nas.latency.tracing.kernels import kernel_flops, out_hw
 
     (kr,) = trace_kernels(torch.nn.MaxPool2d(3, 2, 1), (1, 8, 16, 16))
     assert (kr.op, kr.k, kr.s, out_hw(kr)) == ("maxpool", 3, 2, (8, 8))
@@ -447,7 +447,7 @@ def test_a_non_square_depthwise_conv_is_recorded_as_the_square_of_as_many_taps(s
     1x1 depthwise conv, priced on torch's slow per-group path (+66-71% on the model)."""
     import torch
 
-    from lowformer_nas.latency.predictor import kernel_type
+    from lowformer_nas.latency.fitting.predictor import kernel_type
 
     conv = torch.nn.Conv2d(32, 32, size, padding=(size[0] // 2, size[1] // 2), groups=32)
     (kr,) = [kr for kr in trace_kernels(conv, (1, 32, 14, 14)) if kr.op == "dw"]
@@ -457,8 +457,8 @@ def test_a_non_square_depthwise_conv_is_recorded_as_the_square_of_as_many_taps(s
 def test_a_1x1_depthwise_conv_has_its_own_correction_and_old_profiles_keep_theirs():
     import numpy as np
 
-    from lowformer_nas.latency.kernels import Kernel
-    from lowformer_nas.latency.predictor import DW1_GROUP_LAUNCH, Predictor, fit_kernels
+    from lowformer_nas.latency.tracing.kernels import Kernel
+    from lowformer_nas.latency.fitting.predictor import DW1_GROUP_LAUNCH, Predictor, fit_kernels
 
     roof = {"peak_gflops": 50.0, "bandwidth_gbs": 10.0, "launch_us": 5.0}
     dw1, dw3 = Kernel("dw", 1, 256, 256, 14, 14, 1, 1, 256), Kernel("dw", 1, 256, 256, 14, 14,

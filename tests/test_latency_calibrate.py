@@ -17,7 +17,7 @@ import pytest
 from clirun import sigint_as_in_a_terminal
 from lowformer_nas.cli import main
 from lowformer_nas.latency import get_target, load_profile, measure_latency
-from lowformer_nas.latency.host import architecture, cpu_model
+from lowformer_nas.latency.measurement.host import architecture, cpu_model
 
 pytestmark = pytest.mark.slow
 CAL = ["calibrate", "--device", "testdev", "--space", "tiny", "--resolution", "64",
@@ -95,7 +95,7 @@ def _check_family_level(data, capsys):
     level they set, saying so."""
     import timm
 
-    from lowformer_nas.latency.families import FAMILY_MODELS
+    from lowformer_nas.latency.fitting.families import FAMILY_MODELS
 
     known = [n for n in FAMILY_MODELS if timm.is_model(n)]
     fams = [r for r in map(json.loads, Path(data["journal"]).read_text().splitlines())
@@ -147,7 +147,7 @@ def test_refit_with_measured_models_grows_journal_and_changes_fit(cache, tmp_pat
     """What the search's verify loop does: whole models measured here join the journal."""
     from lowformer_nas.arch.registry import get_arch
     from lowformer_nas.errors import ProfileError
-    from lowformer_nas.latency.calibrate import refit_with_models
+    from lowformer_nas.latency.targets.calibrate import refit_with_models
 
     out = tmp_path / "refit.json"
     assert main(CAL + ["--device", "refitdev", "--budget-minutes", "0.3", "--out",

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from lowformer_nas.latency.kernels import Kernel
+from lowformer_nas.latency.tracing.kernels import Kernel
 
 PROFILE = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "results",
                        "latency_profile_local.json")
@@ -23,9 +23,9 @@ def test_family_models_are_traced_timed_and_set_the_level_of_other_families():
     terms, that scale being one of its candidates), and is what other families get."""
     import numpy as np
 
-    from lowformer_nas.latency.families import family_level, measure_families
-    from lowformer_nas.latency.predictor import Predictor
-    from lowformer_nas.latency.profiles import load_profile
+    from lowformer_nas.latency.fitting.families import family_level, measure_families
+    from lowformer_nas.latency.fitting.predictor import Predictor
+    from lowformer_nas.latency.targets.profiles import load_profile
 
     recs = measure_families("torch", "cpu", names=("mobilenetv1_100", "no_such_timm_model",
                                                    "lcnet_050"))
@@ -54,7 +54,7 @@ def test_family_models_are_traced_timed_and_set_the_level_of_other_families():
     ("onnxruntime", 300.0, False, False), ("torch", 300.0, True, False)])
 def test_family_models_are_timed_once_by_torch_calibrations_of_a_minute_or_more(
         backend, budget_s, done, wanted):
-    from lowformer_nas.latency.families import wants_families
+    from lowformer_nas.latency.fitting.families import wants_families
 
     journal = _Journal([{"kind": "family", "name": "x", "kernels": [], "ms": 1.0}] if done
                        else [{"kind": "kernel"}])
@@ -63,12 +63,8 @@ def test_family_models_are_timed_once_by_torch_calibrations_of_a_minute_or_more(
 
 def test_the_family_set_is_disjoint_from_the_benchmark_models():
     """The benchmark's 42 timm models judge the level; none of them may set it."""
-    import sys
-
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
-    from latency_timm import SETS
-
-    from lowformer_nas.latency.families import FAMILY_MODELS
+    from benchmarks.latency_timm import SETS
+    from lowformer_nas.latency.fitting.families import FAMILY_MODELS
 
     assert not set(FAMILY_MODELS) & set(SETS["all"]) and len(set(FAMILY_MODELS)) == 9
 
@@ -79,10 +75,10 @@ def test_the_family_level_is_centred_on_the_family_models():
     import numpy as np
     import timm
 
-    from lowformer_nas.latency.families import family_level
-    from lowformer_nas.latency.predictor import Predictor
-    from lowformer_nas.latency.profiles import load_profile
-    from lowformer_nas.latency.trace import trace_kernels
+    from lowformer_nas.latency.fitting.families import family_level
+    from lowformer_nas.latency.fitting.predictor import Predictor
+    from lowformer_nas.latency.targets.profiles import load_profile
+    from lowformer_nas.latency.tracing.trace import trace_kernels
 
     base = Predictor(load_profile(PROFILE).data["params"])
     names = ("mobilenetv1_100", "lcnet_050", "resnet10t", "mobilenetv3_small_050")

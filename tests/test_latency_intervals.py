@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from lowformer_nas.errors import ProfileError
-from lowformer_nas.latency.intervals import (central, conformal_quantile, coverage, factor_at,
-                                             interval_table)
-from lowformer_nas.latency.profiles import Prediction
+from lowformer_nas.latency.fitting.intervals import (central, conformal_quantile, coverage,
+                                                     factor_at, interval_table)
+from lowformer_nas.latency.targets.profiles import Prediction
 
 
 def test_coverage_on_synthetic_residuals():
@@ -96,7 +96,7 @@ def test_committee_picks_spread_over_regimes():
     """Query by committee takes the most disputed candidate of each regime first."""
     import random
 
-    from lowformer_nas.latency.adaptive import _regime, corner_configs, diverse_top
+    from lowformer_nas.latency.fitting.adaptive import _regime, corner_configs, diverse_top
     from lowformer_nas.space import load_space
 
     items = [(c, 224) for c in corner_configs(load_space("lowformer"), random.Random(0), 60)]
@@ -109,8 +109,8 @@ def test_committee_picks_spread_over_regimes():
 
 def test_kernel_lookup_overrides_the_smooth_fit_for_that_kernel_only():
     from lowformer_nas.latency import get_target
-    from lowformer_nas.latency.kernels import Kernel
-    from lowformer_nas.latency.predictor import Predictor
+    from lowformer_nas.latency.tracing.kernels import Kernel
+    from lowformer_nas.latency.fitting.predictor import Predictor
 
     params = dict(get_target("jetson").data["params"])
     big = Kernel("conv", 1, 512, 2048, 7, 7, 3, 1, 1, True, "hardswish", True)

@@ -1,4 +1,5 @@
-"""Structure of ``lowformer_nas.latency``: no import cycle inside it, deferred imports included."""
+"""Structure of ``lowformer_nas.latency``: its sub-packages, and no import cycle between its
+modules, deferred imports included."""
 from __future__ import annotations
 
 import ast
@@ -6,32 +7,42 @@ from pathlib import Path
 
 LATENCY = Path(__file__).resolve().parents[1] / "lowformer_nas" / "latency"
 PREFIX = "lowformer_nas.latency"
+SUBPACKAGES = ("measurement", "tracing", "fitting", "targets")
 
 
-def _targets(node: ast.AST, modules: set[str]) -> set[str]:
-    """Sibling modules of ``latency/`` that one import statement names."""
-    out: set[str] = set()
+def _module_names() -> set[str]:
+    """Every module of ``latency/`` as its dotted name below it (``measurement.host``)."""
+    return {".".join(p.relative_to(LATENCY).with_suffix("").parts)
+            for p in LATENCY.rglob("*.py") if p.stem != "__init__"}
+
+
+def _targets(node: ast.AST, modules: set[str], package: str = "") -> set[str]:
+    """Modules of ``latency/`` that one import statement names; ``package`` is the importing
+    module's package below ``latency`` (``"measurement"``, or ``""`` for ``latency`` itself)."""
+    names: list[str] = []
     if isinstance(node, ast.ImportFrom):
-        base = node.module or ""
-        if node.level == 1 or (node.level == 0 and base.startswith(PREFIX)):
-            base = base[len(PREFIX) + 1:] if node.level == 0 else base
-            if base:
-                out.add(base.split(".")[0])
-            else:  # ``from . import x``
-                out.update(a.name for a in node.names)
+        if node.level:
+            base = [*PREFIX.split("."), *filter(None, package.split("."))]
+            base = base[:len(base) - node.level + 1]
+            mod = ".".join(base + ([node.module] if node.module else []))
+        else:
+            mod = node.module or ""
+        names = [mod] + [f"{mod}.{a.name}" for a in node.names]  # ``from . import x``
     elif isinstance(node, ast.Import):
-        out.update(a.name[len(PREFIX) + 1:].split(".")[0] for a in node.names
-                   if a.name.startswith(PREFIX + "."))
-    return out & modules
+        names = [a.name for a in node.names]
+    return {n[len(PREFIX) + 1:] for n in names if n.startswith(PREFIX + ".")} & modules
 
 
 def import_graph() -> dict[str, set[str]]:
-    """module -> sibling modules it imports anywhere (module level or inside functions)."""
-    modules = {p.stem for p in LATENCY.glob("*.py") if p.stem != "__init__"}
+    """module -> modules of ``latency/`` it imports anywhere (module level or in functions)."""
+    modules = _module_names()
     graph = {}
     for name in sorted(modules):
-        tree = ast.parse((LATENCY / f"{name}.py").read_text(encoding="utf-8"))
-        graph[name] = set().union(*(_targets(n, modules) for n in ast.walk(tree))) - {name}
+        package = name.rpartition(".")[0]
+        path = LATENCY.joinpath(*name.split(".")).with_suffix(".py")
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        graph[name] = set().union(*(_targets(n, modules, package) for n in ast.walk(tree)))
+        graph[name].discard(name)
     return graph
 
 
@@ -63,24 +74,43 @@ def test_cycle_finder_finds_a_planted_cycle():
     assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
 
 
-def test_graph_sees_deferred_and_absolute_imports():
-    tree = ast.parse("def f():\n    from .targets import get_target\n"
-                     "    import lowformer_nas.latency.host\n    from . import profiles\n")
-    found = set().union(*(_targets(n, {"targets", "host", "profiles"}) for n in ast.walk(tree)))
-    assert found == {"targets", "host", "profiles"}
+def test_graph_sees_deferred_relative_and_absolute_imports():
+    tree = ast.parse("def f():\n    from ..targets.registry import get_target\n"
+                     "    import lowformer_nas.latency.measurement.host\n"
+                     "    from . import profiles\n    from .builtin import SPECS\n")
+    known = {"targets.registry", "measurement.host", "targets.profiles", "targets.builtin"}
+    found = set().union(*(_targets(n, known, "targets") for n in ast.walk(tree)))
+    assert found == known
+
+
+def test_latency_is_four_subpackages():
+    """Every module lives in one of the sub-packages; ``latency/__init__`` is the public face."""
+    assert {p.name for p in LATENCY.glob("*.py")} == {"__init__.py"}
+    assert {p.parent.name for p in LATENCY.glob("*/__init__.py")} == set(SUBPACKAGES)
+    assert {name.split(".")[0] for name in _module_names()} == set(SUBPACKAGES)
 
 
 def test_no_import_cycle_inside_latency():
     graph = import_graph()
-    assert {"profiles", "targets", "host", "builtin"} <= set(graph)
+    assert {"targets.profiles", "targets.registry", "measurement.host",
+            "targets.builtin"} <= set(graph)
     assert find_cycle(graph) == [], " -> ".join(find_cycle(graph))
+
+
+def test_measurement_and_tracing_stand_alone():
+    """Measuring and tracing know nothing of predictors, profiles or targets."""
+    graph = import_graph()
+    for name, deps in graph.items():
+        if name.split(".")[0] in ("measurement", "tracing"):
+            assert {d.split(".")[0] for d in deps} <= {"measurement", "tracing"}, (name, deps)
 
 
 def test_format_and_host_modules_are_leaves():
     """The profile format and host probing are (nearly) leaves of latency/."""
     graph = import_graph()
-    assert graph["host"] <= {"allocator"}  # records the measurement allocator regime
-    assert graph["allocator"] == set()
-    assert graph["profiles"] <= {"predictor", "trace", "kernels", "intervals", "host",
-                                 "fewshot_terms"}
-    assert graph["intervals"] == set()  # Prediction.quantile's interval math
+    assert graph["measurement.host"] <= {"measurement.allocator"}  # records the allocator regime
+    assert graph["measurement.allocator"] == set()
+    assert graph["targets.profiles"] <= {"fitting.predictor", "tracing.trace", "tracing.kernels",
+                                         "fitting.intervals", "measurement.host",
+                                         "fitting.fewshot_terms"}
+    assert graph["fitting.intervals"] == set()  # Prediction.quantile's interval math

@@ -10,8 +10,8 @@ import yaml
 
 from lowformer_nas.errors import RunError
 from lowformer_nas.latency import get_target
-from lowformer_nas.latency.intervals import interval_table
-from lowformer_nas.latency.profiles import make_profile
+from lowformer_nas.latency.fitting.intervals import interval_table
+from lowformer_nas.latency.targets.profiles import make_profile
 from lowformer_nas.search.feasibility import (BudgetRule, calibrated_here, check_quantile,
                                               default_quantile)
 from lowformer_nas.search.settings import SearchSettings

@@ -35,8 +35,10 @@ _NORM = nn.BatchNorm2d
 _ACT = nn.Hardswish
 
 
-def _local_block(cin: int, cout: int, stride: int, expand: float, fused: bool,
-                 bias: bool) -> nn.Module:
+def local_block(cin: int, cout: int, stride: int, expand: float, fused: bool,
+                bias: bool) -> nn.Module:
+    """One local block of a stage: an MBConv, or a fused MBConv when ``fused``, with the
+    family's norm and activation."""
     cls = FusedMBConv if fused else MBConv
     return cls(in_channels=cin, out_channels=cout, stride=stride, expand_ratio=expand,
                use_bias=bias, norm_layer=_NORM, act_layer=_ACT)
@@ -69,7 +71,7 @@ class LowFormerNASBlock(nn.Module):
                 nn.Conv2d(hidden, channels, 1), nn.Dropout(proj_drop)), nn.Identity(), drop_path)
         else:
             self.mlp = nn.Identity()
-        local = _local_block(channels, channels, 1, stage.expand, stage.fused, bias=True)
+        local = local_block(channels, channels, 1, stage.expand, stage.fused, bias=True)
         self.local = ResidualBlock(local, nn.Identity(), drop_path)
 
     def forward(self, x):
@@ -80,12 +82,12 @@ def _stage_blocks(index: int, stage: StageConfig, cin: int, dpr: list[float],
                   bias: bool, proj_drop: float) -> list[nn.Module]:
     """Blocks of stage ``index`` >= 1: a stride-2 entry block, then stride-1 blocks."""
     blocks: list[nn.Module] = [ResidualBlock(
-        _local_block(cin, stage.width, 2, stage.entry_expand, stage.entry_fused,
-                     bias=bias and not stage.entry_fused), None)]
+        local_block(cin, stage.width, 2, stage.entry_expand, stage.entry_fused,
+                    bias=bias and not stage.entry_fused), None)]
     if index <= 2:  # the entry block counts towards the stage depth
         for i in range(1, stage.depth):
-            block = _local_block(stage.width, stage.width, 1, stage.expand, stage.fused,
-                                 bias=bias and not stage.fused)
+            block = local_block(stage.width, stage.width, 1, stage.expand, stage.fused,
+                                bias=bias and not stage.fused)
             blocks.append(ResidualBlock(block, nn.Identity(), dpr[i]))
     else:
         blocks += [LowFormerNASBlock(stage.width, stage, dpr[i], proj_drop)
@@ -109,8 +111,8 @@ class LowFormerNAS(LowFormer):
         s0 = cfg.stages[0]
         stem: list[nn.Module] = [ConvLayer(in_chans, s0.width, 3, 2, norm_layer=_NORM,
                                            act_layer=_ACT)]
-        stem += [ResidualBlock(_local_block(s0.width, s0.width, 1, s0.expand, s0.fused,
-                                            bias=cfg.mbconv_bias and not s0.fused),
+        stem += [ResidualBlock(local_block(s0.width, s0.width, 1, s0.expand, s0.fused,
+                                           bias=cfg.mbconv_bias and not s0.fused),
                                nn.Identity(), dpr[i]) for i in range(s0.depth)]
         self.stem = nn.Sequential(*stem)
         stages, cin, start, reduction = [], s0.width, s0.depth, 2

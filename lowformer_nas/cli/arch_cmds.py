@@ -58,7 +58,7 @@ def _section(title: str, items: Any) -> list[str]:
 def cmd_list(args: argparse.Namespace) -> int:
     from ..accuracy.anchors import load_anchors
     from ..arch.registry import describe_arch, list_archs
-    from ..latency.devices import list_device_specs
+    from ..latency.targets.devices import list_device_specs
 
     if args.devices:
         sys.stdout.write("\n".join(f"{s.describe()}\n  {s.notes}" for s in list_device_specs())
@@ -81,7 +81,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _count(cfg: Any, resolution: int) -> dict[str, Any]:
-    from ..latency.counts import analytic_counts
+    from ..latency.tracing.counts import analytic_counts
 
     params, macs, rows = analytic_counts(cfg, resolution=resolution)
     return dict(params=params, macs=macs, stages=rows)

@@ -53,7 +53,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_predict)
 
     p = subparsers.add_parser("calibrate", help="fit a latency profile for a device")
-    from ..latency.devices import NAME_RULE
+    from ..latency.targets.devices import NAME_RULE
 
     p.add_argument("--device", help=f"name of the device this profile describes "
                                     f"({NAME_RULE.pattern}, never a path)")
@@ -119,8 +119,8 @@ def _resolve(name: str) -> tuple[str, Any]:
 
 def cmd_measure(args: argparse.Namespace) -> int:
     from ..latency import measure_latency
-    from ..latency.host import describe_host, platform_facts
-    from ..latency.measure import protocol
+    from ..latency.measurement.host import describe_host, platform_facts
+    from ..latency.measurement.measure import protocol
 
     name, model = _resolve(args.arch)  # this process is fresh: it times in place (protocol)
     m = measure_latency(model, resolution=args.resolution, batch=args.batch, backend=args.backend,
@@ -170,7 +170,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _save_user(prof: Any, out: Any) -> None:
-    from ..latency.targets import user_profile_path
+    from ..latency.targets.registry import user_profile_path
 
     path = user_profile_path(prof.name)
     prof.save(path)
@@ -183,10 +183,10 @@ def _save_user(prof: Any, out: Any) -> None:
 
 def _from_measurements(device: str, args: argparse.Namespace) -> Any:
     """``--from-measurements CSV`` with the prior the flags describe (default: built-in)."""
-    from ..latency.calibrate_models import calibrate_from_models
-    from ..latency.devices import build_prior
-    from ..latency.profiles import Profile
-    from ..latency.targets import ALIASES
+    from ..latency.targets.calibrate_models import calibrate_from_models
+    from ..latency.targets.devices import build_prior
+    from ..latency.targets.profiles import Profile
+    from ..latency.targets.registry import ALIASES
 
     prior = build_prior(args.like and ALIASES.get(args.like, args.like), args.peak_gflops,
                         args.bandwidth_gbs, args.cores, args.runtime)
@@ -201,7 +201,7 @@ def _from_measurements(device: str, args: argparse.Namespace) -> Any:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from ..latency.targets import device_profile_name, host_contradiction
+    from ..latency.targets.registry import device_profile_name, host_contradiction
 
     prior_flags = [f for f, v in (("--like", args.like), ("--peak-gflops", args.peak_gflops),
                                   ("--bandwidth-gbs", args.bandwidth_gbs),
@@ -230,7 +230,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.from_measurements:
         prof = _from_measurements(device, args)
     elif args.import_measurements:
-        from ..latency.export_kit import import_measurements
+        from ..latency.targets.export_kit import import_measurements
 
         prof = import_measurements(device, args.import_measurements)
     else:

@@ -1,5 +1,9 @@
 """Latency: measurement, kernel decomposition, a calibrated predictor and named targets.
 
+Sub-packages: ``measurement`` (timing models on this machine), ``tracing`` (the kernels a model
+runs), ``fitting`` (the predictor and how it is fitted) and ``targets`` (profiles, named
+devices, calibration). The names below are the public face; each loads its module on first use.
+
 Importing this package does not import torch; the heavy parts load on first use.
 """
 from __future__ import annotations
@@ -8,14 +12,17 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "get_target": "targets", "list_targets": "targets", "load_profile": "profiles",
-    "Profile": "profiles", "Prediction": "profiles", "cache_dir": "profiles",
-    "measure_latency": "measure", "Measurement": "measure", "BACKENDS": "measure",
-    "Kernel": "kernels", "enumerate_kernels": "kernels", "config_macs": "kernels",
-    "trace_kernels": "trace",
-    "calibrate_device": "calibrate", "calibrate_from_models": "calibrate_models",
-    "write_kit": "export_kit", "import_measurements": "export_kit",
-    "DeviceSpec": "devices", "get_device_spec": "devices", "list_device_specs": "devices",
+    "get_target": "targets.registry", "list_targets": "targets.registry",
+    "load_profile": "targets.profiles", "Profile": "targets.profiles",
+    "Prediction": "targets.profiles", "cache_dir": "targets.profiles",
+    "measure_latency": "measurement.measure", "Measurement": "measurement.measure",
+    "BACKENDS": "measurement.measure",
+    "Kernel": "tracing.kernels", "enumerate_kernels": "tracing.kernels",
+    "config_macs": "tracing.kernels", "trace_kernels": "tracing.trace",
+    "calibrate_device": "targets.calibrate", "calibrate_from_models": "targets.calibrate_models",
+    "write_kit": "targets.export_kit", "import_measurements": "targets.export_kit",
+    "DeviceSpec": "targets.devices", "get_device_spec": "targets.devices",
+    "list_device_specs": "targets.devices",
 }
 __all__ = sorted(_LAZY)
 

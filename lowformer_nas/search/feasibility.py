@@ -54,7 +54,7 @@ class BudgetRule:
         """The Q-quantile of a predicted latency (a measured one as it is)."""
         if self.measured or latency_ms <= 0:
             return latency_ms
-        from ..latency.intervals import factor_at
+        from ..latency.fitting.intervals import factor_at
 
         return latency_ms * factor_at(self.interval, std_ms / latency_ms, self.quantile,
                                       latency_ms)

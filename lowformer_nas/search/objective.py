@@ -76,7 +76,7 @@ class Evaluator:
         ``cfg`` may be a timm model name (a reference of another family): traced, not built
         from a config."""
         if self.settings.measure:  # a fresh worker, the protocol of `lowformer-nas measure`
-            from ..latency.worker import measure_in_worker
+            from ..latency.measurement.worker import measure_in_worker
 
             m = measure_in_worker([cfg], resolution=self.space.resolution, spare=True)[0]
             return float(m["latency_ms"]), float(m["p90_ms"] - m["p10_ms"]) / 2.563

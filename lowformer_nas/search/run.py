@@ -129,11 +129,11 @@ def _machine() -> dict[str, Any]:
 
 def _measure_protocol(settings: SearchSettings) -> dict[str, Any] | None:
     """``--measure``: how every trial's latency is timed, and where (a fresh worker per trial:
-    ``latency/worker.py``); the verify loop's journal records say it per measurement."""
+    ``latency/measurement/worker.py``); the verify loop's journal records say it per measurement."""
     if not settings.measure:
         return None
-    from ..latency.host import platform_facts
-    from ..latency.measure import protocol
+    from ..latency.measurement.host import platform_facts
+    from ..latency.measurement.measure import protocol
 
     import json  # plain types for YAML (torch's version string is a str subclass)
 

@@ -17,7 +17,7 @@ from ..arch.config import ArchConfig
 @functools.lru_cache(maxsize=4096)
 def macs_224(cfg: ArchConfig) -> float:
     """MACs at 224 px with 1000 classes (equal to torch's counter on the built network)."""
-    from ..latency.counts import analytic_counts
+    from ..latency.tracing.counts import analytic_counts
 
     return float(analytic_counts(cfg, RESOLUTION)[1])
 

@@ -17,8 +17,8 @@ and ``calibration.jsonl`` (the run's copy of the target's calibration journal, w
 refits extend). The refits belong to the run: the target's cached profile and journal are
 left as they were unless the user asks (``search --update-profile``, ``calibrate
 --update-from RUN``: ``verify_update.py``). The picks are timed in a fresh measurement worker
-(``latency/worker.py``) under the protocol of ``lowformer-nas measure``, and each journal
-record names that protocol and the host.
+(``latency/measurement/worker.py``) under the protocol of ``lowformer-nas measure``, and each
+journal record names that protocol and the host.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ PROBES = 2  # with no feasible trial, the fastest configs measured instead
 
 def run_profiles(run: Path) -> tuple | None:
     """(initial, latest) profile of a run that verified before, else None."""
-    from ..latency.profiles import load_profile
+    from ..latency.targets.profiles import load_profile
 
     d = run / DIR
     if not (d / INITIAL).is_file():
@@ -66,8 +66,8 @@ class Verifier:
         """``initial``/``current``: the run's first and latest profile (equal on a new run;
         a new run's ``initial.source`` is the target's file, written only on request:
         ``verify_update``)."""
-        from ..latency.calibrate import Journal
-        from ..latency.refit import measurable_here
+        from ..latency.targets.calibrate import Journal
+        from ..latency.fitting.refit import measurable_here
 
         self.run, self.settings, self.resolution = run, settings, resolution
         self.initial, self.current, self.quiet = initial, current, quiet
@@ -216,8 +216,8 @@ class Verifier:
 
     def _measure(self, keys: Sequence[str]) -> list[dict[str, Any]]:
         """Whole-model latencies with the profile's own setup, timed in one fresh worker."""
-        from ..latency.refit import measure_setup
-        from ..latency.worker import measure_in_worker
+        from ..latency.fitting.refit import measure_setup
+        from ..latency.measurement.worker import measure_in_worker
 
         s = measure_setup(self.current)
         return measure_in_worker([json.loads(k) for k in keys], self.resolution, s["backend"],
@@ -228,7 +228,7 @@ class Verifier:
         extend the copy, never the target's own journal."""
         import shutil
 
-        from ..latency.refit import journal_of
+        from ..latency.fitting.refit import journal_of
 
         own = self.dir / CALIBRATION
         src = journal_of(self.initial)
@@ -246,8 +246,8 @@ class Verifier:
 
     def _refit(self, phase: str, n: int, rows: Sequence[dict[str, Any]]) -> None:
         """Append this run's measurements the calibration journal lacks, refit, save, log."""
-        from ..latency.calibrate import refit_with_models
-        from ..latency.refit import verified_in_journal
+        from ..latency.targets.calibrate import refit_with_models
+        from ..latency.fitting.refit import verified_in_journal
 
         path = self.dir / CALIBRATION
         if not path.is_file():

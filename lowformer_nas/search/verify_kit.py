@@ -21,7 +21,7 @@ def write_kit(ver: Any, rows: Sequence[dict[str, Any]], stage: str) -> Path | No
     rewritten only when the set of picks changed."""
     from ..arch.builder import build_model
     from ..arch.yaml_io import config_from_dict
-    from ..latency.export_kit import kit_item, write_manifest
+    from ..latency.targets.export_kit import kit_item, write_manifest
 
     import torch
 
@@ -53,8 +53,8 @@ def model_rows(measures: Any) -> list[dict[str, Any]]:
 
 def import_results(ver: Any, csv_path: str, rows: Sequence[dict[str, Any]]) -> int:
     """Journal a kit's whole-model latencies, refit the target with them; returns the count."""
-    from ..latency.export_kit import read_results
-    from ..latency.refit import refit_model_level
+    from ..latency.targets.export_kit import read_results
+    from ..latency.fitting.refit import refit_model_level
 
     known = {row_key(r["config"]): r for r in rows if r.get("config")}
     new = []

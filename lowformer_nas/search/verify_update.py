@@ -20,7 +20,7 @@ from ..errors import RunError
 def _target_path(profile: Any) -> Path:
     """Where the target's profile lives: its file, or the user profile that replaces a
     built-in."""
-    from ..latency.targets import user_profile_path
+    from ..latency.targets.registry import user_profile_path
 
     src = Path(profile.source) if profile.source else None
     return src if src is not None and src.is_file() else user_profile_path(profile.name)
@@ -30,8 +30,8 @@ def _refit_here(target: Any, run: Path, rows: list[dict[str, Any]]) -> Any:
     """The target refitted from its calibration journal plus the run's measurements here."""
     import json
 
-    from ..latency.calibrate import refit_with_models
-    from ..latency.refit import journal_of, measurable_here, verified_in_journal
+    from ..latency.targets.calibrate import refit_with_models
+    from ..latency.fitting.refit import journal_of, measurable_here, verified_in_journal
 
     path = journal_of(target)
     if path is None or not measurable_here(target):
@@ -48,7 +48,7 @@ def update_target(run: Path) -> dict[str, Any]:
     """Refit the run's target profile with the run's measured picks and save it; returns
     ``{"path", "from_sha", "sha", "added"}``. RunError when the run measured nothing."""
     from ..latency import get_target
-    from ..latency.refit import refit_model_level
+    from ..latency.fitting.refit import refit_model_level
     from ..rundir.config import read_run_config
     from .verify import DIR, JOURNAL
     from .verify_kit import model_rows

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..arch.config import ArchConfig
+from ...arch.config import ArchConfig
 from .kernels import STAGE_NAMES, Kernel, config_blocks, block_kernels, kernel_flops, out_hw
 
 _CONV_OPS = ("conv", "pw", "dw")

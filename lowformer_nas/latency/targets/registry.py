@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from ..errors import ProfileError, UnknownNameError
+from ...errors import ProfileError, UnknownNameError
 from .builtin import BUILTINS
 from .devices import NAME_RULE, check_name, device_table
 from .profiles import FIT_VERSION, Profile, cache_dir, load_profile
@@ -31,7 +31,7 @@ def device_profile_name(name: str) -> str:
 def host_contradiction(name: str, torch_device: str = "cpu") -> str | None:
     """Why calibrating device ``name`` on this host would store the wrong machine's timings
     (architecture or CUDA differ from the device table's row), or None."""
-    from .host import architecture
+    from ..measurement.host import architecture
 
     target = ALIASES.get(name, name)
     spec = device_table().get(target)

@@ -2,7 +2,7 @@
 
 A profile says which device it describes, where its numbers come from (spec sheet, published
 latencies, calibration on the device) and how far off it is expected to be; every prediction
-carries that line. Which profile a target name means is ``targets``' business, not this
+carries that line. Which profile a target name means is ``registry``'s business, not this
 module's: this one imports nothing else from ``latency/`` at module level.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-from .._io import atomic_write_text
-from ..errors import ProfileError
+from ..._io import atomic_write_text
+from ...errors import ProfileError
 
 FORMAT = "lowformer-nas/latency-profile"
 FORMAT_VERSION = 1
@@ -52,7 +52,7 @@ class Prediction:
 
     ``quantile(q)`` is the latency the config stays under with probability q, from the
     profile's calibrated interval table (``params.interval``: conformal quantiles of
-    cross-validated residuals, see ``latency/intervals.py``), or a log-normal with the
+    cross-validated residuals, see ``latency/fitting/intervals.py``), or a log-normal with the
     profile's relative std where it has none. The search's ``--budget-quantile`` uses it.
     """
 
@@ -64,14 +64,14 @@ class Prediction:
 
     def quantile(self, q: float) -> float:
         """The q-quantile of the latency (ms), e.g. ``quantile(0.9)``."""
-        from .intervals import factor_at
+        from ..fitting.intervals import factor_at
 
         rel = self.std_ms / self.latency_ms if self.latency_ms > 0 else 0.0
         return self.latency_ms * factor_at(self.interval, rel, q, self.latency_ms)
 
     def central_interval(self, p: float = 0.9) -> tuple[float, float]:
         """(low, high) ms holding the latency with probability ``p`` (5%/95% for 0.9)."""
-        from .intervals import central
+        from ..fitting.intervals import central
 
         lo, hi = central(p)
         return self.quantile(lo), self.quantile(hi)
@@ -117,7 +117,7 @@ class Profile:
                 f"profile was calibrated at; its interval was not checked there")
 
     def describe_host(self) -> str:
-        from .host import describe_host
+        from ..measurement.host import describe_host
 
         return describe_host(self.host)
 
@@ -135,20 +135,20 @@ class Profile:
     @property
     def predictor(self) -> Any:
         if self._predictor is None:
-            from .predictor import Predictor
+            from ..fitting.predictor import Predictor
 
             params = self.data["params"]
             costs: Callable[..., Any] | None = None
             if "fewshot" in params:
-                from .fewshot_terms import kernel_costs as costs
+                from ..fitting.fewshot_terms import kernel_costs as costs
             self._predictor = Predictor(params, kernel_costs=costs)
         return self._predictor
 
     def _prediction(self, total: float, per_stage: dict[str, float]) -> Prediction:
         table = self.data["params"].get("interval")
         rel = self.predictor.rel_std
-        if table:  # the std of this prediction's region (latency/intervals.py)
-            from .intervals import region
+        if table:  # the std of this prediction's region (latency/fitting/intervals.py)
+            from ..fitting.intervals import region
 
             rel = max(float(region(table, total).get("rel_std", rel)), 0.02)
         return Prediction(latency_ms=total, std_ms=total * rel, per_stage=per_stage,
@@ -172,7 +172,7 @@ class Profile:
         +-15% with it, 10 of 12 without: ``benchmarks/latency_timm_modellevel.py``).
         Profiles without measured kernels (spec-sheet priors, few-shot fits) keep their
         whole-model term: it is their scale."""
-        from .trace import trace_kernels
+        from ..tracing.trace import trace_kernels
 
         kernels = trace_kernels(model, (batch, 3, resolution, resolution))
         family_term = self._own_model_for_other_families()

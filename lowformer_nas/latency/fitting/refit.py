@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Sequence
 
-from ..errors import ProfileError
-from .profiles import Profile, make_profile
+from ...errors import ProfileError
+from ..targets.profiles import Profile, make_profile
 
 
 def journal_of(profile: Profile) -> Path | None:
@@ -47,9 +47,9 @@ def verified_in_journal(path: Path) -> set:
 def refit_model_level(profile: Profile, rows: Sequence[dict[str, Any]]) -> Profile:
     """Model-level refit (scale + overhead) over the profile's own whole-model rows plus
     ``rows`` (dicts with ``arch``, ``resolution``, ``latency_ms``, ``model`` label)."""
-    from ..arch.registry import resolve_arch
-    from ..arch.yaml_io import config_from_dict
-    from .builtin import adjust_to_rows
+    from ...arch.registry import resolve_arch
+    from ...arch.yaml_io import config_from_dict
+    from ..targets.builtin import adjust_to_rows
 
     new = [dict(r, batch=1) for r in rows]
     old = [r for r in profile.data.get("measurements", []) + profile.data.get("published", [])
@@ -82,7 +82,7 @@ def measurable_here(profile: Profile) -> bool:
     host with this CPU model, architecture and torch device) and its journal is on disk."""
     import platform
 
-    from .host import architecture, cpu_model
+    from ..measurement.host import architecture, cpu_model
 
     facts = profile.host or {}
     if not facts or not facts.get("measured_here", True) or journal_of(profile) is None:

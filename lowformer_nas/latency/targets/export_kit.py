@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Sequence
 
-from .._io import atomic_write_bytes, atomic_write_text
-from ..errors import ProfileError
-from .kernels import Kernel
+from ..._io import atomic_write_bytes, atomic_write_text
+from ...errors import ProfileError
+from ..tracing.kernels import Kernel
 from .profiles import Profile, make_profile
 
 RUNNER = '''#!/usr/bin/env python3
@@ -140,7 +140,7 @@ def _small_configs(space: str, rng: random.Random, n: int) -> list[Any]:
     """The ``n`` lightest of ``3n`` random configs: ONNX files carry the weights, and a kit
     of full-size models would weigh gigabytes."""
     from .pool import sample_configs
-    from .kernels import enumerate_kernels, kernel_weight_mb
+    from ..tracing.kernels import enumerate_kernels, kernel_weight_mb
 
     cfgs = sample_configs(space, rng, 3 * n)
     mb = [sum(kernel_weight_mb(k) for k in enumerate_kernels(c, 32)) for c in cfgs]
@@ -151,10 +151,10 @@ def _small_configs(space: str, rng: random.Random, n: int) -> list[Any]:
 def write_kit(out_dir: str, space: str = "lowformer", resolutions: Sequence[int] | None = None,
                n_kernels: int = 400, n_models: int = 6, seed: int = 0) -> Path:
     """Write ``manifest.json``, ``run_kit.py`` and the ONNX files to ``out_dir``."""
-    from ..arch.builder import build_model
-    from ..arch.yaml_io import config_to_dict
+    from ...arch.builder import build_model
+    from ...arch.yaml_io import config_to_dict
     from .pool import kernel_pool, sample_configs, space_resolutions
-    from .kernel_modules import kernel_module
+    from ..tracing.kernel_modules import kernel_module
 
     import torch
 
@@ -240,7 +240,7 @@ def import_measurements(device: str, path: str) -> Profile:
     """Fit a profile for ``device`` from the kit runner's ``results.csv``."""
     from .builtin import SPECS
     from .calibrate import fit_journal
-    from .host import local_roofline, not_measured_here
+    from ..measurement.host import local_roofline, not_measured_here
 
     rows = read_results(path)
     recs = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-from ..arch.config import ArchConfig, StageConfig
+from ...arch.config import ArchConfig, StageConfig
 
 NUM_CLASSES = 1000
 HSWISH, GELU = "hardswish", "gelu"

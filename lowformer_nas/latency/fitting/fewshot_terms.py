@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .kernels import Kernel
+from ..tracing.kernels import Kernel
 
 GROUPS = ("conv", "pw", "dw", "matmul", "pool", "add", "norm", "eltwise")
 _GROUP_OF = {"conv": 0, "convT": 0, "pw": 1, "dw": 2, "linear": 3, "matmul": 3, "sdpa": 3,
@@ -24,7 +24,7 @@ def group_of(kr: Kernel) -> int:
 
 def pieces(kr: Kernel, fused: bool) -> list[Kernel]:
     """What the runtime runs for one kernel record: itself, or conv + BN + act passes."""
-    from .graph import unfuse
+    from ..tracing.graph import unfuse
 
     return [kr] if fused else unfuse(kr)
 

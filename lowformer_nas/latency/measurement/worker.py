@@ -5,10 +5,10 @@ by ``lowformer-nas measure`` in a new process (issue 21; ``benchmarks/measure_pr
 the zero-cost stage leaves the process in a state where the same networks time 20-80% slower).
 So every latency the search reports (the verify loop, ``verify RUN``, ``search --measure``)
 is taken here, under the one protocol of ``measure.protocol`` that ``lowformer-nas measure``
-uses too: ``python -m lowformer_nas.latency.worker`` reads one JSON request on stdin, builds
-the models, times them round-robin and writes one JSON line per model on stdout, each with
-the ``protocol`` string and the ``host`` facts. One worker per batch, not per model; a worker
-can be started ahead (``Worker``) so its imports overlap the caller's work.
+uses too: ``python -m lowformer_nas.latency.measurement.worker`` reads one JSON request on
+stdin, builds the models, times them round-robin and writes one JSON line per model on stdout,
+each with the ``protocol`` string and the ``host`` facts. One worker per batch, not per model;
+a worker can be started ahead (``Worker``) so its imports overlap the caller's work.
 
 Request: ``{"items": [{"arch": {...}} | {"name": "lowformer_b1" | "path.yaml"} |
 {"timm": "resnet18"}, ...], "resolution": 224, "batch": 1, "backend": "torch", "threads": 1,
@@ -24,17 +24,17 @@ import sys
 from typing import Any
 from collections.abc import Sequence
 
-from ..errors import ProfileError
+from ...errors import ProfileError
 
-MODULE = "lowformer_nas.latency.worker"
+MODULE = "lowformer_nas.latency.measurement.worker"
 
 
 def item_of(model: Any) -> dict[str, Any]:
     """A request item for an ``ArchConfig``, a timm model name or a registry name / YAML."""
-    from ..arch.config import ArchConfig
+    from ...arch.config import ArchConfig
 
     if isinstance(model, ArchConfig):
-        from ..arch.yaml_io import config_to_dict
+        from ...arch.yaml_io import config_to_dict
 
         return {"arch": config_to_dict(model)}
     if isinstance(model, dict):
@@ -48,17 +48,17 @@ def item_of(model: Any) -> dict[str, Any]:
 
 
 def _module(item: dict[str, Any]) -> Any:
-    from ..arch.builder import build_model
+    from ...arch.builder import build_model
 
     if "arch" in item:
-        from ..arch.yaml_io import config_from_dict
+        from ...arch.yaml_io import config_from_dict
 
         return build_model(config_from_dict(item["arch"]))
     if "timm" in item:
         import timm
 
         return timm.create_model(item["timm"], pretrained=False)
-    from ..arch.registry import resolve_arch
+    from ...arch.registry import resolve_arch
 
     return build_model(resolve_arch(item["name"])[1])
 
@@ -128,9 +128,10 @@ def measure_in_worker(models: Sequence[Any], resolution: int = 224, backend: str
 
 
 def main() -> int:
-    """``python -m lowformer_nas.latency.worker``: one request on stdin, one line per model."""
-    from ..errors import LowFormerNASError
-    from ..arch import builder  # noqa: F401  (torch and timm, loaded while a spare waits)
+    """``python -m lowformer_nas.latency.measurement.worker``: one request on stdin, one line
+    per model."""
+    from ...errors import LowFormerNASError
+    from ...arch import builder  # noqa: F401  (torch and timm, loaded while a spare waits)
 
 
     text = sys.stdin.read()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..errors import ProfileError
+from ...errors import ProfileError
 
 TRAITS = ("dead_code_elimination", "fuse_conv_bn_act", "fold_constants", "fold_zero_products")
 # fold_constants evaluates everything fold_zero_products removes, and more

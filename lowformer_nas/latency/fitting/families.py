@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .kernels import Kernel
+from ..tracing.kernels import Kernel
 
 FAMILY_MODELS = ("mobilenetv1_100", "resnet10t", "hardcorenas_a", "ese_vovnet19b_slim_dw",
                  "starnet_s1", "efficientvit_b0", "deit_tiny_patch16_224",
@@ -43,8 +43,8 @@ def measure_families(backend: str, device: str, names: Sequence[str] = FAMILY_MO
     import timm
     import torch
 
-    from .measure import time_whole_models
-    from .trace import trace_kernels
+    from ..measurement.measure import time_whole_models
+    from ..tracing.trace import trace_kernels
 
     shape = (1, 3, SIDE, SIDE)
     models = {n: timm.create_model(n, pretrained=False).eval() for n in names

@@ -15,9 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProfileError, UnknownNameError
+from ...errors import ProfileError, UnknownNameError
 
-TABLE = Path(__file__).resolve().parents[1] / "data" / "devices.yaml"
+TABLE = Path(__file__).resolve().parents[2] / "data" / "devices.yaml"
 NAME_RULE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 NAME_RULE_TEXT = "lower-case letters, digits, '.', '_', '-', starting with a letter or digit, " \
                  "at most 64 characters"
@@ -92,7 +92,7 @@ def _choice(row: dict[str, Any], key: str, where: str, allowed: tuple[str, ...])
 
 
 def _traits(row: dict[str, Any], where: str) -> tuple[str, ...]:
-    from .traits import RUNTIMES, check_traits
+    from ..tracing.traits import RUNTIMES, check_traits
 
     runtime = _choice(row, "runtime", where, tuple(RUNTIMES) + tuple(EXTRA_RUNTIMES))
     if "traits" not in row:
@@ -213,7 +213,7 @@ def build_prior(like: str | None = None, peak_gflops: float | None = None,
         words += (" with " if spec else " (") + ", ".join(changed) + ("" if spec else ")")
     traits = spec.traits if spec else None
     if runtime is not None:
-        from .traits import runtime_traits
+        from ..tracing.traits import runtime_traits
 
         traits = runtime_traits(runtime)
         words += f", runtime {runtime}"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .kernels import Kernel, config_blocks
+from ..tracing.kernels import Kernel, config_blocks
 
 
 def kernel_of(rec: dict[str, Any]) -> Kernel:
@@ -33,7 +33,7 @@ def fit_params(krecs: Sequence[dict[str, Any]], mrecs: Sequence[dict[str, Any]],
                roof: dict[str, Any], loo: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit corrections on kernels, then the model-level term on whole models; with ``loo``
     also the leave-one-out error and the calibrated interval table (``intervals.py``)."""
-    from ..arch.yaml_io import config_from_dict
+    from ...arch.yaml_io import config_from_dict
     from .intervals import interval_table
     from .predictor import Predictor, fit_kernels, fit_model_level
 

@@ -23,7 +23,7 @@ import ctypes
 import ctypes.util
 import os
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 ALLOCATOR_ENV = "LOWFORMER_NAS_ALLOCATOR"
 REGIMES = ("steady", "default")

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .kernels import (Block, Kernel, block_kernels, config_blocks, kernel_bytes, kernel_flops,
-                      kernel_weight_mb)
+from ..tracing.kernels import (Block, Kernel, block_kernels, config_blocks, kernel_bytes,
+                               kernel_flops, kernel_weight_mb)
 
 # roofline efficiency by kernel type (fraction of peak FLOP/s a good library reaches)
 DEFAULT_EFF = {"conv": 0.5, "pw": 0.5, "dw": 0.1, "convT": 0.25, "sdpa": 0.25, "linear": 0.4,

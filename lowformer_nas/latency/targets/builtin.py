@@ -18,7 +18,7 @@ import numpy as np
 from .devices import get_device_spec
 from .profiles import Profile, make_profile
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "profiles"
+DATA = Path(__file__).resolve().parents[2] / "data" / "profiles"
 
 BUILTIN_NAMES = ("jetson-tx2", "titan-rtx", "a40", "rpi5")  # rows of data/devices.yaml
 
@@ -52,11 +52,11 @@ def adjust_to_rows(params: dict[str, Any], rows: list[dict[str, Any]],
                    resolve: Callable[[str], Any] | None = None) -> tuple[dict[str, Any],
                                                                             dict[str, Any]]:
     """Fit (alpha, beta) on whole-model latencies; returns new params and the LOO error."""
-    from ..arch.registry import resolve_arch
+    from ...arch.registry import resolve_arch
 
     resolve = resolve or (lambda name: resolve_arch(name)[1])
-    from .kernels import config_blocks
-    from .predictor import Predictor, fit_model_level
+    from ..tracing.kernels import config_blocks
+    from ..fitting.predictor import Predictor, fit_model_level
 
     pred = Predictor(params)
     totals = [pred.raw_totals(config_blocks(resolve(r["model"]), r["resolution"], r["batch"]))

@@ -25,7 +25,7 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-from ..errors import ProfileError
+from ...errors import ProfileError
 
 # quantile levels stored in a profile (a prediction interpolates between them)
 LEVELS = (0.01, 0.025, 0.05, 0.1, 0.159, 0.25, 0.5, 0.75, 0.841, 0.9, 0.95, 0.975, 0.99)

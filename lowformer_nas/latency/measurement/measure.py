@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from collections.abc import Callable, Sequence
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from .allocator import steady_allocator
 
 BACKENDS = ("torch", "torchscript", "onnxruntime")
@@ -149,8 +149,10 @@ def prepare(module: Any, x: Any, backend: str = "torch", threads: int = 1,
     return run
 
 
-def _time_once(fn: Callable[[], Any], inner: int, sync: Callable[[], None],
-               clock: str = "wall") -> float:
+def time_once(fn: Callable[[], Any], inner: int, sync: Callable[[], None],
+              clock: str = "wall") -> float:
+    """Milliseconds per call of ``fn``, run ``inner`` times back to back and then ``sync``-ed,
+    on ``clock`` (the building block of every timing here; benchmarks time with it too)."""
     start = now(clock)
     for _ in range(inner):
         fn()
@@ -173,12 +175,12 @@ def time_interleaved(fns: Sequence[Callable[[], Any]], rounds: int = 5, runs: in
         for _ in range(warmup):
             fn()
         sync()
-        est = _time_once(fn, 1, sync, clock)
+        est = time_once(fn, 1, sync, clock)
         inners.append(max(1, min(200, int(min_sample_ms / max(est, 1e-4)))))
     out: list[list[list[float]]] = [[] for _ in fns]
     for _ in range(rounds):
         for i, fn in enumerate(fns):
-            out[i].append([_time_once(fn, inners[i], sync, clock) for _ in range(runs)])
+            out[i].append([time_once(fn, inners[i], sync, clock) for _ in range(runs)])
     return out
 
 
@@ -226,15 +228,15 @@ class threads_set:
 
 
 def _as_module(model_or_cfg: Any) -> Any:
-    from ..arch.config import ArchConfig
+    from ...arch.config import ArchConfig
 
     if isinstance(model_or_cfg, ArchConfig):
-        from ..arch.builder import build_model
+        from ...arch.builder import build_model
 
         return build_model(model_or_cfg)
     if isinstance(model_or_cfg, str):
-        from ..arch.builder import build_model
-        from ..arch.registry import resolve_arch
+        from ...arch.builder import build_model
+        from ...arch.registry import resolve_arch
 
         return build_model(resolve_arch(model_or_cfg)[1])
     return model_or_cfg
@@ -248,7 +250,7 @@ def protocol(backend: str, threads: int, device: str, rounds: int = 5,
              min_time_s: float = 2.0) -> str:
     """The one measuring protocol, in words: every latency ``measure``, ``search --measure``,
     the verify loop and ``verify RUN`` report is taken this way, in a process that does
-    nothing else (``latency/worker.py``), and each record names it."""
+    nothing else (``latency/measurement/worker.py``), and each record names it."""
     from .allocator import allocator_label
 
     return (f"{PROTOCOL_VERSION}: fresh process, allocator {allocator_label()}, {backend}, "
@@ -297,7 +299,7 @@ def _runs_per_round(fns: Sequence[Callable[[], Any]], sync: Callable[[], None], 
         for _ in range(WARMUP):
             fn()
         sync()
-        est = statistics.median(_time_once(fn, 1, sync, clock) for _ in range(3))
+        est = statistics.median(time_once(fn, 1, sync, clock) for _ in range(3))
         runs.append(max(3, min(100, int(min_time_s * 1000.0 / max(est, 1e-3) / rounds))))
     return runs
 
@@ -312,7 +314,7 @@ def _time_rounds(fns: Sequence[Callable[[], Any]], runs: Sequence[int], rounds: 
         for i, fn in enumerate(fns):
             fn()
             sync()
-            out[i].append([_time_once(fn, 1, sync, clock) for _ in range(runs[i])])
+            out[i].append([time_once(fn, 1, sync, clock) for _ in range(runs[i])])
     return out
 
 

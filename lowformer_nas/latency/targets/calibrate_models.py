@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 from collections.abc import Sequence
 
-from ..errors import LowFormerNASError, ProfileError
+from ...errors import LowFormerNASError, ProfileError
 from .profiles import Profile, check_roofline, make_profile
 
 REQUIRED = ("model", "latency_ms")
@@ -36,7 +36,7 @@ def _positive(row: dict[str, str], key: str, where: str, default: Any, kind: typ
 
 def read_model_csv(path: str) -> list[dict[str, Any]]:
     """Validated rows {model, cfg, latency_ms, batch, resolution} of a model-latency CSV."""
-    from ..arch.registry import resolve_arch
+    from ...arch.registry import resolve_arch
 
     if not os.path.isfile(path):
         raise ProfileError(f"measurement file {path!r} does not exist")
@@ -69,7 +69,7 @@ def read_model_csv(path: str) -> list[dict[str, Any]]:
 def _default_prior(device: str) -> Any:
     """(roofline, provenance words, device words) when no explicit prior is given."""
     from .builtin import SPECS
-    from .host import local_roofline
+    from ..measurement.host import local_roofline
 
     if device in SPECS:
         return SPECS[device][1], f"{device} spec-sheet prior", SPECS[device][0]
@@ -84,8 +84,8 @@ def calibrate_from_models(device: str, path: str, prior: dict[str, Any] | None =
     cores), e.g. from the device table; default: the built-in target's, else this machine's.
     ``traits``: runtime traits (``traits.TRAITS``) the device's runtime applies; recorded in
     the profile (``fuse_conv_bn_act`` also means the epilogue costs no separate pass)."""
-    from .host import not_measured_here
-    from .traits import check_traits
+    from ..measurement.host import not_measured_here
+    from ..tracing.traits import check_traits
 
     names = check_traits(traits)
     rows = read_model_csv(path)
@@ -98,7 +98,7 @@ def calibrate_from_models(device: str, path: str, prior: dict[str, Any] | None =
         roof["fused_epilogue"] = "fuse_conv_bn_act" in names
     fit_rows = [{"model": r["model"], "batch": r["batch"], "resolution": r["resolution"],
                  "latency_ms": r["latency_ms"]} for r in rows]
-    from .fewshot import fit
+    from ..fitting.fewshot import fit
 
     given = names if traits is not None else (tuple(roof["traits"]) if roof.get("traits")
                                               else None)
@@ -114,8 +114,8 @@ def calibrate_from_models(device: str, path: str, prior: dict[str, Any] | None =
 
 def config_traced(cfg: Any, resolution: int, batch: int) -> Any:
     """An architecture config's analytic kernel list as a ``TracedModel`` (no dead code)."""
-    from .graph import VARIANTS, TracedModel
-    from .kernels import enumerate_kernels
+    from ..tracing.graph import VARIANTS, TracedModel
+    from ..tracing.kernels import enumerate_kernels
 
     ks = tuple(enumerate_kernels(cfg, resolution, batch))
     every = tuple(range(len(ks)))

@@ -11,7 +11,7 @@ rewrites the device's runtime applies) are chosen by leave-one-out error, which 
 
 Python API (see docs/predictor.md)::
 
-    from lowformer_nas.latency.fewshot import fit, predict
+    from lowformer_nas.latency.fitting.fewshot import fit, predict
     prof = fit([(model_a, (1, 3, 224, 224), 4.1), (model_b, (1, 3, 224, 224), 7.9), ...],
                prior={"peak_gflops": 1300, "bandwidth_gbs": 51, "launch_us": 20})
     predict(prof, model_c, (1, 3, 224, 224))   # -> Prediction(latency_ms=..., std_ms=...)
@@ -25,9 +25,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import ProfileError
+from ...errors import ProfileError
 from .fewshot_terms import GROUPS, kernel_terms, pieces
-from .kernels import Kernel
+from ..tracing.kernels import Kernel
 
 LAMBDAS = ((1e-6, 1e-4), (0.001, 1e-4), (0.01, 1e-4), (0.1, 1e-4), (1.0, 1e-4),
            (1e3, 1e-4))  # (group, prior)
@@ -181,7 +181,7 @@ def trait_sets() -> list[tuple[str, ...]]:
     """The combinations of ``traits.TRAITS`` a fit chooses from when traits are not given,
     fewest first (ties in leave-one-out keep the simpler); none holds a trait and one that
     implies it."""
-    from .traits import IMPLIED, TRAITS
+    from ..tracing.traits import IMPLIED, TRAITS
 
     combos = [c for n in range(len(TRAITS) + 1) for c in itertools.combinations(TRAITS, n)]
     return [c for c in combos if not any(IMPLIED.get(t) in c for t in c)]
@@ -199,7 +199,7 @@ class FitChoice:
 
 
 def _traced(item: Any, shape: Sequence[int]) -> Any:
-    from .graph import TracedModel, trace_model
+    from ..tracing.graph import TracedModel, trace_model
 
     return item if isinstance(item, TracedModel) else trace_model(item, shape)
 
@@ -211,7 +211,7 @@ def choose(traced: Sequence[Any], y: np.ndarray, roof: dict[str, Any],
     earlier, simpler one; the reported LOO is the chosen setting's, slightly optimistic);
     below that one setting is used (the prior's traits, strong pull), so its LOO is honest."""
     c0 = launch_ms(roof)
-    from .traits import check_traits
+    from ..tracing.traits import check_traits
 
     prior_traits = check_traits(roof.get("traits", ()))  # the incumbent: others must beat it
     cands = [tuple(traits)] if traits is not None else sorted(
@@ -250,8 +250,8 @@ def fit(rows: Sequence[tuple[Any, Sequence[int], float]], prior: dict[str, Any] 
     default: this machine's. ``traits``: runtime traits; None decides them from the rows
     (from 3 rows). ``shape_prior``: a calibrated profile (e.g. ``get_target('local')``) whose
     per-kernel-type shape corrections are tried as priors (kept if leave-one-out prefers)."""
-    from .profiles import check_roofline
-    from .traits import check_traits
+    from ..targets.profiles import check_roofline
+    from ..tracing.traits import check_traits
 
     if not rows:
         raise ProfileError("need at least 1 (model, input shape, latency_ms) row to fit")
@@ -267,7 +267,7 @@ def fit(rows: Sequence[tuple[Any, Sequence[int], float]], prior: dict[str, Any] 
 
 
 def _local_prior() -> dict[str, Any]:
-    from .host import local_roofline
+    from ..measurement.host import local_roofline
 
     return local_roofline(1, "torch")
 
@@ -278,8 +278,8 @@ def _profile(name: str, roof: dict[str, Any], ch: FitChoice, y: np.ndarray,
     """The fitted profile: the predictor's params plus a ``fewshot`` block and provenance."""
     from datetime import datetime, timezone
 
-    from .profiles import make_profile
-    from .traits import describe_traits
+    from ..targets.profiles import make_profile
+    from ..tracing.traits import describe_traits
 
     G = len(GROUPS)
     w = ch.weights
@@ -318,7 +318,7 @@ def predict(profile: Any, model: Any, input_shape: Sequence[int] = (1, 3, 224, 2
     """Predicted latency (``Prediction``) of an ``nn.Module`` or ``TracedModel`` under
     ``profile``: with a few-shot profile the kernel list is the one its runtime traits
     leave (dead code removed, constants folded, conv+BN+act fused as the profile says)."""
-    from .profiles import Prediction
+    from ..targets.profiles import Prediction
 
     tm = _traced(model, input_shape)
     params = profile.data["params"]

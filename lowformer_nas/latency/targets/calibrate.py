@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Sequence
 
-from .._io import truncate_torn_tail
-from ..errors import ProfileError
-from .fit import fit_params, kernel_of
-from .kernels import Kernel
+from ..._io import truncate_torn_tail
+from ...errors import ProfileError
+from ..fitting.fit import fit_params, kernel_of
+from ..tracing.kernels import Kernel
 from .pool import kernel_pool, sample_configs, space_resolutions
 from .profiles import FIT_VERSION, Profile, cache_dir, make_profile
 
@@ -80,15 +80,15 @@ class Journal:
 
 def _now() -> float:
     """The calibration clock: measurement cost is counted on the clock timings are taken on."""
-    from .measure import clock_name, now
+    from ..measurement.measure import clock_name, now
 
     return now(clock_name())
 
 
 def measure_kernels(kernels: Sequence[Kernel], backend: str, device: str) -> list[float]:
     """Median-of-round-medians of each kernel, timed round-robin."""
-    from .kernel_modules import kernel_module
-    from .measure import clock_name, prepare, summarize, time_interleaved
+    from ..tracing.kernel_modules import kernel_module
+    from ..measurement.measure import clock_name, prepare, summarize, time_interleaved
 
     fns = []
     for kr in kernels:
@@ -101,8 +101,8 @@ def measure_kernels(kernels: Sequence[Kernel], backend: str, device: str) -> lis
 def measure_models(items: Sequence[tuple[Any, int]], backend: str, device: str) -> list[float]:
     import torch
 
-    from ..arch.builder import build_model
-    from .measure import time_whole_models
+    from ...arch.builder import build_model
+    from ..measurement.measure import time_whole_models
 
     return time_whole_models([(build_model(cfg), torch.randn(1, 3, r, r)) for cfg, r in items],
                              backend, device)
@@ -111,7 +111,7 @@ def measure_models(items: Sequence[tuple[Any, int]], backend: str, device: str) 
 def _type_weights(pool: dict[str, list[Kernel]], corr: dict[str, Any],
                   counts: dict[str, int]) -> dict[str, float]:
     """Sampling weight per type: share of (prior) time x current CV error; unfit types first."""
-    from .predictor import MIN_FIT
+    from ..fitting.predictor import MIN_FIT
 
     weights = {}
     for op, ks in pool.items():
@@ -143,8 +143,8 @@ def fit_journal(journal: Journal, roof: dict[str, Any]) -> tuple[dict[str, Any],
                                                                  dict[str, Any]]:
     """``fit_params`` over every kernel and whole-model record of a journal, plus the level
     of other families where the journal timed some (``families.py``)."""
-    from .families import family_level
-    from .predictor import Predictor
+    from ..fitting.families import family_level
+    from ..fitting.predictor import Predictor
 
     mrecs = journal.of_kind("model")
     if len(mrecs) < 4:
@@ -187,7 +187,7 @@ def journal_path(device: str, backend: str, threads: int, space: str) -> Path:
     """One journal per device, space, backend, threads and allocator regime (measurements
     under glibc's default regime depend on process history and must not mix with steady
     ones: :mod:`.allocator`)."""
-    from .allocator import allocator_label
+    from ..measurement.allocator import allocator_label
 
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{device}-{space}")
     alloc = allocator_label()
@@ -199,7 +199,7 @@ def _measure_kernel_phase(j: Journal, pool: dict[str, list[Kernel]], until_s: fl
                           backend: str, device: str, bar: _Progress,
                           rng: random.Random) -> None:
     """Kernel groups, the worst-fitted types first, until ``until_s`` of measurement."""
-    from .predictor import fit_kernels, kernel_type
+    from ..fitting.predictor import fit_kernels, kernel_type
 
     done = {kernel_of(r) for r in j.of_kind("kernel")}
     corr: dict[str, Any] = {}
@@ -226,7 +226,7 @@ def _measure_kernel_phase(j: Journal, pool: dict[str, list[Kernel]], until_s: fl
 def _measure_model_group(j: Journal, items: list[tuple[Any, int]], source: str, extra_s: float,
                          backend: str, device: str, bar: _Progress) -> None:
     """Time ``items`` interleaved and journal them; ``extra_s`` (choosing them) is charged too."""
-    from ..arch.yaml_io import config_to_dict
+    from ...arch.yaml_io import config_to_dict
 
     t0 = _now()
     times = measure_models(items, backend, device)
@@ -242,9 +242,9 @@ def _run_phases(j: Journal, space: str, res: list[int], budget_s: float, backend
                 device: str, bar: _Progress, rng: random.Random) -> None:
     """Kernels (random and corner configs), random whole models, then adaptive whole models:
     corner candidates the bootstrap committee disagrees on most (``adaptive.py``)."""
-    from ..space import load_space
-    from .adaptive import corner_configs, pick_uncertain
-    from .families import measure_families, wants_families
+    from ...space import load_space
+    from ..fitting.adaptive import corner_configs, pick_uncertain
+    from ..fitting.families import measure_families, wants_families
 
     sp = load_space(space)
     configs = sample_configs(space, rng, 80) + corner_configs(sp, rng, CORNER_CONFIGS)
@@ -270,7 +270,7 @@ def _run_phases(j: Journal, space: str, res: list[int], budget_s: float, backend
 
 def _profile_of(j: Journal, budget_minutes: float | None) -> Profile:
     """Fit a journal and wrap it as a calibrated profile (provenance names what it holds)."""
-    from .host import platform_facts
+    from ..measurement.host import platform_facts
 
     h = j.header
     params, err = fit_journal(j, h["roofline"])
@@ -304,9 +304,10 @@ def calibrate_device(device: str = "local", backend: str = "torch", threads: int
               resolutions: Sequence[int] | None = None, progress: bool = True,
               torch_device: str = "cpu") -> Profile:
     """Calibrate this machine as ``device``; resumes from the journal of an earlier run."""
-    from .host import local_roofline
-    from ..space import load_space
-    from .measure import check_backend, check_clock, check_device, clock_name, threads_set
+    from ..measurement.host import local_roofline
+    from ...space import load_space
+    from ..measurement.measure import (check_backend, check_clock, check_device, clock_name,
+                                       threads_set)
 
     check_backend(backend)
     check_device(torch_device)
@@ -345,8 +346,8 @@ def refit_with_models(profile_or_journal: Profile | str | os.PathLike[str],
     a crash loses nothing already appended. Returns the refitted profile (not saved: the
     caller decides where it goes); its ``error.n_models`` and sha256 change with the journal.
     """
-    from ..arch.yaml_io import config_from_dict, config_to_dict
-    from .measure import clock_name
+    from ...arch.yaml_io import config_from_dict, config_to_dict
+    from ..measurement.measure import clock_name
 
     path = profile_or_journal.data.get("journal") if isinstance(profile_or_journal, Profile) \
         else str(profile_or_journal)
@@ -354,7 +355,7 @@ def refit_with_models(profile_or_journal: Profile | str | os.PathLike[str],
         raise ProfileError(f"cannot refit: the profile has no calibration journal on this "
                            f"machine (journal {path!r}); measured rows need a profile "
                            f"calibrated here")
-    j = Journal(Path(path), _header_of(Path(path)))
+    j = Journal(Path(path), journal_header(Path(path)))
     if j.header.get("clock", "wall") != clock_name():
         raise ProfileError(f"journal {path} was timed on the {j.header.get('clock', 'wall')!r} "
                            f"clock but this process measures on {clock_name()!r} "
@@ -375,7 +376,8 @@ def refit_with_models(profile_or_journal: Profile | str | os.PathLike[str],
     return _profile_of(j, budget)
 
 
-def _header_of(path: Path) -> dict[str, Any]:
+def journal_header(path: Path) -> dict[str, Any]:
+    """The header of the calibration journal at ``path`` (its first line, less ``kind``)."""
     first = path.read_text(encoding="utf-8").split("\n", 1)[0]
     try:
         rec = json.loads(first)

@@ -11,12 +11,12 @@ import random
 from typing import Any
 from collections.abc import Callable, Sequence
 
-from .kernels import Kernel, enumerate_kernels
+from ..tracing.kernels import Kernel, enumerate_kernels
 
 
 def sample_configs(space: str, rng: random.Random, n: int) -> list[Any]:
     """``n`` random configs of the named search space."""
-    from ..space import load_space
+    from ...space import load_space
 
     sp = load_space(space)
     return [sp.sample(rng) for _ in range(n)]
@@ -25,7 +25,7 @@ def sample_configs(space: str, rng: random.Random, n: int) -> list[Any]:
 def space_resolutions(space: str, resolutions: Sequence[int] | None) -> list[int]:
     if resolutions:
         return list(resolutions)
-    from ..space import load_space
+    from ...space import load_space
 
     r = int(getattr(load_space(space), "resolution", 224))
     return [r, r, max(32, (r * 7 // 8) // 16 * 16), max(32, (r * 3 // 4) // 16 * 16)]
@@ -80,7 +80,7 @@ def kernel_pool(configs: Sequence[Any], resolutions: Sequence[int],
     """Unique kernels of ``configs`` at random resolutions, by correction type, plus variants
     of some of them in shapes other families run (``FOREIGN``), so that a profile also
     predicts timm models' kernels from measurements rather than from extrapolation."""
-    from .predictor import kernel_type
+    from ..fitting.predictor import kernel_type
 
     seen: dict[Kernel, None] = {}
     for cfg in configs:

@@ -1,0 +1,1 @@
+"""The latency predictor and its fits: calibration, few-shot, intervals, adaptive, refit."""

@@ -1,0 +1,1 @@
+"""Timing models on this machine: the measuring protocol, allocator regime, host, worker."""

@@ -1,0 +1,1 @@
+"""The kernels a model runs: records, analytic enumeration, torch tracing, runtime traits."""
