@@ -215,6 +215,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("calibrate-budget-zero", ["calibrate", "--device", "x", "--budget-minutes", "0"], "'0'"),
     ("calibrate-threads-word", ["calibrate", "--device", "x", "--threads", "two"], "'two'"),
     ("calibrate-backend", ["calibrate", "--device", "x", "--backend", "tvm"], "'tvm'"),
+    ("calibrate-check-level-none", ["calibrate", "--device", "nosuchdev", "--check-level"],
+     "'nosuchdev'"),
     ("calibrate-space-unknown", ["calibrate", "--device", "x", "--space", "nope"], "'nope'"),
     ("calibrate-space-unknown-res", ["calibrate", "--device", "x", "--space", "nope",
                                      "--resolution", "64"], "'nope'"),

@@ -127,6 +127,7 @@ def test_loop_measures_refits_and_survives_sigkill(local_cache, tmp_path, monkey
         assert "measured" in head and "predicted by profile sha256" in head
     summary = (run / "summary.md").read_text()
     assert "measured (ms)" in summary and refits[-1]["sha"][:12] in summary
+    assert "latency profile local:" in summary and "level check 20" in summary
     assert "measured here" in (run / "pareto.html").read_text()
     # a rerun changes nothing: nothing left to measure
     assert main(args + ["--quiet"]) == 0
@@ -140,6 +141,33 @@ def test_loop_measures_refits_and_survives_sigkill(local_cache, tmp_path, monkey
     assert len(_lines(cal)) == cal_before + len(after)
     assert main(["calibrate", "--update-from", str(run)]) == 0  # nothing new: no row twice
     assert len(_lines(cal)) == cal_before + len(after)
+
+
+def test_level_check_relevels_beside_the_profile(local_cache, monkeypatch, capsys):
+    """The calibration timed the reference set; ``calibrate --check-level`` times it again
+    in a fresh worker, keeps the check beside the cached profile (whose bytes stay as they
+    were), and the target then predicts at the checked level and says so."""
+    import statistics
+
+    from lowformer_nas.latency import get_target, load_profile
+    from lowformer_nas.latency.targets.level import REFERENCE_SET, load_check
+
+    monkeypatch.setenv("LOWFORMER_NAS_CACHE", str(local_cache))
+    cached = local_cache / "profiles" / "local.json"
+    before = cached.read_bytes()
+    ref = json.loads(before)["reference"]
+    assert list(ref["ms"]) == list(REFERENCE_SET) and all(v > 0 for v in ref["ms"].values())
+    assert ref["protocol"].startswith("lfn-measure/1: fresh process")
+    assert main(["calibrate", "--device", "local", "--check-level"]) == 0
+    assert "level check" in capsys.readouterr().out
+    assert cached.read_bytes() == before
+    check = load_check(cached)
+    assert check is not None and check.profile_sha == load_profile(cached).base_sha256
+    assert check.ratio == round(statistics.median(
+        check.now_ms[n] / check.baseline_ms[n] for n in REFERENCE_SET), 4)
+    prof = get_target("local")
+    assert prof.data["level"] == check.to_dict() and "level check" in prof.describe()
+    assert prof.level_factor == (check.ratio if check.moved else 1.0)
 
 
 def test_kit_runner_results_import(tmp_path, monkeypatch, capsys):

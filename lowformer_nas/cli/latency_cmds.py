@@ -75,11 +75,32 @@ def register(subparsers: Any) -> None:
     src.add_argument("--update-from", metavar="RUN",
                      help="refit the run's target profile with the picks its verify loop "
                           "measured (a search's refits otherwise stay in RUN/verify)")
+    src.add_argument("--check-level", action="store_true",
+                     help="time the reference set (seconds) and re-level the cached profile of "
+                          "--device if this machine got slower or faster since calibration")
     p.add_argument("--force", action="store_true",
                    help="calibrate here even if --device names a device of another "
                         "architecture (or CUDA where --torch-device is cpu)")
     _prior_args(p)
     p.set_defaults(func=cmd_calibrate)
+
+
+def _check_level(device: str) -> str:
+    """``calibrate --device D --check-level``: the cached profile's level, checked now."""
+    from ..latency.fitting.refit import measurable_here
+    from ..latency.targets.level import relevel_cached
+    from ..latency.targets.registry import get_target, user_profile_path
+
+    path = user_profile_path(device)
+    if not path.is_file():
+        raise ConfigError(f"--check-level: no cached profile {device!r} ({path}); calibrate "
+                          f"it first")
+    prof = get_target(str(path))
+    if not measurable_here(prof):
+        raise ConfigError(f"--check-level: profile {device!r} was not calibrated on this "
+                          f"machine; check its level on its device")
+    prof, check = relevel_cached(prof, path)
+    return f"{prof.name}: {check.describe()}"
 
 
 def _positive_float(text: str) -> float:
@@ -227,6 +248,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if not args.device:
         raise ConfigError("calibrate needs --device NAME (or --export-kit DIR)")
     device = device_profile_name(args.device)
+    if args.check_level:
+        print(_check_level(device))
+        return 0
     if args.from_measurements:
         prof = _from_measurements(device, args)
     elif args.import_measurements:

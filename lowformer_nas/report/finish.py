@@ -46,6 +46,7 @@ def _pages(run_path: Path, refs: Sequence[dict[str, Any]], settings,
     rows = read_trials_csv(run_path / "trials.csv")
     as_dict = settings.to_dict()
     data = compute(rows, list(refs), as_dict)
+    data["profile_text"] = _profile_text(run_path)
     if interim:
         data["interim"] = (f"interim: written {interim} while the search runs ({len(rows)} "
                            f"trials so far); B0-B3 and the references come when it ends")
@@ -53,6 +54,15 @@ def _pages(run_path: Path, refs: Sequence[dict[str, Any]], settings,
     write_pareto_html(data, run_path / "pareto.html")
     atomic_write_text(run_path / "summary.md", summary_markdown(data, as_dict, run_path))
     return data
+
+
+def _profile_text(run_path: Path) -> str:
+    """The run's latency profile as config.yaml recorded it at the start (its provenance,
+    expected error and level check)."""
+    from ..rundir.config import read_run_config
+
+    prof = read_run_config(run_path).get("profile") or {}
+    return str(prof.get("describe", "")) if isinstance(prof, dict) else ""
 
 
 def write_family(data: dict[str, Any], run_path: Path, profile, settings) -> list[Path]:

@@ -92,7 +92,9 @@ def summary_markdown(data: dict[str, Any], settings: dict[str, Any], run_path: P
     lines += [
         f"- target `{settings['target']}`, budget {data['budget_ms']:g} ms "
         f"({'measured here' if settings['measure'] else 'predicted'}), space "
-        f"`{settings['space']}`", f"- {_proxy_text(settings)}; objective: maximise "
+        f"`{settings['space']}`", *([f"- latency profile {data['profile_text']}"]
+                                    if data.get("profile_text") else []),
+        f"- {_proxy_text(settings)}; objective: maximise "
         f"{data['score_name']}, minimise latency", f"- {data['proxy_fidelity']}",
         f"- {data.get('anchor_check', 'anchor check: n/a')}", *_note(data),
         f"- backend `{settings['backend']}`, sampler "

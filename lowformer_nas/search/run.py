@@ -16,6 +16,7 @@ Run directory layout (the same for both backends)::
 from __future__ import annotations
 
 import fcntl
+import sys
 import os
 import platform
 import time
@@ -90,8 +91,8 @@ def check_resumable(settings: SearchSettings, out: Path, profile_sha: str = "") 
         return False
     config = read_search_config(out)
     diff = settings.differences(SearchSettings.from_dict(config["settings"]))
-    prof = config.get("profile")
-    old_sha = prof.get("sha256") if isinstance(prof, dict) else None
+    prof = config.get("profile")  # the calibration, whatever level checks found since
+    old_sha = (prof.get("base_sha256") or prof.get("sha256")) if isinstance(prof, dict) else None
     if old_sha and profile_sha and old_sha != profile_sha:  # e.g. a recalibrated target
         diff.append(f"latency profile sha256: {old_sha[:12]}... -> {profile_sha[:12]}...")
     if diff:
@@ -156,7 +157,7 @@ def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
     """Create or reopen the run directory, take its lock, write ``config.yaml``."""
     out = Path(settings.out) if settings.out else default_out(settings)
     settings.out = str(out)
-    resumed = check_resumable(settings, out, profile.sha256)
+    resumed = check_resumable(settings, out, profile.base_sha256)
     out.mkdir(parents=True, exist_ok=True)
     fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -171,6 +172,7 @@ def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
            "stages": stage_plan(settings), "seeds": _seeds(settings),
            "space": {"name": space.name, "resolution": space.resolution, "size": space.size()},
            "profile": {"name": profile.name, "sha256": profile.sha256,
+                       "base_sha256": profile.base_sha256,
                        "source": profile.source, "describe": str(profile.describe()),
                        "resolution_note": _resolution_note(profile, space.resolution)},
            "machine": _machine(), "versions": _versions(),
@@ -200,7 +202,7 @@ def run_search(settings: SearchSettings, quiet: bool = False, finish: Finisher |
 
     space = load_space(settings.space)
     own = _run_profiles(settings)
-    profile, latest = own if own else (get_target(settings.target),) * 2
+    profile, latest = own if own else (_checked_level(settings, get_target(settings.target)),) * 2
     if settings.budget_quantile is None:  # resolved before config.yaml is compared/written
         from .feasibility import default_quantile
 
@@ -266,6 +268,22 @@ def _verify_during_search(ctx: SearchContext, every: int):
         _use_profile(ctx, new)  # the rest of the search is predicted by the refit
         return True
     return after_trial
+
+
+def _checked_level(settings: SearchSettings, profile: Any) -> Any:
+    """A new search that will measure on this machine first checks the profile's level (a
+    reference set, seconds: ``latency/targets/level.py``) and predicts at today's level."""
+    from ..latency.fitting.refit import measurable_here
+    from ..latency.targets.level import relevel_cached
+
+    if not (settings.verify and not settings.measure and profile.data.get("reference")
+            and os.path.isfile(profile.source) and measurable_here(profile)):
+        return profile
+    if settings.out and (Path(settings.out) / CONFIG_NAME).is_file():
+        return profile  # a resumed run keeps the level it started with (config.yaml says it)
+    profile, check = relevel_cached(profile, Path(profile.source))
+    sys.stderr.write(f"lowformer-nas: target {profile.name!r}: {check.describe()}\n")
+    return profile
 
 
 def _run_profiles(settings: SearchSettings) -> tuple[Any, Any] | None:

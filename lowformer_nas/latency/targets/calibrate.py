@@ -306,6 +306,7 @@ def calibrate_device(device: str = "local", backend: str = "torch", threads: int
     """Calibrate this machine as ``device``; resumes from the journal of an earlier run."""
     from ..measurement.host import local_roofline
     from ...space import load_space
+    from .level import with_baseline
     from ..measurement.measure import (check_backend, check_clock, check_device, clock_name,
                                        threads_set)
 
@@ -329,7 +330,7 @@ def calibrate_device(device: str = "local", backend: str = "torch", threads: int
             _run_phases(j, space, res, budget_s, backend, torch_device, bar, rng)
     finally:
         bar.close()
-    prof = _profile_of(j, budget_minutes)
+    prof = with_baseline(_profile_of(j, budget_minutes))  # level checks compare with it
     if out:
         prof.save(out)
     return prof
@@ -373,7 +374,11 @@ def refit_with_models(profile_or_journal: Profile | str | os.PathLike[str],
         j.append({"kind": "model", "arch": arch, "resolution": int(row.get("resolution", 224)),
                   "batch": int(row.get("batch", 1)), "ms": float(row["ms"]), "cost_s": 0.0,
                   "source": source})
-    return _profile_of(j, budget)
+    new = _profile_of(j, budget)
+    if isinstance(profile_or_journal, Profile):  # the same machine: its level stays known
+        kept = {k: v for k, v in profile_or_journal.data.items() if k in ("reference", "level")}
+        new = Profile(dict(new.data, **kept), new.source)
+    return new
 
 
 def journal_header(path: Path) -> dict[str, Any]:

@@ -29,8 +29,9 @@ FORMAT_VERSION = 1
 # pools are kernels of their own, and a calibrated journal times other families' whole
 # models for their level, ``families.py``: a stale `local` profile's calibration resumes to
 # time them; 12: a 1x1 depthwise conv's prior carries a cost per channel, ``DW1_GROUP_LAUNCH``;
-# 13: other families' level is centred on the family models, ``families.family_level``)
-FIT_VERSION = 13
+# 13: other families' level is centred on the family models, ``families.family_level``;
+# 14: a reference set timed for level checks, ``level.py``)
+FIT_VERSION = 14
 
 
 def cache_dir() -> Path:
@@ -97,6 +98,31 @@ class Profile:
         return hashlib.sha256(canonical(self.data).encode()).hexdigest()
 
     @property
+    def base_sha256(self) -> str:
+        """The sha256 without a level check (``latency/targets/level.py``): the same
+        calibration, however often its level was checked since."""
+        base = {k: v for k, v in self.data.items() if k != "level"}
+        return hashlib.sha256(canonical(base).encode()).hexdigest()
+
+    @property
+    def level_factor(self) -> float:
+        """What a level check multiplies this profile's predictions by (1: none applied)."""
+        from .level import LevelCheck
+
+        level = self.data.get("level")
+        return LevelCheck(**level).factor if level else 1.0
+
+    def describe_level(self) -> str:
+        """The level check's age and result; or why there is none."""
+        from .level import LevelCheck
+
+        if self.data.get("level"):
+            return LevelCheck(**self.data["level"]).describe()
+        if self.data.get("reference"):
+            return "level not checked since calibration"
+        return ""
+
+    @property
     def expected_error_pct(self) -> float | None:
         return self.data.get("error", {}).get("mape_pct")
 
@@ -130,7 +156,9 @@ class Profile:
                 trust += f", {err['within10_pct']:.0f}% within +-10%"
         else:
             trust = "uncalibrated, error unknown (roofline priors are often 30-100% off)"
-        return f"{self.name}: {self.data['provenance']}; {trust}"
+        level = self.describe_level()
+        return f"{self.name}: {self.data['provenance']}; {trust}" + (f"; {level}" if level
+                                                                        else "")
 
     @property
     def predictor(self) -> Any:
@@ -145,6 +173,9 @@ class Profile:
         return self._predictor
 
     def _prediction(self, total: float, per_stage: dict[str, float]) -> Prediction:
+        factor = self.level_factor
+        if factor != 1.0:  # a level check found the machine slower/faster than calibrated
+            total, per_stage = total * factor, {k: v * factor for k, v in per_stage.items()}
         table = self.data["params"].get("interval")
         rel = self.predictor.rel_std
         if table:  # the std of this prediction's region (latency/fitting/intervals.py)
@@ -179,6 +210,7 @@ class Profile:
         total = self.predictor.predict_kernel_list(kernels, family_term=family_term)
         if family_term:
             return self._prediction(total, {"model": total})
+        total *= self.level_factor
         return Prediction(latency_ms=total, std_ms=total * OTHER_FAMILY_REL_STD,
                           per_stage={"kernels": total}, profile=self.name)
 

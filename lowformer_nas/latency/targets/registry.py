@@ -12,6 +12,7 @@ from typing import NamedTuple
 from ...errors import ProfileError, UnknownNameError
 from .builtin import BUILTINS
 from .devices import NAME_RULE, check_name, device_table
+from .level import levelled, load_check
 from .profiles import FIT_VERSION, Profile, cache_dir, load_profile
 
 LOCAL_BUDGET_MIN = 1.0  # first use of "local": about 60 s wall here, inside a 10-min search
@@ -100,11 +101,11 @@ def get_target(name_or_path: str) -> Profile:
     name = ALIASES.get(name_or_path, name_or_path)
     user = user_profile_path(name) if NAME_RULE.fullmatch(name) else None
     if user is not None and user.is_file() and not (name == "local" and _stale(user)):
-        return load_profile(user)
+        return levelled(load_profile(user), load_check(user))
     if name in BUILTINS:
         return BUILTINS[name]()
     if name == "local" and user is not None:
-        return _calibrate_local(user)
+        return levelled(_calibrate_local(user), load_check(user))
     raise UnknownNameError(f"unknown latency target {name_or_path!r}; known: "
                            f"{', '.join(known_targets())}, or a profile .json path")
 
