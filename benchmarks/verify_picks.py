@@ -9,8 +9,8 @@
 ``search`` runs the bare ``lowformer-nas search --target local --latency-budget Bms`` (default
 proxy, 300 trials, the default ``--verify``) in a fresh process with its own cache (so the
 first budget pays the first-use ``local`` calibration, as a new user does). ``measure`` times
-every front trial and B0-B3 of each run with this benchmark's own harness (fresh process,
-all models round-robin, 5 rounds x 5 runs, median of round medians), appending to
+every front trial and B0-B3 of each run with a user's own timing loop
+(``benchmarks.user_timing``: PyTorch's Timer, fresh processes, 3 rounds), appending to
 ``benchmarks/results/verify_picks.json`` so a cut job resumes. ``evaluate`` compares what the
 run reports (``latency_ms`` in trials.csv: measured for verified picks, else the refitted
 profile's prediction) with those measurements, and the prediction the search ran with.
@@ -85,26 +85,20 @@ def _picks(run: Path) -> list:
     return out
 
 
-def measure(rounds: int = 5, runs: int = 5) -> None:
-    import torch
-
-    from lowformer_nas.arch.builder import build_model
-    from lowformer_nas.arch.yaml_io import config_from_dict
-    from lowformer_nas.latency.measurement.measure import (prepare, summarize, threads_set,
-                                                           time_interleaved)
+def measure(rounds: int = 3) -> None:
+    """Every pick timed by a user's own loop (``benchmarks.user_timing``: PyTorch's Timer in
+    fresh processes, nothing of ``lowformer_nas.latency``), in groups saved as they finish."""
+    from .user_timing import time_models
 
     res = _load()
     picks = [p for b in res["searches"].values() for p in _picks(Path(b["run"]))]
     todo = [p for p in picks if f"{p['run']}#{p['number']}" not in res["measured"]]
     print(f"{len(picks)} picks, {len(todo)} to measure")
-    for i in range(0, len(todo), 8):  # groups of 8, each group round-robin, saved per group
+    for i in range(0, len(todo), 8):
         group = todo[i:i + 8]
-        with threads_set(1):
-            fns = [prepare(build_model(config_from_dict(json.loads(p["config"]))),
-                           torch.randn(1, 3, 224, 224)) for p in group]
-            timed = time_interleaved(fns, rounds=rounds, runs=runs, min_sample_ms=0.0)
-        for p, t in zip(group, timed):
-            res["measured"][f"{p['run']}#{p['number']}"] = summarize(t)["latency_ms"]
+        timed = time_models([(json.loads(p["config"]), 224) for p in group], rounds=rounds)
+        for p, ms in zip(group, timed):
+            res["measured"][f"{p['run']}#{p['number']}"] = ms
         _save(res)
         print(f"measured {i + len(group)}/{len(todo)}")
 

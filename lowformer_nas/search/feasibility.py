@@ -42,6 +42,24 @@ def default_quantile(profile: Any) -> float:
     return MEASURED_HERE_Q if calibrated_here(profile) else OTHER_Q
 
 
+def with_quantile(settings: Any, profile: Any) -> Any:
+    """``settings`` with ``--budget-quantile`` resolved (its default depends on the profile),
+    once, before config.yaml is compared or written: a new record, the old one unchanged."""
+    if settings.budget_quantile is not None:
+        return settings
+    from dataclasses import replace
+
+    return replace(settings, budget_quantile=default_quantile(profile))
+
+
+def budget_rule(settings: Any, profile: Any) -> BudgetRule:
+    """The search's feasibility rule for ``profile`` (settings resolved by ``with_quantile``;
+    a ``--measure`` search compares its measurements as they are)."""
+    assert settings.budget_quantile is not None, "resolve the quantile first (with_quantile)"
+    return BudgetRule(settings.budget_ms, settings.budget_quantile, profile,
+                      measured=settings.measure)
+
+
 class BudgetRule:
     """``budget_latency(ms, std)``: the latency compared with the budget; ``fits``: the rule."""
 

@@ -64,12 +64,22 @@ class Evaluator:
 
     def __init__(self, settings: SearchSettings, space: SearchSpace, profile: Any,
                  data: ProxyData) -> None:
-        from .feasibility import BudgetRule, default_quantile
+        from .feasibility import budget_rule, with_quantile
 
+        settings = with_quantile(settings, profile)
         self.settings, self.space, self.profile, self.data = settings, space, profile, data
-        q = settings.budget_quantile
-        self.rule = BudgetRule(settings.budget_ms, default_quantile(profile) if q is None else q,
-                               profile, measured=settings.measure)
+        self.rule = budget_rule(settings, profile)
+
+    def with_profile(self, profile: Any) -> Evaluator:
+        """This evaluator, predicting and judging feasibility with ``profile`` (a verify
+        refit): a new one sharing the data; the old one is left as it was."""
+        import copy
+
+        from .feasibility import budget_rule
+
+        new = copy.copy(self)
+        new.profile, new.rule = profile, budget_rule(self.settings, profile)
+        return new
 
     def latency(self, cfg) -> tuple[float, float]:
         """(ms, std ms) at the space's resolution, batch 1: predicted, or measured here.

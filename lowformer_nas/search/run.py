@@ -203,10 +203,9 @@ def run_search(settings: SearchSettings, quiet: bool = False, finish: Finisher |
     space = load_space(settings.space)
     own = _run_profiles(settings)
     profile, latest = own if own else (_checked_level(settings, get_target(settings.target)),) * 2
-    if settings.budget_quantile is None:  # resolved before config.yaml is compared/written
-        from .feasibility import default_quantile
+    from .feasibility import with_quantile
 
-        settings.budget_quantile = default_quantile(profile)
+    settings = with_quantile(settings, profile)  # before config.yaml is compared/written
     reference_names(settings)
     data = _load_data(settings)
     if settings.storage:
@@ -223,7 +222,7 @@ def run_search(settings: SearchSettings, quiet: bool = False, finish: Finisher |
 
                 ctx.verify = Verifier(run.path, settings, space.resolution, profile, latest,
                                       quiet=quiet)
-                _use_profile(ctx, ctx.verify.current)
+                ctx.evaluator = ctx.evaluator.with_profile(ctx.verify.current)
             _run_backend(ctx, interim)
             if ctx.verify is not None:
                 from ..rundir.rows import read_trials_csv
@@ -249,15 +248,6 @@ def _finish(ctx: SearchContext, finish: Finisher | None) -> dict[str, Any]:
     return finish(ctx.run.path, refs, ctx.settings, ctx.profile, ctx.progress.quiet)
 
 
-def _use_profile(ctx: SearchContext, profile: Any) -> None:
-    """Predict (and judge feasibility) from here on with ``profile`` (a verify refit)."""
-    from .feasibility import BudgetRule
-
-    ev = ctx.evaluator
-    ev.profile = profile
-    ev.rule = BudgetRule(ev.rule.budget_ms, ev.rule.quantile, profile, measured=ev.rule.measured)
-
-
 def _verify_during_search(ctx: SearchContext, every: int):
     """After a finished trial: a verify round every ``every`` trials; True when it refitted
     the profile (every row's prediction changed: trials.csv is rewritten whole)."""
@@ -265,7 +255,7 @@ def _verify_during_search(ctx: SearchContext, every: int):
         new = ctx.verify.during_search(list(book.rows.values()), stage, book.done(stage), every)
         if new is None:
             return False
-        _use_profile(ctx, new)  # the rest of the search is predicted by the refit
+        ctx.evaluator = ctx.evaluator.with_profile(new)  # the rest: predicted by the refit
         return True
     return after_trial
 

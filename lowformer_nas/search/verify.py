@@ -112,11 +112,9 @@ class Verifier:
 
     def rule(self) -> Any:
         """The search's feasibility rule (``--budget-quantile``) with the latest profile."""
-        from .feasibility import BudgetRule, default_quantile
+        from .feasibility import budget_rule, with_quantile
 
-        q = self.settings.budget_quantile
-        return BudgetRule(self.settings.budget_ms,
-                          default_quantile(self.initial) if q is None else q, self.current)
+        return budget_rule(with_quantile(self.settings, self.initial), self.current)
 
     def latency(self, key: str) -> float:
         m = self.measured.get(key)
