@@ -22,7 +22,7 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable, Sequence
 
 import yaml
@@ -32,6 +32,13 @@ from ..errors import LowFormerNASError, RunError
 from ..rundir.config import CONFIG_NAME, RUN_FORMAT, RUN_FORMAT_VERSION, read_run_config
 from .budget import format_budget
 from .settings import SearchSettings, stage_plan
+
+if TYPE_CHECKING:  # for the annotations only; imported where they are used
+    from ..latency.targets.profiles import Profile
+    from ..space import SearchSpace
+    from .objective import Evaluator
+    from .progress import SearchProgress
+    from .verify import Verifier
 
 
 
@@ -51,13 +58,17 @@ class RunDir:
 
 @dataclass
 class SearchContext:
+    """What a search runs with, settled before it starts: the settings (quantile resolved),
+    the space, the run's initial profile, the evaluator (replaced, not patched, when a
+    verify round refits the profile), the run directory, the progress display."""
+
     settings: SearchSettings
-    space: Any
-    profile: Any
-    evaluator: Any
+    space: SearchSpace
+    profile: Profile
+    evaluator: Evaluator
     run: RunDir
-    progress: Any
-    verify: Any = None  # verify.Verifier when --verify (the default) applies
+    progress: SearchProgress
+    verify: Verifier | None = None  # when --verify (the default) applies
 
 
 def default_out(settings: SearchSettings) -> Path:
@@ -251,8 +262,11 @@ def _finish(ctx: SearchContext, finish: Finisher | None) -> dict[str, Any]:
 def _verify_during_search(ctx: SearchContext, every: int):
     """After a finished trial: a verify round every ``every`` trials; True when it refitted
     the profile (every row's prediction changed: trials.csv is rewritten whole)."""
+    verify = ctx.verify
+    assert verify is not None  # only made when the run verifies
+
     def after_trial(book, stage: str) -> bool:
-        new = ctx.verify.during_search(list(book.rows.values()), stage, book.done(stage), every)
+        new = verify.during_search(list(book.rows.values()), stage, book.done(stage), every)
         if new is None:
             return False
         ctx.evaluator = ctx.evaluator.with_profile(new)  # the rest: predicted by the refit
