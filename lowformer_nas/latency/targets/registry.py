@@ -117,12 +117,13 @@ def _stale(path: Path) -> bool:
 
 
 def _calibrate_local(user: Path) -> Profile:
-    """First use of 'local': calibrate once; a file lock makes parallel workers wait for the
-    first one instead of calibrating side by side (and disturbing each other's timings)."""
+    """First use of 'local': calibrate once, in a fresh process (``lowformer-nas calibrate``:
+    the caller's state, e.g. a search's, cannot change its timings); a file lock makes
+    parallel workers wait for the first one instead of calibrating side by side (and
+    disturbing each other's timings)."""
     import fcntl
+    import subprocess
     import sys
-
-    from .calibrate import calibrate_device
 
     user.parent.mkdir(parents=True, exist_ok=True)
     with open(user.parent / ".local.lock", "w") as lock:
@@ -131,7 +132,12 @@ def _calibrate_local(user: Path) -> Profile:
             return load_profile(user)
         sys.stderr.write(f"lowformer-nas: calibrating target 'local' on this machine (about "
                          f"{LOCAL_BUDGET_MIN:g} min, once; cached in {user})\n")
-        prof = calibrate_device(device="local", budget_minutes=LOCAL_BUDGET_MIN,
-                         progress=sys.stderr.isatty())
-        prof.save(user)
+        cmd = [sys.executable, "-m", "lowformer_nas", "calibrate", "--device", "local",
+               "--budget-minutes", f"{LOCAL_BUDGET_MIN:g}"]
+        tty = sys.stderr.isatty()  # then its progress bar shows on the caller's terminal
+        done = subprocess.run(cmd if tty else cmd + ["--no-progress"], text=True,
+                              stdout=subprocess.DEVNULL, stderr=None if tty else subprocess.PIPE)
+        if done.returncode != 0 or not user.is_file():
+            said = (done.stderr or "see above").strip().splitlines() or ["no output"]
+            raise ProfileError(f"the first-use calibration of 'local' failed: {said[-1]}")
     return load_profile(user)
