@@ -112,5 +112,5 @@ def test_format_and_host_modules_are_leaves():
     assert graph["measurement.allocator"] == set()
     assert graph["targets.profiles"] <= {"fitting.predictor", "tracing.trace", "tracing.kernels",
                                          "fitting.intervals", "measurement.host",
-                                         "fitting.fewshot_terms"}
+                                         "fitting.fewshot_terms", "targets.level"}
     assert graph["fitting.intervals"] == set()  # Prediction.quantile's interval math
