@@ -15,7 +15,6 @@ Run directory layout (the same for both backends)::
 """
 from __future__ import annotations
 
-import fcntl
 import sys
 import os
 import platform
@@ -29,6 +28,7 @@ import yaml
 
 from .._io import atomic_write_text
 from ..errors import LowFormerNASError, RunError
+from ..rundir.lock import lock_run_dir
 from ..rundir.config import CONFIG_NAME, RUN_FORMAT, RUN_FORMAT_VERSION, read_run_config
 from .budget import format_budget
 from .settings import SearchSettings, stage_plan
@@ -170,12 +170,7 @@ def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
     settings.out = str(out)
     resumed = check_resumable(settings, out, profile.base_sha256)
     out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise RunError(f"another lowformer-nas search is running in {str(out)!r}") from None
+    fd = lock_run_dir(out)
     old = read_run_config(out) if resumed else {}
     doc = {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION,
            "settings": settings.to_dict(), "created": old.get("created", time.ctime()),
