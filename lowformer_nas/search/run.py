@@ -153,7 +153,7 @@ def _measure_protocol(settings: SearchSettings) -> dict[str, Any] | None:
                                   "host": platform_facts("torch", 1)}))
 
 
-def _resolution_note(profile: Any, resolution: int) -> str | None:
+def _resolution_note(profile: Profile, resolution: int) -> str | None:
     """A profile calibrated at other input sizes than the space's: said on stderr, kept in
     config.yaml (the search's latencies are extrapolated)."""
     import sys
@@ -164,7 +164,7 @@ def _resolution_note(profile: Any, resolution: int) -> str | None:
     return note or None
 
 
-def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
+def open_run(settings: SearchSettings, space: Any, profile: Profile) -> RunDir:
     """Create or reopen the run directory, take its lock, write ``config.yaml``."""
     out = Path(settings.out) if settings.out else default_out(settings)
     settings.out = str(out)
@@ -269,7 +269,7 @@ def _verify_during_search(ctx: SearchContext, every: int):
     return after_trial
 
 
-def _checked_level(settings: SearchSettings, profile: Any) -> Any:
+def _checked_level(settings: SearchSettings, profile: Profile) -> Any:
     """A new search that will measure on this machine first checks the profile's level (a
     reference set, seconds: ``latency/targets/level.py``) and predicts at today's level."""
     from ..latency.fitting.refit import measurable_here
