@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RunError
+
+if TYPE_CHECKING:  # annotations only
+    from ..latency.targets.profiles import Profile
 
 MEASURED_HERE_Q = 0.9  # default for profiles calibrated on this machine (journal here)
 OTHER_Q = 0.5  # default for spec-sheet priors and profiles fitted to published latencies
@@ -31,18 +34,18 @@ def check_quantile(q: float | None) -> float | None:
     return float(q)
 
 
-def calibrated_here(profile: Any) -> bool:
+def calibrated_here(profile: Profile) -> bool:
     """Whether ``profile`` was measured on this machine (its calibration journal is here)."""
     journal = profile.data.get("journal")
     return profile.data.get("status") == "calibrated" and bool(journal) \
-        and Path(journal).is_file()
+        and Path(str(journal)).is_file()
 
 
-def default_quantile(profile: Any) -> float:
+def default_quantile(profile: Profile) -> float:
     return MEASURED_HERE_Q if calibrated_here(profile) else OTHER_Q
 
 
-def with_quantile(settings: Any, profile: Any) -> Any:
+def with_quantile(settings: Any, profile: Profile) -> Any:
     """``settings`` with ``--budget-quantile`` resolved (its default depends on the profile),
     once, before config.yaml is compared or written: a new record, the old one unchanged."""
     if settings.budget_quantile is not None:
@@ -52,7 +55,7 @@ def with_quantile(settings: Any, profile: Any) -> Any:
     return replace(settings, budget_quantile=default_quantile(profile))
 
 
-def budget_rule(settings: Any, profile: Any) -> BudgetRule:
+def budget_rule(settings: Any, profile: Profile) -> BudgetRule:
     """The search's feasibility rule for ``profile`` (settings resolved by ``with_quantile``;
     a ``--measure`` search compares its measurements as they are)."""
     assert settings.budget_quantile is not None, "resolve the quantile first (with_quantile)"
@@ -63,7 +66,7 @@ def budget_rule(settings: Any, profile: Any) -> BudgetRule:
 class BudgetRule:
     """``budget_latency(ms, std)``: the latency compared with the budget; ``fits``: the rule."""
 
-    def __init__(self, budget_ms: float, quantile: float, profile: Any,
+    def __init__(self, budget_ms: float, quantile: float, profile: Profile,
                  measured: bool = False) -> None:
         self.budget_ms, self.quantile, self.measured = budget_ms, quantile, measured
         self.interval = None if profile is None else profile.data["params"].get("interval")

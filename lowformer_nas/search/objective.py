@@ -10,7 +10,7 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 from ..arch.yaml_io import config_to_dict
@@ -20,6 +20,9 @@ from ..accuracy.proxies import train_run
 from ..accuracy.zerocost import zero_cost_scores
 from ..accuracy.anchors import ANCHORED, ranks_by_anchors
 from .settings import SMALL_DATA_PRIOR, SearchSettings
+
+if TYPE_CHECKING:  # annotations only
+    from ..latency.targets.profiles import Profile
 
 WORST = float("-inf")
 
@@ -62,7 +65,7 @@ def config_key(cfg) -> str:
 class Evaluator:
     """Latency (predict or measure) + proxy for one search's settings; no backend logic here."""
 
-    def __init__(self, settings: SearchSettings, space: SearchSpace, profile: Any,
+    def __init__(self, settings: SearchSettings, space: SearchSpace, profile: Profile,
                  data: ProxyData) -> None:
         from .feasibility import budget_rule, with_quantile
 
@@ -70,7 +73,7 @@ class Evaluator:
         self.settings, self.space, self.profile, self.data = settings, space, profile, data
         self.rule = budget_rule(settings, profile)
 
-    def with_profile(self, profile: Any) -> Evaluator:
+    def with_profile(self, profile: Profile) -> Evaluator:
         """This evaluator, predicting and judging feasibility with ``profile`` (a verify
         refit): a new one sharing the data; the old one is left as it was."""
         import copy

@@ -15,7 +15,6 @@ Run directory layout (the same for both backends)::
 """
 from __future__ import annotations
 
-import fcntl
 import sys
 import os
 import platform
@@ -29,6 +28,7 @@ import yaml
 
 from .._io import atomic_write_text
 from ..errors import LowFormerNASError, RunError
+from ..rundir.lock import lock_run_dir
 from ..rundir.config import CONFIG_NAME, RUN_FORMAT, RUN_FORMAT_VERSION, read_run_config
 from .budget import format_budget
 from .settings import SearchSettings, stage_plan
@@ -153,7 +153,7 @@ def _measure_protocol(settings: SearchSettings) -> dict[str, Any] | None:
                                   "host": platform_facts("torch", 1)}))
 
 
-def _resolution_note(profile: Any, resolution: int) -> str | None:
+def _resolution_note(profile: Profile, resolution: int) -> str | None:
     """A profile calibrated at other input sizes than the space's: said on stderr, kept in
     config.yaml (the search's latencies are extrapolated)."""
     import sys
@@ -164,18 +164,13 @@ def _resolution_note(profile: Any, resolution: int) -> str | None:
     return note or None
 
 
-def open_run(settings: SearchSettings, space: Any, profile: Any) -> RunDir:
+def open_run(settings: SearchSettings, space: Any, profile: Profile) -> RunDir:
     """Create or reopen the run directory, take its lock, write ``config.yaml``."""
     out = Path(settings.out) if settings.out else default_out(settings)
     settings.out = str(out)
     resumed = check_resumable(settings, out, profile.base_sha256)
     out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise RunError(f"another lowformer-nas search is running in {str(out)!r}") from None
+    fd = lock_run_dir(out)
     old = read_run_config(out) if resumed else {}
     doc = {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION,
            "settings": settings.to_dict(), "created": old.get("created", time.ctime()),
@@ -274,7 +269,7 @@ def _verify_during_search(ctx: SearchContext, every: int):
     return after_trial
 
 
-def _checked_level(settings: SearchSettings, profile: Any) -> Any:
+def _checked_level(settings: SearchSettings, profile: Profile) -> Any:
     """A new search that will measure on this machine first checks the profile's level (a
     reference set, seconds: ``latency/targets/level.py``) and predicts at today's level."""
     from ..latency.fitting.refit import measurable_here

@@ -321,10 +321,10 @@ def verify_run(run: Path, import_csv: str | None = None, quiet: bool = False,
                finish: Any | None = None) -> dict[str, Any]:
     """``lowformer-nas verify RUN``: import a kit's results (any target), or measure the picks
     here (a measurable target); then re-pick B0-B3 and rewrite the run's files."""
-    import fcntl
     import os
 
     from ..latency import get_target
+    from ..rundir.lock import lock_run_dir
     from ..space import load_space
     from ..rundir.config import read_run_config
     from ..rundir.rows import read_trials_csv
@@ -341,15 +341,13 @@ def verify_run(run: Path, import_csv: str | None = None, quiet: bool = False,
     rows = read_trials_csv(run / "trials.csv")
     own = run_profiles(run)
     initial, latest = own if own else (get_target(settings.target),) * 2
-    if initial.sha256 != (config.get("profile") or {}).get("sha256", initial.sha256):
+    recorded = config.get("profile") or {}  # the calibration; level checks since do not count
+    if initial.base_sha256 != recorded.get("base_sha256", recorded.get("sha256",
+                                                                       initial.base_sha256)):
         raise RunError(f"the target {settings.target!r} changed since {str(run)!r} was searched "
                        f"(profile sha256 differs); verify the run with the profile it used")
-    fd = os.open(run / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = lock_run_dir(run)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunError(f"a lowformer-nas search is running in {str(run)!r}") from None
         ver = Verifier(run, settings, space.resolution, initial, latest, quiet=quiet)
         stage = stage_plan(settings)[-1][0]
         if import_csv:

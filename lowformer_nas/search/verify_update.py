@@ -12,12 +12,15 @@ user's profile of that name).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RunError
 
+if TYPE_CHECKING:  # annotations only
+    from ..latency.targets.profiles import Profile
 
-def _target_path(profile: Any) -> Path:
+
+def _target_path(profile: Profile) -> Path:
     """Where the target's profile lives: its file, or the user profile that replaces a
     built-in."""
     from ..latency.targets.registry import user_profile_path
