@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -26,7 +26,7 @@ SHOW = [sys.executable, "-m", "lowformer_nas", "show", "lowformer_b3"]
 IMPORT = [sys.executable, "-c", "import timm.models.lowformer"]
 
 
-def _median_time(fn: Callable[[], object], repeats: int) -> List[float]:
+def _median_time(fn: Callable[[], object], repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -35,11 +35,11 @@ def _median_time(fn: Callable[[], object], repeats: int) -> List[float]:
     return times
 
 
-def _run_quiet(cmd: List[str]) -> None:
+def _run_quiet(cmd: list[str]) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
 
 
-def measure(repeats: int) -> Dict[str, List[float]]:
+def measure(repeats: int) -> dict[str, list[float]]:
     """Seconds per run of each measured operation."""
     from lowformer_nas import build_model, get_arch
 
@@ -67,7 +67,7 @@ def _machine() -> str:
             f"torch {torch.__version__}")
 
 
-def section(times: Dict[str, List[float]], repeats: int) -> str:
+def section(times: dict[str, list[float]], repeats: int) -> str:
     """The markdown of the "## Architecture" section."""
     med = {k: statistics.median(v) for k, v in times.items()}
     spread = {k: f"{min(v):.3f}-{max(v):.3f}" for k, v in times.items()}
@@ -105,7 +105,7 @@ def write_section(text: str, doc: Path = DOC) -> None:
     doc.write_text(new, encoding="utf-8")
 
 
-def main(argv: List[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-write", action="store_true", help="print only")

@@ -21,10 +21,9 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import List
 
 
-def window(marks: List[float], first: int, last: int) -> float:
+def window(marks: list[float], first: int, last: int) -> float:
     """Seconds from the finish of trial ``first`` to that of trial ``last`` (1-based)."""
     return marks[last - 1] - marks[first - 1]
 
@@ -42,8 +41,8 @@ def main() -> None:
     from lowformer_nas.search.run import run_search
     from lowformer_nas.search.settings import SearchSettings
 
-    marks: List[float] = []
-    cpu: List[float] = []
+    marks: list[float] = []
+    cpu: list[float] = []
     add = bookkeeping.TrialBook.add
 
     def timed_add(self, row):  # instrumentation: when each trial's row is written

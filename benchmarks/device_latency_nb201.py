@@ -19,7 +19,7 @@ import os
 import random
 import statistics
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +32,7 @@ class BadInput(Exception):
     """One line for stderr, exit 2."""
 
 
-def read_column(path: str, column: str) -> List[Tuple[str, float]]:
+def read_column(path: str, column: str) -> list[tuple[str, float]]:
     """(arch_str, latency ms) rows with a positive value in ``column``."""
     if not os.path.isfile(path):
         raise BadInput(f"--csv {path!r} does not exist")
@@ -56,7 +56,7 @@ def read_column(path: str, column: str) -> List[Tuple[str, float]]:
     return out
 
 
-def prior_for(like: Optional[str]) -> Tuple[Optional[Dict[str, Any]], str]:
+def prior_for(like: str | None) -> tuple[dict[str, Any] | None, str]:
     """Roofline of a named device (the device table, else a built-in target), or None."""
     if like is None:
         return None, "this machine's roofline (no --like)"
@@ -78,14 +78,14 @@ def flops(tm: Any) -> float:
     return float(sum(kernel_flops(k) for k in tm.kernels))
 
 
-def spearman_kendall(a: np.ndarray, b: np.ndarray) -> Tuple[float, float]:
+def spearman_kendall(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     from scipy.stats import kendalltau, spearmanr
 
     return float(spearmanr(a, b)[0]), float(kendalltau(a, b)[0])
 
 
-def run_once(data: List[Tuple[str, float]], traces: Dict[str, Any], n: int, seed: int,
-             prior: Optional[Dict[str, Any]], traits: Optional[Tuple[str, ...]]) -> Dict[str, Any]:
+def run_once(data: list[tuple[str, float]], traces: dict[str, Any], n: int, seed: int,
+             prior: dict[str, Any] | None, traits: tuple[str, ...] | None) -> dict[str, Any]:
     from lowformer_nas.latency.fitting.fewshot import fit, predict_many
 
     idx = random.Random(seed).sample(range(len(data)), n)
@@ -105,11 +105,11 @@ def run_once(data: List[Tuple[str, float]], traces: Dict[str, Any], n: int, seed
             "loo_mape": err.get("mape_pct"), "provenance": prof.data["provenance"]}
 
 
-def summarize(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One seed: its result; several: medians of the metrics, seeds listed."""
     if len(runs) == 1:
         return runs[0]
-    out: Dict[str, Any] = {k: statistics.median(r[k] for r in runs)
+    out: dict[str, Any] = {k: statistics.median(r[k] for r in runs)
                            for k in ("within10", "mape", "spearman", "kendall", "flops_spearman")}
     out.update(n_train=runs[0]["n_train"], n_test=runs[0]["n_test"],
                seeds=[r["seed"] for r in runs], traits_per_seed=[r["traits"] for r in runs],
@@ -118,7 +118,7 @@ def summarize(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
     return out
 
 
-def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from benchmarks.nb201_traces import DEFAULT_CACHE
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -134,7 +134,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         from lowformer_nas.latency.tracing.traits import runtime_traits

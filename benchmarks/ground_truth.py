@@ -24,7 +24,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import List, Tuple
 
 from lowformer_nas.accuracy.groundtruth import (GroundTruthTable, Recipe, check_recipe_data,
                                                 config_hash, make_row)
@@ -36,7 +35,7 @@ OUT = ROOT / "benchmarks" / "results" / "ground_truth_v1.csv"
 PROFILE = ROOT / "benchmarks" / "results" / "latency_profile_local.json"
 OFFICIAL = ("lowformer_b0", "lowformer_b1", "lowformer_b15", "lowformer_b3", "lowformer_e1",
             "lowformer_e2", "lowformer_e3")
-Plan = List[Tuple[str, object, int]]  # (name, ArchConfig, seed)
+Plan = list[tuple[str, object, int]]  # (name, ArchConfig, seed)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -71,7 +70,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _shard(text: str) -> Tuple[int, int]:
+def _shard(text: str) -> tuple[int, int]:
     k, _, n = text.partition("/")
     if not (k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
         raise argparse.ArgumentTypeError(f"--shard must be K/N with 0 <= K < N, got {text!r}")
@@ -79,7 +78,7 @@ def _shard(text: str) -> Tuple[int, int]:
 
 
 def stratified(space_name: str, profile_path: str, n: int, pool: int, seed: int,
-               official: List):
+               official: list):
     """``n`` configs, one per equal-width bin of predicted latency over ``pool`` samples.
 
     The range runs from the fastest sample to 1.1 x the slowest official variant (the region
@@ -113,7 +112,7 @@ def stratified(space_name: str, profile_path: str, n: int, pool: int, seed: int,
     return picked
 
 
-def spread_order(n: int) -> List[int]:
+def spread_order(n: int) -> list[int]:
     """0..n-1 in an order whose every prefix is spread out (bit-reversal like halving)."""
     order, step = [], n
     seen = set()

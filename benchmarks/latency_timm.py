@@ -21,7 +21,7 @@ import os
 import statistics
 import sys
 from datetime import datetime, timezone
-from typing import Any, Dict
+from typing import Any
 
 from lowformer_nas._io import atomic_write_text
 
@@ -51,7 +51,7 @@ def timm_model(name: str) -> Any:
     return timm.create_model(name, pretrained=False).eval()
 
 
-def time_models(modules: Dict[str, Any], rounds: int) -> Dict[str, float]:
+def time_models(modules: dict[str, Any], rounds: int) -> dict[str, float]:
     """Each model's median of round medians, all timed round-robin (torch eager, 1 thread)."""
     import torch
 
@@ -65,12 +65,12 @@ def time_models(modules: Dict[str, Any], rounds: int) -> Dict[str, float]:
     return {m: summarize(t)["latency_ms"] for m, t in zip(modules, timed)}
 
 
-def evaluated_row(prof: Any, name: str, measured: float, module: Any) -> Dict[str, Any]:
+def evaluated_row(prof: Any, name: str, measured: float, module: Any) -> dict[str, Any]:
     """One model's measured and predicted latency, error and 90% interval under ``prof``."""
     return prediction_row(name, measured, prof.predict_model(module, 224, 1))
 
 
-def prediction_row(name: str, measured: float, p: Any) -> Dict[str, Any]:
+def prediction_row(name: str, measured: float, p: Any) -> dict[str, Any]:
     """A measured latency beside a ``Prediction``: error and 90% interval."""
     lo, hi = p.central_interval(0.9)
     return {"model": name, "measured_ms": measured, "predicted_ms": p.latency_ms,
@@ -78,7 +78,7 @@ def prediction_row(name: str, measured: float, p: Any) -> Dict[str, Any]:
 
 
 def measure_phase(rounds: int, out: str, models=MODELS) -> None:
-    data: Dict[str, Any] = json.load(open(out)) if os.path.isfile(out) else {"rounds": {}}
+    data: dict[str, Any] = json.load(open(out)) if os.path.isfile(out) else {"rounds": {}}
     for m, ms in time_models({m: timm_model(m) for m in models}, rounds).items():
         data["rounds"].setdefault(m, []).append(ms)
     data["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

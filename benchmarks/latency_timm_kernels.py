@@ -18,7 +18,6 @@ import json
 import os
 import statistics
 from collections import defaultdict
-from typing import Dict, List
 
 from benchmarks.latency_timm import HELDOUT, MODELS
 
@@ -27,7 +26,7 @@ from lowformer_nas._io import atomic_write_text
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
-def whole_model_ms() -> Dict[str, float]:
+def whole_model_ms() -> dict[str, float]:
     """Whole-model medians: the per-set result files, then the latest calibration round of
     ``latency_timm_calibrations.py`` (which alone has the third held-out set)."""
     out = {}
@@ -41,7 +40,7 @@ def whole_model_ms() -> Dict[str, float]:
     return out
 
 
-def traces(models) -> Dict[str, list]:
+def traces(models) -> dict[str, list]:
     import timm
 
     from lowformer_nas.latency.tracing.trace import trace_kernels
@@ -50,7 +49,7 @@ def traces(models) -> Dict[str, list]:
             for m in models}
 
 
-def measure_missing(kernels, store: Dict[str, float], out: str, chunk: int = 40) -> None:
+def measure_missing(kernels, store: dict[str, float], out: str, chunk: int = 40) -> None:
     from lowformer_nas.latency.targets.calibrate import measure_kernels
     from lowformer_nas.latency.measurement.measure import threads_set
 
@@ -65,13 +64,13 @@ def measure_missing(kernels, store: Dict[str, float], out: str, chunk: int = 40)
             print(f"timed {min(i + chunk, len(todo))}/{len(todo)}", flush=True)
 
 
-def report(tr: Dict[str, list], store: Dict[str, float], profile: str) -> None:
+def report(tr: dict[str, list], store: dict[str, float], profile: str) -> None:
     from lowformer_nas.latency.fitting.predictor import Predictor
 
     params = json.load(open(profile))["params"]
     pred = Predictor(params)
     whole = whole_model_ms()
-    by_op: Dict[str, List[float]] = defaultdict(lambda: [0.0, 0.0])
+    by_op: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     print(f"{'model':24s} {'whole':>7s} {'isolated':>8s} {'pred':>7s}  trace gap  pred/isolated")
     for m, ks in tr.items():
         iso = [store.get(repr(k), float("nan")) for k in ks]  # nan: not timed yet

@@ -9,15 +9,16 @@ predicts the 12 timm models of ``latency_timm.py`` against their stored measurem
 ``LOWFORMER_NAS_CACHE`` it ran with). Prints in-space leave-one-out accuracy and the timm
 errors per variant, and the errors of the bare kernel sums.
 """
-import json, statistics, sys
-import numpy as np
+import json
+import statistics
+import sys
 from lowformer_nas.latency.fitting import predictor as P
 from lowformer_nas.latency.fitting.fit import fit_params
 from lowformer_nas.latency.tracing.trace import trace_kernels
 import timm
 
 J, PROFILE = sys.argv[1], sys.argv[2]
-lines = [json.loads(l) for l in open(J)]
+lines = [json.loads(line) for line in open(J)]
 header = lines[0]
 krecs = [r for r in lines if r.get('kind') == 'kernel']
 mrecs = [r for r in lines if r.get('kind') == 'model']
@@ -30,7 +31,8 @@ orig = P.fit_model_level
 
 def run(label, **kw):
     def patched(*a, **k):
-        k.update(kw); return orig(*a, **k)
+        k.update(kw)
+        return orig(*a, **k)
     P.fit_model_level = patched
     params, err = fit_params(krecs, mrecs, roof)
     P.fit_model_level = orig

@@ -5,7 +5,7 @@ device-latency benchmark. Benchmark-only: nothing NAS-Bench-201-specific lives i
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable, List, Tuple
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -14,7 +14,7 @@ OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 C, N, CLASSES = 16, 5, 10
 
 
-def parse_arch(arch_str: str) -> List[List[Tuple[str, int]]]:
+def parse_arch(arch_str: str) -> list[list[tuple[str, int]]]:
     """``|op~0|+|op~0|op~1|+|...|`` -> per node 1..3, its (op, input node) edges."""
     nodes = []
     for group in arch_str.split("+"):
@@ -54,7 +54,7 @@ def make_op(name: str, c: int) -> nn.Module:
 class Cell(nn.Module):
     """Node j = sum over its edges of op(node i); output = node 3."""
 
-    def __init__(self, arch: List[List[Tuple[str, int]]], c: int,
+    def __init__(self, arch: list[list[tuple[str, int]]], c: int,
                  op_of: Callable[[str, int], nn.Module] = make_op) -> None:
         super().__init__()
         self.edges = [[src for _, src in node] for node in arch]
@@ -89,7 +89,7 @@ def build_net(arch_str: str, share_ops: bool = False) -> nn.Module:
     kernels and dataflow, ~20x cheaper to build; for tracing, not for training)."""
     arch = parse_arch(arch_str)
     op_of = shared_op if share_ops else make_op
-    layers: List[nn.Module] = [nn.Conv2d(3, C, 3, 1, 1, bias=False), nn.BatchNorm2d(C)]
+    layers: list[nn.Module] = [nn.Conv2d(3, C, 3, 1, 1, bias=False), nn.BatchNorm2d(C)]
     for stage, c in enumerate((C, 2 * C, 4 * C)):
         if stage:
             layers.append(Reduction(c // 2, c))

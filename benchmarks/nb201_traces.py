@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from typing import Dict, Iterable, List
+from collections.abc import Iterable
 
 from lowformer_nas._io import truncate_torn_tail
 from lowformer_nas.latency.tracing.graph import RULES_VERSION, TracedModel, trace_model
@@ -26,7 +26,7 @@ INPUT = (1, 3, 32, 32)
 
 
 def _encode(arch: str, tm: TracedModel) -> str:
-    uniq: Dict[Kernel, int] = {}
+    uniq: dict[Kernel, int] = {}
     seq = [uniq.setdefault(k, len(uniq)) for k in tm.kernels]
     kept = {key: sum(1 << i for i in idx) for key, idx in tm.kept.items()}
     return json.dumps({"arch": arch, "v": RULES_VERSION, "u": [list(k) for k in uniq], "s": seq,
@@ -47,8 +47,8 @@ def _decode(line: str) -> tuple:
     return d["arch"], TracedModel(INPUT, kernels, kept)
 
 
-def load_cache(path: str) -> Dict[str, TracedModel]:
-    out: Dict[str, TracedModel] = {}
+def load_cache(path: str) -> dict[str, TracedModel]:
+    out: dict[str, TracedModel] = {}
     if not os.path.isfile(path):
         return out
     with open(path, encoding="utf-8") as fh:
@@ -61,7 +61,7 @@ def load_cache(path: str) -> Dict[str, TracedModel]:
     return out
 
 
-def trace_all(archs: Iterable[str], path: str, progress: bool = True) -> Dict[str, TracedModel]:
+def trace_all(archs: Iterable[str], path: str, progress: bool = True) -> dict[str, TracedModel]:
     """Traces of ``archs``, from the cache where present, traced and appended otherwise."""
     import torch
 
@@ -86,7 +86,7 @@ def trace_all(archs: Iterable[str], path: str, progress: bool = True) -> Dict[st
     return have
 
 
-def read_archs(csv_path: str) -> List[str]:
+def read_archs(csv_path: str) -> list[str]:
     import csv
 
     with open(csv_path, newline="", encoding="utf-8") as fh:

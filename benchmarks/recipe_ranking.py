@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 from lowformer_nas import get_arch
 from lowformer_nas.accuracy.anchors import load_anchors
@@ -28,12 +27,12 @@ RECIPES = ("fashion-mnist:2000:5:32", "fashion-mnist:2000:15:32", "fashion-mnist
            "fashion-mnist:10000:15:32", "fashion-mnist:5000:10:64", "fashion-mnist:20000:10:64")
 
 
-def parse_recipe(text: str) -> Tuple[str, int, int, int]:
+def parse_recipe(text: str) -> tuple[str, int, int, int]:
     dataset, images, epochs, res = text.split(":")
     return dataset, int(images), int(epochs), int(res)
 
 
-def done(path: Path) -> Dict[Tuple[str, str, int], dict]:
+def done(path: Path) -> dict[tuple[str, str, int], dict]:
     if not path.is_file():
         return {}
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
@@ -49,7 +48,7 @@ def append(path: Path, row: dict) -> None:
         os.fsync(f.fileno())
 
 
-def run(recipes: List[str], seeds: List[int], device: str, path: Path) -> None:
+def run(recipes: list[str], seeds: list[int], device: str, path: Path) -> None:
     have = done(path)
     for recipe in recipes:
         dataset, images, epochs, res = parse_recipe(recipe)
@@ -66,12 +65,12 @@ def run(recipes: List[str], seeds: List[int], device: str, path: Path) -> None:
                       flush=True)
 
 
-def report(path: Path) -> List[dict]:
+def report(path: Path) -> list[dict]:
     """Per recipe: accuracies per seed and whether each seed orders B0 < B1 < B3."""
     top1 = {a.name: a.top1 for a in load_anchors()}
     want = sorted(MODELS, key=top1.get)
-    by: Dict[str, Dict[int, Dict[str, float]]] = {}
-    secs: Dict[str, float] = {}
+    by: dict[str, dict[int, dict[str, float]]] = {}
+    secs: dict[str, float] = {}
     for (recipe, model, seed), r in done(path).items():
         by.setdefault(recipe, {}).setdefault(seed, {})[model] = r["accuracy"]
         secs[recipe] = secs.get(recipe, 0.0) + r["seconds"]

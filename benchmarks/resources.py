@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import List, Tuple
 
 CLI = [sys.executable, "-m", "lowformer_nas"]
 
 
-def run_child(cmd: List[str], cwd: Path, env: dict) -> Tuple[float, float]:
+def run_child(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:
     """(wall seconds, peak RSS in MiB) of one child; each child is measured in a fresh
     grandparent so RUSAGE_CHILDREN sees only it."""
     wrapper = ("import resource, subprocess, sys, time; t = time.perf_counter(); "

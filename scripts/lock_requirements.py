@@ -16,7 +16,6 @@ import sys
 import tomllib
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
-from typing import Dict, List, Set, Tuple
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -26,7 +25,7 @@ LOCK = ROOT / "requirements.lock"
 EXTRAS = ("test", "postgres")
 
 
-def roots() -> List[Requirement]:
+def roots() -> list[Requirement]:
     """The project's requirements with the locked extras, from pyproject.toml."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
@@ -35,12 +34,12 @@ def roots() -> List[Requirement]:
     return [Requirement(r) for r in reqs]
 
 
-def closure(reqs: List[Requirement]) -> Dict[str, str]:
+def closure(reqs: list[Requirement]) -> dict[str, str]:
     """name -> installed version for ``reqs`` and everything they require (markers of this
     interpreter; a missing package is an error: lock only a complete environment)."""
-    pins: Dict[str, str] = {}
-    todo: List[Tuple[Requirement, Set[str]]] = [(r, set()) for r in reqs]
-    seen: Set[Tuple[str, frozenset]] = set()
+    pins: dict[str, str] = {}
+    todo: list[tuple[Requirement, set[str]]] = [(r, set()) for r in reqs]
+    seen: set[tuple[str, frozenset]] = set()
     while todo:
         req, extras = todo.pop()
         env = {"extra": ""}
@@ -60,7 +59,7 @@ def closure(reqs: List[Requirement]) -> Dict[str, str]:
     return pins
 
 
-def render(pins: Dict[str, str]) -> str:
+def render(pins: dict[str, str]) -> str:
     head = ["# Exact versions the test suite passed with (CPython "
             f"{platform.python_version()}, {platform.machine()} Linux).",
             "# Install: pip install -c requirements.lock -e \".[test,postgres]\"",
