@@ -32,3 +32,14 @@ def test_noise_is_not_a_move_and_a_foreign_check_is_ignored():
     assert "not re-levelled" in within.describe()
     other = levelled(prof, _check(prof, 1.5, sha="0" * 64))  # another calibration's check
     assert other is prof
+
+
+def test_a_fresh_baseline_needs_no_check():
+    from lowformer_nas.latency.targets.level import FRESH_S, needs_check, now_iso
+
+    prof = get_target("jetson")
+    assert not needs_check(prof)  # no baseline: a profile from elsewhere
+    base = {"ms": {"lowformer_b0": 10.0}, "at": now_iso(), "resolution": 224}
+    assert not needs_check(type(prof)(dict(prof.data, reference=base)))
+    old = dict(base, at="2026-01-01T00:00:00+00:00")
+    assert needs_check(type(prof)(dict(prof.data, reference=old))) and FRESH_S < 3600

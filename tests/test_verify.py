@@ -127,7 +127,8 @@ def test_loop_measures_refits_and_survives_sigkill(local_cache, tmp_path, monkey
         assert "measured" in head and "predicted by profile sha256" in head
     summary = (run / "summary.md").read_text()
     assert "measured (ms)" in summary and refits[-1]["sha"][:12] in summary
-    assert "latency profile local:" in summary and "level check 20" in summary
+    assert "latency profile local:" in summary  # just calibrated: its level is the baseline's
+    assert "level as calibrated (reference set timed 20" in summary
     assert "measured here" in (run / "pareto.html").read_text()
     # a rerun changes nothing: nothing left to measure
     assert main(args + ["--quiet"]) == 0
@@ -143,7 +144,7 @@ def test_loop_measures_refits_and_survives_sigkill(local_cache, tmp_path, monkey
     assert len(_lines(cal)) == cal_before + len(after)
 
 
-def test_level_check_relevels_beside_the_profile(local_cache, monkeypatch, capsys):
+def test_level_check_relevels_beside_the_profile(local_cache, tmp_path, monkeypatch, capsys):
     """The calibration timed the reference set; ``calibrate --check-level`` times it again
     in a fresh worker, keeps the check beside the cached profile (whose bytes stay as they
     were), and the target then predicts at the checked level and says so."""
@@ -168,6 +169,26 @@ def test_level_check_relevels_beside_the_profile(local_cache, monkeypatch, capsy
     prof = get_target("local")
     assert prof.data["level"] == check.to_dict() and "level check" in prof.describe()
     assert prof.level_factor == (check.ratio if check.moved else 1.0)
+    # a search measuring here checks the level of a baseline older than FRESH_S first, and
+    # keeps the check only once its run directory is open (bad input changes nothing)
+    data = json.loads(before)
+    data["reference"]["at"] = "2026-01-01T00:00:00+00:00"
+    cached.write_text(json.dumps(data))
+    sidecar = cached.with_name("local.level.json")
+    kept = sidecar.read_bytes()
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "x.txt").write_text("not a run")
+    args = ["search", "--target", "local", "--latency-budget", _budget(local_cache), "--space",
+            "tiny", "--trials", "4", "--references", "none"]
+    assert main(args + ["--out", str(junk)]) == 2
+    assert sidecar.read_bytes() == kept
+    assert main(args + ["--out", str(tmp_path / "run")]) == 0
+    check = load_check(cached)
+    assert check is not None and check.checked_at > "2026-12" and sidecar.read_bytes() != kept
+    assert check.baseline_at == "2026-01-01T00:00:00+00:00"
+    config = (tmp_path / "run" / "config.yaml").read_text()
+    assert "level check" in config and check.checked_at in config
 
 
 def test_kit_runner_results_import(tmp_path, monkeypatch, capsys):

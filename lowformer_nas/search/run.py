@@ -200,17 +200,14 @@ def run_search(settings: SearchSettings, quiet: bool = False, finish: Finisher |
     """Validate everything, then search and write trials.csv (``interim`` writes pages while
     it runs); ``finish`` then writes the report files (B0-B3, pages). Returns (run dir, what
     ``finish`` returned, or ``{"references": [...]}`` without it)."""
-    from ..latency import get_target
     from ..space import load_space
+    from .feasibility import with_quantile
     from .objective import Evaluator
     from .progress import SearchProgress
     from .references import reference_names
 
     space = load_space(settings.space)
-    own = _run_profiles(settings)
-    profile, latest = own if own else (_checked_level(settings, get_target(settings.target)),) * 2
-    from .feasibility import with_quantile
-
+    profile, latest, level = _profiles(settings)
     settings = with_quantile(settings, profile)  # before config.yaml is compared/written
     reference_names(settings)
     data = _load_data(settings)
@@ -219,6 +216,7 @@ def run_search(settings: SearchSettings, quiet: bool = False, finish: Finisher |
 
         check_storage(settings)
     run = open_run(settings, space, profile)
+    _keep_level(profile, level)
     try:
         with SearchProgress(quiet) as progress:
             ctx = SearchContext(settings, space, profile,
@@ -269,20 +267,40 @@ def _verify_during_search(ctx: SearchContext, every: int):
     return after_trial
 
 
-def _checked_level(settings: SearchSettings, profile: Profile) -> Any:
-    """A new search that will measure on this machine first checks the profile's level (a
-    reference set, seconds: ``latency/targets/level.py``) and predicts at today's level."""
-    from ..latency.fitting.refit import measurable_here
-    from ..latency.targets.level import relevel_cached
+def _profiles(settings: SearchSettings) -> tuple[Profile, Profile, Any]:
+    """(initial, latest) profile of the run and a level check to keep (or None): a run that
+    verified before continues with its own; a new one with the target's, level-checked."""
+    from ..latency import get_target
 
-    if not (settings.verify and not settings.measure and profile.data.get("reference")
+    own = _run_profiles(settings)
+    if own:
+        return own[0], own[1], None
+    profile, level = _checked_level(settings, get_target(settings.target))
+    return profile, profile, level
+
+
+def _checked_level(settings: SearchSettings, profile: Profile) -> tuple[Profile, Any]:
+    """A new search that will measure on this machine first checks the profile's level (a
+    reference set, seconds: ``latency/targets/level.py``) and predicts at today's level.
+    Returns the profile and the check (None: none made), which the caller keeps beside the
+    cached profile once the run directory is open (bad input changes nothing on disk)."""
+    from ..latency.fitting.refit import measurable_here
+    from ..latency.targets.level import check_cached, needs_check
+
+    if not (settings.verify and not settings.measure and needs_check(profile)
             and os.path.isfile(profile.source) and measurable_here(profile)):
-        return profile
+        return profile, None
     if settings.out and (Path(settings.out) / CONFIG_NAME).is_file():
-        return profile  # a resumed run keeps the level it started with (config.yaml says it)
-    profile, check = relevel_cached(profile, Path(profile.source))
-    sys.stderr.write(f"lowformer-nas: target {profile.name!r}: {check.describe()}\n")
-    return profile
+        return profile, None  # a resumed run keeps the level it started with (config.yaml)
+    return check_cached(profile)
+
+
+def _keep_level(profile: Profile, check: Any) -> None:
+    from ..latency.targets.level import save_check
+
+    if check is not None:
+        save_check(Path(profile.source), check)
+        sys.stderr.write(f"lowformer-nas: target {profile.name!r}: {check.describe()}\n")
 
 
 def _run_profiles(settings: SearchSettings) -> tuple[Any, Any] | None:

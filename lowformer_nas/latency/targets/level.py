@@ -25,6 +25,7 @@ from ...errors import ProfileError
 Profile = Any  # ``profiles.Profile`` (which imports this module: not imported here)
 
 REFERENCE_SET = ("lowformer_b0", "lowformer_b1")  # official rows: fixed, cheap, in the space
+FRESH_S = 300.0  # a baseline younger than this is today's level: no check needed
 TOLERANCE = 0.05  # five checks in a row here spread over 0.94-0.99 (1 s a model): noise
 MIN_TIME_S = 2.0  # timing per reference model, as ``measure`` (a check: ~8 s with startup)
 
@@ -135,11 +136,24 @@ def load_check(profile_path: Path) -> LevelCheck | None:
         return None
 
 
-def relevel_cached(profile: Profile, profile_path: Path) -> tuple[Profile, LevelCheck]:
-    """Check the level of a cached profile now, keep the check beside it, return the profile
-    as re-levelled by it (the cached file itself is never rewritten)."""
+def check_cached(profile: Profile) -> tuple[Profile, LevelCheck]:
+    """The level of a cached profile checked now, and the profile re-levelled by it (to be
+    kept with ``save_check`` once the caller is sure to use it)."""
     base = type(profile)({k: v for k, v in profile.data.items() if k != "level"},
                          profile.source)
     check = check_level(base)
-    save_check(profile_path, check)
     return levelled(base, check), check
+
+
+def relevel_cached(profile: Profile, profile_path: Path) -> tuple[Profile, LevelCheck]:
+    """Check the level of a cached profile now, keep the check beside it, return the profile
+    as re-levelled by it (the cached file itself is never rewritten)."""
+    profile, check = check_cached(profile)
+    save_check(profile_path, check)
+    return profile, check
+
+
+def needs_check(profile: Profile) -> bool:
+    """A profile with a baseline older than ``FRESH_S`` (just calibrated: no check yet)."""
+    base = profile.data.get("reference")
+    return bool(base) and age_s(base["at"]) >= FRESH_S

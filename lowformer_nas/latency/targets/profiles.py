@@ -119,7 +119,8 @@ class Profile:
         if self.data.get("level"):
             return LevelCheck(**self.data["level"]).describe()
         if self.data.get("reference"):
-            return "level not checked since calibration"
+            return (f"level as calibrated (reference set timed {self.data['reference']['at']}, "
+                    f"not checked since)")
         return ""
 
     @property
