@@ -116,3 +116,17 @@ def test_pages_are_written_while_the_search_runs(tmp_path, monkeypatch):
     assert "(4 trials so far)" in seen[-1][0]
     final = (out / "summary.md").read_text()
     assert "interim" not in final and "interim" not in (out / "pareto.html").read_text()
+
+
+def test_the_typed_row_is_the_csv_header():
+    """``TrialRow`` lists exactly trials.csv's fixed columns (its params ride as ``p:``)."""
+    from lowformer_nas.rundir.rows import BASE_COLUMNS, TrialRow, make_row, params_of
+    from lowformer_nas.space import load_space
+
+    assert list(TrialRow.__annotations__) == [*BASE_COLUMNS, "config"]
+    space = load_space("tiny")
+    params = space.to_params(space.sample(0))
+    row = make_row("zc", 3, "COMPLETE", params, {"latency_ms": 1.5, "feasible": True}, space)
+    verify = {"trial_latency_ms", "predicted_ms", "measured_ms", "profile_sha"}  # the loop's
+    assert set(row) - {f"p:{k}" for k in params} == set(TrialRow.__annotations__) - verify
+    assert params_of(row) == params

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, cast
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +15,7 @@ from ..accuracy.anchors import AnchorCheck, ranks_by_anchors
 from ..rundir.config import ZC_SCORES, score_label
 from ..rundir.family import FRACTIONS, NAMES, family_rule_text, pick_family
 from ..rundir.pareto import front_indices, hypervolume_2d
+from ..rundir.rows import TrialRow
 
 MAXIMIZE = (True, False)  # (score, latency)
 # what a verified run adds per trial (see search/verify.py): prediction at trial time, latest
@@ -53,7 +54,7 @@ def summarize_config(config_json: str) -> str:
     return "  ".join(parts) + f"  head {d['head_widths'][0]}/{d['head_widths'][1]}"
 
 
-def counts(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
+def counts(rows: Sequence[TrialRow]) -> dict[str, dict[str, int]]:
     """Per stage: trials by state, plus feasible / infeasible among completed ones."""
     out: dict[str, dict[str, int]] = {}
     for r in rows:
@@ -93,15 +94,20 @@ def _hypervolumes(front_pts: list[dict[str, Any]], refs: list[dict[str, Any]], b
             "ratio": hv_f / hv_r if hv_r > 0 else None}
 
 
-def spearman(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _plain(row: TrialRow) -> dict[str, Any]:
+    """A row as the page data holds it (a plain dict gaining page-only fields)."""
+    return cast(dict[str, Any], row)
+
+
+def spearman(rows: Sequence[TrialRow]) -> dict[str, Any]:
     """Spearman rank correlation of each zero-cost score with trained accuracy."""
     from scipy.stats import spearmanr
 
     trained = [r for r in rows if r["stage"] == "train" and _ok(r.get("accuracy"))
                and r["state"] == "COMPLETE" and not r.get("duplicate")]
     out: dict[str, Any] = {"n": len(trained)}
-    for name in ZC_SCORES:
-        pairs = [(r[name], r["accuracy"]) for r in trained if _ok(r.get(name))]
+    for name in ZC_SCORES:  # score columns by name: read as plain dicts
+        pairs = [(r[name], r["accuracy"]) for r in map(_plain, trained) if _ok(r.get(name))]
         if len(pairs) >= 3 and len({p[0] for p in pairs}) > 1 and len({p[1] for p in pairs}) > 1:
             rho = spearmanr([p[0] for p in pairs], [p[1] for p in pairs]).statistic
             out[name] = float(rho)
@@ -154,12 +160,12 @@ def _outside_anchors(family: dict[str, Any]) -> str:
         f"{', '.join(out)} GMACs")
 
 
-def compute(rows: Sequence[dict[str, Any]], references: Sequence[dict[str, Any]],
+def compute(rows: Sequence[TrialRow], references: Sequence[dict[str, Any]],
             settings: dict[str, Any]) -> dict[str, Any]:
     """The Pareto page data: trials, front, family, references, counts, hypervolume, Spearman."""
     stage = primary_stage(settings["proxy"])
     budget = float(settings["budget_ms"])
-    trials = [dict(r, config_text=summarize_config(r.get("config", "")))
+    trials = [dict(_plain(r), config_text=summarize_config(r.get("config", "")))
               for r in rows if r["stage"] == stage]
     feasible = [t for t in trials if t["state"] == "COMPLETE" and t["feasible"]
                 and _ok(t["score"]) and not t.get("duplicate")]

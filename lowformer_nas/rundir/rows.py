@@ -10,7 +10,7 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 from collections.abc import Mapping, Sequence
 
 from .._io import append_text, atomic_write_text
@@ -23,16 +23,53 @@ BASE_COLUMNS = ("stage", "number", "state", "feasible", "latency_ms", "latency_s
                 "measured_ms", "profile_sha")
 # what reports need; later columns (e.g. retry_of) may be absent in older runs
 REQUIRED_COLUMNS = ("stage", "number", "state", "feasible", "latency_ms", "score", "config")
+
+
+class TrialRow(TypedDict, total=False):
+    """One trial as ``trials.csv`` holds it, whichever backend ran it. Beside these columns a
+    row carries one ``p:<dimension>`` entry per search dimension (the sampled params: their
+    names come from the space, so they are not listed here; ``params_of`` reads them)."""
+
+    stage: str
+    number: int
+    state: str
+    feasible: bool | None
+    latency_ms: float | None
+    latency_std_ms: float | None
+    score: float | None
+    accuracy: float | None
+    naswot: float | None
+    synflow: float | None
+    gradnorm: float | None
+    zico: float | None
+    expressivity: float | None
+    epochs_done: int | None
+    seconds: float | None
+    duplicate: bool | None
+    error: str
+    retry_of: Any  # a trial number (int, or its text in rows read back), or None
+    trial_latency_ms: float | None
+    predicted_ms: float | None
+    measured_ms: float | None
+    profile_sha: str | None
+    config: str
+
+
+def params_of(row: TrialRow) -> dict[str, Any]:
+    """The sampled params of a row (its ``p:<dimension>`` entries), by dimension name."""
+    return {k[2:]: v for k, v in cast(dict[str, Any], row).items() if k.startswith("p:")}
+
+
 FLOAT_COLUMNS = ("latency_ms", "latency_std_ms", "score", "accuracy", *ZC_SCORES, "seconds",
                  "trial_latency_ms", "predicted_ms", "measured_ms")
 
 
 def make_row(stage: str, number: int, state: str, params: Mapping[str, Any],
-             attrs: Mapping[str, Any], space) -> dict[str, Any]:
+             attrs: Mapping[str, Any], space) -> TrialRow:
     """A row from a trial's params and recorded attributes (missing numbers stay empty)."""
     zc = attrs.get("zc") or {}
     curve = attrs.get("curve") or []
-    row: dict[str, Any] = {
+    row = cast(TrialRow, {
         "stage": stage, "number": number, "state": state,
         "feasible": attrs.get("feasible"), "latency_ms": attrs.get("latency_ms"),
         "latency_std_ms": attrs.get("latency_std_ms"),
@@ -42,8 +79,8 @@ def make_row(stage: str, number: int, state: str, params: Mapping[str, Any],
         "epochs_done": len(curve) if curve else None, "seconds": attrs.get("seconds"),
         "duplicate": bool(attrs.get("duplicate", False)), "error": attrs.get("error") or "",
         "retry_of": attrs.get("retry_of"),
-    }
-    row.update({f"p:{k}": v for k, v in params.items()})
+    })
+    cast(dict[str, Any], row).update({f"p:{k}": v for k, v in params.items()})
     row["config"] = _config_json(params, space)
     return row
 
@@ -93,7 +130,7 @@ def _fmt(value: Any) -> Any:
     return value
 
 
-def read_trials_csv(path: Path) -> list[dict[str, Any]]:
+def read_trials_csv(path: Path) -> list[TrialRow]:
     """Rows with numbers as floats (empty -> None) and booleans restored."""
     if not path.is_file():
         raise RunError(f"{str(path)!r} does not exist: not a run directory, or no trial "
@@ -117,7 +154,7 @@ def read_trials_csv(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _parse(r: dict[str, str]) -> dict[str, Any]:
+def _parse(r: dict[str, str]) -> TrialRow:
     out: dict[str, Any] = dict(r)
     for k in FLOAT_COLUMNS:
         out[k] = float(r[k]) if r.get(k) not in (None, "") else None
@@ -125,7 +162,7 @@ def _parse(r: dict[str, str]) -> dict[str, Any]:
     out["epochs_done"] = int(r["epochs_done"]) if r.get("epochs_done") else None
     out["feasible"] = _bool(r.get("feasible"))
     out["duplicate"] = _bool(r.get("duplicate"))
-    return out
+    return cast(TrialRow, out)
 
 
 def _bool(text: str | None) -> bool | None:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Iterable
 
-from ..rundir.rows import append_trials_csv, counted_row, make_row, write_trials_csv
+from ..rundir.rows import (TrialRow, append_trials_csv, counted_row, make_row,
+                           write_trials_csv)
 
 REWRITE_S = 30.0  # full rewrite of trials.csv at most this often during a stage
 PAGES_S = 60.0  # interim pages at most this often
@@ -27,9 +28,9 @@ class StageStats:
 
     def __init__(self) -> None:
         self.done = self.evaluated = self.feasible = 0
-        self.best: tuple[float, float] | None = None
+        self.best: tuple[float, float | None] | None = None
 
-    def add(self, row: dict[str, Any], sign: int = 1) -> None:
+    def add(self, row: TrialRow, sign: int = 1) -> None:
         self.done += sign * counted_row(row)
         if row["state"] != "COMPLETE":
             return
@@ -48,7 +49,7 @@ class TrialBook:
     """Every known row of a search, trials.csv on disk, and the progress bar."""
 
     def __init__(self, path: Path, space: Any, progress: Any,
-                 annotate: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None
+                 annotate: Callable[[list[TrialRow]], list[TrialRow]] | None
                  = None) -> None:
         self.path, self.space, self.progress = path, space, progress
         self.annotate = annotate  # verify: the latest latencies, written with the rows
@@ -57,13 +58,13 @@ class TrialBook:
         self._rewrite_now = False
         self.pages: Callable[[], None] | None = None  # interim pages from trials.csv
         self._paged = time.monotonic()
-        self.rows: dict[Key, dict[str, Any]] = {}
+        self.rows: dict[Key, TrialRow] = {}
         self.stats: dict[str, StageStats] = {}
         self._rewritten = -math.inf
-        self._cache: dict[Key, dict[str, Any]] = {}  # finished rows, built once
+        self._cache: dict[Key, TrialRow] = {}  # finished rows, built once
 
     def row(self, stage: str, number: int, state: str, params: dict[str, Any],
-            attrs: dict[str, Any]) -> dict[str, Any]:
+            attrs: dict[str, Any]) -> TrialRow:
         """The row of a trial; a finished trial's row is built once and then reused."""
         cached = self._cache.get((stage, number))
         if cached is not None and cached["state"] == state:
@@ -73,7 +74,7 @@ class TrialBook:
             self._cache[(stage, number)] = row
         return row
 
-    def reset(self, rows: Iterable[dict[str, Any]]) -> None:
+    def reset(self, rows: Iterable[TrialRow]) -> None:
         """All rows as the storage has them now: trials.csv rewritten, totals recounted."""
         self.rows = {(r["stage"], r["number"]): r for r in rows}
         self.stats = {}
@@ -82,7 +83,7 @@ class TrialBook:
         self._write(list(self.rows.values()))
         self._rewritten, self._rewrite_now = time.monotonic(), False
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: TrialRow) -> None:
         """A trial this process finished: appended (or, if listed before, rewritten)."""
         key = (row["stage"], row["number"])
         old = self.rows.get(key)
@@ -101,7 +102,7 @@ class TrialBook:
             self.pages()
             self._paged = time.monotonic()
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _write(self, rows: list[TrialRow]) -> None:
         write_trials_csv(self.path, self.annotate(rows) if self.annotate else rows, self.space)
 
     def rewrite_due(self) -> bool:

@@ -27,13 +27,13 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..errors import RunError
-from ..rundir.rows import row_key
+from ..rundir.rows import TrialRow, row_key
 
 DIR, JOURNAL, INITIAL, CURRENT = "verify", "journal.jsonl", "profile-initial.json", "profile.json"
 CALIBRATION = "calibration.jsonl"  # the run's copy of the target's calibration journal
@@ -121,14 +121,14 @@ class Verifier:
         return float(m["ms"]) if m else self.predicted(key)
 
     # -- rows ----------------------------------------------------------------------------------
-    def annotate(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    def annotate(self, rows: Sequence[TrialRow]) -> list[TrialRow]:
         """Rows with ``trial_latency_ms`` (what the sampler saw), ``predicted_ms`` and
         ``profile_sha`` (latest profile), ``measured_ms``; ``latency_ms`` and ``feasible``
         become measured-else-latest-prediction."""
         measured, out, rule = self.measured, [], self.rule()
         sha = self.current.sha256[:12]
-        for r in rows:
-            r = dict(r)
+        for row in rows:
+            r = cast(dict[str, Any], dict(row))
             if r.get("config") and r.get("latency_ms") is not None:
                 key = row_key(r["config"])
                 trial = r.get("trial_latency_ms")
@@ -141,7 +141,7 @@ class Verifier:
                 if r.get("state") == "COMPLETE":  # measured: as it is; else the quantile rule
                     r["feasible"] = r["latency_ms"] <= self.settings.budget_ms if m else \
                         rule.fits(r["latency_ms"], std)
-            out.append(r)
+            out.append(cast(TrialRow, r))
         return out
 
     def annotate_references(self, refs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -162,20 +162,21 @@ class Verifier:
             out.append(r)
         return out
 
-    def candidates(self, rows: Sequence[dict[str, Any]], stage: str) -> list[dict[str, Any]]:
+    def candidates(self, rows: Sequence[TrialRow], stage: str) -> list[dict[str, Any]]:
         """B0-B3 then the rest of the front (latest latencies), unique configs; with no
         feasible trial, the fastest ones (the profile may over-predict)."""
         from ..rundir.family import pick_family
         from ..rundir.pareto import front_indices
 
-        pts, seen = [], set()
+        pts: list[dict[str, Any]] = []
+        seen: set[str] = set()
         for r in self.annotate(rows):
             if r["stage"] == stage and r["state"] == "COMPLETE" and r.get("feasible") \
                     and _ok(r.get("score")) and r.get("config") and not r.get("duplicate"):
                 key = row_key(r["config"])
                 if key not in seen:
                     seen.add(key)
-                    pts.append(dict(r, key=key))
+                    pts.append(dict(cast(dict[str, Any], r), key=key))
         if not pts:  # nothing feasible: probe the fastest configs, the profile may over-predict
             return self._fastest(rows, stage, PROBES)
         arr = np.array([[p["score"], p["latency_ms"]] for p in pts])
@@ -184,16 +185,16 @@ class Verifier:
         front = [int(i) for i in front_indices(arr, (True, False), sort_col=1)]
         return [pts[i] for i in dict.fromkeys(fam + front)]
 
-    def _fastest(self, rows: Sequence[dict[str, Any]], stage: str, n: int) -> list[dict[str, Any]]:
+    def _fastest(self, rows: Sequence[TrialRow], stage: str, n: int) -> list[dict[str, Any]]:
         done: dict[str, dict[str, Any]] = {}
         for r in self.annotate(rows):
             if r["stage"] == stage and r["state"] == "COMPLETE" and r.get("config"):
-                done.setdefault(row_key(r["config"]), r)
+                done.setdefault(row_key(r["config"]), cast(dict[str, Any], r))
         fast = sorted(done.items(), key=lambda kv: kv[1]["latency_ms"])[:n]
         return [dict(r, key=k) for k, r in fast]
 
     # -- measuring and refitting ---------------------------------------------------------------
-    def round(self, rows: Sequence[dict[str, Any]], stage: str, phase: str, cap: int) -> bool:
+    def round(self, rows: Sequence[TrialRow], stage: str, phase: str, cap: int) -> bool:
         """Measure up to ``cap`` unmeasured picks, journal them, refit; False if none left."""
         todo = [c for c in self.candidates(rows, stage) if c["key"] not in self.measured][:cap]
         if not todo:
@@ -242,7 +243,7 @@ class Verifier:
         if self.measurable and recs and recs[-1].get("kind") == "measure":
             self._refit(recs[-1]["phase"], recs[-1]["round"], [])
 
-    def _refit(self, phase: str, n: int, rows: Sequence[dict[str, Any]]) -> None:
+    def _refit(self, phase: str, n: int, rows: Sequence[TrialRow]) -> None:
         """Append this run's measurements the calibration journal lacks, refit, save, log."""
         from ..latency.targets.calibrate import refit_with_models
         from ..latency.fitting.refit import verified_in_journal
@@ -280,7 +281,7 @@ class Verifier:
             f"{self.current.sha256[:8]} (LOO MAPE {err.get('mape_pct', float('nan')):.1f}%)\n")
 
     # -- the two places the search calls -------------------------------------------------------
-    def during_search(self, rows: Sequence[dict[str, Any]], stage: str, done: int,
+    def during_search(self, rows: Sequence[TrialRow], stage: str, done: int,
                       every: int) -> Any | None:
         """After a finished trial: every ``every`` trials (a generation) one short round;
         returns the refitted profile for the evaluator, or None."""
@@ -294,7 +295,7 @@ class Verifier:
             return None
         return self.current
 
-    def final(self, rows: Sequence[dict[str, Any]], stage: str) -> None:
+    def final(self, rows: Sequence[TrialRow], stage: str) -> None:
         """Bounded rounds until every pick is measured; or, unreachable target, the kit."""
         if self.measurable:
             for _ in range(FINAL_ROUNDS - self._rounds_done("final")):

@@ -13,10 +13,10 @@ from typing import Any
 from collections.abc import Sequence
 
 from ..errors import RunError
-from ..rundir.rows import row_key
+from ..rundir.rows import TrialRow, row_key
 
 
-def write_kit(ver: Any, rows: Sequence[dict[str, Any]], stage: str) -> Path | None:
+def write_kit(ver: Any, rows: Sequence[TrialRow], stage: str) -> Path | None:
     """``RUN/verify/kit``: the front and B0-B3 as ONNX (constant weights) + ``run_kit.py``;
     rewritten only when the set of picks changed."""
     from ..arch.builder import build_model
@@ -51,7 +51,7 @@ def model_rows(measures: Any) -> list[dict[str, Any]]:
             for i, m in enumerate(measures)]
 
 
-def import_results(ver: Any, csv_path: str, rows: Sequence[dict[str, Any]]) -> int:
+def import_results(ver: Any, csv_path: str, rows: Sequence[TrialRow]) -> int:
     """Journal a kit's whole-model latencies, refit the target with them; returns the count."""
     from ..latency.targets.export_kit import read_results
     from ..latency.fitting.refit import refit_model_level

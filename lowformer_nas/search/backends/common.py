@@ -48,7 +48,7 @@ def trials_to_retry(study) -> list[Any]:
 
 
 def top_k(items: Iterable[T], k: int, key: Callable[[T], str],
-          point: Callable[[T], tuple[float | None, float]]) -> list[T]:
+          point: Callable[[T], tuple[float | None, float | None]]) -> list[T]:
     """Two-stage: the ``k`` best feasible first-stage trials by non-dominated rank of (score,
     latency), then score; one per config (its first trial); ``point`` gives (score, latency)
     and ``None`` or a non-finite score excludes an item."""

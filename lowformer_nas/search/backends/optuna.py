@@ -19,6 +19,7 @@ from ...accuracy.proxies import TrialDiverged, TrialOutOfMemory, as_trial_failur
 from .common import CONSTRAINT, counted_trial, evaluate, objective_values, top_k, trials_to_retry
 from .storage import find_study, open_study, optuna_module
 from ...rundir.config import score_label
+from ...rundir.rows import TrialRow
 
 STAGES = ("zc", "train")
 
@@ -169,9 +170,9 @@ def _attrs(t) -> dict[str, Any]:
     return t.user_attrs
 
 
-def collect_rows(studies: dict[str, Any], book) -> list[dict[str, Any]]:
+def collect_rows(studies: dict[str, Any], book) -> list[TrialRow]:
     """Rows of this search's studies (WAITING trials have none), built once per trial."""
-    rows: list[dict[str, Any]] = []
+    rows: list[TrialRow] = []
     for stage in STAGES:
         study = studies.get(stage)
         for t in (study.get_trials(deepcopy=False) if study is not None else ()):

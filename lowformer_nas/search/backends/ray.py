@@ -19,6 +19,7 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no experiment banners on our
 from ray.tune.search import Searcher  # noqa: E402  (this module is the deferred one)
 
 from ..._io import append_text, atomic_write_text, truncate_torn_tail
+from ...rundir.rows import TrialRow, params_of
 from ..budget import time_left
 from .common import CONSTRAINT, evaluate, mark_interrupted, objective_values, top_k
 from .storage import find_study, open_storage, open_study
@@ -57,7 +58,7 @@ def _trainable(config: dict[str, Any], evaluator: Any = None, stage: str = "zc")
                          latency_budget_ms=qlat))
 
 
-def _load_rows(ctx) -> list[dict[str, Any]]:
+def _load_rows(ctx) -> list[TrialRow]:
     old, path = ctx.run.file(OLD_ROWS_FILE), ctx.run.file(ROWS_FILE)
     rows = json.loads(old.read_text(encoding="utf-8")) if old.is_file() else []
     truncate_torn_tail(path)  # the run dir is locked: a torn line is from a killed run
@@ -66,7 +67,7 @@ def _load_rows(ctx) -> list[dict[str, Any]]:
     return rows
 
 
-def _make_callback(ctx, stage: str, rows: list[dict[str, Any]], book):
+def _make_callback(ctx, stage: str, rows: list[TrialRow], book):
     from ray.tune import Callback
 
     numbers = [sum(1 for r in rows if r["stage"] == stage)]  # the next row's number
@@ -153,11 +154,11 @@ def _searcher(ctx, stage: str, points: list[dict[str, Any]]) -> StudySearcher:
     return StudySearcher(study, space, s.budget_ms, points)
 
 
-def _params(row: dict[str, Any]) -> dict[str, Any]:
-    return {k[2:]: _native(v) for k, v in row.items() if k.startswith("p:")}
+def _params(row: TrialRow) -> dict[str, Any]:
+    return {k: _native(v) for k, v in params_of(row).items()}
 
 
-def _top_k_points(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+def _top_k_points(rows: list[TrialRow], k: int) -> list[dict[str, Any]]:
     feas = [r for r in rows if r["stage"] == "zc" and r["state"] == "COMPLETE" and r["feasible"]]
     return [_params(r) for r in top_k(feas, k, key=lambda r: r["config"],
                                       point=lambda r: (r["score"], r["latency_ms"]))]
