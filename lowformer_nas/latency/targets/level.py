@@ -139,8 +139,7 @@ def load_check(profile_path: Path) -> LevelCheck | None:
 def check_cached(profile: Profile) -> tuple[Profile, LevelCheck]:
     """The level of a cached profile checked now, and the profile re-levelled by it (to be
     kept with ``save_check`` once the caller is sure to use it)."""
-    base = type(profile)({k: v for k, v in profile.data.items() if k != "level"},
-                         profile.source)
+    base = profile.unlevelled()
     check = check_level(base)
     return levelled(base, check), check
 

@@ -12,6 +12,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from collections.abc import Callable
 from typing import Any
@@ -101,23 +102,32 @@ class Profile:
     def base_sha256(self) -> str:
         """The sha256 without a level check (``latency/targets/level.py``): the same
         calibration, however often its level was checked since."""
-        base = {k: v for k, v in self.data.items() if k != "level"}
-        return hashlib.sha256(canonical(base).encode()).hexdigest()
+        return self.unlevelled().sha256
 
-    @property
-    def level_factor(self) -> float:
-        """What a level check multiplies this profile's predictions by (1: none applied)."""
+    def unlevelled(self) -> Profile:
+        """This profile without its level check (itself when it has none)."""
+        if "level" not in self.data:
+            return self
+        return Profile({k: v for k, v in self.data.items() if k != "level"}, self.source)
+
+    @cached_property
+    def level_check(self) -> Any:
+        """The level check applied to this profile (``level.LevelCheck``), or None; read
+        once: predictions ask for its factor on every call."""
         from .level import LevelCheck
 
         level = self.data.get("level")
-        return LevelCheck(**level).factor if level else 1.0
+        return LevelCheck(**level) if level else None
+
+    @cached_property
+    def level_factor(self) -> float:
+        """What a level check multiplies this profile's predictions by (1: none applied)."""
+        return self.level_check.factor if self.level_check is not None else 1.0
 
     def describe_level(self) -> str:
         """The level check's age and result; or why there is none."""
-        from .level import LevelCheck
-
-        if self.data.get("level"):
-            return LevelCheck(**self.data["level"]).describe()
+        if self.level_check is not None:
+            return self.level_check.describe()
         if self.data.get("reference"):
             return (f"level as calibrated (reference set timed {self.data['reference']['at']}, "
                     f"not checked since)")
