@@ -130,3 +130,30 @@ def test_the_typed_row_is_the_csv_header():
     verify = {"trial_latency_ms", "predicted_ms", "measured_ms", "profile_sha"}  # the loop's
     assert set(row) - {f"p:{k}" for k in params} == set(TrialRow.__annotations__) - verify
     assert params_of(row) == params
+
+
+def test_every_write_of_trials_csv_carries_the_annotation(tmp_path):
+    """TrialsFile is the one writer: rewrite, append and verify's reannotate all apply the
+    verify loop's latest latencies, so no path can write a row without them."""
+    from lowformer_nas.rundir.rows import TrialsFile, make_row
+    from lowformer_nas.space import load_space
+
+    space = load_space("tiny")
+    params = {d: choices[0] for d, choices in space.dimensions().items()}
+    rows = [make_row("search", n, "COMPLETE", params, {"latency_ms": 9.0}, space)
+            for n in range(3)]
+    ms = {"now": 5.0}
+
+    def annotate(rs):
+        return [{**r, "measured_ms": ms["now"]} for r in rs]
+
+    plain = TrialsFile(tmp_path / "trials.csv", space)
+    plain.rewrite(rows[:2])
+    assert [r["measured_ms"] for r in read_trials_csv(plain.path)] == [None, None]
+    noted = TrialsFile(plain.path, space, annotate)
+    noted.append(rows[2:])
+    assert [r["measured_ms"] for r in read_trials_csv(plain.path)] == [None, None, 5.0]
+    ms["now"] = 7.0
+    noted.reannotate()
+    assert [r["measured_ms"] for r in read_trials_csv(plain.path)] == [7.0] * 3
+    assert [r["number"] for r in read_trials_csv(plain.path)] == [0, 1, 2]

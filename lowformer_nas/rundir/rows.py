@@ -10,12 +10,16 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any, TypedDict, cast
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from .._io import append_text, atomic_write_text
 from ..errors import RunError
 from .config import ZC_SCORES
+
+if TYPE_CHECKING:
+    from ..space import SearchSpace
 
 BASE_COLUMNS = ("stage", "number", "state", "feasible", "latency_ms", "latency_std_ms",
                 "score", "accuracy", *ZC_SCORES, "epochs_done", "seconds",
@@ -65,7 +69,7 @@ FLOAT_COLUMNS = ("latency_ms", "latency_std_ms", "score", "accuracy", *ZC_SCORES
 
 
 def make_row(stage: str, number: int, state: str, params: Mapping[str, Any],
-             attrs: Mapping[str, Any], space) -> TrialRow:
+             attrs: Mapping[str, Any], space: SearchSpace) -> TrialRow:
     """A row from a trial's params and recorded attributes (missing numbers stay empty)."""
     zc = attrs.get("zc") or {}
     curve = attrs.get("curve") or []
@@ -85,7 +89,7 @@ def make_row(stage: str, number: int, state: str, params: Mapping[str, Any],
     return row
 
 
-def _config_json(params: Mapping[str, Any], space) -> str:
+def _config_json(params: Mapping[str, Any], space: SearchSpace) -> str:
     from ..arch.yaml_io import config_to_dict
 
     if set(space.dimensions()) - set(params):
@@ -93,7 +97,7 @@ def _config_json(params: Mapping[str, Any], space) -> str:
     return json.dumps(config_to_dict(space.build(params)), sort_keys=True)
 
 
-def csv_columns(space) -> list[str]:
+def csv_columns(space: SearchSpace) -> list[str]:
     """Base columns, one ``p:`` column per dimension, config."""
     return list(BASE_COLUMNS) + [f"p:{k}" for k in space.dimensions()] + ["config"]
 
@@ -111,15 +115,35 @@ def csv_lines(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
     return buf.getvalue()
 
 
-def write_trials_csv(path: Path, rows: Sequence[Mapping[str, Any]], space) -> None:
-    """Rewrite ``trials.csv`` atomically."""
-    atomic_write_text(path, csv_lines(rows, csv_columns(space), header=True))
+Annotate = Callable[[Sequence[TrialRow]], list[TrialRow]]
 
 
-def append_trials_csv(path: Path, rows: Sequence[Mapping[str, Any]], space) -> None:
-    """Append rows to an existing ``trials.csv`` in one write (a torn last line, from a crash
-    mid-write, is skipped by readers and replaced by the next full rewrite)."""
-    append_text(path, csv_lines(rows, csv_columns(space)))
+@dataclass(frozen=True)
+class TrialsFile:
+    """The one writer of a run's ``trials.csv``: the search's bookkeeping and ``verify RUN``
+    both write through it. ``annotate`` (the verify loop's latest latencies) is applied to
+    every row on every write, so no writer can leave it out."""
+
+    path: Path
+    space: SearchSpace
+    annotate: Annotate | None = None
+
+    def rewrite(self, rows: Sequence[TrialRow]) -> None:
+        """Rewrite the file atomically with ``rows``."""
+        atomic_write_text(self.path, csv_lines(self._annotated(rows), csv_columns(self.space),
+                                               header=True))
+
+    def append(self, rows: Sequence[TrialRow]) -> None:
+        """Append rows in one write (a torn last line, from a crash mid-write, is skipped by
+        readers and replaced by the next rewrite)."""
+        append_text(self.path, csv_lines(self._annotated(rows), csv_columns(self.space)))
+
+    def reannotate(self) -> None:
+        """Rewrite the file's own rows with the latest annotation (``verify RUN``)."""
+        self.rewrite(read_trials_csv(self.path))
+
+    def _annotated(self, rows: Sequence[TrialRow]) -> Sequence[TrialRow]:
+        return self.annotate(rows) if self.annotate is not None else rows
 
 
 def _fmt(value: Any) -> Any:

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Iterable
 
-from ..rundir.rows import (TrialRow, append_trials_csv, counted_row, make_row,
-                           write_trials_csv)
+from ..rundir.rows import TrialRow, TrialsFile, counted_row, make_row
 
 REWRITE_S = 30.0  # full rewrite of trials.csv at most this often during a stage
 PAGES_S = 60.0  # interim pages at most this often
@@ -48,11 +46,8 @@ class StageStats:
 class TrialBook:
     """Every known row of a search, trials.csv on disk, and the progress bar."""
 
-    def __init__(self, path: Path, space: Any, progress: Any,
-                 annotate: Callable[[list[TrialRow]], list[TrialRow]] | None
-                 = None) -> None:
-        self.path, self.space, self.progress = path, space, progress
-        self.annotate = annotate  # verify: the latest latencies, written with the rows
+    def __init__(self, file: TrialsFile, progress: Any) -> None:
+        self.file, self.space, self.progress = file, file.space, progress
         # after each added trial; True asks for a whole rewrite (verify refitted the profile)
         self.after_trial: Callable[[TrialBook, str], bool] | None = None
         self._rewrite_now = False
@@ -80,7 +75,7 @@ class TrialBook:
         self.stats = {}
         for r in self.rows.values():
             self._stage(r["stage"]).add(r)
-        self._write(list(self.rows.values()))
+        self.file.rewrite(list(self.rows.values()))
         self._rewritten, self._rewrite_now = time.monotonic(), False
 
     def add(self, row: TrialRow) -> None:
@@ -91,19 +86,15 @@ class TrialBook:
             self._stage(row["stage"]).add(old, -1)
         self.rows[key] = row
         self._stage(row["stage"]).add(row)
-        if old is None and self.path.is_file():
-            new = self.annotate([row]) if self.annotate else [row]
-            append_trials_csv(self.path, new, self.space)
+        if old is None and self.file.path.is_file():
+            self.file.append([row])
         else:
-            self._write(list(self.rows.values()))
+            self.file.rewrite(list(self.rows.values()))
         if self.after_trial is not None and self.after_trial(self, row["stage"]):
             self._rewrite_now = True
         if self.pages is not None and time.monotonic() - self._paged >= PAGES_S:
             self.pages()
             self._paged = time.monotonic()
-
-    def _write(self, rows: list[TrialRow]) -> None:
-        write_trials_csv(self.path, self.annotate(rows) if self.annotate else rows, self.space)
 
     def rewrite_due(self) -> bool:
         return self._rewrite_now or time.monotonic() - self._rewritten >= REWRITE_S

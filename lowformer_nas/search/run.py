@@ -323,10 +323,11 @@ def _load_data(settings: SearchSettings) -> Any:
 
 
 def _run_backend(ctx: SearchContext, interim: Interim | None = None) -> None:
+    from ..rundir.rows import TrialsFile
     from .bookkeeping import TrialBook
 
     annotate = ctx.verify.annotate if ctx.verify is not None else None
-    book = TrialBook(ctx.run.file("trials.csv"), ctx.space, ctx.progress, annotate)
+    book = TrialBook(TrialsFile(ctx.run.file("trials.csv"), ctx.space, annotate), ctx.progress)
     if interim is not None:
         book.pages = lambda: interim(ctx.run.path, ctx.settings)
     if ctx.settings.backend == "ray":

@@ -311,10 +311,9 @@ def publish(run: Path, space: Any, ver: Verifier,
             refs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """trials.csv with the latest latencies; returns the references annotated the same way,
     for the report files (B0-B3 re-picked from them) that the caller's finisher writes."""
-    from ..rundir.rows import read_trials_csv, write_trials_csv
+    from ..rundir.rows import TrialsFile
 
-    rows = ver.annotate(read_trials_csv(run / "trials.csv"))
-    write_trials_csv(run / "trials.csv", rows, space)
+    TrialsFile(run / "trials.csv", space, ver.annotate).reannotate()
     return ver.annotate_references(refs)
 
 
