@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import yaml
 
@@ -29,9 +29,48 @@ SCORE_LABELS = {"imagenet-anchored": "predicted ImageNet top-1 (anchored)",
                 "prior": "predicted small-data accuracy (prior)"}
 
 
-def score_label(settings: Any, stage: str) -> str:
+class SpaceRecord(TypedDict):
+    """The space a run searched, as ``config.yaml`` names it."""
+
+    name: str
+    resolution: int
+    size: int
+
+
+class ProfileRecord(TypedDict, total=False):
+    """The latency profile a run used: its identity and where it came from."""
+
+    name: str
+    sha256: str
+    base_sha256: str  # the calibration's sha (level checks since then do not change it)
+    source: str | None
+    describe: str
+    resolution_note: str | None
+
+
+class RunConfig(TypedDict, total=False):
+    """``config.yaml`` of a run directory. ``settings`` is ``SearchSettings.to_dict()``
+    (validated by ``SearchSettings.from_dict``; reports read only ``REPORT_SETTINGS``)."""
+
+    format: str
+    format_version: int
+    settings: dict[str, Any]
+    created: str
+    updated: str
+    resumed: int
+    stages: list[tuple[str, int]]
+    seeds: dict[str, int]
+    space: SpaceRecord
+    profile: ProfileRecord
+    machine: dict[str, object]
+    versions: dict[str, str]
+    measure_protocol: dict[str, object] | None
+
+
+def score_label(settings: object, stage: str) -> str:
     """What a stage's objective value is (Optuna metric name, axis title, summary column):
-    a zero-cost score's name, or what ranks trained candidates (``--train-score``)."""
+    a zero-cost score's name, or what ranks trained candidates (``--train-score``).
+    ``settings``: a ``SearchSettings`` or its ``config.yaml`` mapping."""
     get = settings.get if isinstance(settings, dict) else lambda k, d=None: getattr(settings, k, d)
     if stage != "train":
         zc = str(get("zc_score"))
@@ -39,7 +78,7 @@ def score_label(settings: Any, stage: str) -> str:
     return "accuracy" if get("train_score", "accuracy") == "accuracy" else "-train loss sum"
 
 
-def read_run_config(path: Path) -> dict[str, Any]:
+def read_run_config(path: Path) -> RunConfig:
     """The ``config.yaml`` of a run directory (RunError if it is not one)."""
     cfg = path / CONFIG_NAME
     if not cfg.is_file():
@@ -57,10 +96,10 @@ def read_run_config(path: Path) -> dict[str, Any]:
                        f"{version!r}; this lowformer-nas reads {RUN_FORMAT!r} format_version "
                        f"{RUN_FORMAT_VERSION}")
     _check_report_settings(cfg, data["settings"])
-    return data
+    return cast(RunConfig, data)
 
 
-def _check_report_settings(cfg: Path, settings: dict[str, Any]) -> None:
+def _check_report_settings(cfg: Path, settings: dict[str, object]) -> None:
     missing = [k for k in REPORT_SETTINGS if k not in settings]
     if missing:
         raise RunError(f"{str(cfg)!r}: its settings are not a valid lowformer-nas search "

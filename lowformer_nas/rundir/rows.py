@@ -51,7 +51,7 @@ class TrialRow(TypedDict, total=False):
     seconds: float | None
     duplicate: bool | None
     error: str
-    retry_of: Any  # a trial number (int, or its text in rows read back), or None
+    retry_of: int | str | None  # a trial number (its text in rows read back), or None
     trial_latency_ms: float | None
     predicted_ms: float | None
     measured_ms: float | None

@@ -29,7 +29,8 @@ import yaml
 from .._io import atomic_write_text
 from ..errors import LowFormerNASError, RunError
 from ..rundir.lock import lock_run_dir
-from ..rundir.config import CONFIG_NAME, RUN_FORMAT, RUN_FORMAT_VERSION, read_run_config
+from ..rundir.config import (CONFIG_NAME, RUN_FORMAT, RUN_FORMAT_VERSION, RunConfig,
+                             read_run_config)
 from .budget import format_budget
 from .settings import SearchSettings, stage_plan
 
@@ -77,7 +78,7 @@ def default_out(settings: SearchSettings) -> Path:
     return Path("runs") / f"{target}-{format_budget(settings.budget_ms)}-{stamp}"
 
 
-def read_search_config(path: Path) -> dict[str, Any]:
+def read_search_config(path: Path) -> RunConfig:
     """``read_run_config`` plus a check that its settings are a search this version runs."""
     data = read_run_config(path)
     try:
