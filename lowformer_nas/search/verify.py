@@ -144,8 +144,8 @@ class Verifier:
         key = row_key(config)
         trial = r.get("trial_latency_ms")
         r["trial_latency_ms"] = trial if _ok(trial) else lat
-        (pred, std), r["profile_sha"] = self._predict(key), sha
-        r["predicted_ms"] = pred
+        pred, std = self._predict(key)
+        r["predicted_ms"], r["profile_sha"] = pred, sha
         m = measured.get(key)
         ms = float(m["ms"]) if m else None
         r["measured_ms"] = ms
