@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from ..rundir.rows import TrialRow, TrialsFile, counted_row, make_row
+from .progress import SearchProgress, StageSummary
 
 REWRITE_S = 30.0  # full rewrite of trials.csv at most this often during a stage
 PAGES_S = 60.0  # interim pages at most this often
@@ -39,14 +39,14 @@ class StageStats:
             if sign > 0 and (self.best is None or score > self.best[0]):
                 self.best = (score, row["latency_ms"])
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> StageSummary:
         return {"evaluated": self.evaluated, "feasible": self.feasible, "best": self.best}
 
 
 class TrialBook:
     """Every known row of a search, trials.csv on disk, and the progress bar."""
 
-    def __init__(self, file: TrialsFile, progress: Any) -> None:
+    def __init__(self, file: TrialsFile, progress: SearchProgress) -> None:
         self.file, self.space, self.progress = file, file.space, progress
         # after each added trial; True asks for a whole rewrite (verify refitted the profile)
         self.after_trial: Callable[[TrialBook, str], bool] | None = None
@@ -58,8 +58,8 @@ class TrialBook:
         self._rewritten = -math.inf
         self._cache: dict[Key, TrialRow] = {}  # finished rows, built once
 
-    def row(self, stage: str, number: int, state: str, params: dict[str, Any],
-            attrs: dict[str, Any]) -> TrialRow:
+    def row(self, stage: str, number: int, state: str, params: Mapping[str, object],
+            attrs: Mapping[str, object]) -> TrialRow:
         """The row of a trial; a finished trial's row is built once and then reused."""
         cached = self._cache.get((stage, number))
         if cached is not None and cached["state"] == state:

@@ -10,28 +10,17 @@ factor). Measured latencies (``--measure``) are compared as they are.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..errors import RunError
+from .settings import check_quantile  # noqa: F401  (re-exported: it was defined here)
 
 if TYPE_CHECKING:  # annotations only
     from ..latency.targets.profiles import Profile
+    from .settings import SearchSettings
 
 MEASURED_HERE_Q = 0.9  # default for profiles calibrated on this machine (journal here)
 OTHER_Q = 0.5  # default for spec-sheet priors and profiles fitted to published latencies
-
-
-def check_quantile(q: float | None) -> float | None:
-    """``--budget-quantile`` must be a number strictly between 0 and 1 (None: the default)."""
-    if q is None:
-        return None
-    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0.0 < float(q) < 1.0 \
-            or not math.isfinite(q):
-        raise RunError(f"--budget-quantile must be a number between 0 and 1 (exclusive), "
-                       f"e.g. 0.9, but got {q!r}")
-    return float(q)
 
 
 def calibrated_here(profile: Profile) -> bool:
@@ -45,7 +34,7 @@ def default_quantile(profile: Profile) -> float:
     return MEASURED_HERE_Q if calibrated_here(profile) else OTHER_Q
 
 
-def with_quantile(settings: Any, profile: Profile) -> Any:
+def with_quantile(settings: SearchSettings, profile: Profile) -> SearchSettings:
     """``settings`` with ``--budget-quantile`` resolved (its default depends on the profile),
     once, before config.yaml is compared or written: a new record, the old one unchanged."""
     if settings.budget_quantile is not None:
@@ -55,7 +44,7 @@ def with_quantile(settings: Any, profile: Profile) -> Any:
     return replace(settings, budget_quantile=default_quantile(profile))
 
 
-def budget_rule(settings: Any, profile: Profile) -> BudgetRule:
+def budget_rule(settings: SearchSettings, profile: Profile) -> BudgetRule:
     """The search's feasibility rule for ``profile`` (settings resolved by ``with_quantile``;
     a ``--measure`` search compares its measurements as they are)."""
     assert settings.budget_quantile is not None, "resolve the quantile first (with_quantile)"

@@ -8,7 +8,6 @@ pruner a ``FrozenTrial`` made with the public ``optuna.trial.create_trial``.
 """
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Sequence
 
 import optuna
@@ -41,7 +40,7 @@ def should_stop_early(epoch: int, acc: float, latency_ms: float, history: Histor
     return acc < peers[keep - 1]
 
 
-def curve_of(trial: Any, accuracy: bool = True) -> list[float]:
+def curve_of(trial: optuna.trial.FrozenTrial, accuracy: bool = True) -> list[float]:
     """A trial's per-epoch scores: its intermediate values, else its ``score_curve``; where it
     has none (a run from before --train-score, a duplicate) its accuracy ``curve`` only when
     accuracy is the score."""

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypedDict
 from collections.abc import Callable
 
+from ..arch.config import ArchConfig
 from ..arch.yaml_io import config_to_dict
 from ..space import SearchSpace
 from ..accuracy.datasets import ProxyData
@@ -25,6 +26,20 @@ if TYPE_CHECKING:  # annotations only
     from ..latency.targets.profiles import Profile
 
 WORST = float("-inf")
+
+
+class TrialAttrs(TypedDict):
+    """An ``Evaluation`` as a trial records it (Optuna user attributes, Ray's reports)."""
+
+    config_key: str
+    latency_ms: float
+    latency_std_ms: float
+    feasible: bool
+    zc: dict[str, float]
+    curve: list[float]
+    score: float | None
+    seconds: float
+    accuracy: float | None
 
 
 @dataclass
@@ -49,13 +64,14 @@ class Evaluation:
         score = WORST if self.score is None or not math.isfinite(self.score) else self.score
         return score, self.latency_ms
 
-    def attrs(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["accuracy"] = self.accuracy
-        return d
+    def attrs(self) -> TrialAttrs:
+        return {"config_key": self.config_key, "latency_ms": self.latency_ms,
+                "latency_std_ms": self.latency_std_ms, "feasible": self.feasible,
+                "zc": dict(self.zc), "curve": list(self.curve), "score": self.score,
+                "seconds": self.seconds, "accuracy": self.accuracy}
 
 
-def config_key(cfg) -> str:
+def config_key(cfg: ArchConfig | str) -> str:
     """Canonical text of a config: equal keys build equal networks (duplicate detection)."""
     if isinstance(cfg, str):  # a timm model name
         return json.dumps({"timm": cfg})
@@ -84,7 +100,7 @@ class Evaluator:
         new.profile, new.rule = profile, budget_rule(self.settings, profile)
         return new
 
-    def latency(self, cfg) -> tuple[float, float]:
+    def latency(self, cfg: ArchConfig | str) -> tuple[float, float]:
         """(ms, std ms) at the space's resolution, batch 1: predicted, or measured here.
         ``cfg`` may be a timm model name (a reference of another family): traced, not built
         from a config."""
@@ -93,16 +109,16 @@ class Evaluator:
 
             m = measure_in_worker([cfg], resolution=self.space.resolution, spare=True)[0]
             return float(m["latency_ms"]), float(m["p90_ms"] - m["p10_ms"]) / 2.563
-        model = cfg
         if isinstance(cfg, str):
             import timm
 
-            model = timm.create_model(cfg, pretrained=False)
-        predict = self.profile.predict_model if isinstance(cfg, str) else self.profile.predict
-        p = predict(model, resolution=self.space.resolution, batch=1)
+            p = self.profile.predict_model(timm.create_model(cfg, pretrained=False),
+                                           resolution=self.space.resolution, batch=1)
+        else:
+            p = self.profile.predict(cfg, resolution=self.space.resolution, batch=1)
         return float(p.latency_ms), float(p.std_ms)
 
-    def evaluate_config(self, cfg, stage: str,
+    def evaluate_config(self, cfg: ArchConfig | str, stage: str,
                         report: Callable[[int, float, float], None] | None = None,
                         latency: tuple[float, float] | None = None,
                         force: bool = False,
@@ -128,7 +144,7 @@ class Evaluator:
         ev.seconds = time.perf_counter() - start
         return ev
 
-    def _score(self, cfg, ev: Evaluation, stage: str,
+    def _score(self, cfg: ArchConfig | str, ev: Evaluation, stage: str,
                report: Callable[[int, float, float], None] | None) -> float:
         """The objective: trained accuracy (or loss), or the zero-cost signal of the settings."""
         s = self.settings

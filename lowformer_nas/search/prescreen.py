@@ -12,17 +12,26 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
-from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Mapping, Sequence
 
 from .._io import atomic_write_text
 from ..accuracy.surrogate import MIN_POINTS, Surrogate, feature_matrix
 from ..rundir.config import SURROGATE_FILE, ZC_SCORES
 
+if TYPE_CHECKING:  # annotations only
+    from optuna import Study
+    from optuna.trial import FrozenTrial
+
+    from ..arch.config import ArchConfig
+    from .context import SearchContext
+
 PRESCREENS = ("zc", "surrogate")
+# (config, cheap features, trained score) of a trained trial
+Trained = tuple["ArchConfig", Mapping[str, float], float]
 
 
-def features(attrs: Mapping[str, Any]) -> dict[str, float]:
+def features(attrs: Mapping[str, Any]) -> dict[str, float]:  # Optuna's user attributes
     """Cheap numbers known for every scored candidate: latency and the zero-cost scores."""
     zc = attrs.get("zc") or {}
     out = {"latency_ms": float(attrs.get("latency_ms", math.nan))}
@@ -30,8 +39,8 @@ def features(attrs: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-def surrogate_order(candidates: Sequence[tuple[Any, Mapping[str, float]]],
-                    trained: Sequence[tuple[Any, Mapping[str, float], float]],
+def surrogate_order(candidates: Sequence[tuple[ArchConfig, Mapping[str, float]]],
+                    trained: Sequence[Trained],
                     seed: int) -> list[int] | None:
     """Candidate indices, best predicted first; None while too few trials are trained."""
     if len(trained) < MIN_POINTS or not candidates:
@@ -45,8 +54,7 @@ def surrogate_order(candidates: Sequence[tuple[Any, Mapping[str, float]]],
     return sorted(range(n), key=lambda i: -pred[i])
 
 
-def record_fidelity(run_dir: Path, trained: Sequence[tuple[Any, Mapping[str, float], float]],
-                    seed: int) -> None:
+def record_fidelity(run_dir: Path, trained: Sequence[Trained], seed: int) -> None:
     """Leave-one-out Spearman of the surrogate over the trained trials, kept in the run dir."""
     if len(trained) < MIN_POINTS:
         return
@@ -56,7 +64,7 @@ def record_fidelity(run_dir: Path, trained: Sequence[tuple[Any, Mapping[str, flo
         {"n": fid.n, "loo_spearman": fid.spearman, "text": fid.text()}, indent=1) + "\n")
 
 
-def trained_rows(ctx, study) -> list[tuple]:
+def trained_rows(ctx: SearchContext, study: Study) -> list[Trained]:
     """(config, cheap features, trained score) of every completed, feasible trained trial."""
     return [(ctx.space.build(t.params), features(t.user_attrs), t.user_attrs["score"])
             for t in study.get_trials(deepcopy=False)
@@ -64,7 +72,8 @@ def trained_rows(ctx, study) -> list[tuple]:
             and not t.user_attrs.get("duplicate")]
 
 
-def enqueue_next(ctx, zc_study, study, trained) -> bool:
+def enqueue_next(ctx: SearchContext, zc_study: Study, study: Study,
+                 trained: Sequence[Trained]) -> bool:
     """Queue the untrained zero-cost candidate the surrogate ranks highest (zc order before)."""
     seen = {t.user_attrs.get("config_key") for t in study.get_trials(deepcopy=False)}
     cands = zc_order(zc_study, seen)
@@ -78,13 +87,13 @@ def enqueue_next(ctx, zc_study, study, trained) -> bool:
     return True
 
 
-def zc_order(zc_study, seen) -> list[Any]:
+def zc_order(zc_study: Study, seen: Collection[object]) -> list[FrozenTrial]:
     """Feasible, untrained, unique zero-cost trials by non-dominated rank, then score."""
     import numpy as np
 
     from ..rundir.pareto import non_dominated_sort
 
-    unique: dict[str, Any] = {}
+    unique: dict[str, FrozenTrial] = {}
     for t in zc_study.get_trials(deepcopy=False):
         if t.state.name == "COMPLETE" and t.user_attrs.get("feasible") \
                 and math.isfinite(t.values[0]) and t.user_attrs.get("config_key") not in seen:

@@ -19,10 +19,9 @@ import sys
 import os
 import platform
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import yaml
 
@@ -32,45 +31,18 @@ from ..rundir.lock import lock_run_dir
 from ..rundir.config import (CONFIG_NAME, RUN_FORMAT, RUN_FORMAT_VERSION, RunConfig,
                              read_run_config)
 from .budget import format_budget
+from .context import RunDir, SearchContext
+from .references import Finisher
 from .settings import SearchSettings, stage_plan
 
 if TYPE_CHECKING:  # for the annotations only; imported where they are used
+    from ..accuracy.datasets import ProxyData
+    from ..latency.targets.level import LevelCheck
     from ..latency.targets.profiles import Profile
     from ..space import SearchSpace
-    from .objective import Evaluator
-    from .progress import SearchProgress
-    from .verify import Verifier
+    from .bookkeeping import TrialBook
 
-
-
-@dataclass
-class RunDir:
-    path: Path
-    lock_fd: int | None = None
-
-    def file(self, name: str) -> Path:
-        return self.path / name
-
-    def release(self) -> None:
-        if self.lock_fd is not None:
-            os.close(self.lock_fd)
-            self.lock_fd = None
-
-
-@dataclass
-class SearchContext:
-    """What a search runs with, settled before it starts: the settings (quantile resolved),
-    the space, the run's initial profile, the evaluator (replaced, not patched, when a
-    verify round refits the profile), the run directory, the progress display."""
-
-    settings: SearchSettings
-    space: SearchSpace
-    profile: Profile
-    evaluator: Evaluator
-    run: RunDir
-    progress: SearchProgress
-    verify: Verifier | None = None  # when --verify (the default) applies
-
+__all__ = ["Finisher", "Interim", "RunDir", "SearchContext", "run_search"]
 
 def default_out(settings: SearchSettings) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -125,14 +97,14 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _seeds(settings: SearchSettings) -> dict[str, Any]:
+def _seeds(settings: SearchSettings) -> dict[str, object]:
     """Every random stream of a search and its seed (all derive from ``--seed``)."""
     s = settings.seed
     return {"seed": s, "data_split": s, "weight_init": s, "proxy_batches": s,
             "sampler": f"{s} + trials already in the stage's study (a resumed run draws anew)"}
 
 
-def _machine() -> dict[str, Any]:
+def _machine() -> dict[str, object]:
     """Where it ran; zero-cost scores can differ in the last bits with the thread count."""
     import torch
 
@@ -140,7 +112,7 @@ def _machine() -> dict[str, Any]:
             "torch_threads": torch.get_num_threads()}
 
 
-def _measure_protocol(settings: SearchSettings) -> dict[str, Any] | None:
+def _measure_protocol(settings: SearchSettings) -> dict[str, object] | None:
     """``--measure``: how every trial's latency is timed, and where (a fresh worker per trial:
     ``latency/measurement/worker.py``); the verify loop's journal records say it per measurement."""
     if not settings.measure:
@@ -165,7 +137,7 @@ def _resolution_note(profile: Profile, resolution: int) -> str | None:
     return note or None
 
 
-def open_run(settings: SearchSettings, space: Any, profile: Profile) -> RunDir:
+def open_run(settings: SearchSettings, space: SearchSpace, profile: Profile) -> RunDir:
     """Create or reopen the run directory, take its lock, write ``config.yaml``."""
     out = Path(settings.out) if settings.out else default_out(settings)
     settings.out = str(out)
@@ -188,16 +160,14 @@ def open_run(settings: SearchSettings, space: Any, profile: Profile) -> RunDir:
     return RunDir(out, fd)
 
 
-# (run dir, scored references, settings, profile, quiet) -> Pareto data: writes the report files.
-# The CLI passes ``report.finish.finish_run``; search sits below report and never imports it.
-Finisher = Callable[[Path, Sequence[dict[str, Any]], Any, Any, bool], dict[str, Any]]
+# Finisher (``references.py``): the report files at the end, ``report.finish.finish_run``.
 # (run dir, settings) -> None: pages of a search still running (``report.finish.
 # interim_pages``), called every ``bookkeeping.PAGES_S`` seconds.
-Interim = Callable[[Path, Any], None]
+Interim = Callable[[Path, SearchSettings], None]
 
 
 def run_search(settings: SearchSettings, quiet: bool = False, finish: Finisher | None = None,
-               interim: Interim | None = None) -> tuple[RunDir, dict[str, Any]]:
+               interim: Interim | None = None) -> tuple[RunDir, dict[str, object]]:
     """Validate everything, then search and write trials.csv (``interim`` writes pages while
     it runs); ``finish`` then writes the report files (B0-B3, pages). Returns (run dir, what
     ``finish`` returned, or ``{"references": [...]}`` without it)."""
@@ -239,11 +209,12 @@ def run_search(settings: SearchSettings, quiet: bool = False, finish: Finisher |
         run.release()
 
 
-def _finish(ctx: SearchContext, finish: Finisher | None) -> dict[str, Any]:
+def _finish(ctx: SearchContext, finish: Finisher | None) -> dict[str, object]:
     """Score the references (cached), then let the reports read the run directory."""
     from .references import evaluate_references
 
-    refs = evaluate_references(ctx.evaluator, ctx.run.file("reference.json"), ctx.profile.sha256)
+    refs = [dict(r) for r in evaluate_references(ctx.evaluator, ctx.run.file("reference.json"),
+                                                 ctx.profile.sha256)]
     if ctx.verify is not None:
         from .verify import publish
 
@@ -253,13 +224,14 @@ def _finish(ctx: SearchContext, finish: Finisher | None) -> dict[str, Any]:
     return finish(ctx.run.path, refs, ctx.settings, ctx.profile, ctx.progress.quiet)
 
 
-def _verify_during_search(ctx: SearchContext, every: int):
+def _verify_during_search(ctx: SearchContext, every: int
+                          ) -> Callable[[TrialBook, str], bool]:
     """After a finished trial: a verify round every ``every`` trials; True when it refitted
     the profile (every row's prediction changed: trials.csv is rewritten whole)."""
     verify = ctx.verify
     assert verify is not None  # only made when the run verifies
 
-    def after_trial(book, stage: str) -> bool:
+    def after_trial(book: TrialBook, stage: str) -> bool:
         new = verify.during_search(list(book.rows.values()), stage, book.done(stage), every)
         if new is None:
             return False
@@ -268,7 +240,7 @@ def _verify_during_search(ctx: SearchContext, every: int):
     return after_trial
 
 
-def _profiles(settings: SearchSettings) -> tuple[Profile, Profile, Any]:
+def _profiles(settings: SearchSettings) -> tuple[Profile, Profile, LevelCheck | None]:
     """(initial, latest) profile of the run and a level check to keep (or None): a run that
     verified before continues with its own; a new one with the target's, level-checked."""
     from ..latency import get_target
@@ -280,7 +252,8 @@ def _profiles(settings: SearchSettings) -> tuple[Profile, Profile, Any]:
     return profile, profile, level
 
 
-def _checked_level(settings: SearchSettings, profile: Profile) -> tuple[Profile, Any]:
+def _checked_level(settings: SearchSettings, profile: Profile
+                   ) -> tuple[Profile, LevelCheck | None]:
     """A new search that will measure on this machine first checks the profile's level (a
     reference set, seconds: ``latency/targets/level.py``) and predicts at today's level.
     Returns the profile and the check (None: none made), which the caller keeps beside the
@@ -296,7 +269,7 @@ def _checked_level(settings: SearchSettings, profile: Profile) -> tuple[Profile,
     return check_cached(profile)
 
 
-def _keep_level(profile: Profile, check: Any) -> None:
+def _keep_level(profile: Profile, check: LevelCheck | None) -> None:
     from ..latency.targets.level import save_check
 
     if check is not None:
@@ -304,7 +277,7 @@ def _keep_level(profile: Profile, check: Any) -> None:
         sys.stderr.write(f"lowformer-nas: target {profile.name!r}: {check.describe()}\n")
 
 
-def _run_profiles(settings: SearchSettings) -> tuple[Any, Any] | None:
+def _run_profiles(settings: SearchSettings) -> tuple[Profile, Profile] | None:
     """A run that verified before continues with its own (initial, latest) profiles, not
     with the target's file, which its own refits (or a recalibration) have since changed."""
     if not settings.out:
@@ -314,7 +287,7 @@ def _run_profiles(settings: SearchSettings) -> tuple[Any, Any] | None:
     return run_profiles(Path(settings.out))
 
 
-def _load_data(settings: SearchSettings) -> Any:
+def _load_data(settings: SearchSettings) -> ProxyData:
     from ..accuracy.datasets import load_dataset
 
     # SearchSettings fills these in (the space's search_defaults, else FALLBACK)

@@ -5,8 +5,10 @@ same search and a report can say exactly what was run.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+from collections.abc import Mapping
 
 from ..errors import RunError
 from ..rundir.config import PROXIES, TRAIN_SCORES
@@ -14,7 +16,6 @@ from .budget import parse_budget, parse_duration
 from ..accuracy.datasets import check_dataset_spec
 from ..accuracy.anchors import ANCHORED
 from ..accuracy.zerocost import ZC_SCORES
-from .feasibility import check_quantile
 
 BACKENDS = ("optuna", "ray")
 PRESCREENS = ("zc", "surrogate")  # two-stage: what picks the trained candidates
@@ -40,7 +41,7 @@ FALLBACK = {"proxy": "zero-cost", "proxy_resolution": 32, "zc_score": "naswot", 
 RESUME_IDENTITY = IDENTITY + ("budget_quantile", "prescreen", *LATER_IDENTITY)
 
 
-def identity(settings: Any) -> dict[str, Any]:
+def identity(settings: SearchSettings) -> dict[str, object]:
     """The options that name a search (study names): renamed values keep their old spelling,
     so a run made before a rename continues its own study."""
     old = {new: name for name, new in RENAMED.items()}
@@ -49,7 +50,7 @@ def identity(settings: Any) -> dict[str, Any]:
     return ident
 
 
-def later_identity(settings: Any) -> dict[str, Any]:
+def later_identity(settings: SearchSettings) -> dict[str, object]:
     """The options of ``LATER_IDENTITY`` that are not at their default (for study names and
     reference-cache keys: keys made before an option existed stay valid)."""
     return {k: getattr(settings, k) for k, default in LATER_IDENTITY.items()
@@ -156,11 +157,11 @@ class SearchSettings:
     def timeout_s(self) -> float | None:
         return parse_duration(self.timeout) if self.timeout is not None else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SearchSettings:
+    def from_dict(cls, d: Mapping[str, Any]) -> SearchSettings:  # a config.yaml's settings
         names = {f.name for f in fields(cls)}
         d = dict({"budget_quantile": OLD_RUN_QUANTILE, **LATER_IDENTITY}, **d)
         return cls(**{k: v for k, v in d.items() if k in names and k != "budget_ms"})
@@ -169,6 +170,17 @@ class SearchSettings:
         """Identity options that differ (``name: old -> new``)."""
         return [f"{k}: {getattr(other, k)!r} -> {getattr(self, k)!r}" for k in RESUME_IDENTITY
                 if getattr(self, k) != getattr(other, k)]
+
+
+def check_quantile(q: float | None) -> float | None:
+    """``--budget-quantile`` must be a number strictly between 0 and 1 (None: the default)."""
+    if q is None:
+        return None
+    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0.0 < float(q) < 1.0 \
+            or not math.isfinite(q):
+        raise RunError(f"--budget-quantile must be a number between 0 and 1 (exclusive), "
+                       f"e.g. 0.9, but got {q!r}")
+    return float(q)
 
 
 def check_storage_url(url: str) -> None:
@@ -184,7 +196,7 @@ def check_storage_url(url: str) -> None:
                        f"but got {url!r}") from None
 
 
-def _check_choice(name: str, value: str, allowed: tuple) -> None:
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise RunError(f"--{name} must be one of {', '.join(allowed)}, but got {value!r}")
 

@@ -27,13 +27,21 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, cast
-from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ..errors import RunError
 from ..rundir.rows import TrialRow, row_key
+from .verify_journal import Candidate, MeasureRecord, measures
+
+if TYPE_CHECKING:  # annotations only
+    from ..latency.targets.profiles import Profile
+    from ..space import SearchSpace
+    from .feasibility import BudgetRule
+    from .references import Finisher
+    from .settings import SearchSettings
 
 DIR, JOURNAL, INITIAL, CURRENT = "verify", "journal.jsonl", "profile-initial.json", "profile.json"
 CALIBRATION = "calibration.jsonl"  # the run's copy of the target's calibration journal
@@ -43,7 +51,7 @@ MIN_TIME_S = 2.0  # timing per verified model: the protocol of `lowformer-nas me
 PROBES = 2  # with no feasible trial, the fastest configs measured instead
 
 
-def run_profiles(run: Path) -> tuple | None:
+def run_profiles(run: Path) -> tuple[Profile, Profile] | None:
     """(initial, latest) profile of a run that verified before, else None."""
     from ..latency.targets.profiles import load_profile
 
@@ -54,15 +62,15 @@ def run_profiles(run: Path) -> tuple | None:
     return load_profile(d / INITIAL), load_profile(latest)
 
 
-def _ok(x: Any) -> bool:
+def _ok(x: object) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
 class Verifier:
     """The verify state of one run directory (see the module docstring)."""
 
-    def __init__(self, run: Path, settings: Any, resolution: int, initial: Any,
-                 current: Any, quiet: bool = True) -> None:
+    def __init__(self, run: Path, settings: SearchSettings, resolution: int, initial: Profile,
+                 current: Profile, quiet: bool = True) -> None:
         """``initial``/``current``: the run's first and latest profile (equal on a new run;
         a new run's ``initial.source`` is the target's file, written only on request:
         ``verify_update``)."""
@@ -83,13 +91,13 @@ class Verifier:
         if self.measurable:
             self._own_journal()
         self._t0 = time.perf_counter()
-        self._pred: dict[str, tuple] = {}
+        self._pred: dict[str, tuple[str, float, float]] = {}  # key: (profile sha, ms, std)
         self._reconcile()
 
     # -- what is known -------------------------------------------------------------------------
     @property
-    def measured(self) -> dict[str, dict[str, Any]]:
-        return {r["key"]: r for r in self.log.of_kind("measure")}
+    def measured(self) -> dict[str, MeasureRecord]:
+        return {r["key"]: r for r in measures(self.log.records)}
 
     def _rounds_done(self, phase: str) -> int:
         return sum(1 for r in self.log.of_kind("refit") if r.get("phase") == phase)
@@ -98,7 +106,7 @@ class Verifier:
         """Latest profile's prediction (ms) for a config key (cached per profile)."""
         return self._predict(key)[0]
 
-    def _predict(self, key: str) -> tuple:
+    def _predict(self, key: str) -> tuple[float, float]:
         """(ms, std ms) by the latest profile, cached per profile."""
         from ..arch.yaml_io import config_from_dict
 
@@ -110,7 +118,7 @@ class Verifier:
             self._pred[key] = got
         return got[1], got[2]
 
-    def rule(self) -> Any:
+    def rule(self) -> BudgetRule:
         """The search's feasibility rule (``--budget-quantile``) with the latest profile."""
         from .feasibility import budget_rule, with_quantile
 
@@ -125,58 +133,66 @@ class Verifier:
         """Rows with ``trial_latency_ms`` (what the sampler saw), ``predicted_ms`` and
         ``profile_sha`` (latest profile), ``measured_ms``; ``latency_ms`` and ``feasible``
         become measured-else-latest-prediction."""
-        measured, out, rule = self.measured, [], self.rule()
-        sha = self.current.sha256[:12]
-        for row in rows:
-            r = cast(dict[str, Any], dict(row))
-            if r.get("config") and r.get("latency_ms") is not None:
-                key = row_key(r["config"])
-                trial = r.get("trial_latency_ms")
-                r["trial_latency_ms"] = trial if _ok(trial) else r["latency_ms"]
-                (r["predicted_ms"], std), r["profile_sha"] = self._predict(key), sha
-                m = measured.get(key)
-                r["measured_ms"] = float(m["ms"]) if m else None
-                r["latency_ms"] = r["measured_ms"] if m else r["predicted_ms"]
-                r["latency_std_ms"] = 0.0 if m else std
-                if r.get("state") == "COMPLETE":  # measured: as it is; else the quantile rule
-                    r["feasible"] = r["latency_ms"] <= self.settings.budget_ms if m else \
-                        rule.fits(r["latency_ms"], std)
-            out.append(cast(TrialRow, r))
-        return out
+        measured, rule, sha = self.measured, self.rule(), self.current.sha256[:12]
+        return [self._annotated(row, measured, rule, sha) for row in rows]
 
-    def annotate_references(self, refs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _annotated(self, row: TrialRow, measured: Mapping[str, MeasureRecord],
+                   rule: BudgetRule, sha: str) -> TrialRow:
+        r = row.copy()
+        config, lat = r.get("config"), r.get("latency_ms")
+        if not config or lat is None:
+            return r
+        key = row_key(config)
+        trial = r.get("trial_latency_ms")
+        r["trial_latency_ms"] = trial if _ok(trial) else lat
+        pred, std = self._predict(key)
+        r["predicted_ms"], r["profile_sha"] = pred, sha
+        m = measured.get(key)
+        ms = float(m["ms"]) if m else None
+        r["measured_ms"] = ms
+        r["latency_ms"] = new = ms if ms is not None else pred
+        r["latency_std_ms"] = 0.0 if m else std
+        if r.get("state") == "COMPLETE":  # measured: as it is; else the quantile rule
+            r["feasible"] = new <= self.settings.budget_ms if m else rule.fits(new, std)
+        return r
+
+    def annotate_references(self, refs: Sequence[Mapping[str, object]]
+                            ) -> list[dict[str, object]]:
         """Official variants re-predicted by the latest profile (their scores are cached);
         other references keep the prediction they were scored with."""
         from ..arch.registry import OFFICIAL_NAMES, get_arch
 
         if self.current.sha256 == self.initial.sha256:  # nothing refitted: as they were scored
-            return list(refs)
+            return [dict(r) for r in refs]
         out, rule, sha = [], self.rule(), self.current.sha256[:12]
         for r in refs:
-            if r.get("name") in OFFICIAL_NAMES and r.get("latency_ms") is not None:
-                p = self.current.predict(get_arch(r["name"]), self.resolution, 1)
+            name = r.get("name")
+            if isinstance(name, str) and name in OFFICIAL_NAMES \
+                    and r.get("latency_ms") is not None:
+                p = self.current.predict(get_arch(name), self.resolution, 1)
                 r = dict(r, latency_ms=p.latency_ms, predicted_ms=p.latency_ms, profile_sha=sha,
                          feasible=rule.fits(p.latency_ms, p.std_ms),
                          latency_source=f"predicted (analytic) with profile "
                                         f"{self.current.name} sha256 {sha} (refitted)")
-            out.append(r)
+            out.append(dict(r))
         return out
 
-    def candidates(self, rows: Sequence[TrialRow], stage: str) -> list[dict[str, Any]]:
+    def candidates(self, rows: Sequence[TrialRow], stage: str) -> list[Candidate]:
         """B0-B3 then the rest of the front (latest latencies), unique configs; with no
         feasible trial, the fastest ones (the profile may over-predict)."""
         from ..rundir.family import pick_family
         from ..rundir.pareto import front_indices
 
-        pts: list[dict[str, Any]] = []
+        pts: list[Candidate] = []
         seen: set[str] = set()
         for r in self.annotate(rows):
+            config = r.get("config")
             if r["stage"] == stage and r["state"] == "COMPLETE" and r.get("feasible") \
-                    and _ok(r.get("score")) and r.get("config") and not r.get("duplicate"):
-                key = row_key(r["config"])
+                    and _ok(r.get("score")) and config and not r.get("duplicate"):
+                key = row_key(config)
                 if key not in seen:
                     seen.add(key)
-                    pts.append(dict(cast(dict[str, Any], r), key=key))
+                    pts.append(_candidate(r, key))
         if not pts:  # nothing feasible: probe the fastest configs, the profile may over-predict
             return self._fastest(rows, stage, PROBES)
         arr = np.array([[p["score"], p["latency_ms"]] for p in pts])
@@ -185,13 +201,14 @@ class Verifier:
         front = [int(i) for i in front_indices(arr, (True, False), sort_col=1)]
         return [pts[i] for i in dict.fromkeys(fam + front)]
 
-    def _fastest(self, rows: Sequence[TrialRow], stage: str, n: int) -> list[dict[str, Any]]:
-        done: dict[str, dict[str, Any]] = {}
+    def _fastest(self, rows: Sequence[TrialRow], stage: str, n: int) -> list[Candidate]:
+        done: dict[str, TrialRow] = {}
         for r in self.annotate(rows):
-            if r["stage"] == stage and r["state"] == "COMPLETE" and r.get("config"):
-                done.setdefault(row_key(r["config"]), cast(dict[str, Any], r))
-        fast = sorted(done.items(), key=lambda kv: kv[1]["latency_ms"])[:n]
-        return [dict(r, key=k) for k, r in fast]
+            config = r.get("config")
+            if r["stage"] == stage and r["state"] == "COMPLETE" and config:
+                done.setdefault(row_key(config), r)
+        fast = sorted(done.items(), key=lambda kv: cast(float, kv[1]["latency_ms"]))[:n]
+        return [_candidate(r, k) for k, r in fast]
 
     # -- measuring and refitting ---------------------------------------------------------------
     def round(self, rows: Sequence[TrialRow], stage: str, phase: str, cap: int) -> bool:
@@ -213,7 +230,7 @@ class Verifier:
         self._refit(phase, n, rows)
         return True
 
-    def _measure(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+    def _measure(self, keys: Sequence[str]) -> list[dict[str, Any]]:  # the worker's records
         """Whole-model latencies with the profile's own setup, timed in one fresh worker."""
         from ..latency.fitting.refit import measure_setup
         from ..latency.measurement.worker import measure_in_worker
@@ -253,7 +270,7 @@ class Verifier:
             return
         have = verified_in_journal(path)
         new = [{"arch": json.loads(m["key"]), "ms": m["ms"], "resolution": m["resolution"]}
-               for m in self.log.of_kind("measure") if (m["key"], m["ms"]) not in have]
+               for m in measures(self.log.records) if (m["key"], m["ms"]) not in have]
         old = self.current
         self.current = refit_with_models(str(path), new)
         self._save(old)
@@ -263,15 +280,15 @@ class Verifier:
                          "round_s": time.perf_counter() - self._t0})
         self._say(phase, n, old)
 
-    def _save(self, old: Any) -> None:
+    def _save(self, old: Profile) -> None:
         """The run's profile (``verify/profile.json``); the target's own file is left as it
         was (``verify_update.update_target`` writes it when the user asks)."""
         self.current.save(self.dir / CURRENT)
 
-    def _say(self, phase: str, n: int, old: Any) -> None:
+    def _say(self, phase: str, n: int, old: Profile) -> None:
         if self.quiet:
             return
-        new = [m for m in self.log.of_kind("measure") if m["round"] == n
+        new = [m for m in measures(self.log.records) if m["round"] == n
                and m["phase"] == phase]
         errs = [100 * (m["predicted_ms"] / m["ms"] - 1) for m in new]
         err = self.current.data.get("error", {})
@@ -282,7 +299,7 @@ class Verifier:
 
     # -- the two places the search calls -------------------------------------------------------
     def during_search(self, rows: Sequence[TrialRow], stage: str, done: int,
-                      every: int) -> Any | None:
+                      every: int) -> Profile | None:
         """After a finished trial: every ``every`` trials (a generation) one short round;
         returns the refitted profile for the evaluator, or None."""
         n = self._rounds_done("search")
@@ -307,8 +324,8 @@ class Verifier:
             write_kit(self, rows, stage)
 
 
-def publish(run: Path, space: Any, ver: Verifier,
-            refs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def publish(run: Path, space: SearchSpace, ver: Verifier,
+            refs: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
     """trials.csv with the latest latencies; returns the references annotated the same way,
     for the report files (B0-B3 re-picked from them) that the caller's finisher writes."""
     from ..rundir.rows import TrialsFile
@@ -318,7 +335,7 @@ def publish(run: Path, space: Any, ver: Verifier,
 
 
 def verify_run(run: Path, import_csv: str | None = None, quiet: bool = False,
-               finish: Any | None = None) -> dict[str, Any]:
+               finish: Finisher | None = None) -> dict[str, object]:
     """``lowformer-nas verify RUN``: import a kit's results (any target), or measure the picks
     here (a measurable target); then re-pick B0-B3 and rewrite the run's files."""
     import os
@@ -356,10 +373,15 @@ def verify_run(run: Path, import_csv: str | None = None, quiet: bool = False,
             ver.final(rows, stage)
         else:
             write_kit(ver, rows, stage)
-        refs = _load(run / "reference.json").get("rows", [])
-        refs = publish(run, space, ver, refs)
+        refs = publish(run, space, ver, [dict(r) for r in _load(run / "reference.json")
+                                         .get("rows", [])])
         if finish is None:  # see run.Finisher: the CLI passes report.finish.finish_run
             return {"references": refs}
         return finish(run, refs, settings, initial, quiet)
     finally:
         os.close(fd)
+
+
+def _candidate(row: TrialRow, key: str) -> Candidate:
+    c: Candidate = {**row, "key": key}
+    return c

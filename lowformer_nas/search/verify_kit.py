@@ -9,14 +9,44 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..errors import RunError
 from ..rundir.rows import TrialRow, row_key
+from .verify_journal import Candidate, MeasureRecord
+
+if TYPE_CHECKING:  # annotations only
+    from ..latency.targets.calibrate import Journal
+    from ..latency.targets.profiles import Profile
+    from .settings import SearchSettings
 
 
-def write_kit(ver: Any, rows: Sequence[TrialRow], stage: str) -> Path | None:
+class KitVerifier(Protocol):
+    """What the kit needs of ``verify.Verifier`` (which imports this module: a protocol, not
+    the class, keeps the import one-way)."""
+
+    run: Path
+    dir: Path
+    resolution: int
+    settings: SearchSettings
+    initial: Profile
+    current: Profile
+    log: Journal
+
+    @property
+    def measured(self) -> Mapping[str, MeasureRecord]: ...
+
+    def candidates(self, rows: Sequence[TrialRow], stage: str) -> list[Candidate]: ...
+
+    def predicted(self, key: str) -> float: ...
+
+    def _rounds_done(self, phase: str) -> int: ...
+
+    def _save(self, old: Profile) -> None: ...
+
+
+def write_kit(ver: KitVerifier, rows: Sequence[TrialRow], stage: str) -> Path | None:
     """``RUN/verify/kit``: the front and B0-B3 as ONNX (constant weights) + ``run_kit.py``;
     rewritten only when the set of picks changed."""
     from ..arch.builder import build_model
@@ -44,14 +74,14 @@ def write_kit(ver: Any, rows: Sequence[TrialRow], stage: str) -> Path | None:
                           target=ver.current.name, profile_sha=ver.current.sha256)
 
 
-def model_rows(measures: Any) -> list[dict[str, Any]]:
+def model_rows(measures: Iterable[MeasureRecord]) -> list[dict[str, object]]:
     """Journal ``measure`` records as the whole-model rows of a model-level refit."""
     return [{"model": f"verify:{m['key'][:12]}:{i}", "arch": json.loads(m["key"]),
              "resolution": m["resolution"], "latency_ms": m["ms"]}
             for i, m in enumerate(measures)]
 
 
-def import_results(ver: Any, csv_path: str, rows: Sequence[TrialRow]) -> int:
+def import_results(ver: KitVerifier, csv_path: str, rows: Sequence[TrialRow]) -> int:
     """Journal a kit's whole-model latencies, refit the target with them; returns the count."""
     from ..latency.targets.export_kit import read_results
     from ..latency.fitting.refit import refit_model_level

@@ -12,12 +12,23 @@ user's profile of that name).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from ..errors import RunError
+from .verify_journal import MeasureRecord, measures
 
 if TYPE_CHECKING:  # annotations only
     from ..latency.targets.profiles import Profile
+
+
+class Updated(TypedDict):
+    """What ``update_target`` did: the file written, the sha256 before and after, how many
+    measurements it added."""
+
+    path: str
+    from_sha: str
+    sha: str
+    added: int
 
 
 def _target_path(profile: Profile) -> Path:
@@ -29,7 +40,7 @@ def _target_path(profile: Profile) -> Path:
     return src if src is not None and src.is_file() else user_profile_path(profile.name)
 
 
-def _refit_here(target: Any, run: Path, rows: list[dict[str, Any]]) -> Any:
+def _refit_here(target: Profile, run: Path, rows: list[MeasureRecord]) -> tuple[Profile, int]:
     """The target refitted from its calibration journal plus the run's measurements here."""
     import json
 
@@ -47,7 +58,7 @@ def _refit_here(target: Any, run: Path, rows: list[dict[str, Any]]) -> Any:
     return refit_with_models(target, new), len(new)
 
 
-def update_target(run: Path) -> dict[str, Any]:
+def update_target(run: Path) -> Updated:
     """Refit the run's target profile with the run's measured picks and save it; returns
     ``{"path", "from_sha", "sha", "added"}``. RunError when the run measured nothing."""
     from ..latency import get_target
@@ -58,7 +69,7 @@ def update_target(run: Path) -> dict[str, Any]:
 
     settings = read_run_config(run)["settings"]
     log = run / DIR / JOURNAL
-    recs = [r for r in _records(log) if r.get("kind") == "measure"]
+    recs = measures(_records(log))
     if not recs:
         raise RunError(f"{str(run)!r} has no measured picks ({log} lists none); run "
                        f"`lowformer-nas verify {run}` first")
@@ -73,7 +84,7 @@ def update_target(run: Path) -> dict[str, Any]:
     return {"path": str(path), "from_sha": target.sha256, "sha": new.sha256, "added": added}
 
 
-def _records(path: Path) -> list[dict[str, Any]]:
+def _records(path: Path) -> list[dict[str, object]]:
     import json
 
     out = []
@@ -86,7 +97,7 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def say_updated(res: dict[str, Any]) -> str:
+def say_updated(res: Updated) -> str:
     """One line for the CLI."""
     return (f"profile {res['path']} updated with {res['added']} measured pick(s): "
             f"{res['from_sha'][:8]} -> {res['sha'][:8]}")

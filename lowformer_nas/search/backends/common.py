@@ -6,22 +6,29 @@ evaluation of one trial are written once here; each backend only adapts them to 
 from __future__ import annotations
 
 import math
-from typing import Any, TypeVar
-from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Iterable, Mapping
 
 from ..objective import Evaluation
+
+if TYPE_CHECKING:  # annotations only
+    from optuna import Study
+    from optuna.trial import FrozenTrial
+
+    from ...arch.config import ArchConfig
+    from ..objective import Evaluator
 
 T = TypeVar("T")
 CONSTRAINT = "latency"
 
 
-def counted_trial(state: str, attrs: dict[str, Any]) -> bool:
+def counted_trial(state: str, attrs: Mapping[str, object]) -> bool:
     """Trials that use up the trial budget: finished ones, and failures of the trial itself
     (a FAIL with an ``error``; an interrupted one is retried instead)."""
     return state in ("COMPLETE", "PRUNED") or (state == "FAIL" and "error" in attrs)
 
 
-def mark_interrupted(study) -> list[Any]:
+def mark_interrupted(study: Study) -> list[FrozenTrial]:
     """Trials a killed run left RUNNING: told FAIL (no ``error``: interrupted); returns them.
 
     Only for a study no other process is running (the run directory is locked)."""
@@ -33,7 +40,7 @@ def mark_interrupted(study) -> list[Any]:
     return running
 
 
-def trials_to_retry(study) -> list[Any]:
+def trials_to_retry(study: Study) -> list[FrozenTrial]:
     """Interrupted trials (killed: RUNNING; Ctrl-C: FAIL without an ``error``), each retried
     once: the ones no later trial names in ``retry_of``."""
     import optuna
@@ -75,7 +82,7 @@ def objective_values(ev: Evaluation) -> tuple[float, float]:
     return ev.values()
 
 
-def evaluate(evaluator, cfg: Any, stage: str,
+def evaluate(evaluator: Evaluator, cfg: ArchConfig | str, stage: str,
              report: Callable[[int, float, float], None] | None = None,
              latency: tuple[float, float] | None = None,
              on_zc: Callable[[dict[str, float]], None] | None = None) -> Evaluation:

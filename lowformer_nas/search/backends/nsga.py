@@ -8,7 +8,7 @@ its locks out and makes fresh, unheld ones. Sampling is Optuna's own, untouched.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import cast
 
 from optuna.samplers import NSGAIISampler
 
@@ -19,7 +19,7 @@ LOCKS_KEY = "__lowformer_nas_locks__"  # in a pickled state: attribute name -> "
 class PicklableNSGAII(NSGAIISampler):
     """``NSGAIISampler`` that pickles without its locks."""
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> dict[str, object]:
         """The state without its locks (a lock cannot be pickled): their names are kept."""
         parent = getattr(super(), "__getstate__", None)  # object's (3.11+) or Optuna's
         state = dict(parent() if parent is not None else self.__dict__)
@@ -29,9 +29,9 @@ class PicklableNSGAII(NSGAIISampler):
         state[LOCKS_KEY] = locks
         return state
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: dict[str, object]) -> None:
         state = dict(state)
-        locks = state.pop(LOCKS_KEY, {})
+        locks = cast("dict[str, str]", state.pop(LOCKS_KEY, {}))  # as __getstate__ wrote it
         parent = getattr(super(), "__setstate__", None)
         if parent is not None:
             parent(state)

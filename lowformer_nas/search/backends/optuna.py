@@ -9,8 +9,8 @@ its row goes to :class:`~lowformer_nas.search.bookkeeping.TrialBook` (a flat cos
 """
 from __future__ import annotations
 
-from typing import Any
-from collections.abc import Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
 
 from ..budget import time_left
 from ..halving import LatencyAwareHalving, running_trial
@@ -20,6 +20,15 @@ from .common import CONSTRAINT, counted_trial, evaluate, objective_values, top_k
 from .storage import find_study, open_study, optuna_module
 from ...rundir.config import score_label
 from ...rundir.rows import TrialRow
+
+if TYPE_CHECKING:  # annotations only
+    from optuna import Study, Trial
+    from optuna.storages import BaseStorage
+    from optuna.trial import FrozenTrial
+
+    from ...space import SearchSpace
+    from ..bookkeeping import TrialBook
+    from ..context import SearchContext
 
 STAGES = ("zc", "train")
 
@@ -37,20 +46,20 @@ class KnownEvaluations:
         self.by_key: dict[str, Evaluation] = {}
         self._seen = 0  # trials[:_seen] were all looked at
         self._open: list[int] = []  # indices below _seen that were not finished then
-        self.counted: set = set()  # numbers of finished trials that use up the budget
+        self.counted: set[int] = set()  # numbers of finished trials that use up the budget
 
-    def get(self, study, key: str) -> Evaluation | None:
+    def get(self, study: Study, key: str) -> Evaluation | None:
         if self.shared or self._seen == 0:
             self._refresh(study.get_trials(deepcopy=False))
         return self.by_key.get(key)
 
-    def done(self, study) -> int:
+    def done(self, study: Study) -> int:
         """Trials of the study that use up the budget (:func:`.common.counted_trial`), read
         incrementally: finished trials are final."""
         self._refresh(study.get_trials(deepcopy=False))
         return len(self.counted)
 
-    def add(self, trial) -> None:
+    def add(self, trial: FrozenTrial) -> None:
         """A finished trial (this process's, or one a refresh found)."""
         if counted_trial(trial.state.name, trial.user_attrs):
             self.counted.add(trial.number)
@@ -60,7 +69,7 @@ class KnownEvaluations:
                 a["config_key"], a["latency_ms"], a["latency_std_ms"], a["feasible"], a["zc"],
                 a["curve"], a["score"], 0.0))
 
-    def _refresh(self, trials: list[Any]) -> None:
+    def _refresh(self, trials: Sequence[FrozenTrial]) -> None:
         fresh = self._open + list(range(self._seen, len(trials)))
         self._seen, self._open = max(len(trials), 1), []
         for i in fresh:
@@ -72,8 +81,8 @@ class KnownEvaluations:
                 self.add(trials[i])
 
 
-def _early_stopper(ctx, study, trial, latency_ms: float, pruner: LatencyAwareHalving
-                   ) -> Callable[[int, float, float], None]:
+def _early_stopper(ctx: SearchContext, study: Study, trial: Trial, latency_ms: float,
+                   pruner: LatencyAwareHalving) -> Callable[[int, float, float], None]:
     """After each training epoch: record the curves, then ask the search's pruner (one rule
     for both backends: ``search.halving``)."""
     optuna = optuna_module()
@@ -91,14 +100,16 @@ def _early_stopper(ctx, study, trial, latency_ms: float, pruner: LatencyAwareHal
     return report
 
 
-def make_objective(ctx, study, stage: str,
-                   known: KnownEvaluations | None = None) -> Callable[[Any], Any]:
+def make_objective(ctx: SearchContext, study: Study, stage: str,
+                   known: KnownEvaluations | None = None
+                   ) -> Callable[[Trial], tuple[float, float]]:
     dims = ctx.space.dimensions()
     known = known or KnownEvaluations(True)  # no callback of ours adds trials: read them
     budget = ctx.settings.budget_ms
+    assert ctx.settings.epochs is not None  # SearchSettings fills it in
     pruner = LatencyAwareHalving(ctx.settings.epochs, ctx.settings.train_score == "accuracy")
 
-    def objective(trial):
+    def objective(trial: Trial) -> tuple[float, float]:
         params = {k: trial.suggest_categorical(k, v) for k, v in dims.items()}
         cfg = ctx.space.build(params)
         ev = known.get(study, config_key(cfg))
@@ -131,7 +142,7 @@ def make_objective(ctx, study, stage: str,
     return objective
 
 
-def enqueue_top_k(zc_study, train_study, space, k: int) -> int:
+def enqueue_top_k(zc_study: Study, train_study: Study, space: SearchSpace, k: int) -> int:
     """Two-stage: the k best zero-cost trials (:func:`.common.top_k`) go to training."""
     optuna = optuna_module()
     done = optuna.trial.TrialState.COMPLETE
@@ -150,7 +161,7 @@ def enqueue_top_k(zc_study, train_study, space, k: int) -> int:
     return queued
 
 
-def recover_interrupted(study) -> int:
+def recover_interrupted(study: Study) -> int:
     """Retry what an interrupted local run left behind (see :func:`.common.trials_to_retry`)."""
     todo = trials_to_retry(study)
     for t in todo:
@@ -158,19 +169,19 @@ def recover_interrupted(study) -> int:
     return len(todo)
 
 
-def done_count(study) -> int:
+def done_count(study: Study) -> int:
     return sum(counted_trial(t.state.name, t.user_attrs)
                for t in study.get_trials(deepcopy=False))
 
 
-def _attrs(t) -> dict[str, Any]:
+def _attrs(t: FrozenTrial) -> Mapping[str, object]:
     """A trial's user attributes, with ``retry_of`` for a heartbeat retry (Optuna's attr)."""
     if "failed_trial" in t.system_attrs:
         return dict(t.user_attrs, retry_of=t.system_attrs["failed_trial"])
     return t.user_attrs
 
 
-def collect_rows(studies: dict[str, Any], book) -> list[TrialRow]:
+def collect_rows(studies: Mapping[str, Study], book: TrialBook) -> list[TrialRow]:
     """Rows of this search's studies (WAITING trials have none), built once per trial."""
     rows: list[TrialRow] = []
     for stage in STAGES:
@@ -181,8 +192,8 @@ def collect_rows(studies: dict[str, Any], book) -> list[TrialRow]:
     return rows
 
 
-def run_prescreened(ctx, zc_study, study, target: int, on_trial: Callable[[], None],
-                     timeout_s: float | None) -> Any:
+def run_prescreened(ctx: SearchContext, zc_study: Study, study: Study, target: int,
+                     on_trial: Callable[[], None], timeout_s: float | None) -> Study:
     """Two-stage with the surrogate pre-screen: refit, queue the best candidate, train it."""
     from ..prescreen import enqueue_next, record_fidelity, trained_rows
 
@@ -199,14 +210,14 @@ def run_prescreened(ctx, zc_study, study, target: int, on_trial: Callable[[], No
     return study
 
 
-def _whole(book, studies: dict[str, Any], stage: str) -> None:
+def _whole(book: TrialBook, studies: Mapping[str, Study], stage: str) -> None:
     """trials.csv rewritten from the studies (few, slow trials: the surrogate pre-screen)."""
     book.reset(collect_rows(studies, book))
     book.show(stage)
 
 
-def run_stage(ctx, storage, studies: dict[str, Any], stage: str, target: int, book,
-              timeout_s: float | None = None) -> None:
+def run_stage(ctx: SearchContext, storage: BaseStorage, studies: dict[str, Study], stage: str,
+              target: int, book: TrialBook, timeout_s: float | None = None) -> None:
     """Run ``stage`` until its study holds ``target`` counted trials (or ``timeout_s`` passes:
     running trials finish, no new one starts)."""
     study = studies[stage] = open_study(storage, ctx.settings, stage)
@@ -231,7 +242,7 @@ def run_stage(ctx, storage, studies: dict[str, Any], stage: str, target: int, bo
     known = KnownEvaluations(shared)
     objective = make_objective(ctx, study, stage, known)
 
-    def callback(st, t) -> None:
+    def callback(st: Study, t: FrozenTrial) -> None:
         known.add(t)
         book.add(book.row(stage, t.number, t.state.name, t.params, _attrs(t)))
         if book.rewrite_due():
@@ -244,11 +255,12 @@ def run_stage(ctx, storage, studies: dict[str, Any], stage: str, target: int, bo
                    catch=(TrialDiverged, TrialOutOfMemory), callbacks=[callback])
 
 
-def run_optuna(ctx, storage, stages: list[tuple], book) -> None:
+def run_optuna(ctx: SearchContext, storage: BaseStorage, stages: Sequence[tuple[str, int]],
+               book: TrialBook) -> None:
     """All stages in order, then trials.csv rewritten from the studies."""
     deadline = time_left(ctx.settings.timeout_s)
-    studies: dict[str, Any] = {s: find_study(storage, ctx.settings, s) for s in STAGES}
-    studies = {s: st for s, st in studies.items() if st is not None}
+    found = {s: find_study(storage, ctx.settings, s) for s in STAGES}
+    studies = {s: st for s, st in found.items() if st is not None}
     for stage, target in stages:
         if deadline() == 0:
             break  # --timeout: later stages start when the same command is run again

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no experiment banners on our console
 from ray.tune.search import Searcher  # noqa: E402  (this module is the deferred one)
@@ -24,17 +25,29 @@ from ..budget import time_left
 from .common import CONSTRAINT, evaluate, mark_interrupted, objective_values, top_k
 from .storage import find_study, open_storage, open_study
 
+if TYPE_CHECKING:  # annotations only
+    from optuna import Study, Trial as OptunaTrial
+    from optuna.distributions import BaseDistribution
+    from ray.tune import Callback, Tuner
+    from ray.tune.experiment import Trial
+
+    from ..bookkeeping import TrialBook
+    from ..context import SearchContext
+    from ..objective import Evaluator
+
 ROWS_FILE = "ray_trials.jsonl"
 OLD_ROWS_FILE = "ray_trials.json"  # runs of earlier versions: one JSON list, read once
 
 
-def _trainable(config: dict[str, Any], evaluator: Any = None, stage: str = "zc") -> None:
+def _trainable(config: Mapping[str, object], evaluator: Evaluator | None = None,
+               stage: str = "zc") -> None:
     """One trial inside a Ray worker: :func:`.common.evaluate`, reported to Tune."""
     import time
 
     import torch
     from ray import tune
 
+    assert evaluator is not None  # tune.with_parameters passes it
     torch.set_num_threads(1)
     start = time.perf_counter()
     cfg = evaluator.space.build(config)
@@ -58,16 +71,17 @@ def _trainable(config: dict[str, Any], evaluator: Any = None, stage: str = "zc")
                          latency_budget_ms=qlat))
 
 
-def _load_rows(ctx) -> list[TrialRow]:
+def _load_rows(ctx: SearchContext) -> list[TrialRow]:
     old, path = ctx.run.file(OLD_ROWS_FILE), ctx.run.file(ROWS_FILE)
-    rows = json.loads(old.read_text(encoding="utf-8")) if old.is_file() else []
+    rows: list[TrialRow] = json.loads(old.read_text(encoding="utf-8")) if old.is_file() else []
     truncate_torn_tail(path)  # the run dir is locked: a torn line is from a killed run
     if path.is_file():
         rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     return rows
 
 
-def _make_callback(ctx, stage: str, rows: list[TrialRow], book):
+def _make_callback(ctx: SearchContext, stage: str, rows: list[TrialRow],
+                   book: TrialBook) -> Callback:
     from ray.tune import Callback
 
     numbers = [sum(1 for r in rows if r["stage"] == stage)]  # the next row's number
@@ -75,11 +89,11 @@ def _make_callback(ctx, stage: str, rows: list[TrialRow], book):
     class RowWriter(Callback):
         """After each finished Ray trial: a journal line, a trials.csv row, progress moved."""
 
-        def _add(self, trial: Any, state: str, error: str = "") -> None:
+        def _add(self, trial: Trial, state: str, error: str = "") -> None:
             res = dict(trial.last_result or {})
             curve = res.get("curve") or []
             if state == "COMPLETE" and stage == "train" and res.get("feasible") \
-                    and len(curve) < ctx.settings.epochs:
+                    and len(curve) < _epochs(ctx):
                 state = "PRUNED"  # stopped early by the halving scheduler
             attrs = {k: res.get(k) for k in ("latency_ms", "latency_std_ms", "feasible", "zc",
                                               "curve", "score", "seconds")}
@@ -93,10 +107,12 @@ def _make_callback(ctx, stage: str, rows: list[TrialRow], book):
             book.add(row)
             book.show(stage)
 
-        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any):
+        def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
+                              **info: object) -> None:
             self._add(trial, "COMPLETE")
 
-        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any):
+        def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
+                           **info: object) -> None:
             self._add(trial, "FAIL", error=f"ray trial error: {trial.error_file or 'see logs'}")
 
     return RowWriter()
@@ -106,21 +122,21 @@ class StudySearcher(Searcher):
     """A Tune searcher that asks an Optuna study for each trial's params and tells it the
     (score, latency) result, with ``latency`` as the constraint the samplers read."""
 
-    def __init__(self, study: Any, space: dict[str, Any], budget_ms: float,
-                 points: list[dict[str, Any]]) -> None:
+    def __init__(self, study: Study, space: dict[str, BaseDistribution], budget_ms: float,
+                 points: Sequence[dict[str, object]]) -> None:
         super().__init__()  # two objectives: the result is read here, not by Tune's metric
         self.study, self.space, self.budget_ms = study, space, budget_ms
         for p in points:  # proposed first: interrupted trials, the two-stage top k
             study.enqueue_trial(p)
-        self.running: dict[str, Any] = {}
+        self.running: dict[str, OptunaTrial] = {}
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+    def suggest(self, trial_id: str) -> dict[str, object] | None:
         trial = self.study.ask(self.space)
         self.running[trial_id] = trial
         return dict(trial.params)
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
-                          error: bool = False) -> None:
+                          error: bool = False) -> None:  # result: what the trial reported
         from optuna.trial import TrialState
 
         trial = self.running.pop(trial_id, None)
@@ -141,30 +157,32 @@ class StudySearcher(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         """Nothing to load: a rerun reopens the study (``run_ray``)."""
 
-    def __getstate__(self) -> dict[str, Any]:  # Tune pickles its searcher: running trials
+    def __getstate__(self) -> dict[str, object]:  # Tune pickles its searcher: running trials
         return dict(self.__dict__, running={})  # are the live process's, not the copy's
 
 
-def _searcher(ctx, stage: str, points: list[dict[str, Any]]) -> StudySearcher:
+def _searcher(ctx: SearchContext, stage: str, points: Sequence[dict[str, object]]
+              ) -> StudySearcher:
     from optuna.distributions import CategoricalDistribution
 
     s = ctx.settings
-    space = {k: CategoricalDistribution(v) for k, v in ctx.space.dimensions().items()}
+    space: dict[str, BaseDistribution] = {
+        k: CategoricalDistribution(v) for k, v in ctx.space.dimensions().items()}
     study = open_study(open_storage(s, ctx.run.path), s, stage, prefix="ray-")
     return StudySearcher(study, space, s.budget_ms, points)
 
 
-def _params(row: TrialRow) -> dict[str, Any]:
+def _params(row: TrialRow) -> dict[str, object]:
     return {k: _native(v) for k, v in params_of(row).items()}
 
 
-def _top_k_points(rows: list[TrialRow], k: int) -> list[dict[str, Any]]:
+def _top_k_points(rows: list[TrialRow], k: int) -> list[dict[str, object]]:
     feas = [r for r in rows if r["stage"] == "zc" and r["state"] == "COMPLETE" and r["feasible"]]
     return [_params(r) for r in top_k(feas, k, key=lambda r: r["config"],
                                       point=lambda r: (r["score"], r["latency_ms"]))]
 
 
-def _interrupted_points(ctx, stage: str) -> list[dict[str, Any]]:
+def _interrupted_points(ctx: SearchContext, stage: str) -> list[dict[str, object]]:
     """Params of trials a killed run left RUNNING in Ray's Optuna study: marked FAIL
     (``interrupted``) and proposed again first, as the Optuna backend does."""
     study = find_study(open_storage(ctx.settings, ctx.run.path), ctx.settings, f"ray-{stage}")
@@ -173,11 +191,16 @@ def _interrupted_points(ctx, stage: str) -> list[dict[str, Any]]:
     return [{k: _native(v) for k, v in t.params.items()} for t in mark_interrupted(study)]
 
 
-def _native(v: Any) -> Any:
+def _native(v: object) -> object:
     return v.item() if hasattr(v, "item") else v
 
 
-def _init_ray(ctx) -> None:
+def _epochs(ctx: SearchContext) -> int:
+    assert ctx.settings.epochs is not None  # SearchSettings fills it in
+    return ctx.settings.epochs
+
+
+def _init_ray(ctx: SearchContext) -> None:
     import ray
 
     if ray.is_initialized():
@@ -189,12 +212,13 @@ def _init_ray(ctx) -> None:
                  configure_logging=False)
 
 
-def _tuner(ctx, stage: str, target: int, done: int, time_s, callback, searcher):
+def _tuner(ctx: SearchContext, stage: str, target: int, done: int, time_s: float | None,
+           callback: Callback, searcher: StudySearcher) -> Tuner:
     from ray import tune
 
     from .ray_halving import LatencyAwareHalvingScheduler
 
-    scheduler = LatencyAwareHalvingScheduler(ctx.settings.epochs) if stage == "train" else None
+    scheduler = LatencyAwareHalvingScheduler(_epochs(ctx)) if stage == "train" else None
     return tune.Tuner(
         tune.with_resources(tune.with_parameters(_trainable, evaluator=ctx.evaluator,
                                                  stage=stage), {"cpu": 1}),
@@ -206,7 +230,7 @@ def _tuner(ctx, stage: str, target: int, done: int, time_s, callback, searcher):
                                   verbose=0, callbacks=[callback]))
 
 
-def run_ray(ctx, stages: list[tuple[str, int]], book) -> None:
+def run_ray(ctx: SearchContext, stages: Sequence[tuple[str, int]], book: TrialBook) -> None:
     """Run each stage with Ray Tune until it holds its trial count (resumes from the rows)."""
     _init_ray(ctx)
     rows = _load_rows(ctx)

@@ -2,11 +2,15 @@
 successive halving the Optuna backend's pruner applies (``import ray`` happens here only)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from ..halving import History, should_stop_early
+
+if TYPE_CHECKING:  # annotations only
+    from ray.tune.execution.tune_controller import TuneController
+    from ray.tune.experiment import Trial
 
 
 class LatencyAwareHalvingScheduler(FIFOScheduler):
@@ -19,7 +23,8 @@ class LatencyAwareHalvingScheduler(FIFOScheduler):
         self.history: History = []
         self._curves: dict[str, tuple[float, list[float]]] = {}
 
-    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+    def on_trial_result(self, tune_controller: TuneController, trial: Trial,
+                        result: dict[str, Any]) -> str:  # result: what the trial reported
         if not result.get("feasible") or self.score_key not in result:
             return TrialScheduler.CONTINUE  # over budget: one report, nothing to halve
         lat, curve = self._curves.setdefault(trial.trial_id, (result["latency_ms"], []))
@@ -30,14 +35,14 @@ class LatencyAwareHalvingScheduler(FIFOScheduler):
             return TrialScheduler.STOP
         return TrialScheduler.CONTINUE
 
-    def on_trial_complete(self, tune_controller: Any, trial: Any,
+    def on_trial_complete(self, tune_controller: TuneController, trial: Trial,
                           result: dict[str, Any]) -> None:
         self._finish(trial)
 
-    def on_trial_remove(self, tune_controller: Any, trial: Any) -> None:
+    def on_trial_remove(self, tune_controller: TuneController, trial: Trial) -> None:
         self._finish(trial)
 
-    def _finish(self, trial: Any) -> None:
+    def _finish(self, trial: Trial) -> None:
         got = self._curves.pop(trial.trial_id, None)
         if got is not None:
             self.history.append(got)

@@ -11,24 +11,38 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, TypeVar
 from collections.abc import Callable
 
 from ...errors import RunError
 from ...rundir.config import score_label
 
+if TYPE_CHECKING:  # annotations only: optuna and sqlalchemy are imported where they are used
+    from optuna import Study
+    from optuna.samplers import BaseSampler
+    from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
+
+    from ..settings import SearchSettings
+
+T = TypeVar("T")
+
 STUDY_PREFIX = "lowformer-nas"
 JOURNAL_NAME = "study.journal"
 
 
-def optuna_module():
+def optuna_module() -> ModuleType:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are recorded in trials.csv
     return optuna
 
 
-def open_storage(settings, run_dir) -> Any:
+def open_storage(settings: SearchSettings, run_dir: Path | None) -> BaseStorage:
     """Journal file in the run dir, or an RDB URL with heartbeats and retry of stale trials."""
     optuna = optuna_module()
     if settings.storage:
@@ -42,12 +56,13 @@ def open_storage(settings, run_dir) -> Any:
 
     from ..._io import truncate_torn_tail
 
+    assert run_dir is not None  # only --storage is opened without a run directory
     path = run_dir / JOURNAL_NAME
     truncate_torn_tail(path)  # the run dir is locked: a torn line is from a crashed run
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
-def check_storage(settings) -> None:
+def check_storage(settings: SearchSettings) -> None:
     """Open ``--storage`` once before the run directory exists, so an unreachable database is
     a one-line error with nothing written."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -64,7 +79,7 @@ def check_storage(settings) -> None:
         raise RunError(f"cannot open --storage {settings.storage!r}: {reason}") from None
 
 
-def retry_races(make: Callable[[], Any], attempts: int = 5) -> Any:
+def retry_races(make: Callable[[], T], attempts: int = 5) -> T:
     """``make()``, retried: workers started together on a fresh database race to create its
     schema and studies, and all but one fail (IntegrityError, or OperationalError "table ...
     already exists" / "database is locked"); on retry the winner's work is there. An
@@ -81,12 +96,14 @@ def retry_races(make: Callable[[], Any], attempts: int = 5) -> Any:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.1 + random.random() * 0.4 * (attempt + 1))
+    raise ValueError(f"retry_races: attempts must be >= 1, but got {attempts}")
 
 
-def _rdb_storage(optuna, url: str, heartbeat: int, retry: Any) -> Any:
+def _rdb_storage(optuna: ModuleType, url: str, heartbeat: int,
+                 retry: RetryHeartbeatStaleTrialCallback) -> RDBStorage:
     """Heartbeat every ``heartbeat`` s while a trial runs; any worker starting a trial fails
     the trials silent for 4x as long (their worker died) and ``retry`` re-enqueues them."""
-    storage = retry_races(lambda: optuna.storages.RDBStorage(
+    storage: RDBStorage = retry_races(lambda: optuna.storages.RDBStorage(
         engine_url(url), heartbeat_interval=heartbeat, grace_period=4 * heartbeat,
         heartbeat_stale_trial_callback=retry))
     if storage.engine.dialect.name == "sqlite" and storage.engine.url.database not in (
@@ -98,7 +115,7 @@ def _rdb_storage(optuna, url: str, heartbeat: int, retry: Any) -> Any:
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
 
 
-def sqlite_write_ahead(engine: Any) -> None:
+def sqlite_write_ahead(engine: Engine) -> None:
     """A SQLite study file in write-ahead-log mode with ``synchronous=NORMAL``.
 
     Optuna commits every param and attribute on its own (~55 commits a trial); in SQLite's
@@ -110,7 +127,7 @@ def sqlite_write_ahead(engine: Any) -> None:
     the file; it needs a local file system (not NFS), as SQLite's locking does anyway."""
     from sqlalchemy import event
 
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         cursor = dbapi_connection.cursor()
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
@@ -133,7 +150,7 @@ def engine_url(url: str) -> str:
     return url
 
 
-def make_sampler(settings, offset: int):
+def make_sampler(settings: SearchSettings, offset: int) -> BaseSampler:
     optuna = optuna_module()
     seed = settings.seed + offset  # a resumed run must not redraw the first run's samples
     if settings.storage:  # workers sharing a study must not all draw the same samples
@@ -148,12 +165,12 @@ def make_sampler(settings, offset: int):
     return PicklableNSGAII(seed=seed, population_size=population_size(settings))
 
 
-def population_size(settings) -> int:
+def population_size(settings: SearchSettings) -> int:
     """NSGA-II's generation size (also the cadence of verify rounds during a search)."""
     return max(8, min(50, settings.trials // 4))
 
 
-def study_name(settings, stage: str) -> str:
+def study_name(settings: SearchSettings, stage: str) -> str:
     """``lowformer-nas-<stage>-<key>``: the key hashes the options that define a search, so
     workers of one search share a study and different searches in one database never mix."""
     import hashlib
@@ -164,12 +181,12 @@ def study_name(settings, stage: str) -> str:
     return f"{STUDY_PREFIX}-{stage}-{hashlib.sha1(ident.encode()).hexdigest()[:10]}"
 
 
-def metric_names(settings, stage: str) -> list[str]:
+def metric_names(settings: SearchSettings, stage: str) -> list[str]:
     """What the two objective values are, as optuna-dashboard and Optuna's plots label them."""
     return [score_label(settings, stage), "latency_ms"]
 
 
-def name_metrics(study, names: list[str]) -> None:
+def name_metrics(study: Study, names: list[str]) -> None:
     """Store ``names`` on ``study`` unless already there (one write, not one per worker)."""
     import warnings
 
@@ -180,13 +197,14 @@ def name_metrics(study, names: list[str]) -> None:
             study.set_metric_names(names)
 
 
-def open_study(storage: Any, settings, stage: str, prefix: str = ""):
+def open_study(storage: BaseStorage, settings: SearchSettings, stage: str,
+               prefix: str = "") -> Study:
     """The stage's study (created on first use), with a sampler seeded past its trials.
     ``prefix`` keeps another backend's study of the same search apart (Ray: ``ray-``)."""
     optuna = optuna_module()
     name = study_name(settings, prefix + stage)
 
-    def create() -> Any:
+    def create() -> Study:
         study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
                                     directions=["maximize", "minimize"])
         name_metrics(study, metric_names(settings, stage))
@@ -196,7 +214,7 @@ def open_study(storage: Any, settings, stage: str, prefix: str = ""):
     return optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(settings, n))
 
 
-def find_study(storage: Any, settings, stage: str):
+def find_study(storage: BaseStorage, settings: SearchSettings, stage: str) -> Study | None:
     """The stage's study if it exists (None otherwise), without creating it."""
     optuna = optuna_module()
     try:
