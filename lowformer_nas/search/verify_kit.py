@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Sequence
 
 from ..errors import RunError
 from ..rundir.rows import TrialRow, row_key
+
+if TYPE_CHECKING:  # annotations only
+    from ..latency.fitting.refit import PickRow
 
 
 def write_kit(ver: Any, rows: Sequence[TrialRow], stage: str) -> Path | None:
@@ -44,7 +47,7 @@ def write_kit(ver: Any, rows: Sequence[TrialRow], stage: str) -> Path | None:
                           target=ver.current.name, profile_sha=ver.current.sha256)
 
 
-def model_rows(measures: Any) -> list[dict[str, Any]]:
+def model_rows(measures: Any) -> list[PickRow]:
     """Journal ``measure`` records as the whole-model rows of a model-level refit."""
     return [{"model": f"verify:{m['key'][:12]}:{i}", "arch": json.loads(m["key"]),
              "resolution": m["resolution"], "latency_ms": m["ms"]}
