@@ -21,6 +21,7 @@ import numpy as np
 from .records import KernelRecord, ModelRecord, ProfileParams, Roofline
 
 if TYPE_CHECKING:
+    from .records import FloatArray
     from ...arch.config import ArchConfig
     from ...space import SearchSpace
 
@@ -81,7 +82,7 @@ def bootstrap_params(krecs: Sequence[KernelRecord], mrecs: Sequence[ModelRecord]
 
 
 def disagreement(members: Sequence[ProfileParams], items: Sequence[tuple[ArchConfig, int]]
-                 ) -> np.ndarray:
+                 ) -> FloatArray:
     """Per (config, resolution): std over the committee of the log predicted latency."""
     from .predictor import Predictor
 
@@ -113,7 +114,7 @@ def _regime(item: tuple[ArchConfig, int]) -> tuple[object, ...]:
     return (last.width, last.fused, last.attention and last.attn_stride, res)
 
 
-def diverse_top(items: Sequence[tuple[ArchConfig, int]], spread: np.ndarray, n: int
+def diverse_top(items: Sequence[tuple[ArchConfig, int]], spread: FloatArray, n: int
                 ) -> list[tuple[ArchConfig, int]]:
     """The ``n`` most disputed candidates, at most one per regime while others remain (the
     committee otherwise spends a whole group on one corner, e.g. 512-wide stage 4 at 160)."""

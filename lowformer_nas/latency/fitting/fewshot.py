@@ -31,6 +31,7 @@ from .records import Correction, FewshotBlock, FitError, ProfileParams, Roofline
 from ..tracing.kernels import Kernel
 
 if TYPE_CHECKING:
+    from .records import FloatArray
     from torch import nn
 
     from ..targets.profiles import Prediction, Profile
@@ -57,7 +58,7 @@ TRAIT_MARGIN = 0.05
 
 
 def feature_matrix(kernel_lists: Sequence[Sequence[Kernel]], roof: Roofline, fused: bool,
-                   shape: dict[str, Correction] | None = None) -> np.ndarray:
+                   shape: dict[str, Correction] | None = None) -> FloatArray:
     """Rows [roofline ms per group..., kernel count per group...], one per model; each
     distinct kernel is costed once (model families share most of their kernels)."""
     from collections import Counter
@@ -88,8 +89,8 @@ def launch_ms(roof: Roofline) -> float:
     return max(float(roof.get("launch_us", 0.0)) * 1e-3, MIN_LAUNCH_MS)
 
 
-def _nnls_ridge(A: np.ndarray, b: np.ndarray, pulls: list[tuple[np.ndarray, float]]
-                ) -> np.ndarray:
+def _nnls_ridge(A: FloatArray, b: FloatArray, pulls: list[tuple[FloatArray, float]]
+                ) -> FloatArray:
     """Non-negative least squares of ``A w = b`` plus rows ``r . w = t`` (the pulls)."""
     from scipy.optimize import nnls
 
@@ -99,13 +100,13 @@ def _nnls_ridge(A: np.ndarray, b: np.ndarray, pulls: list[tuple[np.ndarray, floa
     return nnls(A, b, maxiter=50 * A.shape[1])[0]
 
 
-def _pull(m: int, j: int, weight: float, target: float) -> tuple[np.ndarray, float]:
+def _pull(m: int, j: int, weight: float, target: float) -> tuple[FloatArray, float]:
     r = np.zeros(m)
     r[j] = weight
     return r, weight * target
 
 
-def common_fit(X: np.ndarray, y: np.ndarray, c0: float, lam_p: float) -> np.ndarray:
+def common_fit(X: FloatArray, y: FloatArray, c0: float, lam_p: float) -> FloatArray:
     """(A, C, beta): one roofline scale, one per-kernel overhead, a fixed overhead; pulled
     (strength ``lam_p``, relative units) towards the prior rescaled to the rows: (s, s c0, 0)
     with s the median ratio of measured to prior time, so a prior that is off by a constant
@@ -120,7 +121,7 @@ def common_fit(X: np.ndarray, y: np.ndarray, c0: float, lam_p: float) -> np.ndar
                                             _pull(3, 2, p / np.median(y), 0.0)])
 
 
-def solve(X: np.ndarray, y: np.ndarray, c0: float, lam: tuple[float, float]) -> np.ndarray:
+def solve(X: FloatArray, y: FloatArray, c0: float, lam: tuple[float, float]) -> FloatArray:
     """Weights [a_g..., c_g..., beta]: first the common fit, then per-group values pulled
     towards it in relative terms (strength lam[0]), fitted by least absolute relative error
     (``ROBUST_ITERS`` reweighted passes); lam[1] pulls the common fit to the prior."""
@@ -135,8 +136,8 @@ def solve(X: np.ndarray, y: np.ndarray, c0: float, lam: tuple[float, float]) -> 
     return robust_relative_nnls(np.column_stack([X, np.ones(len(y))]) / y[:, None], pulls)
 
 
-def robust_relative_nnls(A: np.ndarray, pulls: Sequence[tuple[np.ndarray, float]] = ()
-                         ) -> np.ndarray:
+def robust_relative_nnls(A: FloatArray, pulls: Sequence[tuple[FloatArray, float]] = ()
+                         ) -> FloatArray:
     """Non-negative ``w`` minimising sum |A w - 1| (rows of ``A`` in units of their measured
     latency, so residuals are relative errors) plus the ``pulls``, by ``ROBUST_ITERS``
     reweighted least-squares passes."""
@@ -147,11 +148,11 @@ def robust_relative_nnls(A: np.ndarray, pulls: Sequence[tuple[np.ndarray, float]
     return w
 
 
-def predict_rows(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+def predict_rows(X: FloatArray, w: FloatArray) -> FloatArray:
     return X @ w[:-1] + w[-1]
 
 
-def loo(X: np.ndarray, y: np.ndarray, c0: float, lam: tuple[float, float]) -> np.ndarray:
+def loo(X: FloatArray, y: FloatArray, c0: float, lam: tuple[float, float]) -> FloatArray:
     """Leave-one-out predictions of every row."""
     out = np.empty(len(y))
     for i in range(len(y)):
@@ -160,7 +161,7 @@ def loo(X: np.ndarray, y: np.ndarray, c0: float, lam: tuple[float, float]) -> np
     return out
 
 
-def few_row_weights(X: np.ndarray, y: np.ndarray, c0: float) -> np.ndarray:
+def few_row_weights(X: FloatArray, y: FloatArray, c0: float) -> FloatArray:
     """1 row: the prior scaled to it. 2 rows: a scale and an overhead, per kernel (the
     prior's launch cost, rescaled) or per model, whichever matches the rows better; both
     pulled (``TWO_ROW_PULL``) towards the prior scaled by the rows' median ratio, since two
@@ -171,7 +172,7 @@ def few_row_weights(X: np.ndarray, y: np.ndarray, c0: float) -> np.ndarray:
     if len(y) == 1:
         return np.concatenate([np.full(G, s), np.full(G, s * c0), [0.0]])
     p = TWO_ROW_PULL
-    best: tuple[float, np.ndarray] | None = None  # (error, weights)
+    best: tuple[float, FloatArray] | None = None  # (error, weights)
     for per_kernel, cols, tgt in ((True, (R, K), s * c0), (False, (R + c0 * K, np.ones(2)),
                                                           float(np.median(y)))):
         A = np.column_stack(cols) / y[:, None]
@@ -203,8 +204,8 @@ class FitChoice:
     traits: tuple[str, ...]
     lam: tuple[float, float] | None
     shape_prior: bool
-    loo_rel: np.ndarray | None
-    weights: np.ndarray
+    loo_rel: FloatArray | None
+    weights: FloatArray
 
 
 def _traced(item: Traceable, shape: Sequence[int]) -> TracedModel:
@@ -213,7 +214,7 @@ def _traced(item: Traceable, shape: Sequence[int]) -> TracedModel:
     return item if isinstance(item, TracedModel) else trace_model(item, shape)
 
 
-def choose(traced: Sequence[TracedModel], y: np.ndarray, roof: Roofline,
+def choose(traced: Sequence[TracedModel], y: FloatArray, roof: Roofline,
            traits: Sequence[str] | None, shape: dict[str, Correction] | None) -> FitChoice:
     """Fit weights. From ``MIN_SEARCH`` rows, traits (if not given), shape-prior use and pull
     strength are picked by the smallest leave-one-out mean relative error (ties keep the
@@ -235,8 +236,8 @@ def choose(traced: Sequence[TracedModel], y: np.ndarray, roof: Roofline,
         X = feature_matrix([tm.kernel_list(t) for tm in traced], roof, True)
         return FitChoice(t, None, False, None, few_row_weights(X, y, c0))
     # (LOO error, traits, shape priors used, pull strengths, LOO residuals, features)
-    best: tuple[float, tuple[str, ...], bool, tuple[float, float], np.ndarray,
-                np.ndarray] | None = None
+    best: tuple[float, tuple[str, ...], bool, tuple[float, float], FloatArray,
+                FloatArray] | None = None
     for t in cands:
         lists = [tm.kernel_list(t) for tm in traced]
         for use in shapes:
@@ -284,7 +285,7 @@ def _local_prior() -> Roofline:
     return local_roofline(1, "torch")
 
 
-def _profile(name: str, roof: Roofline, ch: FitChoice, y: np.ndarray,
+def _profile(name: str, roof: Roofline, ch: FitChoice, y: FloatArray,
              shape: dict[str, Correction] | None, shape_prior: Profile | None,
              given: Sequence[str] | None) -> Profile:
     """The fitted profile: the predictor's params plus a ``fewshot`` block and provenance."""
@@ -350,7 +351,7 @@ def predict(profile: Profile, model: Traceable, input_shape: Sequence[int] = (1,
 
 
 def predict_many(profile: Profile, models: Sequence[Traceable],
-                 input_shape: Sequence[int] = (1, 3, 224, 224)) -> np.ndarray:
+                 input_shape: Sequence[int] = (1, 3, 224, 224)) -> FloatArray:
     """Predicted ms of many models (``nn.Module`` or ``TracedModel``) under a few-shot
     profile, each distinct kernel costed once (fast for a whole search space)."""
     params = profile.data["params"]

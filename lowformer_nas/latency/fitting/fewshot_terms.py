@@ -6,11 +6,15 @@ few-shot profile's kernels without an import cycle (predictor <- profiles -> few
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..tracing.kernels import Kernel
 from .records import Correction, ProfileParams, Roofline
+
+if TYPE_CHECKING:
+    from .records import FloatArray
 
 GROUPS = ("conv", "pw", "dw", "matmul", "pool", "add", "norm", "eltwise")
 _GROUP_OF = {"conv": 0, "convT": 0, "pw": 1, "dw": 2, "linear": 3, "matmul": 3, "sdpa": 3,
@@ -30,7 +34,7 @@ def pieces(kr: Kernel, fused: bool) -> list[Kernel]:
 
 
 def kernel_terms(kernels: Sequence[Kernel], roof: Roofline,
-                 shape: dict[str, Correction] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 shape: dict[str, Correction] | None = None) -> tuple[FloatArray, FloatArray]:
     """(group index, roofline ms without launch) per kernel (epilogues are separate kernels
     already or fused). ``shape``: per-type log corrections learned by an on-device
     calibration (shape priors), applied where given."""
@@ -55,7 +59,7 @@ def kernel_terms(kernels: Sequence[Kernel], roof: Roofline,
     return groups, ms
 
 
-def kernel_costs(kernels: Sequence[Kernel], params: ProfileParams) -> np.ndarray:
+def kernel_costs(kernels: Sequence[Kernel], params: ProfileParams) -> FloatArray:
     """Each kernel record's share of model latency under a few-shot profile's ``params``
     (its BN / activation passes included unless the runtime fuses them)."""
     fs = params["fewshot"]

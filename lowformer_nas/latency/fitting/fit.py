@@ -14,6 +14,7 @@ from ..tracing.kernels import Kernel, config_blocks, kernel_from_row
 from .records import FitError, KernelRecord, KernelRow, ModelRecord, ProfileParams, Roofline
 
 if TYPE_CHECKING:
+    from .records import FloatArray
     from .predictor import Predictor
 
 
@@ -29,7 +30,7 @@ def kernel_lookup(krecs: Sequence[KernelRecord], pred: Predictor
     from .predictor import LOOKUP_MS
 
     kernels = [kernel_of(r) for r in krecs]
-    smooth: np.ndarray | list[float] = pred.kernel_ms(kernels) if kernels else []
+    smooth: FloatArray | list[float] = pred.kernel_ms(kernels) if kernels else []
     return [(list(k), round(float(r["ms"]), 5)) for k, r, s in zip(kernels, krecs, smooth)
             if s >= LOOKUP_MS]
 

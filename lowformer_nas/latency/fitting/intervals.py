@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     from numpy.typing import ArrayLike
 
 from ...errors import ProfileError
@@ -74,7 +75,7 @@ def conformal_quantile(residuals: ArrayLike, q: float) -> float:
     return float(r[k - 1])
 
 
-def _factors(r: np.ndarray) -> Factors:
+def _factors(r: npt.NDArray[np.float64]) -> Factors:
     factors = np.maximum.accumulate([math.exp(conformal_quantile(r, q)) for q in LEVELS])
     return {"n": len(r), "factors": [round(float(f), 5) for f in factors],  # monotone in q
             "rel_std": round(float(np.sqrt(np.mean(np.expm1(-r) ** 2))), 5)}

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, TypedDict
 from ..measurement.host import Roofline
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    import numpy as np
+    import numpy.typing as npt
+
     from .intervals import IntervalTable
+
+    FloatArray: TypeAlias = npt.NDArray[np.float64]  # features, timings, weights
 
 __all__ = ["Roofline"]  # defined with the host's roofline, which measurement/ may not import
 
