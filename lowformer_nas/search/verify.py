@@ -27,13 +27,16 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..errors import RunError
 from ..rundir.rows import TrialRow, row_key
+
+if TYPE_CHECKING:
+    from ..latency.measurement.worker import WorkerRecord
 
 DIR, JOURNAL, INITIAL, CURRENT = "verify", "journal.jsonl", "profile-initial.json", "profile.json"
 CALIBRATION = "calibration.jsonl"  # the run's copy of the target's calibration journal
@@ -213,7 +216,7 @@ class Verifier:
         self._refit(phase, n, rows)
         return True
 
-    def _measure(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+    def _measure(self, keys: Sequence[str]) -> list[WorkerRecord]:
         """Whole-model latencies with the profile's own setup, timed in one fresh worker."""
         from ..latency.fitting.refit import measure_setup
         from ..latency.measurement.worker import measure_in_worker
