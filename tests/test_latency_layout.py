@@ -112,5 +112,8 @@ def test_format_and_host_modules_are_leaves():
     assert graph["measurement.allocator"] == set()
     assert graph["targets.profiles"] <= {"fitting.predictor", "tracing.trace", "tracing.kernels",
                                          "fitting.intervals", "measurement.host",
-                                         "fitting.fewshot_terms", "targets.level"}
+                                         "fitting.fewshot_terms", "targets.level",
+                                         "fitting.records"}
+    # the records' types (a profile's params, journal records): for annotations only
+    assert graph["fitting.records"] <= {"measurement.host", "fitting.intervals"}
     assert graph["fitting.intervals"] == set()  # Prediction.quantile's interval math

@@ -27,7 +27,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -42,6 +42,9 @@ if TYPE_CHECKING:  # annotations only
     from .feasibility import BudgetRule
     from .references import Finisher
     from .settings import SearchSettings
+
+if TYPE_CHECKING:
+    from ..latency.measurement.worker import WorkerRecord
 
 DIR, JOURNAL, INITIAL, CURRENT = "verify", "journal.jsonl", "profile-initial.json", "profile.json"
 CALIBRATION = "calibration.jsonl"  # the run's copy of the target's calibration journal
@@ -230,7 +233,7 @@ class Verifier:
         self._refit(phase, n, rows)
         return True
 
-    def _measure(self, keys: Sequence[str]) -> list[dict[str, Any]]:  # the worker's records
+    def _measure(self, keys: Sequence[str]) -> list[WorkerRecord]:
         """Whole-model latencies with the profile's own setup, timed in one fresh worker."""
         from ..latency.fitting.refit import measure_setup
         from ..latency.measurement.worker import measure_in_worker

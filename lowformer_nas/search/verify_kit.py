@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # annotations only
     from ..latency.targets.profiles import Profile
     from .settings import SearchSettings
 
+if TYPE_CHECKING:  # annotations only
+    from ..latency.fitting.refit import PickRow
+
 
 class KitVerifier(Protocol):
     """What the kit needs of ``verify.Verifier`` (which imports this module: a protocol, not
@@ -74,7 +77,7 @@ def write_kit(ver: KitVerifier, rows: Sequence[TrialRow], stage: str) -> Path | 
                           target=ver.current.name, profile_sha=ver.current.sha256)
 
 
-def model_rows(measures: Iterable[MeasureRecord]) -> list[dict[str, object]]:
+def model_rows(measures: Iterable[MeasureRecord]) -> list[PickRow]:
     """Journal ``measure`` records as the whole-model rows of a model-level refit."""
     return [{"model": f"verify:{m['key'][:12]}:{i}", "arch": json.loads(m["key"]),
              "resolution": m["resolution"], "latency_ms": m["ms"]}

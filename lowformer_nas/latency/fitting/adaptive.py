@@ -13,27 +13,36 @@ bootstrap fits, and measures the ones the committee disagrees on most (query by 
 from __future__ import annotations
 
 import random
-from typing import Any
-from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+
+from .records import KernelRecord, ModelRecord, ProfileParams, Roofline
+
+if TYPE_CHECKING:
+    from .records import FloatArray
+    from ...arch.config import ArchConfig
+    from ...space import SearchSpace
+
+T = TypeVar("T")
 
 CORNER_P = 0.6  # chance that a dimension sits at its first or last choice in a corner config
 COMMITTEE = 6  # bootstrap fits whose disagreement ranks candidates
 CANDIDATES = 240  # corner candidates scored per refit of the committee
 
 
-def _extreme(choices: Sequence[Any], rng: random.Random) -> Any:
+def _extreme(choices: Sequence[T], rng: random.Random) -> T:
     return choices[0] if rng.random() < 0.5 else choices[-1]
 
 
-def templates(dims: dict[str, list[Any]]) -> list[dict[str, Any]]:
+def templates(dims: Mapping[str, Sequence[object]]) -> list[dict[str, object]]:
     """Parameter overrides of the regimes searches are known to exploit (issue 8)."""
-    def each(field: str, pick: Any) -> dict[str, Any]:
+    def each(field: str, pick: Callable[[Sequence[object]], object]) -> dict[str, object]:
         return {k: pick(v) for k, v in dims.items() if k.endswith("." + field)}
 
     first, last = (lambda v: v[0]), (lambda v: v[-1])
-    stage4 = {k: (v[-1] if k.endswith((".width", ".depth")) else True)
+    stage4: dict[str, object] = {k: (v[-1] if k.endswith((".width", ".depth")) else True)
               for k, v in dims.items() if k.startswith("stage4.")
               and k.split(".")[1] in ("width", "depth", "fused", "entry_fused")}
     return [each("depth", first),                                   # depth-0 / shallow stages
@@ -43,7 +52,7 @@ def templates(dims: dict[str, list[Any]]) -> list[dict[str, Any]]:
             stage4]                                                 # 512-wide fused stage 4
 
 
-def corner_configs(space: Any, rng: random.Random, n: int) -> list[Any]:
+def corner_configs(space: SearchSpace, rng: random.Random, n: int) -> list[ArchConfig]:
     """``n`` configs of ``space`` pushed to the extremes of its dimensions, the way a search's
     picks are: each starts random, then takes a template or corner values per dimension."""
     dims = space.dimensions()
@@ -60,8 +69,8 @@ def corner_configs(space: Any, rng: random.Random, n: int) -> list[Any]:
     return out
 
 
-def bootstrap_params(krecs: Sequence[dict[str, Any]], mrecs: Sequence[dict[str, Any]],
-                     roof: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+def bootstrap_params(krecs: Sequence[KernelRecord], mrecs: Sequence[ModelRecord],
+                     roof: Roofline, rng: np.random.Generator) -> ProfileParams:
     """One committee member: kernel corrections and model-level term fitted on bootstrap
     resamples of the kernel and whole-model measurements."""
     from .fit import fit_params
@@ -72,8 +81,8 @@ def bootstrap_params(krecs: Sequence[dict[str, Any]], mrecs: Sequence[dict[str, 
     return params
 
 
-def disagreement(members: Sequence[dict[str, Any]], items: Sequence[tuple[Any, int]]
-                 ) -> np.ndarray:
+def disagreement(members: Sequence[ProfileParams], items: Sequence[tuple[ArchConfig, int]]
+                 ) -> FloatArray:
     """Per (config, resolution): std over the committee of the log predicted latency."""
     from .predictor import Predictor
 
@@ -85,9 +94,9 @@ def disagreement(members: Sequence[dict[str, Any]], items: Sequence[tuple[Any, i
     return logs.std(0)
 
 
-def pick_uncertain(krecs: Sequence[dict[str, Any]], mrecs: Sequence[dict[str, Any]],
-                   roof: dict[str, Any], space: Any, resolutions: Sequence[int],
-                   rng: random.Random, n: int) -> list[tuple[Any, int]]:
+def pick_uncertain(krecs: Sequence[KernelRecord], mrecs: Sequence[ModelRecord],
+                   roof: Roofline, space: SearchSpace, resolutions: Sequence[int],
+                   rng: random.Random, n: int) -> list[tuple[ArchConfig, int]]:
     """The ``n`` corner candidates (config, resolution) with the largest committee spread."""
     nrng = np.random.default_rng(rng.randrange(2 ** 32))
     members = [bootstrap_params(krecs, mrecs, roof, nrng) for _ in range(COMMITTEE)]
@@ -98,15 +107,15 @@ def pick_uncertain(krecs: Sequence[dict[str, Any]], mrecs: Sequence[dict[str, An
     return diverse_top(items, spread, n)
 
 
-def _regime(item: tuple[Any, int]) -> tuple[Any, ...]:
+def _regime(item: tuple[ArchConfig, int]) -> tuple[object, ...]:
     """What makes two candidates the same regime: the last stage's shape and the resolution."""
     cfg, res = item
     last = cfg.stages[-1]
     return (last.width, last.fused, last.attention and last.attn_stride, res)
 
 
-def diverse_top(items: Sequence[tuple[Any, int]], spread: np.ndarray, n: int
-                ) -> list[tuple[Any, int]]:
+def diverse_top(items: Sequence[tuple[ArchConfig, int]], spread: FloatArray, n: int
+                ) -> list[tuple[ArchConfig, int]]:
     """The ``n`` most disputed candidates, at most one per regime while others remain (the
     committee otherwise spends a whole group on one corner, e.g. 512-wide stage 4 at 160)."""
     order = [int(i) for i in np.argsort(-spread)]

@@ -14,12 +14,16 @@ of the 42 (seventh session).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Sequence
 
 import numpy as np
 
-from ..tracing.kernels import Kernel
+from ..tracing.kernels import kernel_from_row
+from .records import FamilyLevel, FamilyRecord
+
+if TYPE_CHECKING:
+    from .predictor import Predictor
 
 FAMILY_MODELS = ("mobilenetv1_100", "resnet10t", "hardcorenas_a", "ese_vovnet19b_slim_dw",
                  "starnet_s1", "efficientvit_b0", "deit_tiny_patch16_224",
@@ -35,7 +39,7 @@ def wants_families(journal: Any, backend: str, budget_s: float) -> bool:
 
 
 def measure_families(backend: str, device: str, names: Sequence[str] = FAMILY_MODELS
-                     ) -> list[dict[str, Any]]:
+                     ) -> list[FamilyRecord]:
     """One journal record per model: its traced kernels and its measured latency (batch 1,
     interleaved rounds, the calibration's clock). A name this timm does not know is left
     out (the level is fitted on the rest), so a timm release that drops one cannot break a
@@ -55,8 +59,7 @@ def measure_families(backend: str, device: str, names: Sequence[str] = FAMILY_MO
              "resolution": SIDE, "batch": 1, "ms": t} for n, t in zip(models, ms)]
 
 
-def family_level(frecs: Sequence[dict[str, Any]], predictor: Any
-                 ) -> dict[str, float] | None:
+def family_level(frecs: Sequence[FamilyRecord], predictor: Predictor) -> FamilyLevel | None:
     """``{"scale", "per_kernel_ms"}``: ``measured ~ scale x kernel sum + per_kernel_ms x
     kernel count`` over the family records, non-negative least squares on relative error
     (None without at least two records). One scale alone cannot serve both: models of a few
@@ -66,7 +69,7 @@ def family_level(frecs: Sequence[dict[str, Any]], predictor: Any
 
     if len(frecs) < 2:
         return None
-    sums = np.array([float(predictor.kernel_ms([Kernel(*k) for k in r["kernels"]]).sum())
+    sums = np.array([float(predictor.kernel_ms([kernel_from_row(k) for k in r["kernels"]]).sum())
                      for r in frecs])
     counts = np.array([float(len(r["kernels"])) for r in frecs])
     ms = np.array([float(r["ms"]) for r in frecs])

@@ -20,14 +20,24 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ...errors import ProfileError
 from .fewshot_terms import GROUPS, kernel_terms, pieces
+from .records import Correction, FewshotBlock, FitError, ProfileParams, Roofline
 from ..tracing.kernels import Kernel
+
+if TYPE_CHECKING:
+    from .records import FloatArray
+    from torch import nn
+
+    from ..targets.profiles import Prediction, Profile
+    from ..tracing.graph import TracedModel
+
+    Traceable = nn.Module | TracedModel  # a model: traced once, or already
 
 LAMBDAS = ((1e-6, 1e-4), (0.001, 1e-4), (0.01, 1e-4), (0.1, 1e-4), (1.0, 1e-4),
            (1e3, 1e-4))  # (group, prior)
@@ -47,8 +57,8 @@ MIN_SEARCH = 6  # rows from which traits, shape priors and pull strength are cho
 TRAIT_MARGIN = 0.05
 
 
-def feature_matrix(kernel_lists: Sequence[Sequence[Kernel]], roof: dict[str, Any], fused: bool,
-                   shape: dict[str, Any] | None = None) -> np.ndarray:
+def feature_matrix(kernel_lists: Sequence[Sequence[Kernel]], roof: Roofline, fused: bool,
+                   shape: dict[str, Correction] | None = None) -> FloatArray:
     """Rows [roofline ms per group..., kernel count per group...], one per model; each
     distinct kernel is costed once (model families share most of their kernels)."""
     from collections import Counter
@@ -75,12 +85,12 @@ def feature_matrix(kernel_lists: Sequence[Sequence[Kernel]], roof: dict[str, Any
     return out
 
 
-def launch_ms(roof: dict[str, Any]) -> float:
+def launch_ms(roof: Roofline) -> float:
     return max(float(roof.get("launch_us", 0.0)) * 1e-3, MIN_LAUNCH_MS)
 
 
-def _nnls_ridge(A: np.ndarray, b: np.ndarray, pulls: list[tuple[np.ndarray, float]]
-                ) -> np.ndarray:
+def _nnls_ridge(A: FloatArray, b: FloatArray, pulls: list[tuple[FloatArray, float]]
+                ) -> FloatArray:
     """Non-negative least squares of ``A w = b`` plus rows ``r . w = t`` (the pulls)."""
     from scipy.optimize import nnls
 
@@ -90,13 +100,13 @@ def _nnls_ridge(A: np.ndarray, b: np.ndarray, pulls: list[tuple[np.ndarray, floa
     return nnls(A, b, maxiter=50 * A.shape[1])[0]
 
 
-def _pull(m: int, j: int, weight: float, target: float) -> tuple[np.ndarray, float]:
+def _pull(m: int, j: int, weight: float, target: float) -> tuple[FloatArray, float]:
     r = np.zeros(m)
     r[j] = weight
     return r, weight * target
 
 
-def common_fit(X: np.ndarray, y: np.ndarray, c0: float, lam_p: float) -> np.ndarray:
+def common_fit(X: FloatArray, y: FloatArray, c0: float, lam_p: float) -> FloatArray:
     """(A, C, beta): one roofline scale, one per-kernel overhead, a fixed overhead; pulled
     (strength ``lam_p``, relative units) towards the prior rescaled to the rows: (s, s c0, 0)
     with s the median ratio of measured to prior time, so a prior that is off by a constant
@@ -111,7 +121,7 @@ def common_fit(X: np.ndarray, y: np.ndarray, c0: float, lam_p: float) -> np.ndar
                                             _pull(3, 2, p / np.median(y), 0.0)])
 
 
-def solve(X: np.ndarray, y: np.ndarray, c0: float, lam: tuple[float, float]) -> np.ndarray:
+def solve(X: FloatArray, y: FloatArray, c0: float, lam: tuple[float, float]) -> FloatArray:
     """Weights [a_g..., c_g..., beta]: first the common fit, then per-group values pulled
     towards it in relative terms (strength lam[0]), fitted by least absolute relative error
     (``ROBUST_ITERS`` reweighted passes); lam[1] pulls the common fit to the prior."""
@@ -126,8 +136,8 @@ def solve(X: np.ndarray, y: np.ndarray, c0: float, lam: tuple[float, float]) -> 
     return robust_relative_nnls(np.column_stack([X, np.ones(len(y))]) / y[:, None], pulls)
 
 
-def robust_relative_nnls(A: np.ndarray, pulls: Sequence[tuple[np.ndarray, float]] = ()
-                         ) -> np.ndarray:
+def robust_relative_nnls(A: FloatArray, pulls: Sequence[tuple[FloatArray, float]] = ()
+                         ) -> FloatArray:
     """Non-negative ``w`` minimising sum |A w - 1| (rows of ``A`` in units of their measured
     latency, so residuals are relative errors) plus the ``pulls``, by ``ROBUST_ITERS``
     reweighted least-squares passes."""
@@ -138,11 +148,11 @@ def robust_relative_nnls(A: np.ndarray, pulls: Sequence[tuple[np.ndarray, float]
     return w
 
 
-def predict_rows(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+def predict_rows(X: FloatArray, w: FloatArray) -> FloatArray:
     return X @ w[:-1] + w[-1]
 
 
-def loo(X: np.ndarray, y: np.ndarray, c0: float, lam: tuple[float, float]) -> np.ndarray:
+def loo(X: FloatArray, y: FloatArray, c0: float, lam: tuple[float, float]) -> FloatArray:
     """Leave-one-out predictions of every row."""
     out = np.empty(len(y))
     for i in range(len(y)):
@@ -151,7 +161,7 @@ def loo(X: np.ndarray, y: np.ndarray, c0: float, lam: tuple[float, float]) -> np
     return out
 
 
-def few_row_weights(X: np.ndarray, y: np.ndarray, c0: float) -> np.ndarray:
+def few_row_weights(X: FloatArray, y: FloatArray, c0: float) -> FloatArray:
     """1 row: the prior scaled to it. 2 rows: a scale and an overhead, per kernel (the
     prior's launch cost, rescaled) or per model, whichever matches the rows better; both
     pulled (``TWO_ROW_PULL``) towards the prior scaled by the rows' median ratio, since two
@@ -162,7 +172,7 @@ def few_row_weights(X: np.ndarray, y: np.ndarray, c0: float) -> np.ndarray:
     if len(y) == 1:
         return np.concatenate([np.full(G, s), np.full(G, s * c0), [0.0]])
     p = TWO_ROW_PULL
-    best: tuple[float, np.ndarray] | None = None  # (error, weights)
+    best: tuple[float, FloatArray] | None = None  # (error, weights)
     for per_kernel, cols, tgt in ((True, (R, K), s * c0), (False, (R + c0 * K, np.ones(2)),
                                                           float(np.median(y)))):
         A = np.column_stack(cols) / y[:, None]
@@ -194,18 +204,18 @@ class FitChoice:
     traits: tuple[str, ...]
     lam: tuple[float, float] | None
     shape_prior: bool
-    loo_rel: np.ndarray | None
-    weights: np.ndarray
+    loo_rel: FloatArray | None
+    weights: FloatArray
 
 
-def _traced(item: Any, shape: Sequence[int]) -> Any:
+def _traced(item: Traceable, shape: Sequence[int]) -> TracedModel:
     from ..tracing.graph import TracedModel, trace_model
 
     return item if isinstance(item, TracedModel) else trace_model(item, shape)
 
 
-def choose(traced: Sequence[Any], y: np.ndarray, roof: dict[str, Any],
-           traits: Sequence[str] | None, shape: dict[str, Any] | None) -> FitChoice:
+def choose(traced: Sequence[TracedModel], y: FloatArray, roof: Roofline,
+           traits: Sequence[str] | None, shape: dict[str, Correction] | None) -> FitChoice:
     """Fit weights. From ``MIN_SEARCH`` rows, traits (if not given), shape-prior use and pull
     strength are picked by the smallest leave-one-out mean relative error (ties keep the
     earlier, simpler one; the reported LOO is the chosen setting's, slightly optimistic);
@@ -225,7 +235,9 @@ def choose(traced: Sequence[Any], y: np.ndarray, roof: dict[str, Any],
         t = cands[0]
         X = feature_matrix([tm.kernel_list(t) for tm in traced], roof, True)
         return FitChoice(t, None, False, None, few_row_weights(X, y, c0))
-    best: Any = None
+    # (LOO error, traits, shape priors used, pull strengths, LOO residuals, features)
+    best: tuple[float, tuple[str, ...], bool, tuple[float, float], FloatArray,
+                FloatArray] | None = None
     for t in cands:
         lists = [tm.kernel_list(t) for tm in traced]
         for use in shapes:
@@ -236,13 +248,14 @@ def choose(traced: Sequence[Any], y: np.ndarray, roof: dict[str, Any],
                 margin = 1e-6 if best is None or t == best[1] else TRAIT_MARGIN * best[0]
                 if best is None or err < best[0] - margin:
                     best = (err, t, use, lam, rel, X)
+    assert best is not None  # cands, shapes and lams are never empty
     _, t, use, lam, rel, X = best
     return FitChoice(t, lam, use, rel, solve(X, y, c0, lam))
 
 
-def fit(rows: Sequence[tuple[Any, Sequence[int], float]], prior: dict[str, Any] | None = None,
-        traits: Sequence[str] | None = None, name: str = "fewshot",
-        shape_prior: Any = None) -> Any:
+def fit(rows: Sequence[tuple[Traceable, Sequence[int], float]],
+        prior: Mapping[str, object] | None = None, traits: Sequence[str] | None = None,
+        name: str = "fewshot", shape_prior: Profile | None = None) -> Profile:
     """A latency ``Profile`` from ``(model, input shape, measured ms)`` rows.
 
     ``model``: any ``nn.Module`` (traced once on zeros of the shape) or a ``graph.TracedModel``.
@@ -266,15 +279,15 @@ def fit(rows: Sequence[tuple[Any, Sequence[int], float]], prior: dict[str, Any] 
     return _profile(name, roof, ch, y, shape if ch.shape_prior else None, shape_prior, traits)
 
 
-def _local_prior() -> dict[str, Any]:
+def _local_prior() -> Roofline:
     from ..measurement.host import local_roofline
 
     return local_roofline(1, "torch")
 
 
-def _profile(name: str, roof: dict[str, Any], ch: FitChoice, y: np.ndarray,
-             shape: dict[str, Any] | None, shape_prior: Any,
-             given: Sequence[str] | None) -> Any:
+def _profile(name: str, roof: Roofline, ch: FitChoice, y: FloatArray,
+             shape: dict[str, Correction] | None, shape_prior: Profile | None,
+             given: Sequence[str] | None) -> Profile:
     """The fitted profile: the predictor's params plus a ``fewshot`` block and provenance."""
     from datetime import datetime, timezone
 
@@ -283,9 +296,9 @@ def _profile(name: str, roof: dict[str, Any], ch: FitChoice, y: np.ndarray,
 
     G = len(GROUPS)
     w = ch.weights
-    fs = {"groups": list(GROUPS), "a": w[:G].tolist(), "c_ms": w[G:2 * G].tolist(),
+    fs: FewshotBlock = {"groups": list(GROUPS), "a": w[:G].tolist(), "c_ms": w[G:2 * G].tolist(),
           "shape": shape or {}, "lam": list(ch.lam) if ch.lam else None}
-    params: dict[str, Any] = {"roofline": dict(roof), "corrections": {}, "fewshot": fs,
+    params: ProfileParams = {"roofline": roof.copy(), "corrections": {}, "fewshot": fs,
               "model": {"alpha": 1.0, "beta_ms": float(w[-1]), "gamma_ms": 0.0},
               "traits": list(ch.traits)}
     how = {1: "scale only", 2: "scale + overhead (per kernel or per model)"}.get(
@@ -295,12 +308,12 @@ def _profile(name: str, roof: dict[str, Any], ch: FitChoice, y: np.ndarray,
              describe_traits(ch.traits) + (" (given)" if given is not None else
                                            " (decided by LOO)" if len(y) >= MIN_SEARCH else
                                            " (from the prior)")]
-    if shape:
+    if shape and shape_prior is not None:
         words.append(f"kernel-shape priors from profile {shape_prior.name!r} "
                      f"({', '.join(sorted(shape))})")
     elif shape_prior is not None:
         words.append(f"kernel-shape priors of {shape_prior.name!r} tried, not kept (LOO)")
-    extra: dict[str, Any] = {}
+    extra: dict[str, FitError] = {}
     if ch.loo_rel is not None:
         rel = ch.loo_rel
         extra["error"] = {"mape_pct": float(100 * np.mean(np.abs(rel))),
@@ -314,7 +327,8 @@ def _profile(name: str, roof: dict[str, Any], ch: FitChoice, y: np.ndarray,
                         **extra)
 
 
-def predict(profile: Any, model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> Any:
+def predict(profile: Profile, model: Traceable, input_shape: Sequence[int] = (1, 3, 224, 224)
+            ) -> Prediction:
     """Predicted latency (``Prediction``) of an ``nn.Module`` or ``TracedModel`` under
     ``profile``: with a few-shot profile the kernel list is the one its runtime traits
     leave (dead code removed, constants folded, conv+BN+act fused as the profile says)."""
@@ -336,8 +350,8 @@ def predict(profile: Any, model: Any, input_shape: Sequence[int] = (1, 3, 224, 2
                       profile=profile.name)
 
 
-def predict_many(profile: Any, models: Sequence[Any],
-                 input_shape: Sequence[int] = (1, 3, 224, 224)) -> np.ndarray:
+def predict_many(profile: Profile, models: Sequence[Traceable],
+                 input_shape: Sequence[int] = (1, 3, 224, 224)) -> FloatArray:
     """Predicted ms of many models (``nn.Module`` or ``TracedModel``) under a few-shot
     profile, each distinct kernel costed once (fast for a whole search space)."""
     params = profile.data["params"]

@@ -5,12 +5,16 @@ few-shot profile's kernels without an import cycle (predictor <- profiles -> few
 """
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..tracing.kernels import Kernel
+from .records import Correction, ProfileParams, Roofline
+
+if TYPE_CHECKING:
+    from .records import FloatArray
 
 GROUPS = ("conv", "pw", "dw", "matmul", "pool", "add", "norm", "eltwise")
 _GROUP_OF = {"conv": 0, "convT": 0, "pw": 1, "dw": 2, "linear": 3, "matmul": 3, "sdpa": 3,
@@ -29,8 +33,8 @@ def pieces(kr: Kernel, fused: bool) -> list[Kernel]:
     return [kr] if fused else unfuse(kr)
 
 
-def kernel_terms(kernels: Sequence[Kernel], roof: dict[str, Any],
-                 shape: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def kernel_terms(kernels: Sequence[Kernel], roof: Roofline,
+                 shape: dict[str, Correction] | None = None) -> tuple[FloatArray, FloatArray]:
     """(group index, roofline ms without launch) per kernel (epilogues are separate kernels
     already or fused). ``shape``: per-type log corrections learned by an on-device
     calibration (shape priors), applied where given."""
@@ -40,7 +44,7 @@ def kernel_terms(kernels: Sequence[Kernel], roof: dict[str, Any],
     groups = np.array([group_of(k) for k in ks], dtype=int)
     ms = np.zeros(len(ks))
     launch = float(roof.get("launch_us", 0.0))
-    roof = dict(roof, launch_us=0.0, fused_epilogue=True)
+    roof = {**roof, "launch_us": 0.0, "fused_epilogue": True}
     by_type: dict[str, list[int]] = {}
     for i, k in enumerate(ks):
         by_type.setdefault(kernel_type(k), []).append(i)
@@ -55,7 +59,7 @@ def kernel_terms(kernels: Sequence[Kernel], roof: dict[str, Any],
     return groups, ms
 
 
-def kernel_costs(kernels: Sequence[Kernel], params: dict[str, Any]) -> np.ndarray:
+def kernel_costs(kernels: Sequence[Kernel], params: ProfileParams) -> FloatArray:
     """Each kernel record's share of model latency under a few-shot profile's ``params``
     (its BN / activation passes included unless the runtime fuses them)."""
     fs = params["fewshot"]

@@ -5,40 +5,47 @@ committee and the measure-and-refit loop can fit without importing the measuring
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 from collections.abc import Sequence
 
 import numpy as np
 
-from ..tracing.kernels import Kernel, config_blocks
+from ..tracing.kernels import Kernel, config_blocks, kernel_from_row
+from .records import FitError, KernelRecord, KernelRow, ModelRecord, ProfileParams, Roofline
+
+if TYPE_CHECKING:
+    from .records import FloatArray
+    from .predictor import Predictor
 
 
-def kernel_of(rec: dict[str, Any]) -> Kernel:
-    return Kernel(*rec["kernel"])
+def kernel_of(rec: KernelRecord) -> Kernel:
+    return kernel_from_row(rec["kernel"])
 
 
-def kernel_lookup(krecs: Sequence[dict[str, Any]], pred: Any) -> list[list[Any]]:
+def kernel_lookup(krecs: Sequence[KernelRecord], pred: Predictor
+                  ) -> list[tuple[KernelRow, float]]:
     """[kernel, measured ms] of measured kernels the smooth fit puts above ``LOOKUP_MS``:
     large kernels time stably, and one shape can leave the trend (3x3 conv 512->2048 at 7x7
     measured 29.2 ms where the per-type ridge said 19.0 ms and its 5x5/6x6 neighbours fit)."""
     from .predictor import LOOKUP_MS
 
     kernels = [kernel_of(r) for r in krecs]
-    smooth = pred.kernel_ms(kernels) if kernels else []
-    return [[list(k), round(float(r["ms"]), 5)] for k, r, s in zip(kernels, krecs, smooth)
+    smooth: FloatArray | list[float] = pred.kernel_ms(kernels) if kernels else []
+    return [(list(k), round(float(r["ms"]), 5)) for k, r, s in zip(kernels, krecs, smooth)
             if s >= LOOKUP_MS]
 
 
-def fit_params(krecs: Sequence[dict[str, Any]], mrecs: Sequence[dict[str, Any]],
-               roof: dict[str, Any], loo: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+def fit_params(krecs: Sequence[KernelRecord], mrecs: Sequence[ModelRecord], roof: Roofline,
+               loo: bool = True) -> tuple[ProfileParams, FitError | None]:
     """Fit corrections on kernels, then the model-level term on whole models; with ``loo``
-    also the leave-one-out error and the calibrated interval table (``intervals.py``)."""
+    also the leave-one-out error (else None) and the calibrated interval table
+    (``intervals.py``)."""
     from ...arch.yaml_io import config_from_dict
     from .intervals import interval_table
     from .predictor import Predictor, fit_kernels, fit_model_level
 
     corr = fit_kernels([kernel_of(r) for r in krecs], [r["ms"] for r in krecs], roof)
-    params: dict[str, Any] = {"roofline": roof, "corrections": corr,
+    params: ProfileParams = {"roofline": roof, "corrections": corr,
                               "model": {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0}}
     params["kernel_lookup"] = kernel_lookup(krecs, Predictor(params))
     pred = Predictor(params)
@@ -53,11 +60,11 @@ def fit_params(krecs: Sequence[dict[str, Any]], mrecs: Sequence[dict[str, Any]],
     sums = np.array([t[0].sum() for t in totals])  # isolated kernel sums, before the term
     params["kernel_sum_scale"] = float(np.exp(np.median(np.log(measured / sums))))
     if not loo:
-        return params, {}
+        return params, None
     rel = pred_loo / measured - 1.0
-    params.update(rel_std=float(max(0.02, np.sqrt(np.mean(rel ** 2)))),
-                  interval=interval_table(np.log(measured / pred_loo), pred_loo))
-    err = {"mape_pct": float(100 * np.mean(np.abs(rel))),
+    params.update({"rel_std": float(max(0.02, np.sqrt(np.mean(rel ** 2)))),
+                   "interval": interval_table(np.log(measured / pred_loo), pred_loo)})
+    err: FitError = {"mape_pct": float(100 * np.mean(np.abs(rel))),
            "within10_pct": float(100 * np.mean(np.abs(rel) <= 0.10)),
            "n_models": len(mrecs), "method": "LOO over whole models"}
     return params, err

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 from collections.abc import Sequence
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     from numpy.typing import ArrayLike
 
 from ...errors import ProfileError
@@ -32,6 +33,26 @@ LEVELS = (0.01, 0.025, 0.05, 0.1, 0.159, 0.25, 0.5, 0.75, 0.841, 0.9, 0.95, 0.97
 METHOD = "split-conformal quantiles of leave-one-out log residuals over whole models"
 SPLIT_AT = 0.75  # region edge: this quantile of the calibration models' predicted latency
 MIN_REGION = 20  # fewest models a region needs (else one table for all)
+
+
+class Factors(TypedDict, total=False):
+    """Quantile factors of a set of residuals (all models, or one region of them)."""
+
+    n: int
+    factors: list[float]  # per level of ``LEVELS``, monotone
+    rel_std: float
+
+
+class Region(Factors, total=False):
+    below_ms: float | None  # the region holds predictions below this (None: the rest)
+
+
+class IntervalTable(Factors, total=False):
+    """What a profile stores as ``params.interval`` (``interval_table``)."""
+
+    method: str
+    levels: list[float]
+    regions: list[Region]
 
 
 def check_level(q: float) -> float:
@@ -54,39 +75,41 @@ def conformal_quantile(residuals: ArrayLike, q: float) -> float:
     return float(r[k - 1])
 
 
-def _factors(r: np.ndarray) -> dict[str, Any]:
+def _factors(r: npt.NDArray[np.float64]) -> Factors:
     factors = np.maximum.accumulate([math.exp(conformal_quantile(r, q)) for q in LEVELS])
     return {"n": len(r), "factors": [round(float(f), 5) for f in factors],  # monotone in q
             "rel_std": round(float(np.sqrt(np.mean(np.expm1(-r) ** 2))), 5)}
 
 
 def interval_table(log_residuals: ArrayLike,
-                   predicted_ms: ArrayLike | None = None) -> dict[str, Any]:
+                   predicted_ms: ArrayLike | None = None) -> IntervalTable:
     """What a profile stores: per level in ``LEVELS``, the factor ``exp(r_q)`` on the mean,
     overall and (given the models' predicted latencies, with enough of them) per region."""
     r = np.asarray(log_residuals, dtype=float)
-    table = {"method": METHOD, "levels": list(LEVELS), **_factors(r)}
+    table: IntervalTable = {"method": METHOD, "levels": list(LEVELS), **_factors(r)}
     if predicted_ms is not None:
         p = np.asarray(predicted_ms, dtype=float)
         edge = float(np.quantile(p, SPLIT_AT))
         low = p < edge
         if min(low.sum(), (~low).sum()) >= MIN_REGION:
-            table["regions"] = [dict(_factors(r[low]), below_ms=round(edge, 4)),
-                                dict(_factors(r[~low]), below_ms=None)]
+            table["regions"] = [{**_factors(r[low]), "below_ms": round(edge, 4)},
+                                {**_factors(r[~low]), "below_ms": None}]
     return table
 
 
-def region(table: dict[str, Any] | None, latency_ms: float | None) -> dict[str, Any]:
+def region(table: IntervalTable | None, latency_ms: float | None) -> Factors:
     """The part of ``table`` that applies to a prediction of ``latency_ms``."""
     if not table:
         return {}
-    for reg in table.get("regions", []) if latency_ms is not None else []:
-        if reg["below_ms"] is None or latency_ms < reg["below_ms"]:
-            return reg
+    if latency_ms is not None:
+        for reg in table.get("regions", []):
+            below = reg["below_ms"]
+            if below is None or latency_ms < below:
+                return reg
     return table
 
 
-def factor_at(table: dict[str, Any] | None, rel_std: float, q: float,
+def factor_at(table: IntervalTable | None, rel_std: float, q: float,
               latency_ms: float | None = None) -> float:
     """Multiplier of the predicted mean giving its q-quantile (interpolated in the table of
     the region of ``latency_ms``; log-normal with ``rel_std`` without a table)."""

@@ -9,13 +9,24 @@ kernel timings cannot see (cold caches, framework overhead between ops).
 """
 from __future__ import annotations
 
-from typing import Any
-from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, TypeAlias
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from ..tracing.kernels import (Block, Kernel, block_kernels, config_blocks, kernel_bytes,
-                               kernel_flops, kernel_weight_mb)
+                               kernel_flops, kernel_from_row, kernel_weight_mb)
+from .records import (Correction, FamilyLevel, ModelTerm, PerChannel, ProfileParams,
+                      Roofline)
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from .records import FloatArray
+    from ...arch.config import ArchConfig
+
+# a few-shot profile's per-kernel ms (``fewshot_terms.kernel_costs``)
+KernelCosts: TypeAlias = "Callable[[Sequence[Kernel], ProfileParams], FloatArray]"
 
 # roofline efficiency by kernel type (fraction of peak FLOP/s a good library reaches)
 DEFAULT_EFF = {"conv": 0.5, "pw": 0.5, "dw": 0.1, "convT": 0.25, "sdpa": 0.25, "linear": 0.4,
@@ -44,7 +55,7 @@ def kernel_type(kr: Kernel) -> str:
     return "gconv" if kr.op == "conv" and 1 < kr.g == kr.cin else kr.op
 
 
-def raw_features(kernels: Sequence[Kernel]) -> np.ndarray:
+def raw_features(kernels: Sequence[Kernel]) -> FloatArray:
     """Rows of [flops, main bytes, epilogue bytes, cin, cout, n*h*w, k, s] per kernel."""
     rows = []
     for kr in kernels:
@@ -54,7 +65,7 @@ def raw_features(kernels: Sequence[Kernel]) -> np.ndarray:
     return np.asarray(rows, dtype=float).reshape(-1, 8)
 
 
-def roofline_ms(raw: np.ndarray, op: str, roof: dict[str, Any]) -> np.ndarray:
+def roofline_ms(raw: FloatArray, op: str, roof: Roofline) -> FloatArray:
     """Prior time (ms): launch + max(compute, memory) + separate epilogue passes."""
     eff = roof.get("eff", {}).get(op, DEFAULT_EFF.get(op, 0.1))
     compute = raw[:, 0] / (roof["peak_gflops"] * 1e9 * eff)
@@ -71,21 +82,20 @@ DW1_GROUP_LAUNCH = 0.65  # per-channel cost of a `dw1` kernel's prior, in launch
 PER_CHANNEL = {"dw1": DW1_GROUP_LAUNCH}  # kernel types whose corrections are fitted so
 
 
-def type_prior_ms(raw: np.ndarray, op: str, roof: dict[str, Any],
-                  corr: dict[str, Any] | None = None,
-                  group_launch_us: float | None = None) -> np.ndarray:
+def type_prior_ms(raw: FloatArray, op: str, roof: Roofline, corr: PerChannel | None = None,
+                  group_launch_us: float | None = None) -> FloatArray:
     """The prior time a correction multiplies: the roofline, plus a cost per channel where
     the correction was fitted on top of one (``per_channel``, in units of ``group_launch_us``,
     default the roofline's launch cost). Corrections of older fits have none."""
     t0 = roofline_ms(raw, op, roof)
-    share = float((corr or {}).get("per_channel", 0.0))
+    share = float(corr.get("per_channel", 0.0)) if corr else 0.0
     if share:
         launch = roof["launch_us"] if group_launch_us is None else group_launch_us
         t0 = t0 + raw[:, 3] * launch * 1e-3 * share
     return t0
 
 
-def design(raw: np.ndarray, lt0: np.ndarray) -> np.ndarray:
+def design(raw: FloatArray, lt0: FloatArray) -> FloatArray:
     """Log-space shape features of the correction model (see ``FEATURES``)."""
     lF, lB, lE = np.log1p(raw[:, 0]), np.log(raw[:, 1] + 1.0), np.log1p(raw[:, 2])
     lci, lco, lhw = np.log(raw[:, 3]), np.log(raw[:, 4]), np.log(raw[:, 5])
@@ -93,7 +103,7 @@ def design(raw: np.ndarray, lt0: np.ndarray) -> np.ndarray:
                             lco * lhw / 10, raw[:, 6], raw[:, 7], lt0])
 
 
-def ridge(X: np.ndarray, y: np.ndarray, lam: float) -> dict[str, Any]:
+def ridge(X: FloatArray, y: FloatArray, lam: float) -> Correction:
     """Ridge on standardised columns with an unpenalised intercept; ``lo``/``hi`` keep the
     range of each column seen in the fit (see :func:`apply_correction`)."""
     mean, scale = X.mean(0), X.std(0)
@@ -104,7 +114,7 @@ def ridge(X: np.ndarray, y: np.ndarray, lam: float) -> dict[str, Any]:
             "coef": coef.tolist(), "lo": X.min(0).tolist(), "hi": X.max(0).tolist()}
 
 
-def apply_correction(corr: dict[str, Any], X: np.ndarray) -> np.ndarray:
+def apply_correction(corr: Correction, X: FloatArray) -> FloatArray:
     """The log correction of each row of ``X``. Features are clamped to the range the fit saw:
     its quadratic log terms must not extrapolate (a 7x7 depthwise conv, which LowFormer's
     kernels never have, was predicted 7.5 ms from 3x3 samples and measures 0.36 ms); outside
@@ -119,12 +129,12 @@ def apply_correction(corr: dict[str, Any], X: np.ndarray) -> np.ndarray:
     return np.clip(out, -CLIP, CLIP)
 
 
-def _cv_folds(n: int, k: int = 5) -> list[np.ndarray]:
+def _cv_folds(n: int, k: int = 5) -> list[npt.NDArray[np.intp]]:
     idx = np.random.default_rng(0).permutation(n)
     return [idx[i::k] for i in range(k)]
 
 
-def fit_type(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+def fit_type(X: FloatArray, y: FloatArray) -> Correction:
     """Fit one kernel type's correction; pick the ridge strength by 5-fold CV (log RMSE)."""
     if len(y) < MIN_FIT:
         return {"intercept": float(np.median(y)), "coef": [], "cv_rmse": 0.3, "n": len(y)}
@@ -140,24 +150,27 @@ def fit_type(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
             best = (rmse, lam)
     assert best is not None  # the loop above runs at least once
     corr = ridge(X, y, best[1])
-    corr.update(cv_rmse=best[0], n=len(y), lam=best[1])
+    corr.update({"cv_rmse": best[0], "n": len(y), "lam": best[1]})
     return corr
 
 
 def fit_kernels(kernels: Sequence[Kernel], times_ms: Sequence[float],
-                roof: dict[str, Any]) -> dict[str, dict[str, Any]]:
+                roof: Roofline) -> dict[str, Correction]:
     """Per-type corrections from isolated kernel timings."""
     by_type: dict[str, list[int]] = {}
     for i, kr in enumerate(kernels):
         by_type.setdefault(kernel_type(kr), []).append(i)
     t = np.asarray(times_ms, dtype=float)
-    out = {}
+    out: dict[str, Correction] = {}
     for op, idx in by_type.items():
         ks = [kernels[i] for i in idx]
         raw = raw_features(ks)
-        prior = {"per_channel": PER_CHANNEL[op]} if op in PER_CHANNEL else None
+        prior: PerChannel | None = {"per_channel": PER_CHANNEL[op]} if op in PER_CHANNEL \
+            else None
         lt0 = np.log(type_prior_ms(raw, ks[0].op, roof, prior))
-        out[op] = dict(fit_type(design(raw, lt0), np.log(t[idx]) - lt0), **(prior or {}))
+        out[op] = fit_type(design(raw, lt0), np.log(t[idx]) - lt0)
+        if prior:
+            out[op]["per_channel"] = prior["per_channel"]
     return out
 
 
@@ -167,9 +180,9 @@ _GROUP_OF = {"conv": 0, "pw": 1, "dw": 2, "sdpa": 3, "copy": 3, "convT": 3, "mat
 PRIOR_WEIGHT = 2.0  # pull of each per-group scale towards the common scale (rows' worth)
 
 
-def fit_model_level(groups: np.ndarray, counts: np.ndarray, weights_mb: np.ndarray,
-                    measured: np.ndarray, per_group: bool = True, use_counts: bool = True,
-                    loo: bool = True) -> tuple[dict[str, Any], np.ndarray]:
+def fit_model_level(groups: FloatArray, counts: npt.NDArray[np.int64], weights_mb: FloatArray,
+                    measured: FloatArray, per_group: bool = True, use_counts: bool = True,
+                    loo: bool = True) -> tuple[ModelTerm, FloatArray]:
     """Non-negative model-level term, fitted on relative error:
     T = sum_g alpha_g * S_g + beta + gamma * K + delta * W
     (S_g: isolated-kernel time of group g of ``GROUPS``; K: kernel count; W: weight MB,
@@ -185,7 +198,7 @@ def fit_model_level(groups: np.ndarray, counts: np.ndarray, weights_mb: np.ndarr
     A = np.column_stack(cols + extra) / measured[:, None]
     b = np.ones_like(measured)
 
-    def solve(rows: np.ndarray) -> np.ndarray:
+    def solve(rows: npt.NDArray[np.intp] | npt.NDArray[np.bool_]) -> FloatArray:
         if not per_group:
             return nnls(A[rows], b[rows])[0]
         common = nnls(np.column_stack([A[rows][:, :k].sum(1, keepdims=True), A[rows][:, k:]]),
@@ -201,8 +214,9 @@ def fit_model_level(groups: np.ndarray, counts: np.ndarray, weights_mb: np.ndarr
     for i in range(n if loo else 0):
         rows = np.arange(n) != i
         out[i] = float(np.dot(solve(rows) if rows.sum() >= 2 else p, A[i])) * measured[i]
-    alpha: Any = dict(zip(GROUPS, map(float, p[:k]))) if per_group else float(p[0])
-    params = {"alpha": alpha, "beta_ms": float(p[k]),
+    alpha: float | dict[str, float] = dict(zip(GROUPS, map(float, p[:k]))) if per_group \
+        else float(p[0])
+    params: ModelTerm = {"alpha": alpha, "beta_ms": float(p[k]),
               "gamma_ms": float(p[k + 1]) if use_counts else 0.0,
               "delta_ms_per_mb": float(p[k + 2]) if use_counts else 0.0}
     return params, out
@@ -211,13 +225,14 @@ def fit_model_level(groups: np.ndarray, counts: np.ndarray, weights_mb: np.ndarr
 class Predictor:
     """Evaluates a profile's parameters; caches per kernel and per block (the search's speed)."""
 
-    def __init__(self, params: dict[str, Any], kernel_costs: Any = None) -> None:
+    def __init__(self, params: ProfileParams, kernel_costs: KernelCosts | None = None) -> None:
         """``kernel_costs(kernels, params)``: per-kernel ms of a few-shot profile
         (``fewshot_terms.kernel_costs``; passed in so this module does not import it)."""
         self.roof = params["roofline"]
         self.kernel_costs = kernel_costs
         self.corr = params.get("corrections", {})
-        self.model = params.get("model", {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0})
+        self.model: ModelTerm = params["model"] if "model" in params else {
+            "alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0}
         a = self.model["alpha"]
         self.alpha = np.array([a[g] for g in GROUPS] if isinstance(a, dict)
                               else [float(a)] * len(GROUPS))
@@ -226,28 +241,29 @@ class Predictor:
         self.fallback = float(np.median([c["intercept"] for c in self.corr.values()])) \
             if self.corr else 0.0
         self._kernel_ms: dict[Kernel, float] = {}
-        self.lookup = {Kernel(*k): float(ms) for k, ms in params.get("kernel_lookup", [])}
+        self.lookup = {kernel_from_row(k): float(ms) for k, ms in params.get("kernel_lookup", [])}
         self.delta = float(self.model.get("delta_ms_per_mb", 0.0))
         self.kernel_sum_scale = float(params.get("kernel_sum_scale", 1.0))
-        self.family = params.get("family_level") or {"scale": self.kernel_sum_scale,
+        self.family: FamilyLevel = params.get("family_level") or {"scale": self.kernel_sum_scale,
                                                      "per_kernel_ms": 0.0}
-        self._block_raw: dict[Block, tuple[np.ndarray, int, float]] = {}
+        self._block_raw: dict[Block, tuple[FloatArray, int, float]] = {}
         self._block_ms: dict[Block, float] = {}
 
-    def kernel_ms(self, kernels: Sequence[Kernel]) -> np.ndarray:
+    def kernel_ms(self, kernels: Sequence[Kernel]) -> FloatArray:
         """Predicted isolated time of each kernel (before the model-level term)."""
         missing = [k for k in dict.fromkeys(kernels) if k not in self._kernel_ms]
         by_type: dict[str, list[Kernel]] = {}
         for kr in missing:
             by_type.setdefault(kernel_type(kr), []).append(kr)
         if self.fewshot is not None and missing:  # few-shot profile: its own kernel costs
+            assert self.kernel_costs is not None, "a few-shot profile needs its kernel_costs"
             costs = self.kernel_costs(missing, self.fewshot)
             self._kernel_ms.update(zip(missing, costs.tolist()))
             by_type = {}
         for op, ks in by_type.items():
             raw = raw_features(ks)
-            corr = self.corr.get(op) or self.corr.get(ks[0].op) or {"intercept": self.fallback,
-                                                                    "coef": []}
+            corr: Correction = self.corr.get(op) or self.corr.get(ks[0].op) or {
+                "intercept": self.fallback, "coef": []}
             lt0 = np.log(type_prior_ms(raw, ks[0].op, self.roof, corr))
             ms = np.exp(lt0 + apply_correction(corr, design(raw, lt0)))
             self._kernel_ms.update(zip(ks, ms.tolist()))
@@ -256,14 +272,14 @@ class Predictor:
                 self._kernel_ms[kr] = self.lookup[kr]
         return np.array([self._kernel_ms[k] for k in kernels])
 
-    def group_sums(self, kernels: Sequence[Kernel]) -> np.ndarray:
+    def group_sums(self, kernels: Sequence[Kernel]) -> FloatArray:
         """Isolated kernel time per group of ``GROUPS``."""
         out = np.zeros(len(GROUPS))
         for kr, ms in zip(kernels, self.kernel_ms(kernels)):
             out[_GROUP_OF.get(kr.op, 4)] += ms
         return out
 
-    def block_raw(self, block: Block) -> tuple[np.ndarray, int, float]:
+    def block_raw(self, block: Block) -> tuple[FloatArray, int, float]:
         """(isolated time per group, kernel count, weight MB) of one block."""
         got = self._block_raw.get(block)
         if got is None:
@@ -282,7 +298,7 @@ class Predictor:
         return got
 
     def raw_totals(self, blocks: Iterable[tuple[str, Block, int]]
-                   ) -> tuple[np.ndarray, int, float]:
+                   ) -> tuple[FloatArray, int, float]:
         """(isolated time per group, kernel count, weight MB) of a block list (for fitting)."""
         vec, k, mb = np.zeros(len(GROUPS)), 0, 0.0
         for _, block, count in blocks:
@@ -299,7 +315,7 @@ class Predictor:
         per["overhead"] = self.model["beta_ms"]
         return sum(per.values()), per
 
-    def predict_config(self, cfg: Any, resolution: int, batch: int) -> tuple[float,
+    def predict_config(self, cfg: ArchConfig, resolution: int, batch: int) -> tuple[float,
                                                                              dict[str, float]]:
         return self.predict_blocks(config_blocks(cfg, resolution, batch))
 

@@ -17,11 +17,15 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 from collections.abc import Sequence
 
 from ...errors import ProfileError
 from ..targets.profiles import Profile, make_profile
+from .records import LatencyRow
+
+if TYPE_CHECKING:
+    from ...arch.config import ArchConfig
 
 
 def journal_of(profile: Profile) -> Path | None:
@@ -30,7 +34,7 @@ def journal_of(profile: Profile) -> Path | None:
     return Path(path) if path and os.path.isfile(path) else None
 
 
-def verified_in_journal(path: Path) -> set:
+def verified_in_journal(path: Path) -> set[tuple[str, float]]:
     """(arch JSON, ms) of every ``source: verify`` whole model in a calibration journal: what a
     resumed run has already appended (a run journals each measurement before appending it)."""
     out = set()
@@ -44,14 +48,23 @@ def verified_in_journal(path: Path) -> set:
     return out
 
 
-def refit_model_level(profile: Profile, rows: Sequence[dict[str, Any]]) -> Profile:
+class PickRow(TypedDict):
+    """A verified search pick's whole-model latency (``search.verify_kit.model_rows``)."""
+
+    model: str
+    arch: dict[str, object]
+    resolution: int
+    latency_ms: float
+
+
+def refit_model_level(profile: Profile, rows: Sequence[PickRow]) -> Profile:
     """Model-level refit (scale + overhead) over the profile's own whole-model rows plus
     ``rows`` (dicts with ``arch``, ``resolution``, ``latency_ms``, ``model`` label)."""
     from ...arch.registry import resolve_arch
     from ...arch.yaml_io import config_from_dict
     from ..targets.builtin import adjust_to_rows
 
-    new = [dict(r, batch=1) for r in rows]
+    new: list[LatencyRow] = [{**r, "batch": 1} for r in rows]
     old = [r for r in profile.data.get("measurements", []) + profile.data.get("published", [])
            if r.get("model") not in {n["model"] for n in new}]
     fit = old + new
@@ -60,7 +73,7 @@ def refit_model_level(profile: Profile, rows: Sequence[dict[str, Any]]) -> Profi
                            f"got {len(fit)}")
     arches = {r["model"]: r["arch"] for r in fit if r.get("arch")}
 
-    def resolve(name: str) -> Any:
+    def resolve(name: str) -> ArchConfig:
         return config_from_dict(arches[name]) if name in arches else resolve_arch(name)[1]
 
     params, err = adjust_to_rows(profile.data["params"], fit, resolve=resolve)
@@ -97,8 +110,14 @@ def measurable_here(profile: Profile) -> bool:
     return facts.get("cpu") == cpu_model() and architecture(facts.get("machine", here)) == here
 
 
-def measure_setup(profile: Profile) -> dict[str, Any]:
+class MeasureSetup(TypedDict):
+    backend: str
+    threads: int
+    device: str
+
+
+def measure_setup(profile: Profile) -> MeasureSetup:
     """(backend, threads, torch device) the profile's timings were taken with."""
     facts = profile.host or {}
-    return {"backend": facts.get("backend", "torch"), "threads": int(facts.get("threads", 1)),
+    return {"backend": str(facts.get("backend", "torch")), "threads": int(facts.get("threads", 1)),
             "device": str(facts.get("device", "cpu"))}

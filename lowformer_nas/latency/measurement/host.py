@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
-from typing import Any
+from typing import TypedDict, cast
 
 from .allocator import allocator_label
 
@@ -17,6 +17,43 @@ HOST_FIELDS = ("cpu", "machine", "cores", "gpu", "system", "python", "torch", "o
                "backend", "threads", "device", "allocator")
 _ARCH = {"amd64": "x86_64", "x86_64": "x86_64", "x64": "x86_64", "arm64": "aarch64",
          "aarch64": "aarch64", "armv8l": "aarch64"}
+
+
+class _RooflineKeys(TypedDict):
+    peak_gflops: float
+    bandwidth_gbs: float
+    launch_us: float
+
+
+class Roofline(_RooflineKeys, total=False):
+    """A device's roofline prior (a profile's ``params.roofline``; ``local_roofline``,
+    ``profiles.check_roofline``)."""
+
+    fused_epilogue: bool
+    cores: int
+    traits: list[str]
+    eff: dict[str, float]  # roofline efficiency per kernel op (``predictor.DEFAULT_EFF``)
+
+
+class HostFacts(TypedDict, total=False):
+    """A profile's ``host``: measured here (``platform_facts``) or a measurement file's
+    columns (``csv_host_facts``: strings, as the file has them)."""
+
+    cpu: str
+    machine: str
+    cores: int | str | None
+    gpu: str
+    system: str
+    python: str
+    torch: str
+    onnxruntime: str
+    backend: str
+    threads: int | str
+    device: str
+    allocator: str
+    clock: str
+    measured_here: bool
+    note: str
 
 
 def cpu_model() -> str:
@@ -50,7 +87,7 @@ def cpu_flags() -> str:
     return ""
 
 
-def local_roofline(threads: int, backend: str, device: str = "cpu") -> dict[str, Any]:
+def local_roofline(threads: int, backend: str, device: str = "cpu") -> Roofline:
     """A rough prior for this machine; calibration learns the corrections on top."""
     fused = backend != "torch"
     if device.startswith("cuda"):
@@ -69,11 +106,11 @@ def local_roofline(threads: int, backend: str, device: str = "cpu") -> dict[str,
             "launch_us": 5.0, "fused_epilogue": fused}
 
 
-def platform_facts(backend: str, threads: int, device: str = "cpu") -> dict[str, Any]:
+def platform_facts(backend: str, threads: int, device: str = "cpu") -> HostFacts:
     """What a profile records about the machine it was measured on."""
     import torch
 
-    facts: dict[str, Any] = {"cpu": cpu_model(), "cores": os.cpu_count(),
+    facts: HostFacts = {"cpu": cpu_model(), "cores": os.cpu_count(),
                              "machine": platform.machine(), "system": platform.platform(),
                              "python": platform.python_version(), "torch": torch.__version__,
                              "backend": backend, "threads": threads, "device": device,
@@ -83,7 +120,7 @@ def platform_facts(backend: str, threads: int, device: str = "cpu") -> dict[str,
     ort = _version("onnxruntime")
     if ort:
         facts["onnxruntime"] = ort
-    return dict(facts, measured_here=True, machine=architecture(facts["machine"]))
+    return {**facts, "measured_here": True, "machine": architecture(facts["machine"])}
 
 
 def _version(dist: str) -> str:
@@ -96,7 +133,7 @@ def _version(dist: str) -> str:
         return ""
 
 
-def csv_host_facts(path: str) -> dict[str, Any]:
+def csv_host_facts(path: str) -> dict[str, str]:
     """Host facts a measurement CSV carries as columns (``HOST_FIELDS``): one value each, or
     the distinct values joined with '; ' when rows disagree."""
     import csv
@@ -115,13 +152,14 @@ def csv_host_facts(path: str) -> dict[str, Any]:
     return {k: "; ".join(v) for k, v in values.items() if v}
 
 
-def not_measured_here(path: str, by: str = "") -> dict[str, Any]:
+def not_measured_here(path: str, by: str = "") -> HostFacts:
     """``host`` of a profile fitted here from another machine's measurement file."""
     note = f"not measured here; rows from {os.path.basename(path)}" + (f" ({by})" if by else "")
-    return dict(csv_host_facts(path), measured_here=False, note=note)
+    # the file's columns are HOST_FIELDS, each a string: HostFacts keys of str values
+    return cast("HostFacts", dict(csv_host_facts(path), measured_here=False, note=note))
 
 
-def describe_host(host: dict[str, Any] | None) -> str:
+def describe_host(host: HostFacts | None) -> str:
     """One line for ``list`` / ``predict``: which machine produced a profile's numbers."""
     if not host:
         return "host: not recorded"

@@ -11,12 +11,17 @@ import os
 import statistics
 import tempfile
 import time
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 from collections.abc import Callable, Sequence
 
 from ...errors import ConfigError
 from .allocator import steady_allocator
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
+
+    from ...arch.config import ArchConfig
 
 BACKENDS = ("torch", "torchscript", "onnxruntime")
 CLOCKS = ("wall", "cpu")
@@ -46,6 +51,20 @@ def check_clock(clock: str, device: str, threads: int | None) -> str:
     return clock
 
 
+class MeasurementDict(TypedDict):
+    """A ``Measurement`` as JSON holds it (``Measurement.to_dict``)."""
+
+    latency_ms: float
+    p10_ms: float
+    p90_ms: float
+    n: int
+    backend: str
+    threads: int
+    device: str
+    resolution: int
+    batch: int
+
+
 @dataclass(frozen=True)
 class Measurement:
     """A latency measurement in milliseconds."""
@@ -60,8 +79,10 @@ class Measurement:
     resolution: int
     batch: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> MeasurementDict:
+        return {"latency_ms": self.latency_ms, "p10_ms": self.p10_ms, "p90_ms": self.p90_ms,
+                "n": self.n, "backend": self.backend, "threads": self.threads,
+                "device": self.device, "resolution": self.resolution, "batch": self.batch}
 
 
 def check_backend(backend: str) -> str:
@@ -94,21 +115,22 @@ def _sync(device: str) -> Callable[[], None]:
     return lambda: None
 
 
-def _prepare_torchscript(module: Any, x: Any) -> Callable[[], Any]:
+def _prepare_torchscript(module: nn.Module, x: Tensor) -> Callable[[], object]:
     import torch
 
     with torch.no_grad():
         traced = torch.jit.trace(module, x, check_trace=False)
         opt = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
 
-    def run() -> Any:
+    def run() -> object:
         with torch.no_grad():
             return opt(x)
 
     return run
 
 
-def _prepare_onnxruntime(module: Any, x: Any, threads: int, device: str) -> Callable[[], Any]:
+def _prepare_onnxruntime(module: nn.Module, x: Tensor, threads: int, device: str
+                         ) -> Callable[[], object]:
     import onnxruntime as ort
     import torch
 
@@ -127,8 +149,8 @@ def _prepare_onnxruntime(module: Any, x: Any, threads: int, device: str) -> Call
     return lambda: sess.run(None, feed)
 
 
-def prepare(module: Any, x: Any, backend: str = "torch", threads: int = 1,
-            device: str = "cpu") -> Callable[[], Any]:
+def prepare(module: nn.Module, x: Tensor, backend: str = "torch", threads: int = 1,
+            device: str = "cpu") -> Callable[[], object]:
     """A zero-argument callable running ``module(x)`` through ``backend`` (the allocator is
     put in its measurement regime first: see :mod:`.allocator`)."""
     import torch
@@ -142,14 +164,14 @@ def prepare(module: Any, x: Any, backend: str = "torch", threads: int = 1,
     if backend == "onnxruntime":
         return _prepare_onnxruntime(module, x, threads, device)
 
-    def run() -> Any:
+    def run() -> object:
         with torch.inference_mode():
             return module(x)
 
     return run
 
 
-def time_once(fn: Callable[[], Any], inner: int, sync: Callable[[], None],
+def time_once(fn: Callable[[], object], inner: int, sync: Callable[[], None],
               clock: str = "wall") -> float:
     """Milliseconds per call of ``fn``, run ``inner`` times back to back and then ``sync``-ed,
     on ``clock`` (the building block of every timing here; benchmarks time with it too)."""
@@ -160,7 +182,7 @@ def time_once(fn: Callable[[], Any], inner: int, sync: Callable[[], None],
     return (now(clock) - start) * 1000.0 / inner
 
 
-def time_interleaved(fns: Sequence[Callable[[], Any]], rounds: int = 5, runs: int = 5,
+def time_interleaved(fns: Sequence[Callable[[], object]], rounds: int = 5, runs: int = 5,
                      device: str = "cpu", min_sample_ms: float = 0.3,
                      warmup: int = 2, clock: str = "wall") -> list[list[list[float]]]:
     """Time several callables round-robin; returns per callable, per round, the run times (ms).
@@ -184,7 +206,7 @@ def time_interleaved(fns: Sequence[Callable[[], Any]], rounds: int = 5, runs: in
     return out
 
 
-def time_whole_models(pairs: Sequence[tuple[Any, Any]], backend: str, device: str
+def time_whole_models(pairs: Sequence[tuple[nn.Module, Tensor]], backend: str, device: str
                       ) -> list[float]:
     """The calibration's whole-model timing of ``(module, input)`` pairs: prepared for
     ``backend``, 3 interleaved rounds x 3 runs on the session's clock, median of round
@@ -220,14 +242,14 @@ class threads_set:
             torch.set_num_threads(self.n)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         import torch
 
         if self.old:
             torch.set_num_threads(self.old)
 
 
-def _as_module(model_or_cfg: Any) -> Any:
+def _as_module(model_or_cfg: nn.Module | ArchConfig | str) -> nn.Module:
     from ...arch.config import ArchConfig
 
     if isinstance(model_or_cfg, ArchConfig):
@@ -267,7 +289,7 @@ def check_shape(backend: str, device: str, resolution: int, batch: int) -> None:
         raise ConfigError(f"need resolution >= 16 and batch >= 1, but got {resolution}, {batch}")
 
 
-def measure_many(modules: Sequence[Any], resolution: int = 224, batch: int = 1,
+def measure_many(modules: Sequence[nn.Module], resolution: int = 224, batch: int = 1,
                  backend: str = "torch", threads: int | None = 1, device: str = "cpu",
                  min_time_s: float = 2.0, rounds: int = 5) -> list[Measurement]:
     """Latency of several ``nn.Module``s end to end, timed round-robin under ``protocol``:
@@ -291,7 +313,7 @@ def measure_many(modules: Sequence[Any], resolution: int = 224, batch: int = 1,
     return out
 
 
-def _runs_per_round(fns: Sequence[Callable[[], Any]], sync: Callable[[], None], clock: str,
+def _runs_per_round(fns: Sequence[Callable[[], object]], sync: Callable[[], None], clock: str,
                     min_time_s: float, rounds: int) -> list[int]:
     """Warm each callable up, then size its runs per round from the median of 3 timings."""
     runs = []
@@ -304,7 +326,7 @@ def _runs_per_round(fns: Sequence[Callable[[], Any]], sync: Callable[[], None], 
     return runs
 
 
-def _time_rounds(fns: Sequence[Callable[[], Any]], runs: Sequence[int], rounds: int,
+def _time_rounds(fns: Sequence[Callable[[], object]], runs: Sequence[int], rounds: int,
                  device: str, clock: str) -> list[list[list[float]]]:
     """``rounds`` round-robin rounds; in each, callable i runs ``runs[i]`` timed runs (after
     one untimed run, so a model follows the others warm)."""
@@ -318,8 +340,9 @@ def _time_rounds(fns: Sequence[Callable[[], Any]], runs: Sequence[int], rounds: 
     return out
 
 
-def measure_latency(model_or_cfg: Any, resolution: int = 224, batch: int = 1,
-                    backend: str = "torch", threads: int | None = 1, device: str = "cpu",
+def measure_latency(model_or_cfg: nn.Module | ArchConfig | str, resolution: int = 224,
+                    batch: int = 1, backend: str = "torch", threads: int | None = 1,
+                    device: str = "cpu",
                     min_time_s: float = 2.0, rounds: int = 5) -> Measurement:
     """Latency of a model (``nn.Module``, ``ArchConfig`` or registry name/YAML path) end to end
     in this process, under ``protocol`` (``measure_many`` of one model)."""

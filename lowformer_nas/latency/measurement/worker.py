@@ -21,15 +21,59 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict, cast
 from collections.abc import Sequence
 
 from ...errors import ProfileError
+from .host import HostFacts
+from .measure import MeasurementDict
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from ...arch.config import ArchConfig
 
 MODULE = "lowformer_nas.latency.measurement.worker"
+ArchDict = dict[str, object]  # an ``ArchConfig`` as YAML / JSON holds it (``config_to_dict``)
 
 
-def item_of(model: Any) -> dict[str, Any]:
+class MeasureItem(TypedDict, total=False):
+    """One model of a request: exactly one of its keys (``item_of``)."""
+
+    arch: ArchDict
+    name: str  # a registry name or a YAML path
+    timm: str
+
+
+class MeasureOptions(TypedDict, total=False):
+    """A request's timing options: ``measure.measure_many``'s keyword arguments."""
+
+    resolution: int
+    batch: int
+    backend: str
+    threads: int
+    device: str
+    min_time_s: float
+    rounds: int
+
+
+class Request(MeasureOptions):
+    """What the worker reads on stdin."""
+
+    items: list[MeasureItem]
+
+
+class WorkerRecord(MeasurementDict):
+    """What the worker writes per model: the ``Measurement`` and how and where it was taken."""
+
+    protocol: str
+    host: HostFacts
+
+
+_OPTIONS = frozenset(MeasureOptions.__annotations__)
+
+
+def item_of(model: ArchConfig | ArchDict | str) -> MeasureItem:
     """A request item for an ``ArchConfig``, a timm model name or a registry name / YAML."""
     from ...arch.config import ArchConfig
 
@@ -47,7 +91,7 @@ def item_of(model: Any) -> dict[str, Any]:
     raise ProfileError(f"the measurement worker takes configs or names, not {type(model)!r}")
 
 
-def _module(item: dict[str, Any]) -> Any:
+def _module(item: MeasureItem) -> nn.Module:
     from ...arch.builder import build_model
 
     if "arch" in item:
@@ -63,18 +107,18 @@ def _module(item: dict[str, Any]) -> Any:
     return build_model(resolve_arch(item["name"])[1])
 
 
-def serve(request: dict[str, Any]) -> list[dict[str, Any]]:
+def serve(request: Request) -> list[WorkerRecord]:
     """Time a request's models in this process (the worker's body); one record per model."""
     from .host import platform_facts
     from .measure import measure_many, protocol
 
-    kw = {k: request[k] for k in ("resolution", "batch", "backend", "threads", "device",
-                                  "min_time_s", "rounds") if k in request}
+    # the request's keys other than ``items``, which are ``MeasureOptions``'s
+    kw = cast("MeasureOptions", {k: v for k, v in request.items() if k in _OPTIONS})
     got = measure_many([_module(i) for i in request["items"]], **kw)
     words = protocol(got[0].backend, got[0].threads, got[0].device, kw.get("rounds", 5),
                      kw.get("min_time_s", 2.0))
     host = platform_facts(got[0].backend, got[0].threads, got[0].device)
-    return [dict(m.to_dict(), protocol=words, host=host) for m in got]
+    return [{**m.to_dict(), "protocol": words, "host": host} for m in got]
 
 
 class Worker:
@@ -86,7 +130,7 @@ class Worker:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                      text=True)
 
-    def measure(self, items: Sequence[dict[str, Any]], **kw: Any) -> list[dict[str, Any]]:
+    def measure(self, items: Sequence[MeasureItem], **kw: object) -> list[WorkerRecord]:
         out, err = self.proc.communicate(json.dumps(dict(kw, items=list(items))))
         lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
         if self.proc.returncode != 0 or len(lines) != len(items):
@@ -104,9 +148,9 @@ class Worker:
 _spare: Worker | None = None
 
 
-def measure_in_worker(models: Sequence[Any], resolution: int = 224, backend: str = "torch",
-                      threads: int = 1, device: str = "cpu", batch: int = 1,
-                      min_time_s: float = 2.0, spare: bool = False) -> list[dict[str, Any]]:
+def measure_in_worker(models: Sequence[ArchConfig | ArchDict | str], resolution: int = 224,
+                      backend: str = "torch", threads: int = 1, device: str = "cpu", batch: int = 1,
+                      min_time_s: float = 2.0, spare: bool = False) -> list[WorkerRecord]:
     """Records (``Measurement`` fields + ``protocol`` + ``host``) of ``models`` timed in one
     fresh worker. ``spare``: once done, start the next worker, so that a caller measuring one
     model at a time (``search --measure``) does not wait for its imports next time (it is

@@ -10,28 +10,32 @@ from __future__ import annotations
 import csv
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-from collections.abc import Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..fitting.records import FitError, LatencyRow, ProfileParams, Roofline
 from .devices import get_device_spec
 from .profiles import Profile, make_profile
+
+if TYPE_CHECKING:
+    from ...arch.config import ArchConfig
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "profiles"
 
 BUILTIN_NAMES = ("jetson-tx2", "titan-rtx", "a40", "rpi5")  # rows of data/devices.yaml
 
 # name -> (device words, roofline prior, published-latency device key): from the device table
-SPECS: dict[str, tuple[str, dict[str, Any], str]] = {
+SPECS: dict[str, tuple[str, Roofline, str]] = {
     name: (get_device_spec(name).title, get_device_spec(name).roofline(), name)
     for name in BUILTIN_NAMES}
 
 
-def published_rows(device: str) -> list[dict[str, Any]]:
+def published_rows(device: str) -> list[LatencyRow]:
     """Published (model, batch, resolution, latency_ms) rows for ``device`` (throughput rows
     become per-batch latency: batch / throughput)."""
-    rows = []
+    rows: list[LatencyRow] = []
     with open(DATA / "published_latency.csv", newline="", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
             if r["device"] != device:
@@ -43,14 +47,14 @@ def published_rows(device: str) -> list[dict[str, Any]]:
     return rows
 
 
-def prior_params(roof: dict[str, Any], rel_std: float = 0.5) -> dict[str, Any]:
-    return {"roofline": dict(roof), "corrections": {},
+def prior_params(roof: Roofline, rel_std: float = 0.5) -> ProfileParams:
+    return {"roofline": roof.copy(), "corrections": {},
             "model": {"alpha": 1.0, "beta_ms": 0.0, "gamma_ms": 0.0}, "rel_std": rel_std}
 
 
-def adjust_to_rows(params: dict[str, Any], rows: list[dict[str, Any]],
-                   resolve: Callable[[str], Any] | None = None) -> tuple[dict[str, Any],
-                                                                            dict[str, Any]]:
+def adjust_to_rows(params: ProfileParams, rows: Sequence[LatencyRow],
+                   resolve: Callable[[str], ArchConfig] | None = None
+                   ) -> tuple[ProfileParams, FitError]:
     """Fit (alpha, beta) on whole-model latencies; returns new params and the LOO error."""
     from ...arch.registry import resolve_arch
 
@@ -67,10 +71,11 @@ def adjust_to_rows(params: dict[str, Any], rows: list[dict[str, Any]],
                                  np.array([t[2] for t in totals]), measured, per_group=False,
                                  use_counts=False)
     rel = loo / measured - 1.0
-    err = {"mape_pct": float(100 * np.mean(np.abs(rel))),
+    err: FitError = {"mape_pct": float(100 * np.mean(np.abs(rel))),
            "within10_pct": float(100 * np.mean(np.abs(rel) <= 0.10)), "n_models": len(rows),
            "method": "LOO"}
-    out = dict(params, model=model, rel_std=float(max(0.1, np.sqrt(np.mean(rel ** 2)))))
+    out: ProfileParams = {**params, "model": model,
+                          "rel_std": float(max(0.1, np.sqrt(np.mean(rel ** 2))))}
     return out, err
 
 

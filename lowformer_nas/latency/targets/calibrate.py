@@ -16,12 +16,14 @@ import os
 import random
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 from collections.abc import Sequence
 
 from ..._io import truncate_torn_tail
 from ...errors import ProfileError
 from ..fitting.fit import fit_params, kernel_of
+from ..fitting.records import (Correction, FamilyRecord, FitError, KernelRecord, ModelRecord,
+                               ProfileParams, Roofline)
 from ..tracing.kernels import Kernel
 from .pool import kernel_pool, sample_configs, space_resolutions
 from .profiles import FIT_VERSION, Profile, cache_dir, make_profile
@@ -30,6 +32,9 @@ KERNEL_SHARE, MODEL_SHARE = 0.45, 0.47  # of the budget; the rest covers fitting
 KERNEL_GROUP, MODEL_GROUP = 16, 4
 ADAPTIVE_SHARE = 0.4  # of the whole-model share: corner configs chosen by committee spread
 CORNER_CONFIGS = 24  # corner configs whose kernels join the kernel pool
+if TYPE_CHECKING:
+    from ...arch.config import ArchConfig
+
 IDENTITY = ("device", "backend", "threads", "space", "clock")  # a resumed journal must match
 
 
@@ -70,7 +75,23 @@ class Journal:
             os.fsync(fh.fileno())
         self.records.append(rec)
 
-    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+    @property
+    def roofline(self) -> Roofline:
+        return cast("Roofline", self.header["roofline"])  # ``local_roofline``'s, journalled
+
+    # a calibration's kinds first; the Literal-vs-str overlap is intended (as in typeshed)
+    @overload
+    def of_kind(self, kind: Literal["kernel"]) -> list[KernelRecord]: ...  # type: ignore[overload-overlap]
+    @overload
+    def of_kind(self, kind: Literal["model"]) -> list[ModelRecord]: ...  # type: ignore[overload-overlap]
+    @overload
+    def of_kind(self, kind: Literal["family"]) -> list[FamilyRecord]: ...  # type: ignore[overload-overlap]
+    @overload
+    def of_kind(self, kind: str) -> list[dict[str, Any]]: ...  # other journals' kinds (search)
+
+    def of_kind(self, kind: str) -> list[KernelRecord] | list[ModelRecord] | \
+            list[FamilyRecord] | list[dict[str, Any]]:
+        """The records of one kind (a calibration's are each written here as that kind's)."""
         return [r for r in self.records if r.get("kind") == kind]
 
     @property
@@ -98,7 +119,8 @@ def measure_kernels(kernels: Sequence[Kernel], backend: str, device: str) -> lis
     return [summarize(t)["latency_ms"] for t in timed]
 
 
-def measure_models(items: Sequence[tuple[Any, int]], backend: str, device: str) -> list[float]:
+def measure_models(items: Sequence[tuple[ArchConfig, int]], backend: str, device: str
+                   ) -> list[float]:
     import torch
 
     from ...arch.builder import build_model
@@ -108,7 +130,7 @@ def measure_models(items: Sequence[tuple[Any, int]], backend: str, device: str) 
                              backend, device)
 
 
-def _type_weights(pool: dict[str, list[Kernel]], corr: dict[str, Any],
+def _type_weights(pool: dict[str, list[Kernel]], corr: dict[str, Correction],
                   counts: dict[str, int]) -> dict[str, float]:
     """Sampling weight per type: share of (prior) time x current CV error; unfit types first."""
     from ..fitting.predictor import MIN_FIT
@@ -119,11 +141,11 @@ def _type_weights(pool: dict[str, list[Kernel]], corr: dict[str, Any],
         if counts.get(op, 0) < MIN_FIT:
             weights[op] = 1e6
         else:
-            weights[op] = share * (corr.get(op, {}).get("cv_rmse", 0.3) + 0.05)
+            weights[op] = share * ((corr[op].get("cv_rmse", 0.3) if op in corr else 0.3) + 0.05)
     return weights
 
 
-def _pick_kernels(pool: dict[str, list[Kernel]], done: set, weights: dict[str, float],
+def _pick_kernels(pool: dict[str, list[Kernel]], done: set[Kernel], weights: dict[str, float],
                   rng: random.Random, n: int) -> list[Kernel]:
     avail = {op: [k for k in ks if k not in done][:64] for op, ks in pool.items()}
     avail = {op: ks for op, ks in avail.items() if ks}
@@ -139,8 +161,7 @@ def _pick_kernels(pool: dict[str, list[Kernel]], done: set, weights: dict[str, f
     return out
 
 
-def fit_journal(journal: Journal, roof: dict[str, Any]) -> tuple[dict[str, Any],
-                                                                 dict[str, Any]]:
+def fit_journal(journal: Journal, roof: Roofline) -> tuple[ProfileParams, FitError | None]:
     """``fit_params`` over every kernel and whole-model record of a journal, plus the level
     of other families where the journal timed some (``families.py``)."""
     from ..fitting.families import family_level
@@ -202,8 +223,8 @@ def _measure_kernel_phase(j: Journal, pool: dict[str, list[Kernel]], until_s: fl
     from ..fitting.predictor import fit_kernels, kernel_type
 
     done = {kernel_of(r) for r in j.of_kind("kernel")}
-    corr: dict[str, Any] = {}
-    roof = j.header["roofline"]
+    corr: dict[str, Correction] = {}
+    roof = j.roofline
     while j.spent_s < until_s:
         krecs = j.of_kind("kernel")
         counts: dict[str, int] = {}
@@ -223,7 +244,8 @@ def _measure_kernel_phase(j: Journal, pool: dict[str, list[Kernel]], until_s: fl
         bar.update(j.spent_s, "kernels", len(j.of_kind("kernel")), len(j.of_kind("model")))
 
 
-def _measure_model_group(j: Journal, items: list[tuple[Any, int]], source: str, extra_s: float,
+def _measure_model_group(j: Journal, items: list[tuple[ArchConfig, int]], source: str,
+                         extra_s: float,
                          backend: str, device: str, bar: _Progress) -> None:
     """Time ``items`` interleaved and journal them; ``extra_s`` (choosing them) is charged too."""
     from ...arch.yaml_io import config_to_dict
@@ -262,7 +284,7 @@ def _run_phases(j: Journal, space: str, res: list[int], budget_s: float, backend
         if len(j.of_kind("model")) < 4:
             break  # too little to fit a committee: a budget this small stays random
         t0 = _now()
-        items = pick_uncertain(j.of_kind("kernel"), j.of_kind("model"), j.header["roofline"],
+        items = pick_uncertain(j.of_kind("kernel"), j.of_kind("model"), j.roofline,
                                sp, res, rng, MODEL_GROUP)
         _measure_model_group(j, items, "adaptive", _now() - t0, backend, device,
                              bar)
@@ -273,7 +295,7 @@ def _profile_of(j: Journal, budget_minutes: float | None) -> Profile:
     from ..measurement.host import platform_facts
 
     h = j.header
-    params, err = fit_journal(j, h["roofline"])
+    params, err = fit_journal(j, j.roofline)
     models = j.of_kind("model")
     by_source: dict[str, int] = {}
     for r in models:
@@ -293,7 +315,7 @@ def _profile_of(j: Journal, budget_minutes: float | None) -> Profile:
                         fit_version=FIT_VERSION, resolutions=_span(models))
 
 
-def _span(models: list[dict[str, Any]]) -> list[int] | None:
+def _span(models: list[ModelRecord]) -> list[int] | None:
     """[smallest, largest] input side of the measured whole models (None: none measured)."""
     res = [int(r.get("resolution", 224)) for r in models]
     return [min(res), max(res)] if res else None

@@ -11,9 +11,10 @@ import math
 import os
 from datetime import datetime, timezone
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ...errors import LowFormerNASError, ProfileError
+from ..measurement.host import Roofline
 from .profiles import Profile, check_roofline, make_profile
 
 REQUIRED = ("model", "latency_ms")
@@ -66,7 +67,7 @@ def read_model_csv(path: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _default_prior(device: str) -> Any:
+def _default_prior(device: str) -> tuple[Roofline, str, str]:
     """(roofline, provenance words, device words) when no explicit prior is given."""
     from .builtin import SPECS
     from ..measurement.host import local_roofline
@@ -76,7 +77,7 @@ def _default_prior(device: str) -> Any:
     return local_roofline(1, "torch"), "this machine's roofline as prior", device
 
 
-def calibrate_from_models(device: str, path: str, prior: dict[str, Any] | None = None,
+def calibrate_from_models(device: str, path: str, prior: Mapping[str, object] | None = None,
                           traits: Sequence[str] | None = None) -> Profile:
     """Fit ``device``'s model-level coefficients from a CSV of whole-model latencies.
 
@@ -93,7 +94,7 @@ def calibrate_from_models(device: str, path: str, prior: dict[str, Any] | None =
         roof, words, dev_words = check_roofline(prior), "the given device prior", device
     else:
         roof, words, dev_words = _default_prior(device)
-    roof = dict(roof)
+    roof = roof.copy()
     if traits is not None:
         roof["fused_epilogue"] = "fuse_conv_bn_act" in names
     fit_rows = [{"model": r["model"], "batch": r["batch"], "resolution": r["resolution"],

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ProfileError, UnknownNameError
+from ..measurement.host import Roofline
 
 TABLE = Path(__file__).resolve().parents[2] / "data" / "devices.yaml"
 NAME_RULE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -57,7 +58,7 @@ class DeviceSpec:
     source: str
     notes: str = ""
 
-    def roofline(self) -> dict[str, Any]:
+    def roofline(self) -> Roofline:
         """The predictor's roofline prior (``params.roofline``) for this device."""
         return {"peak_gflops": self.peak_gflops, "bandwidth_gbs": self.bandwidth_gbs,
                 "launch_us": self.launch_us, "cores": self.cores,
@@ -187,7 +188,7 @@ def list_device_specs(pattern: str = "*") -> list[DeviceSpec]:
 class Prior:
     """A roofline prior for ``calibrate_from_models`` with the traits and words it comes with."""
 
-    roofline: dict[str, Any]
+    roofline: Roofline
     traits: tuple[str, ...] | None
     words: str
 
@@ -204,9 +205,20 @@ def build_prior(like: str | None = None, peak_gflops: float | None = None,
                            f"--bandwidth-gbs (got peak {peak_gflops!r}, bandwidth "
                            f"{bandwidth_gbs!r})")
     spec = get_device_spec(like) if like is not None else None
-    roof = spec.roofline() if spec else {"launch_us": DEFAULT_LAUNCH_US, "fused_epilogue": False}
+    roof: Roofline
+    if spec:
+        roof = spec.roofline()
+    else:  # both numbers are given (checked above)
+        assert peak_gflops is not None and bandwidth_gbs is not None
+        roof = {"launch_us": DEFAULT_LAUNCH_US, "fused_epilogue": False,
+                "peak_gflops": peak_gflops, "bandwidth_gbs": bandwidth_gbs}
     given = {"peak_gflops": peak_gflops, "bandwidth_gbs": bandwidth_gbs, "cores": cores}
-    roof.update({k: v for k, v in given.items() if v is not None})
+    if peak_gflops is not None:
+        roof["peak_gflops"] = peak_gflops
+    if bandwidth_gbs is not None:
+        roof["bandwidth_gbs"] = bandwidth_gbs
+    if cores is not None:
+        roof["cores"] = cores
     words = f"{like} spec-sheet prior ({spec.source})" if spec else "a user-given prior"
     changed = [f"{k} {v:g}" for k, v in given.items() if v is not None]
     if changed:

@@ -13,13 +13,50 @@ import os
 import random
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict, cast
 from collections.abc import Sequence
 
 from ..._io import atomic_write_bytes, atomic_write_text
 from ...errors import ProfileError
-from ..tracing.kernels import Kernel
+from ..tracing.kernels import kernel_from_row
 from .profiles import Profile, make_profile
+
+if TYPE_CHECKING:
+    from onnx import GraphProto
+    from torch import Tensor, nn
+
+    from ...arch.config import ArchConfig
+    from ..fitting.records import KernelRecord, KernelRow, ModelRecord
+
+Spec = list[str | int] | dict[str, object]  # a kernel's fields in order, or an arch's dict
+
+
+class _ItemKeys(TypedDict):
+    id: str
+    kind: str  # kernel | model
+    spec: Spec
+    resolution: int  # a model's input size (0 for a kernel: its shape is in its spec)
+
+
+class KitItem(_ItemKeys, total=False):
+    """One ``manifest.json`` entry (``kit_item``); a search's verification kit adds the
+    trial's number, stage and predicted ms."""
+
+    file: str
+    input_shape: list[int]
+    trial: int
+    stage: str
+    predicted_ms: float | None  # what the profile predicted (a verify kit names it)
+
+
+class ResultRow(TypedDict):
+    """One validated row of the runner's ``results.csv`` (``read_results``)."""
+
+    kind: str
+    spec: Spec
+    resolution: int
+    ms: float
+    threads: int
 
 RUNNER = '''#!/usr/bin/env python3
 """Times every ONNX file of this kit with onnxruntime; writes results.csv (resumable)."""
@@ -93,7 +130,7 @@ with open(args.out, "a", newline="") as fh:
 '''
 
 
-def _export(module: Any, x: Any, path: Path) -> None:
+def _export(module: nn.Module, x: Tensor, path: Path) -> None:
     """Export in memory, then write the final file atomically (never a half-written .onnx)."""
     import io
 
@@ -110,7 +147,7 @@ def _export(module: Any, x: Any, path: Path) -> None:
     atomic_write_bytes(path, model.SerializeToString())
 
 
-def _weights_to_constants(graph: Any, min_elems: int = 64) -> None:
+def _weights_to_constants(graph: GraphProto, min_elems: int = 64) -> None:
     """Replace float weights by ``ConstantOfShape`` nodes (folded by onnxruntime at load):
     timings do not depend on weight values, and the kit shrinks from gigabytes to kilobytes."""
     from onnx import TensorProto, helper, numpy_helper
@@ -136,7 +173,7 @@ def _weights_to_constants(graph: Any, min_elems: int = 64) -> None:
     graph.node.extend(nodes + old)
 
 
-def _small_configs(space: str, rng: random.Random, n: int) -> list[Any]:
+def _small_configs(space: str, rng: random.Random, n: int) -> list[ArchConfig]:
     """The ``n`` lightest of ``3n`` random configs: ONNX files carry the weights, and a kit
     of full-size models would weigh gigabytes."""
     from .pool import sample_configs
@@ -163,7 +200,7 @@ def write_kit(out_dir: str, space: str = "lowformer", resolutions: Sequence[int]
     root = Path(out_dir)
     pool = kernel_pool(sample_configs(space, rng, 60), res, rng)
     per_type = max(8, n_kernels // max(1, len(pool)))
-    items: list[dict[str, Any]] = []
+    items: list[KitItem] = []
     for op, ks in sorted(pool.items()):
         for kr in ks[:per_type]:
             mod, x = kernel_module(kr)
@@ -177,15 +214,15 @@ def write_kit(out_dir: str, space: str = "lowformer", resolutions: Sequence[int]
     return write_manifest(root, items, space=space)
 
 
-def kit_item(root: Path, item: dict[str, Any], module: Any, x: Any) -> dict[str, Any]:
+def kit_item(root: Path, item: KitItem, module: nn.Module, x: Tensor) -> KitItem:
     """Export ``module(x)`` as ``onnx/<id>.onnx`` under ``root`` (constant weights); returns
     the manifest entry. Shared by the calibration kit and a search's verification kit."""
     name = f"onnx/{item['id']}.onnx"
     _export(module, x, root / name)
-    return dict(item, file=name, input_shape=list(x.shape))
+    return {**item, "file": name, "input_shape": list(x.shape)}
 
 
-def write_manifest(root: Path, items: list[dict[str, Any]], **meta: Any) -> Path:
+def write_manifest(root: Path, items: list[KitItem], **meta: object) -> Path:
     """``manifest.json`` and ``run_kit.py`` beside the exported files."""
     manifest = dict({"format": "lowformer-nas/export-kit", "items": items,
                      "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
@@ -195,7 +232,7 @@ def write_manifest(root: Path, items: list[dict[str, Any]], **meta: Any) -> Path
     return root
 
 
-def read_results(path: str) -> list[dict[str, Any]]:
+def read_results(path: str) -> list[ResultRow]:
     """Validated rows of the runner's ``results.csv`` (a row cut by a kill is dropped)."""
     if not os.path.isfile(path):
         raise ProfileError(f"measurement file {path!r} does not exist")
@@ -212,7 +249,7 @@ def read_results(path: str) -> list[dict[str, Any]]:
     return [_result_row(r, f"{path} line {i}") for i, r in enumerate(reader, start=2)]
 
 
-def _result_row(r: dict[str, str], where: str) -> dict[str, Any]:
+def _result_row(r: dict[str, str], where: str) -> ResultRow:
     try:
         ms, spec = float(r["ms"]), json.loads(r["spec"])
         resolution, threads = int(r["resolution"]), int(r.get("threads") or 1)
@@ -229,10 +266,10 @@ def _result_row(r: dict[str, str], where: str) -> dict[str, Any]:
 class _Records:
     """The journal interface ``fit_journal`` reads, over imported rows."""
 
-    def __init__(self, records: list[dict[str, Any]]) -> None:
+    def __init__(self, records: list[KernelRecord | ModelRecord]) -> None:
         self.records = records
 
-    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+    def of_kind(self, kind: str) -> list[KernelRecord | ModelRecord]:
         return [r for r in self.records if r["kind"] == kind]
 
 
@@ -243,13 +280,14 @@ def import_measurements(device: str, path: str) -> Profile:
     from ..measurement.host import local_roofline, not_measured_here
 
     rows = read_results(path)
-    recs = []
-    for r in rows:
+    recs: list[KernelRecord | ModelRecord] = []
+    for r in rows:  # a kernel's spec is its fields in order, a model's its arch dict
         if r["kind"] == "kernel":
-            recs.append({"kind": "kernel", "kernel": list(Kernel(*r["spec"])), "ms": r["ms"]})
+            kr = kernel_from_row(cast("KernelRow", r["spec"]))
+            recs.append({"kind": "kernel", "kernel": list(kr), "ms": r["ms"]})
         else:
-            recs.append({"kind": "model", "arch": r["spec"], "resolution": r["resolution"],
-                         "batch": 1, "ms": r["ms"]})
+            recs.append({"kind": "model", "arch": cast("dict[str, object]", r["spec"]),
+                         "resolution": r["resolution"], "batch": 1, "ms": r["ms"]})
     roof = dict(SPECS[device][1]) if device in SPECS else local_roofline(1, "onnxruntime")
     roof["fused_epilogue"] = True  # onnxruntime folds BN and activations into convs
     params, err = fit_journal(_Records(recs), roof)  # type: ignore[arg-type]

@@ -17,12 +17,64 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, TypedDict, TypeVar
 
 from ..._io import atomic_write_text
 from ...errors import ProfileError
 
-Profile = Any  # ``profiles.Profile`` (which imports this module: not imported here)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..measurement.host import HostFacts
+
+P = TypeVar("P", bound="Profile")
+
+
+class Profile(Protocol):
+    """What this module uses of a ``profiles.Profile`` (which imports this module: it cannot
+    import that class back)."""
+
+    @property
+    def data(self) -> LevelledData: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def host(self) -> HostFacts | None: ...
+    @property
+    def base_sha256(self) -> str: ...
+
+    def __init__(self, data: Mapping[str, object], source: str = ...) -> None: ...
+    def unlevelled(self: P) -> P: ...
+
+
+class LevelledData(TypedDict, total=False):
+    """What this module reads of a profile's data (``profiles.ProfileData``)."""
+
+    reference: Reference
+    level: LevelRecord
+
+
+class Reference(TypedDict):
+    """The reference set timed once (a profile's ``reference``: ``time_reference``)."""
+
+    ms: dict[str, float]
+    at: str
+    resolution: int
+    protocol: str
+    host: HostFacts
+
+
+class LevelRecord(TypedDict):
+    """A level check as a profile stores it (``level``: ``LevelCheck.to_dict``)."""
+
+    profile_sha: str
+    checked_at: str
+    baseline_at: str
+    baseline_ms: dict[str, float]
+    now_ms: dict[str, float]
+    ratio: float
 
 REFERENCE_SET = ("lowformer_b0", "lowformer_b1")  # official rows: fixed, cheap, in the space
 FRESH_S = 300.0  # a baseline younger than this is today's level: no check needed
@@ -44,7 +96,7 @@ def say_age(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
-def time_reference(profile: Profile, resolution: int = 224) -> dict[str, Any]:
+def time_reference(profile: Profile, resolution: int = 224) -> Reference:
     """The reference set timed now, in a fresh worker under ``measure``'s protocol, with the
     profile's backend, threads and torch device: ``{"ms": {...}, "at", "protocol", "host"}``."""
     from ..measurement.worker import measure_in_worker
@@ -59,7 +111,7 @@ def time_reference(profile: Profile, resolution: int = 224) -> dict[str, Any]:
             "host": recs[0]["host"]}
 
 
-def with_baseline(profile: Profile) -> Profile:
+def with_baseline(profile: P) -> P:
     """``profile`` plus its reference baseline, timed now (right after its calibration)."""
     data = dict(profile.data, reference=time_reference(profile))
     return type(profile)(data, profile.source)
@@ -93,8 +145,11 @@ class LevelCheck:
                 f"({', '.join(self.now_ms)}) x{self.ratio:.3f} of the calibration's "
                 f"{say_age(age_s(self.baseline_at) - age_s(self.checked_at))} before; {what}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> LevelRecord:
+        d = asdict(self)  # copies the dicts
+        return {"profile_sha": d["profile_sha"], "checked_at": d["checked_at"],
+                "baseline_at": d["baseline_at"], "baseline_ms": d["baseline_ms"],
+                "now_ms": d["now_ms"], "ratio": d["ratio"]}
 
 
 def check_level(profile: Profile) -> LevelCheck:
@@ -111,7 +166,7 @@ def check_level(profile: Profile) -> LevelCheck:
                       dict(now["ms"]), round(statistics.median(ratios), 4))
 
 
-def levelled(profile: Profile, check: LevelCheck | None) -> Profile:
+def levelled(profile: P, check: LevelCheck | None) -> P:
     """``profile`` with ``check`` applied (its predictions x ``check.factor``); unchanged when
     the check belongs to another profile."""
     if check is None or check.profile_sha != profile.base_sha256:
@@ -136,7 +191,7 @@ def load_check(profile_path: Path) -> LevelCheck | None:
         return None
 
 
-def check_cached(profile: Profile) -> tuple[Profile, LevelCheck]:
+def check_cached(profile: P) -> tuple[P, LevelCheck]:
     """The level of a cached profile checked now, and the profile re-levelled by it (to be
     kept with ``save_check`` once the caller is sure to use it)."""
     base = profile.unlevelled()
@@ -144,7 +199,7 @@ def check_cached(profile: Profile) -> tuple[Profile, LevelCheck]:
     return levelled(base, check), check
 
 
-def relevel_cached(profile: Profile, profile_path: Path) -> tuple[Profile, LevelCheck]:
+def relevel_cached(profile: P, profile_path: Path) -> tuple[P, LevelCheck]:
     """Check the level of a cached profile now, keep the check beside it, return the profile
     as re-levelled by it (the cached file itself is never rewritten)."""
     profile, check = check_cached(profile)
@@ -155,4 +210,4 @@ def relevel_cached(profile: Profile, profile_path: Path) -> tuple[Profile, Level
 def needs_check(profile: Profile) -> bool:
     """A profile with a baseline older than ``FRESH_S`` (just calibrated: no check yet)."""
     base = profile.data.get("reference")
-    return bool(base) and age_s(base["at"]) >= FRESH_S
+    return base is not None and bool(base) and age_s(base["at"]) >= FRESH_S

@@ -8,13 +8,29 @@ than by extrapolation (``benchmarks/latency_timm_kernels.py`` found what was mis
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 from collections.abc import Callable, Sequence
 
 from ..tracing.kernels import Kernel, enumerate_kernels
 
+if TYPE_CHECKING:
+    from ...arch.config import ArchConfig
 
-def sample_configs(space: str, rng: random.Random, n: int) -> list[Any]:
+
+class NormFlags(TypedDict, total=False):
+    """``Kernel`` fields a linear variant sets (``Kernel`` keywords)."""
+
+    bn: bool
+    bias: bool
+
+
+class KernelFlags(NormFlags, total=False):
+    """``Kernel`` fields a variant sets (``Kernel._replace`` keywords)."""
+
+    act: str
+
+
+def sample_configs(space: str, rng: random.Random, n: int) -> list[ArchConfig]:
     """``n`` random configs of the named search space."""
     from ...space import load_space
 
@@ -34,12 +50,12 @@ def space_resolutions(space: str, resolutions: Sequence[int] | None) -> list[int
 WIDE_DW = (5, 7, 9)  # depthwise sizes of other families (MobileNetV3, MixNet, ConvNeXt, ...)
 
 
-def _maybe_bare(rng: random.Random) -> dict[str, Any]:
+def _maybe_bare(rng: random.Random) -> KernelFlags:
     """Half of the variants without BN, activation and bias (re-parameterisable branches)."""
     return {"bn": False, "act": "", "bias": False} if rng.random() < 0.5 else {}
 
 
-def _linear_norm(rng: random.Random) -> dict[str, Any]:
+def _linear_norm(rng: random.Random) -> NormFlags:
     """Half of the token-wise linear layers as LeViT's: no bias, a BatchNorm1d pass after."""
     return {"bn": True, "bias": False} if rng.random() < 0.5 else {"bias": True}
 
@@ -75,7 +91,7 @@ FOREIGN = {"dw": ((0.25, lambda kr, rng: kr._replace(k=rng.choice(WIDE_DW))),
                   (0.1, lambda kr, rng: kr._replace(bn=False, act="")))}
 
 
-def kernel_pool(configs: Sequence[Any], resolutions: Sequence[int],
+def kernel_pool(configs: Sequence[ArchConfig], resolutions: Sequence[int],
                 rng: random.Random) -> dict[str, list[Kernel]]:
     """Unique kernels of ``configs`` at random resolutions, by correction type, plus variants
     of some of them in shapes other families run (``FOREIGN``), so that a profile also

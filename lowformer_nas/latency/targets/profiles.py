@@ -14,11 +14,20 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from ..._io import atomic_write_text
 from ...errors import ProfileError
+from ..fitting.records import FitError, LatencyRow, ProfileParams, Roofline
+
+if TYPE_CHECKING:
+    from ...arch.config import ArchConfig
+    from torch import nn
+    from ..fitting.intervals import IntervalTable
+    from ..fitting.predictor import KernelCosts, Predictor
+    from ..measurement.host import HostFacts
+    from .level import LevelCheck, LevelRecord, Reference
 
 FORMAT = "lowformer-nas/latency-profile"
 FORMAT_VERSION = 1
@@ -33,6 +42,35 @@ FORMAT_VERSION = 1
 # 13: other families' level is centred on the family models, ``families.family_level``;
 # 14: a reference set timed for level checks, ``level.py``)
 FIT_VERSION = 14
+
+
+class _ProfileKeys(TypedDict):
+    format: str
+    format_version: int
+    name: str
+    device: str
+    provenance: str
+    status: str
+    params: ProfileParams
+
+
+class ProfileData(_ProfileKeys, total=False):
+    """A profile file's content (``validate`` checks the required keys)."""
+
+    error: FitError
+    host: HostFacts
+    platform: HostFacts  # ``host`` in older files
+    created: str
+    reference: Reference  # the level baseline (``level.py``)
+    level: LevelRecord  # the level check applied
+    resolutions: list[int] | None  # [smallest, largest] calibrated input side
+    measurements: list[LatencyRow]
+    published: list[LatencyRow]
+    prior: str  # the words of a user-given prior (``calibrate --from-models``)
+    space: str
+    budget_minutes: float | None
+    journal: str  # the calibration journal
+    fit_version: int
 
 
 def cache_dir() -> Path:
@@ -62,7 +100,7 @@ class Prediction:
     std_ms: float
     per_stage: dict[str, float]
     profile: str
-    interval: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    interval: IntervalTable | None = field(default=None, repr=False, compare=False)
 
     def quantile(self, q: float) -> float:
         """The q-quantile of the latency (ms), e.g. ``quantile(0.9)``."""
@@ -78,7 +116,7 @@ class Prediction:
         lo, hi = central(p)
         return self.quantile(lo), self.quantile(hi)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"latency_ms": self.latency_ms, "std_ms": self.std_ms,
                 "interval90_ms": list(self.central_interval(0.9)),
                 "per_stage": self.per_stage, "profile": self.profile}
@@ -87,12 +125,11 @@ class Prediction:
 class Profile:
     """A device's fitted latency model plus its provenance."""
 
-    def __init__(self, data: dict[str, Any], source: str = "<memory>") -> None:
-        validate(data, source)
-        self.data = data
+    def __init__(self, data: Mapping[str, object], source: str = "<memory>") -> None:
+        self.data = validate(data, source)
         self.source = source
-        self.name: str = data["name"]
-        self._predictor: Any = None
+        self.name: str = self.data["name"]
+        self._predictor: Predictor | None = None
 
     @property
     def sha256(self) -> str:
@@ -111,7 +148,7 @@ class Profile:
         return Profile({k: v for k, v in self.data.items() if k != "level"}, self.source)
 
     @cached_property
-    def level_check(self) -> Any:
+    def level_check(self) -> LevelCheck | None:
         """The level check applied to this profile (``level.LevelCheck``), or None; read
         once: predictions ask for its factor on every call."""
         from .level import LevelCheck
@@ -138,7 +175,7 @@ class Profile:
         return self.data.get("error", {}).get("mape_pct")
 
     @property
-    def host(self) -> dict[str, Any] | None:
+    def host(self) -> HostFacts | None:
         """The machine that measured this profile's numbers (``platform`` in older files)."""
         return self.data.get("host", self.data.get("platform"))
 
@@ -172,12 +209,12 @@ class Profile:
                                                                         else "")
 
     @property
-    def predictor(self) -> Any:
+    def predictor(self) -> Predictor:
         if self._predictor is None:
             from ..fitting.predictor import Predictor
 
             params = self.data["params"]
-            costs: Callable[..., Any] | None = None
+            costs: KernelCosts | None = None
             if "fewshot" in params:
                 from ..fitting.fewshot_terms import kernel_costs as costs
             self._predictor = Predictor(params, kernel_costs=costs)
@@ -196,12 +233,12 @@ class Profile:
         return Prediction(latency_ms=total, std_ms=total * rel, per_stage=per_stage,
                           profile=self.name, interval=table)
 
-    def predict(self, cfg: Any, resolution: int = 224, batch: int = 1) -> Prediction:
+    def predict(self, cfg: ArchConfig, resolution: int = 224, batch: int = 1) -> Prediction:
         """Analytic path from an ``ArchConfig`` (no module is built)."""
         total, per_stage = self.predictor.predict_config(cfg, resolution, batch)
         return self._prediction(total, per_stage)
 
-    def predict_model(self, model: Any, resolution: int = 224, batch: int = 1) -> Prediction:
+    def predict_model(self, model: nn.Module, resolution: int = 224, batch: int = 1) -> Prediction:
         """Traced path: any ``nn.Module`` taking ``batch x 3 x res x res`` (e.g. timm models).
 
         A profile calibrated from measured kernels predicts another family by the sum of its
@@ -254,15 +291,16 @@ class Profile:
         return Path(path)
 
 
-def canonical(data: dict[str, Any]) -> str:
+def canonical(data: Mapping[str, object]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 _REQUIRED = ("name", "device", "provenance", "status", "params")
 
 
-def validate(data: Any, source: str) -> None:
-    """Reject foreign or damaged JSON with one line naming the file and the problem."""
+def validate(data: object, source: str) -> ProfileData:
+    """``data`` as a profile's content; foreign or damaged JSON is rejected with one line
+    naming the file and the problem."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise ProfileError(f"{source} is not a lowformer-nas latency profile "
@@ -278,12 +316,13 @@ def validate(data: Any, source: str) -> None:
         raise ProfileError(f"{source}: profile is missing {', '.join(missing)}")
     assert isinstance(params, dict)  # checked above: missing would name it
     check_roofline(params["roofline"], f"{source}: params.roofline")
+    return cast("ProfileData", data)  # its required keys and roofline are checked above
 
 
 ROOFLINE_KEYS = ("peak_gflops", "bandwidth_gbs", "launch_us")  # required in a roofline prior
 
 
-def check_roofline(roof: Any, what: str = "prior") -> dict[str, Any]:
+def check_roofline(roof: object, what: str = "prior") -> Roofline:
     """A roofline prior (peak_gflops, bandwidth_gbs, launch_us; optional fused_epilogue,
     cores, traits) checked, as the predictor's ``params.roofline``; errors name ``what``."""
     if not isinstance(roof, dict):
@@ -294,7 +333,8 @@ def check_roofline(roof: Any, what: str = "prior") -> dict[str, Any]:
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) \
                 or v < 0 or (v == 0 and key != "launch_us"):
             raise ProfileError(f"{what} {key} must be a positive number, got {v!r}")
-    return dict(roof, fused_epilogue=roof.get("fused_epilogue", False))
+    # the required keys are checked positive numbers above; the rest are passed through
+    return cast("Roofline", dict(roof, fused_epilogue=roof.get("fused_epilogue", False)))
 
 
 def load_profile(path: os.PathLike[str] | str) -> Profile:
@@ -308,10 +348,11 @@ def load_profile(path: os.PathLike[str] | str) -> Profile:
     return Profile(data, str(p))
 
 
-def make_profile(name: str, device: str, provenance: str, status: str, params: dict[str, Any],
-                 **extra: Any) -> Profile:
+def make_profile(name: str, device: str, provenance: str, status: str, params: ProfileParams,
+                 **extra: object) -> Profile:
     """A new profile dict with the format key and the given fields."""
-    data = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "device": device,
-            "provenance": provenance, "status": status, "params": params}
+    data: dict[str, object] = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": name,
+                               "device": device, "provenance": provenance, "status": status,
+                               "params": params}
     data.update(extra)
     return Profile(data)

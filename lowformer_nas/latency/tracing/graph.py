@@ -11,17 +11,28 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 from collections.abc import Sequence
 
-from .kernels import Kernel, out_hw
-from .trace import _Recorder, run_recorded
+from .kernels import Kernel, kernel_from_row, out_hw
+from .trace import AtenArgs, AtenOp, _Recorder, run_recorded
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
 VARIANTS = ("", "dce", "fold", "dce+fold", "zero", "dce+zero")
 RULES_VERSION = 3  # bumped whenever a rewrite rule changes: cached traces are then stale
 # (key, trait), strongest first
 _FOLDS = (("fold", "fold_constants"), ("zero", "fold_zero_products"))
 _UNFUSED: dict[Kernel, list[Kernel]] = {}  # unfuse() is pure; models share most kernels
+
+
+class TracedDict(TypedDict):
+    """A ``TracedModel`` as JSON stores it (``TracedModel.to_dict``)."""
+
+    input_shape: list[int]
+    kernels: list[list[str | int]]  # each a ``Kernel``'s fields in order
+    kept: dict[str, list[int]]
 
 
 @dataclass
@@ -35,7 +46,7 @@ class _Value:
     alias: int | None = None  # the value this one equals (x + 0, views) when folding
 
 
-def _tensors(obj: Any) -> list[Any]:
+def _tensors(obj: object) -> list[Tensor]:
     import torch
 
     if isinstance(obj, torch.Tensor):
@@ -45,7 +56,7 @@ def _tensors(obj: Any) -> list[Any]:
     return []
 
 
-def _is_zero_scalar(a: Any) -> bool:
+def _is_zero_scalar(a: object) -> bool:
     return isinstance(a, (int, float)) and not isinstance(a, bool) and a == 0
 
 
@@ -57,14 +68,14 @@ class _GraphRecorder(_Recorder):
         self.values: list[_Value] = []
         self.ids: dict[int, int] = {}
 
-    def value_of(self, t: Any, const: bool = True) -> int:
+    def value_of(self, t: Tensor, const: bool = True) -> int:
         """Index of tensor ``t``'s value; tensors never produced by an op are weights."""
         got = self.ids.get(id(t))
         if got is None:
             got = self._new(t, _Value(None, (), const=const))
         return got
 
-    def _new(self, t: Any, v: _Value) -> int:
+    def _new(self, t: Tensor, v: _Value) -> int:
         self.values.append(v)
         idx = len(self.values) - 1
         key = id(t)
@@ -72,7 +83,7 @@ class _GraphRecorder(_Recorder):
         weakref.finalize(t, self.ids.pop, key, None)
         return idx
 
-    def handle(self, func: Any, args: Sequence[Any], out: Any) -> None:
+    def handle(self, func: AtenOp, args: AtenArgs, out: object) -> None:
         name = func.overloadpacket.__name__.rstrip("_")
         before = (len(self.kernels), self.kernels[-1] if self.kernels else None)
         super().handle(func, args, out)
@@ -88,7 +99,7 @@ class _GraphRecorder(_Recorder):
         for t in _tensors(out):
             self._new(t, _Value(v.kernel, v.deps, v.const, v.zero, v.alias))
 
-    def _fold_rule(self, name: str, args: Sequence[Any], v: _Value) -> None:
+    def _fold_rule(self, name: str, args: AtenArgs, v: _Value) -> None:
         """What constant folding knows about this op's output."""
         vals = [self.values[d] for d in v.deps]
         if name in ("zeros", "zeros_like", "new_zeros"):
@@ -186,17 +197,17 @@ class TracedModel:
             out.extend(got)
         return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> TracedDict:
         return {"input_shape": list(self.input_shape), "kernels": [list(k) for k in self.kernels],
                 "kept": {k: list(v) for k, v in self.kept.items()}}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TracedModel:
-        return cls(tuple(d["input_shape"]), tuple(Kernel(*k) for k in d["kernels"]),
+    def from_dict(cls, d: TracedDict) -> TracedModel:
+        return cls(tuple(d["input_shape"]), tuple(kernel_from_row(k) for k in d["kernels"]),
                    {k: tuple(v) for k, v in d["kept"].items()})
 
 
-def trace_model(model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> TracedModel:
+def trace_model(model: nn.Module, input_shape: Sequence[int] = (1, 3, 224, 224)) -> TracedModel:
     """Run ``model`` once on zeros of ``input_shape``; record kernels and their dataflow."""
     import torch
 

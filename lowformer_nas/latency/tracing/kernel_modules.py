@@ -2,49 +2,57 @@
 in isolation with the same layers, layouts and fusions the full model uses."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .kernels import Kernel
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
 _ACT_LAYERS = {"hardswish": "Hardswish", "gelu": "GELU", "relu": "ReLU", "relu6": "ReLU6",
                "silu": "SiLU", "sigmoid": "Sigmoid"}
 
 
-def _act(name: str) -> Any:
+def _act(name: str) -> nn.Module:
     import torch.nn as nn
 
     return getattr(nn, _ACT_LAYERS[name])() if name else nn.Identity()
 
 
-def _conv_module(kr: Kernel) -> Any:
+def _conv_module(kr: Kernel) -> nn.Module:
     import torch.nn as nn
 
     if kr.op == "convT":
         pad = 1 if kr.s == 1 else kr.s // 2
-        conv: Any = nn.ConvTranspose2d(kr.cin, kr.cout, kr.k, kr.s, pad, groups=kr.g,
+        conv: nn.Module = nn.ConvTranspose2d(kr.cin, kr.cout, kr.k, kr.s, pad, groups=kr.g,
                                        bias=kr.bias)
     else:
         conv = nn.Conv2d(kr.cin, kr.cout, kr.k, kr.s, kr.k // 2, groups=kr.g, bias=kr.bias)
     return nn.Sequential(conv, nn.BatchNorm2d(kr.cout) if kr.bn else nn.Identity(), _act(kr.act))
 
 
-def _modules() -> Any:
+def _modules() -> tuple[type[nn.Module], ...]:
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 
     class Add(nn.Module):
+        other: Tensor  # a buffer
+
         def __init__(self, shape: tuple[int, ...]) -> None:
             super().__init__()
             self.register_buffer("other", torch.randn(*shape))
 
-        def forward(self, x):  # noqa: ANN001
+        def forward(self, x: Tensor) -> Tensor:
             return x + self.other
 
     class SDPA(nn.Module):
         """Input (n, heads, 3*d, L) as the qkv conv leaves it; permute + chunk like timm.
         With ``kv`` (keys and values of another length, e.g. PVT's spatially reduced ones)
         the input is the queries (n, heads, Lq, d)."""
+
+        k: Tensor  # buffers, with ``kv``
+        v: Tensor
 
         def __init__(self, kv: tuple[int, ...] | None = None) -> None:
             super().__init__()
@@ -53,7 +61,7 @@ def _modules() -> Any:
                 self.register_buffer("k", torch.randn(*kv))
                 self.register_buffer("v", torch.randn(*kv))
 
-        def forward(self, x):  # noqa: ANN001
+        def forward(self, x: Tensor) -> Tensor:
             if self.cross:
                 return F.scaled_dot_product_attention(x, self.k, self.v)
             q, k, v = x.permute(0, 1, 3, 2).chunk(3, dim=3)
@@ -64,7 +72,7 @@ def _modules() -> Any:
             super().__init__()
             self.h, self.w = h, w
 
-        def forward(self, x):  # noqa: ANN001
+        def forward(self, x: Tensor) -> Tensor:
             n, heads, length, d = x.shape
             return x.permute(0, 1, 3, 2).reshape(n, heads * d, self.h, self.w)
 
@@ -72,7 +80,7 @@ def _modules() -> Any:
         """What a copying reshape, ``.contiguous()`` of a permute or a ``cat`` costs: every
         element read and written once, in another order."""
 
-        def forward(self, x):  # noqa: ANN001
+        def forward(self, x: Tensor) -> Tensor:
             return x.t().contiguous() if x.shape[0] > 1 else x.clone()
 
     class GN(nn.Module):
@@ -80,21 +88,23 @@ def _modules() -> Any:
             super().__init__()
             self.norm = nn.GroupNorm(1, c)
 
-        def forward(self, x):  # noqa: ANN001
+        def forward(self, x: Tensor) -> Tensor:
             return self.norm(x)
 
     class MatMul(nn.Module):
+        other: Tensor  # a buffer
+
         def __init__(self, k: int, n: int) -> None:
             super().__init__()
             self.register_buffer("other", torch.randn(k, n))
 
-        def forward(self, x):  # noqa: ANN001
+        def forward(self, x: Tensor) -> Tensor:
             return x @ self.other
 
     return Add, SDPA, HeadMerge, GN, ElementCopy, MatMul
 
 
-def kernel_module(kr: Kernel) -> tuple[Any, Any]:
+def kernel_module(kr: Kernel) -> tuple[nn.Module, Tensor]:
     """(module, example input) executing exactly ``kr``."""
     import torch
     import torch.nn as nn

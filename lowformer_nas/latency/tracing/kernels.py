@@ -7,8 +7,9 @@ torch, and is cached per block so the search can predict thousands of configs pe
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ...arch.config import ArchConfig, StageConfig
 
@@ -32,6 +33,17 @@ class Kernel(NamedTuple):
     bn: bool = False
     act: str = ""
     bias: bool = False
+
+
+_DEFAULTS = tuple(Kernel._field_defaults.values())  # of the fields after the first six
+
+
+def kernel_from_row(row: Sequence[str | int]) -> Kernel:
+    """A ``Kernel`` from its JSON form (``list(kernel)``: its fields in order), as
+    ``Kernel(*row)`` builds it: trailing fields left out take their defaults."""
+    missing = len(Kernel._fields) - len(row)
+    return Kernel._make([*row, *_DEFAULTS[len(_DEFAULTS) - missing:]] if 0 < missing <=
+                        len(_DEFAULTS) else row)
 
 
 WINDOW_POOLS = ("maxpool", "avgpool")  # k x k windows at stride s, padding k // 2
@@ -127,7 +139,9 @@ class Block(NamedTuple):
     cout: int
     h: int
     n: int
-    params: tuple
+    # the kind's own fields in a fixed order (see block_kernels): mixed ints, floats and
+    # bools that each kind unpacks by position, so their types vary by position and kind
+    params: tuple[Any, ...]
 
 
 @lru_cache(maxsize=65536)

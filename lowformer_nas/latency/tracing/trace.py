@@ -7,10 +7,19 @@ conv+BN+act fusion, giving the same records as the analytic path in ``kernels``.
 from __future__ import annotations
 
 import math
-from typing import Any
-from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from collections.abc import Mapping, Sequence
 
 from .kernels import Kernel
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
+    from torch._ops import OpOverload
+
+# An aten op's positional arguments as the dispatcher passes them: tensors, ints, int lists,
+# floats, bools or None, by the op's schema; read by position, hence Any.
+AtenArgs = Sequence[Any]
+AtenOp: TypeAlias = "OpOverload[..., object]"  # an aten op overload (``aten.add.Tensor``)
 
 _ACTS = {"hardswish": "hardswish", "gelu": "gelu", "relu": "relu", "silu": "silu",
          "hardtanh": "relu6", "sigmoid": "sigmoid"}
@@ -21,11 +30,11 @@ _IGNORED = {"view", "reshape", "permute", "chunk", "split", "flatten", "alias", 
             "identity", "lift_fresh", "size", "sym_size", "to", "_to_copy"}
 
 
-def _arg(args: Sequence[Any], i: int, default: Any) -> Any:
+def _arg(args: AtenArgs, i: int, default: object) -> Any:
     return args[i] if len(args) > i and args[i] is not None else default
 
 
-def _pair(v: Any) -> int:
+def _pair(v: int | list[int] | tuple[int, ...]) -> int:
     return int(v[0]) if isinstance(v, (list, tuple)) else int(v)
 
 
@@ -40,7 +49,7 @@ def square_size(kh: int, kw: int) -> int:
     return k if k % 2 else k + 1
 
 
-def _conv_kernel(args: Sequence[Any], transposed: bool) -> Kernel:
+def _conv_kernel(args: AtenArgs, transposed: bool) -> Kernel:
     x, wt = args[0], args[1]
     n, cin, h, w = x.shape
     stride = _pair(_arg(args, 3, 1))
@@ -58,7 +67,7 @@ def _conv_kernel(args: Sequence[Any], transposed: bool) -> Kernel:
     return Kernel(op, n, cin, cout, h, w, k, stride, groups, bias=bias)
 
 
-def _spatial(x: Any) -> tuple:
+def _spatial(x: Tensor) -> tuple[int, int, int, int]:
     """(n, c, h, w) of a tensor of rank 2-4 (rank 2 -> h = w = 1)."""
     shape = tuple(int(s) for s in x.shape)
     if len(shape) == 4:
@@ -73,7 +82,7 @@ def _spatial(x: Any) -> tuple:
     return 1, n, 1, 1
 
 
-def _compute_kernel(name: str, args: Sequence[Any]) -> Kernel | None:
+def _compute_kernel(name: str, args: AtenArgs) -> Kernel | None:
     """Convolutions, attention and matrix products, or None for any other op."""
     if name in ("conv2d", "convolution") and not (name == "convolution" and args[6]):
         return _conv_kernel(args, False)
@@ -101,7 +110,7 @@ def _compute_kernel(name: str, args: Sequence[Any]) -> Kernel | None:
     return None
 
 
-def _memory_pass(name: str, args: Sequence[Any], out: Any) -> Kernel | None:
+def _memory_pass(name: str, args: AtenArgs, out: Tensor) -> Kernel | None:
     """Ops that only move memory: copying reshapes (attention's head merge, or any other),
     ``.contiguous()`` of a permute, ``cat``, upsampling; None if ``name`` is none of them or
     makes no copy (a view)."""
@@ -121,7 +130,7 @@ def _memory_pass(name: str, args: Sequence[Any], out: Any) -> Kernel | None:
     return None
 
 
-def _record(name: str, args: Sequence[Any], out: Any) -> Kernel | None:
+def _record(name: str, args: AtenArgs, out: object) -> Kernel | None:
     """A kernel for a non-fusable op, or None for views and bookkeeping."""
     import torch
 
@@ -152,7 +161,7 @@ def _record(name: str, args: Sequence[Any], out: Any) -> Kernel | None:
     return Kernel("eltwise", n, c, c, h, w)
 
 
-def _implicit_copy(kr: Kernel, x: Any) -> Kernel | None:
+def _implicit_copy(kr: Kernel, x: object) -> Kernel | None:
     """The element copy torch's CPU kernels make of a strided input view, which a kernel timed
     on a contiguous input does not pay: a conv copies a transposed view unless its strides are
     exactly channels-last (PVT's ``x.transpose(1, 2).view(B, C, H, W)`` at batch 1 into a
@@ -173,14 +182,20 @@ def _implicit_copy(kr: Kernel, x: Any) -> Kernel | None:
     return Kernel("copy", 1, 1, 1, int(x.numel()), 1)
 
 
+class OpHandler(Protocol):
+    """What ``run_recorded`` passes every aten op to, with its arguments and output."""
+
+    def handle(self, func: AtenOp, args: AtenArgs, out: object) -> None: ...
+
+
 class _Recorder:
     """Dispatch-mode body: records kernels and folds BN/activations into their producer."""
 
     def __init__(self) -> None:
         self.kernels: list[Kernel] = []
-        self.last_out: Any = None
+        self.last_out: object = None
 
-    def handle(self, func: Any, args: Sequence[Any], out: Any) -> None:
+    def handle(self, func: AtenOp, args: AtenArgs, out: object) -> None:
         name = func.overloadpacket.__name__.rstrip("_")
         x = args[0] if args else None
         foldable = self.kernels and x is not None and x is self.last_out \
@@ -200,13 +215,15 @@ class _Recorder:
         self.last_out = out
 
 
-def run_recorded(model: Any, x: Any, rec: Any) -> Any:
+def run_recorded(model: nn.Module, x: Tensor, rec: OpHandler) -> object:
     """Run ``model(x)`` in inference mode with every aten op passed to ``rec.handle``."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class _Mode(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        def __torch_dispatch__(self, func: AtenOp, types: Sequence[type],
+                               args: AtenArgs = (),
+                               kwargs: Mapping[str, object] | None = None) -> object:
             out = func(*args, **(kwargs or {}))
             rec.handle(func, args, out)
             return out
@@ -215,7 +232,7 @@ def run_recorded(model: Any, x: Any, rec: Any) -> Any:
         return model(x)
 
 
-def trace_kernels(model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> list[Kernel]:
+def trace_kernels(model: nn.Module, input_shape: Sequence[int] = (1, 3, 224, 224)) -> list[Kernel]:
     """Run ``model`` once on zeros of ``input_shape`` and return its kernels in order."""
     import torch
 
