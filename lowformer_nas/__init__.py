@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
@@ -28,8 +28,22 @@ _LAZY = {
 }
 __all__ = sorted(_LAZY) + ["__version__"]
 
+if TYPE_CHECKING:  # what ``__getattr__`` loads, as type checkers see it (redundant aliases
+    # re-export)
+    from .arch import compat as compat
+    from .arch.builder import build_model as build_model
+    from .arch.config import ArchConfig as ArchConfig, StageConfig as StageConfig
+    from .arch.registry import get_arch as get_arch, list_archs as list_archs
+    from .arch.registry import resolve_arch as resolve_arch
+    from .arch.stats import count_params_macs as count_params_macs
+    from .arch.yaml_io import config_from_dict as config_from_dict
+    from .arch.yaml_io import config_to_dict as config_to_dict, load_config as load_config
+    from .arch.yaml_io import save_config as save_config
+    from .errors import LowFormerNASError as LowFormerNASError
+    from .space import list_spaces as list_spaces, load_space as load_space
 
-def __getattr__(name: str) -> Any:
+
+def __getattr__(name: str) -> object:
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value

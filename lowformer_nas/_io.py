@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-PathLike = str | os.PathLike
+PathLike = str | os.PathLike[str]
 
 
 def _umask() -> int:

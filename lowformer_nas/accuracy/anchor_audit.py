@@ -10,11 +10,15 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypedDict, cast
 
 import numpy as np
 
 from .anchors import N_BOOT, RESOLUTION, anchor_check, load_anchors, loo_fit
-from .audit_stats import Interval
+from .audit_stats import Interval, IntervalRecord
+
+if TYPE_CHECKING:
+    from .datasets import ProxyData
 
 # fitted alternatives (features -> LOO): ln MACs alone is the shipped default
 FITS = (("ln MACs", ("ln MACs",)), ("ln params", ("ln params",)),
@@ -38,6 +42,17 @@ class AnchorAuditRow:
                 f"{self.kendall.text()} | {mae} |")
 
 
+class AnchorAuditRecord(TypedDict):
+    """An ``AnchorAuditRow`` as ``anchors.json`` holds it (``asdict``)."""
+
+    signal: str
+    kind: str
+    n: int
+    spearman: IntervalRecord
+    kendall: IntervalRecord
+    mae: float | None
+
+
 def _row(signal: str, kind: str, values: Sequence[float], fitted: bool) -> AnchorAuditRow:
     names = [a.name for a in load_anchors()]
     check = anchor_check(dict(zip(names, values)), top1_units=fitted)
@@ -45,7 +60,7 @@ def _row(signal: str, kind: str, values: Sequence[float], fitted: bool) -> Ancho
     return AnchorAuditRow(signal, kind, check.n, check.spearman, check.kendall, check.mae)
 
 
-def anchor_features(data, resolutions: Sequence[int], seed: int,
+def anchor_features(data: ProxyData, resolutions: Sequence[int], seed: int,
                     progress: Callable[[str], None]) -> dict[str, list[float]]:
     """Per anchor: ln MACs, ln params (224 px, 1000 classes), each zero-cost score at each
     resolution and the small-data prior's score (where its resolution is among them)."""
@@ -98,5 +113,5 @@ def audit_markdown(rows: Sequence[AnchorAuditRow], settings: str) -> str:
     return "\n".join(head + [r.cells() for r in rows]) + "\n"
 
 
-def audit_records(rows: Sequence[AnchorAuditRow]) -> list[dict]:
-    return [asdict(r) for r in rows]
+def audit_records(rows: Sequence[AnchorAuditRow]) -> list[AnchorAuditRecord]:
+    return [cast(AnchorAuditRecord, asdict(r)) for r in rows]  # asdict: exactly these keys

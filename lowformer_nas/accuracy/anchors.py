@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
 from ..arch.config import ArchConfig
-from .audit_stats import Interval, bootstrap, kendall, spearman
+from .audit_stats import FloatArray, Interval, bootstrap, kendall, spearman
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 ANCHORS = DATA / "imagenet_anchors.csv"
@@ -110,7 +110,7 @@ def ranks_by_anchors(proxy: str | None, zc_score: str | None) -> bool:
 MacsOf = Callable[[ArchConfig], float]  # MACs at 224 px with 1000 classes (the caller's counter)
 
 
-def fit_nonneg(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def fit_nonneg(x: FloatArray, y: FloatArray) -> tuple[float, FloatArray]:
     """(intercept, weights) of least squares with non-negative weights (on standardised
     columns, back in raw units): more of any feature never predicts less accuracy."""
     from scipy.optimize import nnls
@@ -121,7 +121,7 @@ def fit_nonneg(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     return float(y.mean() - mu @ w), w
 
 
-def loo_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def loo_fit(x: FloatArray, y: FloatArray) -> FloatArray:
     """Leave-one-out predictions of :func:`fit_nonneg` (rows of ``x``: anchors)."""
     pred = np.empty(len(y))
     for i in range(len(y)):
@@ -154,7 +154,7 @@ class CapacityModel:
                 f"fitted on the published top-1 of {len(self.anchors)} official variants")
 
 
-def _anchor_xy(macs_of: MacsOf) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+def _anchor_xy(macs_of: MacsOf) -> tuple[tuple[str, ...], FloatArray, FloatArray]:
     from ..arch.registry import get_arch
 
     anchors = load_anchors()

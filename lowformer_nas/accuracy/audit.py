@@ -14,14 +14,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import RunError
 from .audit_stats import Interval, RankAgreement, agreement, bootstrap, spearman
-from .audit_cache import ProxyCache
+from .audit_cache import ProxyCache, Values
 from .groundtruth import GroundTruthRow, Recipe, config_hash, mean_by_config
 from .zerocost import ZC_SCORES
 
+if TYPE_CHECKING:
+    from ..arch.config import ArchConfig
+    from .datasets import ProxyData
+    from .prior import AccuracyPrior
+
 Budget = tuple[int, int]  # (epochs, training images)
+ProxyValues = tuple[str, list[float], list[float]]  # (kind, value per config, seconds per config)
 
 
 def parse_budgets(text: str) -> list[Budget]:
@@ -87,16 +94,16 @@ def _timed(fn: Callable[[], float]) -> tuple[float, float]:
     return out, time.perf_counter() - start
 
 
-def cheap_values(configs, data, zc_resolution: int, seed: int,
+def cheap_values(configs: Sequence[ArchConfig], data: ProxyData, zc_resolution: int, seed: int,
                  latency: Sequence[float] | None, cache: ProxyCache | None = None,
                  progress: Callable[[str], None] | None = None
-                 ) -> dict[str, tuple[str, list, list]]:
+                 ) -> dict[str, ProxyValues]:
     """name -> (kind, value per config, seconds per config) for size, latency, zero-cost."""
     from ..arch.stats import count_params_macs
     from .zerocost import zero_cost_scores
 
     cache = cache or ProxyCache(None, "")
-    out: dict[str, tuple[str, list, list]] = {
+    out: dict[str, ProxyValues] = {
         "params": ("size", [], []), "MACs": ("size", [], [])}
     out.update({n: ("zero-cost", [], []) for n in ZC_SCORES})
     for i, cfg in enumerate(configs):
@@ -116,19 +123,20 @@ def cheap_values(configs, data, zc_resolution: int, seed: int,
     return out
 
 
-def training_values(configs, data, resolution: int, budgets: Sequence[Budget], seed: int,
+def training_values(configs: Sequence[ArchConfig], data: ProxyData, resolution: int,
+                    budgets: Sequence[Budget], seed: int,
                     progress: Callable[[str], None] | None = None,
-                    cache: ProxyCache | None = None) -> dict[str, tuple[str, list, list]]:
+                    cache: ProxyCache | None = None) -> dict[str, ProxyValues]:
     """Short runs at each budget: accuracy and negated summed training loss."""
     from .proxies import train_run
 
-    def one(cfg, epochs: int, images: int):
+    def one(cfg: ArchConfig, epochs: int, images: int) -> Values:
         res = train_run(cfg, data, resolution, epochs, seed=seed, train_images=images)
         return {"accuracy": (res.accuracy, res.seconds),
                 "-loss sum": (-sum(res.loss_sums), res.seconds)}
 
     cache = cache or ProxyCache(None, "")
-    out: dict[str, tuple[str, list, list]] = {}
+    out: dict[str, ProxyValues] = {}
     for epochs, images in budgets:
         got: dict[str, tuple[list[float], list[float]]] = {"accuracy": ([], []),
                                                            "-loss sum": ([], [])}
@@ -145,7 +153,7 @@ def training_values(configs, data, resolution: int, budgets: Sequence[Budget], s
     return out
 
 
-def surrogate_values(configs, cheap: Mapping[str, tuple[str, list, list]],
+def surrogate_values(configs: Sequence[ArchConfig], cheap: Mapping[str, ProxyValues],
                      truth: Sequence[float], seed: int) -> list[float]:
     """Leave-one-out random-forest predictions from the config and the cheap proxies."""
     from .prior import prior_features
@@ -157,16 +165,16 @@ def surrogate_values(configs, cheap: Mapping[str, tuple[str, list, list]],
     return list(Surrogate(seed).loo_predictions(x, truth))
 
 
-def prior_cheap(cheap: Mapping[str, tuple[str, list, list]], n: int) -> list[dict[str, float]]:
+def prior_cheap(cheap: Mapping[str, ProxyValues], n: int) -> list[dict[str, float]]:
     """Per config, the cheap values the surrogate (and the shipped prior) learns from: size
     and zero-cost scores. Not latency: a search's target is not the audit's."""
     use = [k for k, (kind, _, _) in cheap.items() if kind in ("size", "zero-cost")]
     return [{k: float(cheap[k][1][i]) for k in use} for i in range(n)]
 
 
-def audit_prior(rows: Sequence[GroundTruthRow], table: str, data, dataset: str,
+def audit_prior(rows: Sequence[GroundTruthRow], table: str, data: ProxyData, dataset: str,
                 zc_resolution: int, seed: int = 0, recipe_id: str | None = None,
-                cache: ProxyCache | None = None):
+                cache: ProxyCache | None = None) -> AccuracyPrior:
     """The table as an ``AccuracyPrior``: what ``--zc-score small-data-prior`` fits its forest
     on."""
     from .prior import AccuracyPrior
@@ -180,8 +188,9 @@ def audit_prior(rows: Sequence[GroundTruthRow], table: str, data, dataset: str,
                          tuple(acc for _, acc in means.values()))
 
 
-def run_audit(rows: Sequence[GroundTruthRow], table: str, data, *, zc_resolution: int,
-              train_resolution: int, budgets: Sequence[Budget], latency_fn=None,
+def run_audit(rows: Sequence[GroundTruthRow], table: str, data: ProxyData, *,
+              zc_resolution: int, train_resolution: int, budgets: Sequence[Budget],
+              latency_fn: Callable[[ArchConfig], float] | None = None,
               latency_source: str = "none", recipe_id: str | None = None, seed: int = 0,
               n_buckets: int = 3, n_boot: int = 1000,
               progress: Callable[[str], None] | None = None,

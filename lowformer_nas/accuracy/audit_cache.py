@@ -24,7 +24,7 @@ FILE = "proxy_values.jsonl"
 class ProxyCache:
     """Computed proxy values of one audit folder; ``None`` path keeps them in memory only."""
 
-    def __init__(self, path: os.PathLike | None, data_key: str) -> None:
+    def __init__(self, path: os.PathLike[str] | None, data_key: str) -> None:
         self.path = Path(path) if path is not None else None
         self.data_key = data_key
         self._values: dict[tuple[str, str], Values] = {}

@@ -4,8 +4,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from .audit import AuditResult
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 
 def _f(v: float, fmt: str = "+.2f") -> str:
@@ -43,7 +47,7 @@ def to_json(result: AuditResult) -> str:
     return json.dumps(asdict(result), indent=1, default=str) + "\n"
 
 
-def figure(result: AuditResult):
+def figure(result: AuditResult) -> go.Figure:
     """Spearman with its interval per proxy (bars) and the in-bucket Spearman (markers)."""
     import plotly.graph_objects as go
 

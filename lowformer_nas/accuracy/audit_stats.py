@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
+from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,14 @@ class Interval:
         return f"{self.value:{fmt}} [{self.low:{fmt}}, {self.high:{fmt}}]"
 
 
+class IntervalRecord(TypedDict):
+    """An ``Interval`` as JSON holds it (``asdict``)."""
+
+    value: float
+    low: float
+    high: float
+
+
 @dataclass(frozen=True)
 class RankAgreement:
     """How one proxy ranks the architectures compared with the ground truth."""
@@ -44,7 +57,7 @@ class RankAgreement:
     top_k_overlap: float  # |top-k by proxy & top-k by truth| / k
 
 
-def _rank(a: np.ndarray) -> np.ndarray:
+def _rank(a: FloatArray) -> FloatArray:
     from scipy.stats import rankdata
 
     return rankdata(a)
@@ -66,8 +79,8 @@ def kendall(x: ArrayLike, y: ArrayLike) -> float:
     return float(kendalltau(x, y).statistic)
 
 
-def bootstrap(stat, x: ArrayLike, y: ArrayLike, n_boot: int = 1000,
-              seed: int = 0) -> Interval:
+def bootstrap(stat: Callable[[FloatArray, FloatArray], float], x: ArrayLike, y: ArrayLike,
+              n_boot: int = 1000, seed: int = 0) -> Interval:
     """``stat(x, y)`` with a percentile-bootstrap 95% interval over resampled pairs."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     value = stat(x, y)
@@ -82,7 +95,7 @@ def bootstrap(stat, x: ArrayLike, y: ArrayLike, n_boot: int = 1000,
     return Interval(value, float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5)))
 
 
-def latency_buckets(latency: ArrayLike, n_buckets: int) -> np.ndarray:
+def latency_buckets(latency: ArrayLike, n_buckets: int) -> IntArray:
     """Bucket index per architecture: equal-count buckets of latency (quantiles)."""
     lat = np.asarray(latency, float)
     order = np.argsort(lat, kind="stable")
@@ -107,8 +120,8 @@ def agreement(x: ArrayLike, y: ArrayLike, latency: ArrayLike | None = None,
     """Every statistic of one proxy ``x`` (higher = better) against truth ``y``."""
     xa, ya = np.asarray(x, float), np.asarray(y, float)
     keep = np.isfinite(xa) & np.isfinite(ya)
-    xf: np.ndarray = xa[keep]
-    yf: np.ndarray = ya[keep]
+    xf: FloatArray = xa[keep]
+    yf: FloatArray = ya[keep]
     lat = np.asarray(latency, float)[keep] if latency is not None else None
     k = top_k or max(3, int(math.ceil(0.2 * len(xf))))
     per: list[float] = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import DatasetError
 
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 DATASETS = ("digits", "fashion-mnist", "cifar10", "imagefolder:PATH")
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.cache/lfnas/fashion-mnist")
 CIFAR_DIRS = ("~/.cache/lfnas/cifar-10-batches-py", "/usr/share/datasets/cifar10")
+Images = npt.NDArray[np.float32]  # (N, C, H, W)
+Labels = npt.NDArray[np.int64]  # (N,)
+Split = tuple[Images, Labels, int | None]  # images, labels, first validation index (or None)
 
 
 @dataclass
@@ -72,7 +76,7 @@ def load_dataset(spec: str, data_dir: str | None = None, max_train: int = 5000,
     return _finish(spec, x, y, split, max_train, max_val, seed)
 
 
-def _finish(name: str, x: np.ndarray, y: np.ndarray, split: int | None, max_train: int,
+def _finish(name: str, x: Images, y: Labels, split: int | None, max_train: int,
             max_val: int, seed: int) -> ProxyData:
     import torch
 
@@ -104,14 +108,14 @@ def _find_dir(data_dir: str | None, defaults: tuple[str, ...], name: str) -> Pat
     raise DatasetError(f"{name} not found: no directory {where} (pass --data DIR)")
 
 
-def _digits() -> tuple[np.ndarray, np.ndarray, int | None]:
+def _digits() -> Split:
     from sklearn.datasets import load_digits
 
     d = load_digits()
     return d.images[:, None, :, :].astype(np.float32), d.target.astype(np.int64), None
 
 
-def _read_idx(path: Path, ndim: int) -> np.ndarray:
+def _read_idx(path: Path, ndim: int) -> npt.NDArray[np.uint8]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
@@ -136,21 +140,21 @@ def _idx_file(folder: Path, stem: str) -> Path:
     raise DatasetError(f"fashion-mnist: {stem}[.gz] missing in {str(folder)!r}")
 
 
-def _fashion(folder: Path) -> tuple[np.ndarray, np.ndarray, int | None]:
+def _fashion(folder: Path) -> Split:
     parts = []
     for prefix in ("train", "t10k"):
-        x = _read_idx(_idx_file(folder, f"{prefix}-images-idx3-ubyte"), 3)
-        y = _read_idx(_idx_file(folder, f"{prefix}-labels-idx1-ubyte"), 1)
-        if len(x) != len(y):
-            raise DatasetError(f"fashion-mnist {prefix}: {len(x)} images but {len(y)} labels "
-                               f"in {str(folder)!r}")
-        parts.append((x, y))
+        images = _read_idx(_idx_file(folder, f"{prefix}-images-idx3-ubyte"), 3)
+        labels = _read_idx(_idx_file(folder, f"{prefix}-labels-idx1-ubyte"), 1)
+        if len(images) != len(labels):
+            raise DatasetError(f"fashion-mnist {prefix}: {len(images)} images but {len(labels)} "
+                               f"labels in {str(folder)!r}")
+        parts.append((images, labels))
     (xt, yt), (xv, yv) = parts
-    x = np.concatenate([xt, xv])[:, None].astype(np.float32) / 255.0
+    x = np.asarray(np.concatenate([xt, xv])[:, None].astype(np.float32) / 255.0, np.float32)
     return x, np.concatenate([yt, yv]).astype(np.int64), len(yt)
 
 
-def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _cifar_batch(path: Path) -> tuple[npt.NDArray[np.uint8], Labels]:
     if not path.is_file():
         raise DatasetError(f"cifar10: {path.name} missing in {str(path.parent)!r} "
                            f"(expected the python-pickle batch folder)")
@@ -167,15 +171,16 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data, labels
 
 
-def _cifar(folder: Path) -> tuple[np.ndarray, np.ndarray, int | None]:
+def _cifar(folder: Path) -> Split:
     train = [_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
     test = _cifar_batch(folder / "test_batch")
-    x = np.concatenate([b[0] for b in train] + [test[0]]).astype(np.float32) / 255.0
+    x = np.asarray(np.concatenate([b[0] for b in train] + [test[0]]).astype(np.float32) / 255.0,
+                   np.float32)
     y = np.concatenate([b[1] for b in train] + [test[1]])
     return x, y, sum(len(b[1]) for b in train)
 
 
-def _imagefolder(root: str, size: int) -> tuple[np.ndarray, np.ndarray, int | None]:
+def _imagefolder(root: str, size: int) -> Split:
     path = Path(root)
     if not path.is_dir():
         raise DatasetError(f"imagefolder: {root!r} is not a directory")
@@ -188,7 +193,7 @@ def _imagefolder(root: str, size: int) -> tuple[np.ndarray, np.ndarray, int | No
 
 
 def _read_folder(path: Path, size: int,
-                 classes: list[str] | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+                 classes: list[str] | None) -> tuple[Images, Labels, list[str]]:
     from timm.data import ImageDataset, create_transform
 
     transform = create_transform(input_size=(3, size, size), is_training=False, crop_pct=1.0,

@@ -14,13 +14,30 @@ import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-from collections.abc import Mapping
+from typing import TYPE_CHECKING, TypedDict, cast
+from collections.abc import Mapping, Sequence
 
-from .audit_stats import Interval
+from .audit_stats import Interval, IntervalRecord
+
+if TYPE_CHECKING:
+    from .audit import AuditResult
 
 EVIDENCE = Path(__file__).resolve().parents[1] / "data" / "proxy_evidence.json"
 FORMAT = 1
+
+
+class EvidenceRecord(TypedDict):
+    """One ``ProxyEvidence`` as the evidence file holds it (``asdict``)."""
+
+    proxy: str
+    dataset: str
+    resolution: int
+    n_archs: int
+    spearman: IntervalRecord
+    bucket_mean: float
+    params_spearman: IntervalRecord
+    table: str
+    recipe_id: str
 
 
 @dataclass(frozen=True)
@@ -44,24 +61,24 @@ class ProxyEvidence:
                 f"count alone {self.params_spearman.text()})")
 
 
-def evidence_records(result: Any, dataset: str, train_resolution: int,
-                     zc_resolution: int) -> list[dict[str, Any]]:
+def evidence_records(result: AuditResult, dataset: str, train_resolution: int,
+                     zc_resolution: int) -> list[EvidenceRecord]:
     """The evidence file's records from an ``AuditResult`` (every proxy it scored)."""
     params = next(p for p in result.proxies if p.name == "params").agreement.spearman
-    out = []
+    out: list[EvidenceRecord] = []
     for p in result.proxies:
         res = train_resolution if p.kind == "training" else zc_resolution
-        out.append(asdict(ProxyEvidence(
+        out.append(cast(EvidenceRecord, asdict(ProxyEvidence(  # asdict: exactly these keys
             p.name, dataset, res, p.agreement.n, p.agreement.spearman,
-            p.agreement.bucket_mean, params, Path(result.table).name, result.recipe_id)))
+            p.agreement.bucket_mean, params, Path(result.table).name, result.recipe_id))))
     return out
 
 
-def _setting(r: Mapping[str, Any]) -> tuple:
+def _setting(r: Mapping[str, object]) -> tuple[object, object, object]:
     return r["proxy"], r["dataset"], r["resolution"]
 
 
-def write_evidence(path: os.PathLike, records: list[dict[str, Any]]) -> None:
+def write_evidence(path: os.PathLike[str], records: Sequence[EvidenceRecord]) -> None:
     """Write ``records`` into the evidence file at ``path``. Records already there for other
     settings (proxy, proxy dataset, resolution) are kept, so audits of the same table on
     several proxy datasets (e.g. Fashion-MNIST and the bare command's digits) add up."""
@@ -71,11 +88,11 @@ def write_evidence(path: os.PathLike, records: list[dict[str, Any]]) -> None:
     p = Path(path)
     old = json.loads(p.read_text(encoding="utf-8"))["records"] if p.is_file() else []
     kept = [r for r in old if _setting(r) not in new]
-    atomic_write_text(path, json.dumps({"format": FORMAT, "records": kept + records},
+    atomic_write_text(path, json.dumps({"format": FORMAT, "records": kept + list(records)},
                                        indent=1, default=str) + "\n")
 
 
-def load_evidence(path: os.PathLike | None = None) -> list[ProxyEvidence]:
+def load_evidence(path: os.PathLike[str] | None = None) -> list[ProxyEvidence]:
     """Records of an evidence file (the shipped one by default; none if it is missing)."""
     p = Path(path) if path is not None else EVIDENCE
     if not p.is_file():
@@ -88,15 +105,15 @@ def load_evidence(path: os.PathLike | None = None) -> list[ProxyEvidence]:
     return out
 
 
-def audit_name(settings: Mapping[str, Any]) -> str:
+def audit_name(settings: Mapping[str, object]) -> str:
     """The audit's name for the proxy a search ranks its picks by."""
     if settings["proxy"] == "zero-cost":  # the prior's held-out figure is the audit's LOO
-        return "surrogate (LOO)" if settings["zc_score"] == "prior" else settings["zc_score"]
+        return "surrogate (LOO)" if settings["zc_score"] == "prior" else str(settings["zc_score"])
     score = "accuracy" if settings.get("train_score", "accuracy") == "accuracy" else "-loss sum"
     return f"train {settings['epochs']}x{settings['max_train']} {score}"
 
 
-def fidelity_line(settings: Mapping[str, Any],
+def fidelity_line(settings: Mapping[str, object],
                   records: list[ProxyEvidence] | None = None) -> str:
     """How well the run's proxy is known to rank architectures, and at which setting."""
     records = load_evidence() if records is None else records

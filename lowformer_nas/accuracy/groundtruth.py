@@ -18,12 +18,16 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from .._io import append_text, truncate_torn_tail
 from ..arch.config import ArchConfig
 from ..arch.yaml_io import config_from_dict, config_to_dict
 from ..errors import DatasetError, RunError
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike
 
 FORMAT_VERSION = 1
 COLUMNS = ("format_version", "recipe_id", "config_hash", "name", "seed", "accuracy",
@@ -100,7 +104,8 @@ class GroundTruthRow:
         return config_from_dict(json.loads(self.config))
 
 
-def make_row(cfg: ArchConfig, name: str, seed: int, recipe: Recipe, curve, loss_sum: float,
+def make_row(cfg: ArchConfig, name: str, seed: int, recipe: Recipe, curve: Sequence[float],
+             loss_sum: float,
              wall_s: float, cpu_s: float, device: str) -> GroundTruthRow:
     return GroundTruthRow(
         recipe.recipe_id, config_hash(cfg), name, seed, float(curve[-1]), float(loss_sum),
@@ -109,7 +114,7 @@ def make_row(cfg: ArchConfig, name: str, seed: int, recipe: Recipe, curve, loss_
         json.dumps(config_to_dict(cfg), sort_keys=True, separators=(",", ":")))
 
 
-def read_ground_truth(path: os.PathLike) -> list[GroundTruthRow]:
+def read_ground_truth(path: os.PathLike[str]) -> list[GroundTruthRow]:
     """Rows of a ground-truth CSV; a torn last line (killed mid-append) is skipped."""
     path = Path(path)
     if not path.is_file():
@@ -149,7 +154,7 @@ class GroundTruthTable:
     its own side file; rows go out as one ``O_APPEND`` write each, so shards never interleave.
     """
 
-    def __init__(self, path: os.PathLike) -> None:
+    def __init__(self, path: os.PathLike[str]) -> None:
         self.path = Path(path)
 
     @contextmanager
@@ -193,7 +198,7 @@ class GroundTruthTable:
         append_text(self.path, text.getvalue(), fsync=True)
 
 
-def _lock(fh, mode: int, busy: str) -> None:
+def _lock(fh: FileDescriptorLike, mode: int, busy: str) -> None:
     try:
         fcntl.flock(fh, mode | fcntl.LOCK_NB)
     except BlockingIOError:

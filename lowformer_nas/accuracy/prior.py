@@ -16,20 +16,33 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ..arch.config import ArchConfig
 from ..errors import ConfigError, RunError
+from .audit_stats import FloatArray
+
+if TYPE_CHECKING:
+    from ..arch.yaml_io import ArchDict
+    from .surrogate import Surrogate
 
 PRIOR = Path(__file__).resolve().parents[1] / "data" / "accuracy_prior.json"
 FORMAT = 1
 
 
+class PriorRow(TypedDict):
+    """One row of the prior file: a config, its cheap features and its accuracy."""
+
+    config: ArchDict
+    cheap: dict[str, float]
+    accuracy: float
+
+
 def prior_features(configs: Sequence[ArchConfig],
-                   cheap: Sequence[Mapping[str, float]]) -> np.ndarray:
+                   cheap: Sequence[Mapping[str, float]]) -> FloatArray:
     """The surrogate's features (one helper for the audit's leave-one-out and the prior):
     the config encoding, then size and zero-cost scores in sorted-name order."""
     from .surrogate import feature_matrix
@@ -59,7 +72,7 @@ class AccuracyPrior:
                            f"--dataset {dataset} --proxy-resolution {resolution} (or rank "
                            f"by one score, e.g. --zc-score naswot)")
 
-    def score(self, cfg: Any, zc: Mapping[str, float], num_classes: int) -> float:
+    def score(self, cfg: object, zc: Mapping[str, float], num_classes: int) -> float:
         """Predicted reference-recipe accuracy of ``cfg`` from its zero-cost scores ``zc``."""
         from ..arch.stats import count_params_macs
         from .surrogate import encode_config
@@ -77,10 +90,10 @@ class AccuracyPrior:
         return float(forest.predict(x)[0])
 
 
-_FITTED: dict[int, tuple[AccuracyPrior, np.ndarray, Any]] = {}
+_FITTED: dict[int, tuple[AccuracyPrior, FloatArray, Surrogate]] = {}
 
 
-def _fitted(prior: AccuracyPrior) -> tuple[AccuracyPrior, np.ndarray, Any]:
+def _fitted(prior: AccuracyPrior) -> tuple[AccuracyPrior, FloatArray, Surrogate]:
     """(prior, per-feature fill values, the forest fitted on all rows), fitted once."""
     from .surrogate import Surrogate
 
@@ -92,18 +105,18 @@ def _fitted(prior: AccuracyPrior) -> tuple[AccuracyPrior, np.ndarray, Any]:
     return got
 
 
-def write_prior(path: os.PathLike, prior: AccuracyPrior) -> None:
+def write_prior(path: os.PathLike[str], prior: AccuracyPrior) -> None:
     from .._io import atomic_write_text
     from ..arch.yaml_io import config_to_dict
 
     d = {"format": FORMAT, "table": prior.table, "recipe_id": prior.recipe_id,
          "dataset": prior.dataset, "resolution": prior.resolution, "seed": prior.seed,
-         "rows": [{"config": config_to_dict(c), "cheap": f, "accuracy": a}
+         "rows": [PriorRow(config=config_to_dict(c), cheap=f, accuracy=a)
                   for c, f, a in zip(prior.configs, prior.cheap, prior.accuracy)]}
     atomic_write_text(path, json.dumps(d, indent=0, default=float) + "\n")
 
 
-def load_prior(path: os.PathLike | None = None) -> AccuracyPrior:
+def load_prior(path: os.PathLike[str] | None = None) -> AccuracyPrior:
     """The prior in ``path`` (the shipped one by default)."""
     return _load(str(Path(path) if path is not None else PRIOR))
 
@@ -114,7 +127,7 @@ def _load(path: str) -> AccuracyPrior:
 
     try:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
-        rows: list[dict[str, Any]] = d["rows"]
+        rows: list[PriorRow] = d["rows"]
         return AccuracyPrior(
             d["table"], d["recipe_id"], d["dataset"], int(d["resolution"]), int(d["seed"]),
             tuple(config_from_dict(r["config"], source=path) for r in rows),

@@ -10,10 +10,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ..arch.config import ArchConfig
 from ..errors import LowFormerNASError
 from .datasets import ProxyData
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 class TrialDiverged(LowFormerNASError, RuntimeError):
     """The training loss became NaN or infinite: the trial failed, the search goes on."""
@@ -36,7 +41,7 @@ def as_trial_failure(e: BaseException) -> LowFormerNASError | None:
     return None
 
 
-def resize(x, resolution: int):
+def resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
     import torch.nn.functional as F
 
     if x.shape[-1] == resolution and x.shape[-2] == resolution:
@@ -44,7 +49,7 @@ def resize(x, resolution: int):
     return F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)
 
 
-def build_network(cfg: ArchConfig | str, data: ProxyData, seed: int):
+def build_network(cfg: ArchConfig | str, data: ProxyData, seed: int) -> nn.Module:
     """A fresh network for ``cfg``: an ``ArchConfig``, or a timm model name (a reference from
     another family, built with the same head and input channels, random init)."""
     import torch
@@ -60,7 +65,8 @@ def build_network(cfg: ArchConfig | str, data: ProxyData, seed: int):
     return build_model(cfg, num_classes=data.num_classes, in_chans=data.in_chans)
 
 
-def sample_batch(data: ProxyData, size: int, seed: int, resolution: int):
+def sample_batch(data: ProxyData, size: int, seed: int,
+                 resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
 
     g = torch.Generator().manual_seed(seed)
@@ -68,7 +74,7 @@ def sample_batch(data: ProxyData, size: int, seed: int, resolution: int):
     return resize(data.train_x[idx], resolution), data.train_y[idx]
 
 
-def evaluate_accuracy(model, data: ProxyData, resolution: int, batch_size: int = 256,
+def evaluate_accuracy(model: nn.Module, data: ProxyData, resolution: int, batch_size: int = 256,
                       device: str = "cpu") -> float:
     import torch
 

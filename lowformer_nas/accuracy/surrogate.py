@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sklearn.ensemble import RandomForestRegressor
 
 from ..arch.config import ArchConfig
+from .audit_stats import FloatArray
 
 _STAGE_FIELDS = ("width", "depth", "fused", "expand", "entry_fused", "entry_expand",
                  "attention", "attn_stride", "mlp", "mlp_ratio")
@@ -34,7 +35,7 @@ def encode_config(cfg: ArchConfig) -> list[float]:
 
 
 def feature_matrix(configs: Sequence[ArchConfig],
-                   extra: Sequence[Mapping[str, float]] | None = None) -> np.ndarray:
+                   extra: Sequence[Mapping[str, float]] | None = None) -> FloatArray:
     """One row per config: its encoding, then the ``extra`` numbers in sorted-name order.
 
     Non-finite extras (a score that overflowed) become the column's finite minimum.
@@ -71,13 +72,13 @@ class Surrogate:
         self.seed, self.n_estimators = seed, n_estimators
         self._model: RandomForestRegressor | None = None
 
-    def _new(self):
+    def _new(self) -> RandomForestRegressor:
         from sklearn.ensemble import RandomForestRegressor
 
         return RandomForestRegressor(n_estimators=self.n_estimators, random_state=self.seed,
                                      min_samples_leaf=1, n_jobs=1)
 
-    def fit(self, x: np.ndarray, y: ArrayLike) -> Surrogate:
+    def fit(self, x: FloatArray, y: ArrayLike) -> Surrogate:
         self._model = self._new().fit(np.asarray(x, float), np.asarray(y, float))
         return self
 
@@ -85,11 +86,11 @@ class Surrogate:
     def fitted(self) -> bool:
         return self._model is not None
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
+    def predict(self, x: FloatArray) -> FloatArray:
         assert self._model is not None, "predict() before fit()"
         return self._model.predict(np.asarray(x, float))
 
-    def loo_predictions(self, x: np.ndarray, y: ArrayLike) -> np.ndarray:
+    def loo_predictions(self, x: FloatArray, y: ArrayLike) -> FloatArray:
         """Prediction for each point from a forest fitted on all the others."""
         x, y = np.asarray(x, float), np.asarray(y, float)
         out = np.empty(len(y))
@@ -98,7 +99,7 @@ class Surrogate:
             out[i] = self._new().fit(x[keep], y[keep]).predict(x[i:i + 1])[0]
         return out
 
-    def fidelity(self, x: np.ndarray, y: ArrayLike) -> Fidelity:
+    def fidelity(self, x: FloatArray, y: ArrayLike) -> Fidelity:
         from .audit_stats import spearman
 
         y = np.asarray(y, float)
@@ -107,7 +108,7 @@ class Surrogate:
         return Fidelity(len(y), spearman(self.loo_predictions(x, y), y))
 
 
-def rank_candidates(surrogate: Surrogate, x: np.ndarray) -> list[int]:
+def rank_candidates(surrogate: Surrogate, x: FloatArray) -> list[int]:
     """Candidate indices, best predicted first (ties keep the given order)."""
     pred = surrogate.predict(x)
     return [int(i) for i in np.argsort(-pred, kind="stable")]

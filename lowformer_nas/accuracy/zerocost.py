@@ -17,32 +17,39 @@ module (Hardswish, GELU, ReLU, SiLU, ...), which is where any of them switches r
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, cast
 
 from ..arch.config import ArchConfig
 from ..errors import UnknownNameError
 from .datasets import ProxyData
 from .proxies import build_network, sample_batch
 
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+    from torch.utils.hooks import RemovableHandle
+
+    from ..arch.builder import LowFormerNAS
+
 _NONLINEAR_NAMES = ("ReLU", "ReLU6", "LeakyReLU", "Hardswish", "Hardsigmoid", "GELU", "SiLU",
                     "Mish", "Sigmoid", "Tanh", "ELU")
 
 
-def _nonlinear_modules(model) -> list:
+def _nonlinear_modules(model: nn.Module) -> list[nn.Module]:
     import torch.nn as nn
 
     kinds = tuple(getattr(nn, n) for n in _NONLINEAR_NAMES)
     return [m for m in model.modules() if isinstance(m, kinds)]
 
 
-def naswot(model, x, y) -> float:
+def naswot(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """log|K|, K = Hamming similarity of the sign codes of every nonlinearity's input."""
     import torch
 
     k = torch.zeros(len(x), len(x), dtype=torch.float64)
 
-    def hook(_m, inputs) -> None:
+    def hook(_m: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
         c = (inputs[0].detach().flatten(1) > 0).to(torch.float64)
         k.add_(c @ c.T + (1 - c) @ (1 - c).T)
 
@@ -52,7 +59,8 @@ def naswot(model, x, y) -> float:
     return float(logdet) if sign > 0 else float("-inf")
 
 
-def _forward_with_hooks(model, x, hooks: list) -> None:
+def _forward_with_hooks(model: nn.Module, x: torch.Tensor,
+                        hooks: list[RemovableHandle]) -> None:
     """One no-grad forward pass that the given hook handles observe; they are removed after."""
     import torch
 
@@ -64,7 +72,7 @@ def _forward_with_hooks(model, x, hooks: list) -> None:
             h.remove()
 
 
-def synflow(model, x, y) -> float:
+def synflow(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """log of sum |theta * grad| of R = sum(f(1)) with |theta| weights (float64).
 
     Conv and linear weights are also divided by sqrt(fan-in), so a positive all-ones signal
@@ -89,7 +97,7 @@ def synflow(model, x, y) -> float:
     return _log(total)
 
 
-def gradnorm(model, x, y) -> float:
+def gradnorm(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """log of the summed per-tensor gradient L2 norms of the loss on one batch."""
     import torch
 
@@ -98,14 +106,14 @@ def gradnorm(model, x, y) -> float:
     return _log(sum(float(p.grad.norm()) for p in model.parameters() if p.grad is not None))
 
 
-def zico(model, x, y, chunks: int = 4) -> float:
+def zico(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunks: int = 4) -> float:
     """ZiCo: sum over conv/linear weights of log(sum mean|g| / std(g)) across ``chunks``."""
     import torch
 
     layers = [m for m in model.modules()
               if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) and m.weight.requires_grad]
     # per layer: sum |g|, sum g, sum g^2 over chunks (tensors once a gradient is added)
-    sums: list[list[Any]] = [[0, 0, 0] for _ in layers]
+    sums: list[list[torch.Tensor | int]] = [[0, 0, 0] for _ in layers]
     n = 0
     model.train()
     for xs, ys in zip(x.chunk(chunks), y.chunk(chunks)):
@@ -118,7 +126,8 @@ def zico(model, x, y, chunks: int = 4) -> float:
                 acc[0], acc[1], acc[2] = acc[0] + g.abs(), acc[1] + g, acc[2] + g * g
     total = 0.0
     for abs_sum, g_sum, sq_sum in sums:
-        if n < 2 or not torch.is_tensor(abs_sum):
+        if n < 2 or not (torch.is_tensor(abs_sum) and torch.is_tensor(g_sum)
+                         and torch.is_tensor(sq_sum)):  # all three, or none, are tensors
             continue
         var = ((sq_sum - g_sum * g_sum / n) / (n - 1)).clamp(min=0)
         keep = var > 0
@@ -128,12 +137,12 @@ def zico(model, x, y, chunks: int = 4) -> float:
     return total
 
 
-def expressivity(model, x, y) -> float:
+def expressivity(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """AZ-NAS expressivity: entropy of each block output's normalised PCA spectrum, summed."""
     import torch
 
     blocks = _blocks(model)
-    feats: list = []
+    feats: list[torch.Tensor] = []
     _forward_with_hooks(model.train(), x,
                         [b.register_forward_hook(lambda _m, _i, out: feats.append(out.detach()))
                          for b in blocks])
@@ -157,13 +166,15 @@ def expressivity(model, x, y) -> float:
     return total
 
 
-def _blocks(model) -> list:
+def _blocks(model: nn.Module) -> list[nn.Module]:
     """LowFormer: stem parts and every stage's blocks; other timm models: the children of
     their ``nn.Sequential`` containers (a generic notion of block)."""
     import torch.nn as nn
 
     if hasattr(model, "arch_config"):
-        return list(model.stem) + [b for stage in model.stages for b in stage]
+        lowformer = cast("LowFormerNAS", model)
+        stages = cast("Iterable[nn.Sequential]", lowformer.stages)  # each: a run of blocks
+        return list(lowformer.stem) + [b for stage in stages for b in stage]
     return [c for m in model.modules() if isinstance(m, nn.Sequential) for c in m.children()
             if not isinstance(c, nn.Sequential)]
 
@@ -173,7 +184,8 @@ def _log(total: float) -> float:
 
 
 # name -> score(model, x, y): the one list of zero-cost scores (CLI choices, rows, audit)
-SCORES: dict[str, Callable[..., float]] = {
+ZeroCostScore = Callable[["nn.Module", "torch.Tensor", "torch.Tensor"], float]  # (model, x, y)
+SCORES: dict[str, ZeroCostScore] = {
     "naswot": naswot, "synflow": synflow, "gradnorm": gradnorm, "zico": zico,
     "expressivity": expressivity}
 ZC_SCORES = tuple(SCORES)

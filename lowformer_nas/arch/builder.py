@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import torch
 import torch.nn as nn
 from timm.layers import GroupNorm1, Linear, SelectAdaptivePool2d, calculate_drop_path_rates
 from timm.models import build_model_with_cfg, generate_default_cfgs, get_pretrained_cfg
@@ -74,7 +75,7 @@ class LowFormerNASBlock(nn.Module):
         local = local_block(channels, channels, 1, stage.expand, stage.fused, bias=True)
         self.local = ResidualBlock(local, nn.Identity(), drop_path)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.local(self.mlp(self.attn(x)))
 
 
@@ -156,7 +157,7 @@ default_cfgs = generate_default_cfgs({"lowformer_nas": {  # as timm's LowFormer 
 
 @register_model
 def lowformer_nas(pretrained: bool = False, arch: str | ArchConfig = "lowformer_b1",
-                  **kwargs: Any) -> LowFormerNAS:
+                  **kwargs: Any) -> LowFormerNAS:  # timm's model kwargs
     """A LowFormer built from a lowformer-nas registry name, YAML path or ``ArchConfig``."""
     name, cfg = ("custom", arch) if isinstance(arch, ArchConfig) else resolve_arch(arch)
     pretrained_cfg = kwargs.pop("pretrained_cfg", None)

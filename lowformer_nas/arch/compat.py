@@ -13,7 +13,6 @@ for reference only: its depth-0 stages 1-2 skip downsampling, which ``from_offic
 from __future__ import annotations
 
 import itertools
-from typing import Any
 from collections.abc import Mapping, Sequence
 
 from ..errors import ConfigError
@@ -49,7 +48,7 @@ INERT = {"fastitv2": False, "model_mult": 1.0, "head_dim_mul": False, "actit": F
 ACCEPTED = FLAGS + IGNORED + tuple(INERT)
 
 
-def _check_keys(net_config: Mapping[str, Any]) -> dict[str, bool]:
+def _check_keys(net_config: Mapping[str, object]) -> dict[str, bool]:
     """The eight shaping flags as bools; any other key must be ignored or at its inert value."""
     for key, value in net_config.items():
         if key not in ACCEPTED:
@@ -92,7 +91,7 @@ def _stage(i: int, width: int, depth: int, f: dict[str, bool]) -> StageConfig:
 
 
 def from_official(width_list: Sequence[int], depth_list: Sequence[int],
-                  **net_config: Any) -> ArchConfig:
+                  **net_config: object) -> ArchConfig:
     """The ``ArchConfig`` the official code builds from these lists and ``net_config`` flags."""
     flags = _check_keys(net_config)
     _check_lists(width_list, depth_list)
@@ -109,7 +108,7 @@ def official_lists(name: str) -> tuple[list[int], list[int]]:
     return list(widths), list(depths)
 
 
-def to_official(cfg: ArchConfig) -> tuple[list[int], list[int], dict[str, Any]]:
+def to_official(cfg: ArchConfig) -> tuple[list[int], list[int], dict[str, bool | int]]:
     """``(width_list, depth_list, net_config)`` with ``from_official(...) == cfg``.
 
     Among the flag sets that fit, the one with fewest flags set is returned. Raises

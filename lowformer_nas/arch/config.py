@@ -7,9 +7,12 @@ arguments, not part of the architecture.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias, TypedDict, cast
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 NUM_STAGES = 5
 ATTN_STRIDES = (1, 2, 4)
@@ -45,7 +48,27 @@ class StageConfig:
     mlp_ratio: int = 4
 
 
-STAGE_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(StageConfig)}
+StageValue: TypeAlias = "int | float | bool"  # the value of one ``StageConfig`` field
+
+
+class StageFields(TypedDict, total=False):
+    """``StageConfig`` fields by name (keyword changes of ``replace_stage``)."""
+
+    width: int
+    depth: int
+    fused: bool
+    expand: float
+    entry_fused: bool
+    entry_expand: float
+    attention: bool
+    attn_stride: int
+    attn_fused_proj: bool
+    mlp: bool
+    mlp_ratio: int
+
+
+# field -> default (``dataclasses.MISSING`` for width and depth, which have none)
+STAGE_DEFAULTS: dict[str, object] = {f.name: f.default for f in fields(StageConfig)}
 _ENTRY_FIELDS = ("entry_fused", "entry_expand")
 _ATTN_FIELDS = ("attention", "attn_stride", "attn_fused_proj", "mlp", "mlp_ratio")
 
@@ -89,7 +112,7 @@ class ArchConfig:
     def depths(self) -> tuple[int, ...]:
         return tuple(s.depth for s in self.stages)
 
-    def replace_stage(self, index: int, **changes: Any) -> ArchConfig:
+    def replace_stage(self, index: int, **changes: Unpack[StageFields]) -> ArchConfig:
         """A copy with stage ``index`` changed (validated like any new config)."""
         stages = list(self.stages)
         stages[index] = replace(stages[index], **changes)
@@ -116,7 +139,7 @@ def _canonical(index: int, stage: StageConfig) -> StageConfig:
                if n not in keep and n not in ("width", "depth")}
     changes.setdefault("expand", float(stage.expand))
     changes.setdefault("entry_expand", float(stage.entry_expand))
-    return replace(stage, **changes)
+    return replace(stage, **cast(StageFields, changes))  # keys: StageConfig's own fields
 
 
 def _has_unfused_plain_block(stages: tuple[StageConfig, ...]) -> bool:
@@ -128,11 +151,11 @@ def _has_unfused_plain_block(stages: tuple[StageConfig, ...]) -> bool:
     return False
 
 
-def _fail(rule: str, where: str, value: Any) -> None:
+def _fail(rule: str, where: str, value: object) -> None:
     raise ConfigError(f"`{rule}` must hold for {where}, but got {value!r}")
 
 
-def _check_type(value: Any, kind: type, where: str) -> None:
+def _check_type(value: object, kind: type, where: str) -> None:
     ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
     if kind is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -7,40 +7,49 @@ from __future__ import annotations
 
 import os
 from dataclasses import fields
-from typing import Any
+from typing import TypedDict, TypeVar, cast
 
 import yaml
 
 from .._io import atomic_write_text
 from ..errors import ConfigError
-from .config import NUM_STAGES, ArchConfig, StageConfig, stage_fields_for
+from .config import NUM_STAGES, ArchConfig, StageConfig, StageValue, stage_fields_for
 
 FORMAT_VERSION = 1
 _TOP_KEYS = ("version", "stages", "head_widths", "mbconv_bias")
 _STAGE_TYPES = {f.name: (int if f.name in ("width", "depth") else type(f.default))
                 for f in fields(StageConfig)}
+_T = TypeVar("_T")
 
 
-def config_to_dict(cfg: ArchConfig) -> dict[str, Any]:
+class ArchDict(TypedDict):
+    """An ``ArchConfig`` as JSON/YAML holds it (``config_to_dict``)."""
+
+    version: int
+    stages: list[dict[str, StageValue]]  # per stage: only the fields it uses
+    head_widths: list[int]
+    mbconv_bias: bool
+
+
+def config_to_dict(cfg: ArchConfig) -> ArchDict:
     """A JSON/YAML-ready dict; only the fields each stage uses."""
-    stages = []
+    stages: list[dict[str, StageValue]] = []
     for i, s in enumerate(cfg.stages):
         stages.append({name: getattr(s, name) for name in stage_fields_for(i)})
     return {"version": FORMAT_VERSION, "stages": stages, "head_widths": list(cfg.head_widths),
             "mbconv_bias": cfg.mbconv_bias}
 
 
-def _coerce(value: Any, kind: type, where: str) -> Any:
+def _coerce(value: object, kind: type[_T], where: str) -> _T:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind is bool and not isinstance(value, bool) or kind is not bool and (
-            isinstance(value, bool) or not isinstance(value, kind)):
-        article = "an" if kind.__name__[0] in "aeiou" else "a"
-        raise ConfigError(f"{where} must be {article} {kind.__name__}, but got {value!r}")
-    return value
+        return cast(_T, float(value))  # kind is float
+    if isinstance(value, kind) and isinstance(value, bool) == (kind is bool):
+        return value
+    article = "an" if kind.__name__[0] in "aeiou" else "a"
+    raise ConfigError(f"{where} must be {article} {kind.__name__}, but got {value!r}")
 
 
-def _stage_from_dict(i: int, d: Any) -> StageConfig:
+def _stage_from_dict(i: int, d: object) -> StageConfig:
     where = f"stages[{i}]"
     if not isinstance(d, dict):
         raise ConfigError(f"{where} must be a mapping, but got {d!r}")
@@ -59,7 +68,7 @@ def _stage_from_dict(i: int, d: Any) -> StageConfig:
         raise ConfigError(f"{where}: {e}") from None
 
 
-def config_from_dict(d: Any, source: str = "config") -> ArchConfig:
+def config_from_dict(d: object, source: str = "config") -> ArchConfig:
     """Inverse of ``config_to_dict``; every problem is a ``ConfigError`` with its key path."""
     if not isinstance(d, dict):
         raise ConfigError(f"{source} must be a mapping with keys {', '.join(_TOP_KEYS)}, "
@@ -79,7 +88,8 @@ def config_from_dict(d: Any, source: str = "config") -> ArchConfig:
     try:
         return ArchConfig(
             stages=tuple(_stage_from_dict(i, s) for i, s in enumerate(stages)),
-            head_widths=tuple(_coerce(w, int, "head_widths[]") for w in head),
+            head_widths=(_coerce(head[0], int, "head_widths[]"),
+                         _coerce(head[1], int, "head_widths[]")),
             mbconv_bias=_coerce(d.get("mbconv_bias", True), bool, "mbconv_bias"))
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
@@ -92,13 +102,13 @@ def config_to_yaml(cfg: ArchConfig, header: str | None = None) -> str:
     return "\n".join(lines + [body]) if lines else body
 
 
-def save_config(cfg: ArchConfig, path: str | os.PathLike,
+def save_config(cfg: ArchConfig, path: str | os.PathLike[str],
                 header: str | None = None) -> None:
     """Write ``cfg`` as YAML, atomically."""
     atomic_write_text(path, config_to_yaml(cfg, header))
 
 
-def load_config(path: str | os.PathLike) -> ArchConfig:
+def load_config(path: str | os.PathLike[str]) -> ArchConfig:
     """Read a YAML file written by ``save_config`` (or by hand)."""
     try:
         with open(path, encoding="utf-8") as fh:

@@ -10,15 +10,26 @@ import importlib
 import importlib.util
 import json
 import sys
-from typing import Any
-from collections.abc import Callable
+from typing import TYPE_CHECKING, TypedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..arch.config import ArchConfig
 
 MIN_RESOLUTION = 32
 
 
-def register(subparsers: Any) -> None:
+class Figures(TypedDict):
+    """What ``show`` prints: totals and the per-stage rows of ``analytic_counts``."""
+
+    params: int
+    macs: int
+    stages: Sequence[Mapping[str, object]]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``list`` and ``show`` subcommands."""
     p = subparsers.add_parser("list", help="architectures, search spaces, latency targets and "
                                            "device priors")
@@ -35,7 +46,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_show)
 
 
-def _optional_lister(module: str, func: str) -> Callable[[], Any] | None:
+def _optional_lister(module: str, func: str) -> Callable[[], Iterable[object]] | None:
     """``module.func`` if ``module`` exists as a real module (not yet written: None).
 
     Only absence is tolerated; an import error inside an existing module propagates.
@@ -46,7 +57,7 @@ def _optional_lister(module: str, func: str) -> Callable[[], Any] | None:
     return getattr(importlib.import_module(module), func)
 
 
-def _section(title: str, items: Any) -> list[str]:
+def _section(title: str, items: Iterable[object]) -> list[str]:
     lines = [f"{title}:"]
     if isinstance(items, dict):
         lines += [f"  {k:<22} {v}" for k, v in items.items()]
@@ -80,14 +91,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(cfg: Any, resolution: int) -> dict[str, Any]:
+def _count(cfg: ArchConfig, resolution: int) -> Figures:
     from ..latency.tracing.counts import analytic_counts
 
     params, macs, rows = analytic_counts(cfg, resolution=resolution)
-    return dict(params=params, macs=macs, stages=rows)
+    return Figures(params=params, macs=macs, stages=rows)
 
 
-def _table(name: str, resolution: int, figures: dict[str, Any]) -> str:
+def _table(name: str, resolution: int, figures: Figures) -> str:
     head = f"{'stage':<7} {'width':>6} {'depth':>5} {'out':>5} {'params':>12} {'MACs':>15}"
     lines = [f"{name}: {figures['params']:,} params, {figures['macs']:,} MACs at "
              f"{resolution}x{resolution}", "", head, "-" * len(head)]

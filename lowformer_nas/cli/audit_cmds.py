@@ -4,11 +4,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+from collections.abc import Callable
+
+if TYPE_CHECKING:
+    from ..arch.config import ArchConfig
+    from ..errors import RunError
 
 DEFAULT_BUDGETS = "1x500,1x1000,2x1250"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("audit", help="how well each accuracy proxy ranks a ground-truth table, "
                                      "or published ImageNet top-1 (--anchors)")
     p.add_argument("table", nargs="?", default=None,
@@ -125,7 +131,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolutions(text, many: bool):
+def _resolutions(text: str | None, many: bool) -> list[int] | int | None:
     """``--zc-resolution``: one size >= 16 (a table's audit) or a list (``--anchors``)."""
     from ..errors import RunError
 
@@ -165,13 +171,14 @@ def cmd_audit_anchors(args: argparse.Namespace) -> int:
     return 0
 
 
-def _no_rows(args: argparse.Namespace):
+def _no_rows(args: argparse.Namespace) -> RunError:
     from ..errors import RunError
 
     return RunError(f"{args.table!r} has no rows for recipe {args.recipe_id!r}")
 
 
-def _latency(target):
+def _latency(target: str | None
+             ) -> tuple[Callable[[ArchConfig], float] | None, str]:
     """(cfg -> predicted ms at 224x224 batch 1, description) for ``--target``, or (None, ...)."""
     if target is None:
         return None, "not audited (no --target)"

@@ -4,9 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, UnknownNameError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from ..arch.config import ArchConfig
+    from ..latency.targets.profiles import Profile
 
 BACKENDS = ("torch", "torchscript", "onnxruntime")
 
@@ -38,7 +44,7 @@ def _shape_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("measure", help="time a model end to end on this machine")
     _shape_args(p)
     p.add_argument("--backend", choices=BACKENDS, default="torch")
@@ -124,7 +130,7 @@ def _prior_args(p: argparse.ArgumentParser) -> None:
                                      "onnxruntime, torchscript, pytorch)")
 
 
-def _resolve(name: str) -> tuple[str, Any]:
+def _resolve(name: str) -> tuple[str, ArchConfig | nn.Module]:
     """(display name, ArchConfig or timm nn.Module) for a registry name, YAML or timm model."""
     from ..arch.registry import resolve_arch
 
@@ -190,7 +196,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_user(prof: Any, out: Any) -> None:
+def _save_user(prof: Profile, out: str | None) -> None:
     from ..latency.targets.registry import user_profile_path
 
     path = user_profile_path(prof.name)
@@ -202,7 +208,7 @@ def _save_user(prof: Any, out: Any) -> None:
     print(prof.describe_host())
 
 
-def _from_measurements(device: str, args: argparse.Namespace) -> Any:
+def _from_measurements(device: str, args: argparse.Namespace) -> Profile:
     """``--from-measurements CSV`` with the prior the flags describe (default: built-in)."""
     from ..latency.targets.calibrate_models import calibrate_from_models
     from ..latency.targets.devices import build_prior

@@ -6,11 +6,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
-from collections.abc import Sequence
+from typing import cast
+from collections.abc import Callable, Sequence
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _register_search(sub)
     p = sub.add_parser("report", help="trial counts by state, the front and B0-B3 of a run")
     p.add_argument("run", help="run directory")
@@ -28,13 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
 
-def _setting_defaults() -> dict[str, Any]:
+def _setting_defaults() -> dict[str, object]:
     """Each ``SearchSettings`` field's default: the one place search defaults are written."""
     from dataclasses import MISSING, fields
 
     from ..search.settings import SearchSettings
 
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for f in fields(SearchSettings):
         if f.default is not MISSING:
             out[f.name] = f.default
@@ -43,7 +43,7 @@ def _setting_defaults() -> dict[str, Any]:
     return out
 
 
-def _register_search(sub: argparse._SubParsersAction) -> None:
+def _register_search(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from ..accuracy.proxies import TRAIN_SCORES
     from ..search.settings import BACKENDS, PRESCREENS, PROXIES, SAMPLERS, SEARCH_ZC_SCORES
 
@@ -95,7 +95,7 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-train", type=int, default=None,
                    help="training images used" + _space_default("max_train"))
     p.add_argument("--max-val", type=int, default=d["max_val"], help="validation images used")
-    p.add_argument("--references", default=",".join(d["references"]),
+    p.add_argument("--references", default=",".join(cast("Sequence[str]", d["references"])),
                    help="models to score alike on the same target: official LowFormer names "
                         "and/or timm model names (e.g. mobilenetv4_conv_small,fastvit_t8), "
                         "all (official variants), none, or a comma list")
@@ -139,11 +139,11 @@ def _update(run: Path, asked: bool) -> None:
         print(say_updated(update_target(run)))
 
 
-def _choices(allowed: Sequence[str], default: str) -> str:
+def _choices(allowed: Sequence[str], default: object) -> str:
     return f"{' | '.join(allowed)} (default {default})"
 
 
-def _space_defaults_help():
+def _space_defaults_help() -> Callable[[str], str]:
     """Help text of the options a space may choose (``search_defaults`` in its YAML), naming
     the default space's choice (its YAML is read once per parser)."""
     from ..search.settings import FALLBACK

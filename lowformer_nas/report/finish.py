@@ -8,26 +8,32 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
-from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
+from collections.abc import Mapping, Sequence
 
 from .._io import atomic_write_text
 from ..rundir.rows import read_trials_csv
 
+if TYPE_CHECKING:
+    from ..latency.targets.profiles import Profile
+    from ..search.settings import SearchSettings
+    from .pareto_data import FamilyPick, ParetoData, ReferenceRow, RunSettings
 
-def finish_run(run_path: Path, refs: Sequence[dict[str, Any]], settings, profile,
-               quiet: bool) -> dict[str, Any]:
-    """Pareto data, models/B*.yaml, pareto.html, summary.md; prints the table unless quiet."""
-    data = _pages(run_path, refs, settings, None)
+
+def finish_run(run_path: Path, refs: Sequence[Mapping[str, object]], settings: SearchSettings,
+               profile: Profile, quiet: bool) -> dict[str, object]:
+    """Pareto data, models/B*.yaml, pareto.html, summary.md; prints the table unless quiet.
+    (The signature is ``search.run.Finisher``: reference rows in, the page data out.)"""
+    data = _pages(run_path, cast("Sequence[ReferenceRow]", refs), settings, None)
     write_family(data, run_path, profile, settings)
     if data["anchor_inverted"]:  # a plain warning, also under --quiet
         print(f"lowformer-nas: {data['anchor_check']}", file=sys.stderr)
     if not quiet:
         print_family_table(data, run_path)
-    return data
+    return cast("dict[str, object]", data)
 
 
-def interim_pages(run_path: Path, settings) -> None:
+def interim_pages(run_path: Path, settings: SearchSettings) -> None:
     """pareto.json, pareto.html and summary.md of a search still running (``search.run.
     Interim``), so that a long search shows its front; B0-B3 YAMLs and the references are
     written when it ends, and the summary says so."""
@@ -36,15 +42,15 @@ def interim_pages(run_path: Path, settings) -> None:
     _pages(run_path, (), settings, time.strftime("%Y-%m-%d %H:%M:%S"))
 
 
-def _pages(run_path: Path, refs: Sequence[dict[str, Any]], settings,
-           interim: str | None) -> dict[str, Any]:
+def _pages(run_path: Path, refs: Sequence[ReferenceRow], settings: SearchSettings,
+           interim: str | None) -> ParetoData:
     """The Pareto data of trials.csv, written as pareto.json, pareto.html and summary.md."""
     from .pareto_data import compute
     from .plots import write_pareto_html
     from .summary import summary_markdown
 
     rows = read_trials_csv(run_path / "trials.csv")
-    as_dict = settings.to_dict()
+    as_dict = cast("RunSettings", settings.to_dict())
     data = compute(rows, list(refs), as_dict)
     data["profile_text"] = _profile_text(run_path)
     if interim:
@@ -65,7 +71,8 @@ def _profile_text(run_path: Path) -> str:
     return str(prof.get("describe", "")) if isinstance(prof, dict) else ""
 
 
-def write_family(data: dict[str, Any], run_path: Path, profile, settings) -> list[Path]:
+def write_family(data: ParetoData, run_path: Path, profile: Profile,
+                 settings: SearchSettings) -> list[Path]:
     """models/B0..B3.yaml with latency, proxy score and profile in a header comment."""
     from ..arch.yaml_io import config_from_dict, save_config
 
@@ -90,7 +97,7 @@ def write_family(data: dict[str, Any], run_path: Path, profile, settings) -> lis
     return written
 
 
-def latency_line(pick: dict[str, Any], profile, settings) -> str:
+def latency_line(pick: FamilyPick, profile: Profile, settings: SearchSettings) -> str:
     """Measured and predicted latency side by side, each with where it comes from."""
     where = f"batch 1, target {profile.name}"
     if settings.measure:
@@ -106,7 +113,7 @@ def latency_line(pick: dict[str, Any], profile, settings) -> str:
     return f"latency: {pred} ({where})"
 
 
-def print_family_table(data: dict[str, Any], run_path: Path) -> None:
+def print_family_table(data: ParetoData, run_path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 

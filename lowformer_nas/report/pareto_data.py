@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, cast
-from collections.abc import Sequence
+from typing import TypedDict, cast
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -23,18 +23,117 @@ MAXIMIZE = (True, False)  # (score, latency)
 VERIFY_KEYS = ("trial_latency_ms", "predicted_ms", "profile_sha", "measured_ms")
 
 
+class RunSettings(TypedDict, total=False):
+    """A run's settings as reports read them (``SearchSettings.to_dict()``, or config.yaml)."""
+
+    target: str
+    budget_ms: float
+    space: str
+    proxy: str
+    zc_score: str
+    train_score: str
+    dataset: str
+    proxy_resolution: int
+    epochs: int
+    max_train: int
+    measure: bool
+    backend: str
+    sampler: str
+    seed: int
+    prescreen: str | None
+
+
+class ReferenceRow(TypedDict, total=False):
+    """A reference model scored like the trials (``search.references``; reference.json)."""
+
+    name: str
+    family: str  # "lowformer" (official variant) or "timm"
+    latency_ms: float | None
+    latency_source: str
+    feasible: bool
+    score: float | None
+    score_source: str  # a published score, not the proxy's
+    note: str  # why it is not placed or not scored ("" if it is)
+
+
+class PageTrial(TrialRow, total=False):
+    """A trial row as the page shows it."""
+
+    config_text: str
+    on_front: bool
+    family: str | None  # its B-model name, if it is one
+
+
+class FamilyPick(TypedDict):
+    """One of B0-B3: its trial and where its latency comes from."""
+
+    number: int
+    latency_ms: float | None  # as the trial row has them (a pick is scored and placed)
+    score: float | None
+    config: str
+    trial_latency_ms: float | None
+    predicted_ms: float | None
+    profile_sha: str | None
+    measured_ms: float | None
+
+
+class Hypervolume(TypedDict, total=False):
+    """The front's and the official variants' hypervolumes (empty: nothing scored)."""
+
+    reference_point: list[float]  # (score, latency ms)
+    front: float
+    references: float
+    ratio: float | None
+
+
+class _PageExtras(TypedDict, total=False):
+    profile_text: str  # the run's latency profile (finish)
+    interim: str  # a search still running (finish)
+    profile: object  # config.yaml's profile record (runinfo)
+
+
+class ParetoData(_PageExtras):
+    """Everything the Pareto page, the summary and ``report`` show (``compute``)."""
+
+    target: str
+    budget_ms: float
+    proxy: str
+    stage: str
+    score_name: str
+    trials: list[PageTrial]
+    front: list[int]  # trial numbers
+    family: dict[str, FamilyPick | None]  # B0-B3 (None: no feasible trial in its slot)
+    latency_basis: str  # "measured" or "predicted"
+    family_rule: str
+    references: list[ReferenceRow]
+    counts: dict[str, dict[str, int]]
+    hypervolume: Hypervolume
+    spearman: dict[str, float | None]  # "n" and one entry per zero-cost score
+    proxy_fidelity: str
+    anchor_check: str
+    anchor_inverted: bool
+    family_separation: str | None
+    resolution_note: str | None
+
+
 def primary_stage(proxy: str) -> str:
     """The stage whose trials form the front: trained accuracy when anything was trained."""
     return "zc" if proxy == "zero-cost" else "train"
 
 
-def score_name(settings: dict[str, Any]) -> str:
+def score_name(settings: RunSettings) -> str:
     stage = primary_stage(settings["proxy"])
     return score_label(settings, stage) + (" score" if stage == "zc" else "")
 
 
 def _ok(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
+
+
+def latency_key(t: PageTrial) -> float:
+    """Sort key of placed trials (the front, the plot's points): their latency."""
+    lat = t["latency_ms"]
+    return lat if lat is not None else math.inf  # never None for a placed trial
 
 
 def summarize_config(config_json: str) -> str:
@@ -67,7 +166,8 @@ def counts(rows: Sequence[TrialRow]) -> dict[str, dict[str, int]]:
     return out
 
 
-def _front_and_family(points: list[dict[str, Any]], budget: float):
+def _front_and_family(points: list[PageTrial], budget: float
+                      ) -> tuple[list[int], dict[str, PageTrial | None]]:
     if not points:
         return [], {n: None for n in NAMES}
     arr = np.array([[p["score"], p["latency_ms"]] for p in points])
@@ -76,38 +176,43 @@ def _front_and_family(points: list[dict[str, Any]], budget: float):
     return front, {n: (points[i] if i is not None else None) for n, i in picks.items()}
 
 
-def _hypervolumes(front_pts: list[dict[str, Any]], refs: list[dict[str, Any]], budget: float,
-                  accuracy: bool) -> dict[str, Any]:
-    scored = [r for r in refs if _ok(r.get("score"))  # official variants only: timm models
-              and r.get("family", "lowformer") == "lowformer"]  # are shown, not a baseline
-    all_scores = [p["score"] for p in front_pts + scored]
+def _points(rows: Iterable[PageTrial | ReferenceRow]) -> list[tuple[float, float]]:
+    """(score, latency ms) of each row (scored rows: both are numbers)."""
+    return [(score, lat) for r in rows
+            if (score := r.get("score")) is not None and (lat := r.get("latency_ms")) is not None]
+
+
+def _hypervolumes(front_pts: list[PageTrial], refs: list[ReferenceRow], budget: float,
+                  accuracy: bool) -> Hypervolume:
+    scored = _points(r for r in refs if _ok(r.get("score"))  # official variants only: timm
+                     and r.get("family", "lowformer") == "lowformer")  # models are not a baseline
+    front = _points(front_pts)
+    all_scores = [score for score, _ in front + scored]
     if not all_scores:
         return {}
     ref_score = 0.0 if accuracy else min(all_scores)
-    ref_lat = max([budget] + [r["latency_ms"] for r in scored])
+    ref_lat = max([budget] + [lat for _, lat in scored])
     point = [ref_score, ref_lat]
-    front_xy = np.array([[p["score"], p["latency_ms"]] for p in front_pts]).reshape(-1, 2)
-    hv_f = hypervolume_2d(front_xy, point, MAXIMIZE)
-    hv_r = hypervolume_2d(np.array([[r["score"], r["latency_ms"]] for r in scored]).reshape(-1, 2),
-                          point, MAXIMIZE)
+    hv_f = hypervolume_2d(np.array(front).reshape(-1, 2), point, MAXIMIZE)
+    hv_r = hypervolume_2d(np.array(scored).reshape(-1, 2), point, MAXIMIZE)
     return {"reference_point": point, "front": hv_f, "references": hv_r,
             "ratio": hv_f / hv_r if hv_r > 0 else None}
 
 
-def _plain(row: TrialRow) -> dict[str, Any]:
-    """A row as the page data holds it (a plain dict gaining page-only fields)."""
-    return cast(dict[str, Any], row)
+def _zc(row: TrialRow, name: str) -> float | None:
+    """A zero-cost score column by name (``ZC_SCORES``: float columns of ``TrialRow``)."""
+    return cast("Mapping[str, float | None]", row).get(name)
 
 
-def spearman(rows: Sequence[TrialRow]) -> dict[str, Any]:
+def spearman(rows: Sequence[TrialRow]) -> dict[str, float | None]:
     """Spearman rank correlation of each zero-cost score with trained accuracy."""
     from scipy.stats import spearmanr
 
     trained = [r for r in rows if r["stage"] == "train" and _ok(r.get("accuracy"))
                and r["state"] == "COMPLETE" and not r.get("duplicate")]
-    out: dict[str, Any] = {"n": len(trained)}
-    for name in ZC_SCORES:  # score columns by name: read as plain dicts
-        pairs = [(r[name], r["accuracy"]) for r in map(_plain, trained) if _ok(r.get(name))]
+    out: dict[str, float | None] = {"n": len(trained)}
+    for name in ZC_SCORES:
+        pairs = [(_zc(r, name), r["accuracy"]) for r in trained if _ok(_zc(r, name))]
         if len(pairs) >= 3 and len({p[0] for p in pairs}) > 1 and len({p[1] for p in pairs}) > 1:
             rho = spearmanr([p[0] for p in pairs], [p[1] for p in pairs]).statistic
             out[name] = float(rho)
@@ -116,7 +221,12 @@ def spearman(rows: Sequence[TrialRow]) -> dict[str, Any]:
     return out
 
 
-def anchor_fields(check: AnchorCheck | None, scored: bool) -> dict[str, Any]:
+class AnchorFields(TypedDict):
+    anchor_check: str
+    anchor_inverted: bool
+
+
+def anchor_fields(check: AnchorCheck | None, scored: bool) -> AnchorFields:
     """The anchor check's line and whether it warns (the signal inverts the anchors)."""
     if check is None:
         why = ("the official variants come with the references when the search ends" if
@@ -130,10 +240,12 @@ def anchor_fields(check: AnchorCheck | None, scored: bool) -> dict[str, Any]:
     return {"anchor_check": text, "anchor_inverted": check.inverted}
 
 
-def family_separation(family: dict[str, Any], error: float | None) -> str | None:
+def family_separation(family: Mapping[str, PageTrial | None],
+                      error: float | None) -> str | None:
     """Whether neighbouring B-models differ by more than the signal's stated error (a signal
     in top-1 points: its leave-one-out mean absolute error on the anchors)."""
-    scores = [(n, p["score"]) for n, p in family.items() if p is not None]
+    scores = [(n, score) for n, p in family.items()
+              if p is not None and (score := p["score"]) is not None]
     if error is None or len(scores) < 2:
         return None
     gaps = [(a, b, sb - sa) for (a, sa), (b, sb) in zip(scores, scores[1:])]
@@ -146,7 +258,7 @@ def family_separation(family: dict[str, Any], error: float | None) -> str | None
             f"anchors)" + _outside_anchors(family))
 
 
-def _outside_anchors(family: dict[str, Any]) -> str:
+def _outside_anchors(family: Mapping[str, PageTrial | None]) -> str:
     """The picks whose MACs lie outside the anchors' range: their top-1 is extrapolated."""
     from ..arch.yaml_io import config_from_dict
     from ..search.signal import anchor_macs_range, macs_224
@@ -160,13 +272,20 @@ def _outside_anchors(family: dict[str, Any]) -> str:
         f"{', '.join(out)} GMACs")
 
 
-def compute(rows: Sequence[TrialRow], references: Sequence[dict[str, Any]],
-            settings: dict[str, Any]) -> dict[str, Any]:
+def _pick(p: PageTrial) -> FamilyPick:
+    return FamilyPick(trial_latency_ms=p.get("trial_latency_ms"),  # VERIFY_KEYS first
+                      predicted_ms=p.get("predicted_ms"), profile_sha=p.get("profile_sha"),
+                      measured_ms=p.get("measured_ms"), number=p["number"],
+                      latency_ms=p["latency_ms"], score=p["score"], config=p["config"])
+
+
+def compute(rows: Sequence[TrialRow], references: Sequence[ReferenceRow],
+            settings: RunSettings) -> ParetoData:
     """The Pareto page data: trials, front, family, references, counts, hypervolume, Spearman."""
     stage = primary_stage(settings["proxy"])
     budget = float(settings["budget_ms"])
-    trials = [dict(_plain(r), config_text=summarize_config(r.get("config", "")))
-              for r in rows if r["stage"] == stage]
+    trials: list[PageTrial] = [{**r, "config_text": summarize_config(r.get("config", ""))}
+                               for r in rows if r["stage"] == stage]
     feasible = [t for t in trials if t["state"] == "COMPLETE" and t["feasible"]
                 and _ok(t["score"]) and not t.get("duplicate")]
     front, family = _front_and_family(feasible, budget)
@@ -186,9 +305,7 @@ def compute(rows: Sequence[TrialRow], references: Sequence[dict[str, Any]],
     return {
         "target": settings["target"], "budget_ms": budget, "proxy": settings["proxy"],
         "stage": stage, "score_name": score_name(settings), "trials": trials, "front": front,
-        "family": {n: (dict({k: p.get(k) for k in VERIFY_KEYS}, number=p["number"],
-                             latency_ms=p["latency_ms"], score=p["score"], config=p["config"])
-                        if p else None) for n, p in family.items()},
+        "family": {n: (_pick(p) if p else None) for n, p in family.items()},
         "latency_basis": "measured" if measured else "predicted",
         "family_rule": family_rule_text(FRACTIONS), "references": list(references),
         "counts": counts(rows),

@@ -3,18 +3,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from ..rundir.rows import read_trials_csv
 from ..rundir.config import read_run_config
-from .pareto_data import compute, summarize_config
+from .pareto_data import ParetoData, ReferenceRow, compute, summarize_config
 
 
-def load_run_data(run: Path) -> dict[str, Any]:
+def load_run_data(run: Path) -> ParetoData:
     """Pareto data recomputed from config.yaml, trials.csv and the cached references."""
     cfg = read_run_config(run)
     rows = read_trials_csv(run / "trials.csv")
-    refs: list[dict[str, Any]] = []
+    refs: list[ReferenceRow] = []
     ref_path = run / "reference.json"
     if ref_path.is_file():
         refs = json.loads(ref_path.read_text(encoding="utf-8")).get("rows", [])
@@ -23,7 +22,7 @@ def load_run_data(run: Path) -> dict[str, Any]:
     return data
 
 
-def report_text(data: dict[str, Any], run: Path) -> str:
+def report_text(data: ParetoData, run: Path) -> str:
     """Human-readable report: counts by state, the front, B0-B3."""
     lines = [f"run {run}: target {data['target']}, budget {data['budget_ms']:g} ms, "
              f"proxy {data['proxy']}"]

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
 
 from ..rundir.config import SURROGATE_FILE, ZC_SCORES
-from .pareto_data import summarize_config
+from .pareto_data import ParetoData, RunSettings, latency_key, summarize_config
 
 SAMPLER_TEXT = {
     "nsga2": "NSGA-II (Optuna), latency as a constraint via trial.set_constraint",
@@ -14,11 +14,11 @@ SAMPLER_TEXT = {
 }
 
 
-def _fmt(x: Any, spec: str = ".4g") -> str:
+def _fmt(x: object, spec: str = ".4g") -> str:
     return "-" if x is None else format(x, spec)
 
 
-def _counts_table(data: dict[str, Any]) -> list[str]:
+def _counts_table(data: ParetoData) -> list[str]:
     lines = ["| stage | total | complete | feasible | infeasible | pruned | failed |",
              "|---|---|---|---|---|---|---|"]
     for stage, c in data["counts"].items():
@@ -28,14 +28,14 @@ def _counts_table(data: dict[str, Any]) -> list[str]:
     return lines
 
 
-def latency_cells(p: dict[str, Any]) -> str:
+def latency_cells(p: Mapping[str, object]) -> str:
     """``latency | predicted [profile] | measured`` cells: where each number comes from."""
     pred = "-" if p.get("predicted_ms") is None else \
         f"{p['predicted_ms']:.4g} [{p.get('profile_sha') or '?'}]"
     return f"{p['latency_ms']:.4g} | {pred} | {_fmt(p.get('measured_ms'))}"
 
 
-def _family_table(data: dict[str, Any]) -> list[str]:
+def _family_table(data: ParetoData) -> list[str]:
     lines = [f"| model | trial | latency (ms) | predicted (ms) [profile sha] | measured (ms) "
              f"| {data['score_name']} | config |", "|---|---|---|---|---|---|---|"]
     for name, p in data["family"].items():
@@ -47,7 +47,7 @@ def _family_table(data: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _basis_line(data: dict[str, Any]) -> str:
+def _basis_line(data: ParetoData) -> str:
     if data.get("latency_basis") == "measured":
         return ("Latency: B0-B3 are picked from latencies *measured* on the target (here, "
                 "or imported from its verification kit's results); other trials show the "
@@ -55,7 +55,7 @@ def _basis_line(data: dict[str, Any]) -> str:
     return "Latency: predicted by the target's profile (nothing measured yet)."
 
 
-def _reference_table(data: dict[str, Any]) -> list[str]:
+def _reference_table(data: ParetoData) -> list[str]:
     """Official variants and timm models; a model the proxy could not run says so."""
     lines = [f"| reference | family | latency (ms) | within budget | {data['score_name']} |",
              "|---|---|---|---|---|"]
@@ -72,9 +72,9 @@ def _reference_table(data: dict[str, Any]) -> list[str]:
         ([""] + notes if notes else [])
 
 
-def _spearman_lines(data: dict[str, Any]) -> list[str]:
+def _spearman_lines(data: ParetoData) -> list[str]:
     sp = data["spearman"]
-    if sp["n"] < 3:
+    if (sp["n"] or 0) < 3:  # "n" is the number of trained trials, never None
         return ["Spearman (zero-cost score vs trained accuracy): n/a, fewer than 3 trained "
                 "trials (use `--proxy train` or `--proxy two-stage`)."]
     return [f"Spearman rank correlation of each zero-cost score with trained accuracy over "
@@ -82,11 +82,11 @@ def _spearman_lines(data: dict[str, Any]) -> list[str]:
                 f"{k} {_fmt(sp[k], '.3f')}" for k in ZC_SCORES)]
 
 
-def summary_markdown(data: dict[str, Any], settings: dict[str, Any], run_path: Path) -> str:
+def summary_markdown(data: ParetoData, settings: RunSettings, run_path: Path) -> str:
     """The whole summary as Markdown text."""
     hv = data["hypervolume"]
     front = [t for t in data["trials"] if t["on_front"]]
-    front.sort(key=lambda t: t["latency_ms"])
+    front.sort(key=latency_key)
     lines = [f"# Search {run_path.name}", ""]
     lines += [f"> {data['interim']}", ""] if data.get("interim") else []
     lines += [
@@ -103,8 +103,8 @@ def summary_markdown(data: dict[str, Any], settings: dict[str, Any], run_path: P
         "never run through a proxy (score recorded as -inf)", "", "## Trials", ""]
     lines += _counts_table(data) + ["", "## B0-B3", "", f"Rule: {data['family_rule']}.", "",
                                      _basis_line(data), ""]
-    lines += _family_table(data) + ([""] + [data["family_separation"]]
-                                     if data.get("family_separation") else [])
+    lines += _family_table(data) + ([""] + [separation]
+                                     if (separation := data.get("family_separation")) else [])
     lines += ["", f"## Pareto front ({len(front)} trials)", "",
                                      "| trial | latency (ms) | predicted (ms) [profile sha] | "
                                      "measured (ms) | score |", "|---|---|---|---|---|"]
@@ -122,7 +122,7 @@ def summary_markdown(data: dict[str, Any], settings: dict[str, Any], run_path: P
     return "\n".join(lines)
 
 
-def _proxy_text(settings: dict[str, Any]) -> str:
+def _proxy_text(settings: RunSettings) -> str:
     from ..accuracy.anchors import ranks_by_anchors
 
     if ranks_by_anchors(settings["proxy"], settings["zc_score"]):
@@ -132,11 +132,11 @@ def _proxy_text(settings: dict[str, Any]) -> str:
             f"{settings['proxy_resolution']}px")
 
 
-def _note(data: dict[str, Any]) -> list[str]:
+def _note(data: ParetoData) -> list[str]:
     return [f"- {data['resolution_note']}"] if data.get("resolution_note") else []
 
 
-def _surrogate_lines(settings: dict[str, Any], run_path: Path) -> list[str]:
+def _surrogate_lines(settings: RunSettings, run_path: Path) -> list[str]:
     """Two-stage with ``--prescreen surrogate``: the surrogate's held-out fidelity."""
     import json
 

@@ -11,13 +11,13 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, cast
 from collections.abc import Mapping, Sequence
 
 import yaml
 
-from ..arch.config import (NUM_STAGES, STAGE_DEFAULTS, ArchConfig, StageConfig, relevant_fields,
-                           stage_fields_for)
+from ..arch.config import (NUM_STAGES, STAGE_DEFAULTS, ArchConfig, StageConfig, StageFields,
+                           StageValue, relevant_fields, stage_fields_for)
 from ..errors import ConfigError, SpaceError, UnknownNameError
 
 SPACES_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
@@ -27,6 +27,8 @@ _TOP_KEYS = ("name", "description", "resolution", "stages", "head_widths", "mbco
 # are checked here, the values by the search's own settings
 SEARCH_DEFAULT_TYPES = {"proxy": str, "proxy_resolution": int, "zc_score": str,
                         "train_score": str, "epochs": int, "max_train": int, "top_k": int}
+ParamValue: TypeAlias = "str | int | float | bool"  # one choice: a stage field's value, a head key
+StageChoices: TypeAlias = "tuple[tuple[str, tuple[StageValue, ...]], ...]"  # (field, choices)
 
 
 def head_key(widths: Sequence[int]) -> str:
@@ -38,16 +40,18 @@ class SearchSpace:
     """Choices per field; ``dimensions()`` is the flat view the optimisers see."""
 
     name: str
-    stages: tuple[tuple[tuple[str, tuple[Any, ...]], ...], ...]  # per stage: (field, choices)
+    stages: tuple[StageChoices, ...]  # per stage: (field, choices)
     head_widths: tuple[tuple[int, int], ...]
     mbconv_bias: tuple[bool, ...] = (True,)
     resolution: int = 224
     description: str = ""
-    search_defaults: tuple[tuple[str, Any], ...] = ()  # (setting, value) a search starts from
+    # (setting, value) a search starts from; each value's type is its setting's
+    # (SEARCH_DEFAULT_TYPES), which ``SearchSettings`` reads by name
+    search_defaults: tuple[tuple[str, Any], ...] = ()
 
-    def dimensions(self) -> dict[str, list[Any]]:
+    def dimensions(self) -> dict[str, list[ParamValue]]:
         """Ordered ``param name -> choices`` (all categorical)."""
-        dims: dict[str, list[Any]] = {}
+        dims: dict[str, list[ParamValue]] = {}
         for i, stage in enumerate(self.stages):
             for field, choices in stage:
                 dims[f"stage{i}.{field}"] = list(choices)
@@ -55,14 +59,15 @@ class SearchSpace:
         dims["mbconv_bias"] = list(self.mbconv_bias)
         return dims
 
-    def build(self, params: Mapping[str, Any]) -> ArchConfig:
+    def build(self, params: Mapping[str, object]) -> ArchConfig:
         """One value per dimension -> a valid, canonical ``ArchConfig``."""
         missing = [k for k in self.dimensions() if k not in params]
         if missing:
             raise SpaceError(f"space {self.name!r}: missing parameters {', '.join(missing)}")
         stages = []
         for i, stage in enumerate(self.stages):
-            stages.append(StageConfig(**{f: params[f"stage{i}.{f}"] for f, _ in stage}))
+            fields = {f: params[f"stage{i}.{f}"] for f, _ in stage}  # ArchConfig checks values
+            stages.append(StageConfig(**cast(StageFields, fields)))
         try:
             head = tuple(int(w) for w in str(params["head_widths"]).split("x"))
         except ValueError:
@@ -77,9 +82,9 @@ class SearchSpace:
         rng = random.Random(rng) if isinstance(rng, int) else rng
         return self.build({k: rng.choice(v) for k, v in self.dimensions().items()})
 
-    def to_params(self, cfg: ArchConfig) -> dict[str, Any]:
+    def to_params(self, cfg: ArchConfig) -> dict[str, ParamValue]:
         """Inverse of ``build`` for configs in the space (irrelevant fields take a legal choice)."""
-        params: dict[str, Any] = {}
+        params: dict[str, ParamValue] = {}
         for i, (stage, choices) in enumerate(zip(cfg.stages, self.stages)):
             keep = relevant_fields(i, stage)
             for field, options in choices:
@@ -109,17 +114,17 @@ class SearchSpace:
         return total
 
 
-def _distinct_stages(index: int, stage: tuple[tuple[str, tuple[Any, ...]], ...]) -> set:
+def _distinct_stages(index: int, stage: StageChoices) -> set[tuple[tuple[str, StageValue], ...]]:
     names = [f for f, _ in stage]
-    out = set()
+    out: set[tuple[tuple[str, StageValue], ...]] = set()
     for combo in itertools.product(*(c for _, c in stage)):
-        s = StageConfig(**dict(zip(names, combo)))
+        s = StageConfig(**cast(StageFields, dict(zip(names, combo))))
         keep = relevant_fields(index, s)
         out.add(tuple((n, getattr(s, n)) for n in keep))
     return out
 
 
-def _parse_stage(i: int, d: Any, where: str) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+def _parse_stage(i: int, d: object, where: str) -> StageChoices:
     if not isinstance(d, dict):
         raise SpaceError(f"{where}.stages[{i}] must be a mapping of field -> list of choices")
     allowed = stage_fields_for(i)
@@ -139,7 +144,7 @@ def _parse_stage(i: int, d: Any, where: str) -> tuple[tuple[str, tuple[Any, ...]
     return tuple(out)
 
 
-def _build_error(space: SearchSpace, params: dict[str, Any]) -> str:
+def _build_error(space: SearchSpace, params: Mapping[str, object]) -> str:
     try:
         space.build(params)
     except (ConfigError, ValueError, TypeError) as e:
@@ -166,7 +171,7 @@ def _check_choices(space: SearchSpace, where: str) -> None:
         raise SpaceError(f"{where}: no valid combination of choices: {err}")
 
 
-def space_from_dict(d: Any, where: str = "space") -> SearchSpace:
+def space_from_dict(d: object, where: str = "space") -> SearchSpace:
     """Parse and check a space mapping; every problem names its key path."""
     if not isinstance(d, dict):
         raise SpaceError(f"{where} must be a mapping with keys {', '.join(_TOP_KEYS)}")
@@ -195,7 +200,7 @@ def space_from_dict(d: Any, where: str = "space") -> SearchSpace:
     return space
 
 
-def _search_defaults(d: Any, where: str) -> tuple[tuple[str, Any], ...]:
+def _search_defaults(d: object, where: str) -> tuple[tuple[str, Any], ...]:
     if not isinstance(d, dict):
         raise SpaceError(f"{where}.search_defaults must be a mapping of "
                          f"{', '.join(SEARCH_DEFAULT_TYPES)}, got {d!r}")
@@ -215,7 +220,7 @@ def list_spaces() -> list[str]:
     return sorted(p.stem for p in SPACES_DIR.glob("*.yaml"))
 
 
-def load_space(name_or_path: str | os.PathLike = "lowformer") -> SearchSpace:
+def load_space(name_or_path: str | os.PathLike[str] = "lowformer") -> SearchSpace:
     """A shipped space by name, or a YAML file."""
     text = str(name_or_path)
     path = SPACES_DIR / f"{text}.yaml" if text in list_spaces() else Path(text)
