@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 from ..rundir.rows import read_trials_csv
 from ..rundir.config import read_run_config
-from .pareto_data import ParetoData, ReferenceRow, compute, summarize_config
+from .pareto_data import ParetoData, ReferenceRow, RunSettings, compute, summarize_config
 
 
 def load_run_data(run: Path) -> ParetoData:
@@ -17,7 +18,7 @@ def load_run_data(run: Path) -> ParetoData:
     ref_path = run / "reference.json"
     if ref_path.is_file():
         refs = json.loads(ref_path.read_text(encoding="utf-8")).get("rows", [])
-    data = compute(rows, refs, cfg["settings"])
+    data = compute(rows, refs, cast(RunSettings, cfg["settings"]))  # validated by read_run_config
     data["profile"] = cfg.get("profile", {})
     return data
 

@@ -23,7 +23,7 @@ from .records import KernelRecord, ModelRecord, ProfileParams, Roofline
 if TYPE_CHECKING:
     from .records import FloatArray
     from ...arch.config import ArchConfig
-    from ...space import SearchSpace
+    from ...space import ParamValue, SearchSpace
 
 T = TypeVar("T")
 
@@ -36,13 +36,14 @@ def _extreme(choices: Sequence[T], rng: random.Random) -> T:
     return choices[0] if rng.random() < 0.5 else choices[-1]
 
 
-def templates(dims: Mapping[str, Sequence[object]]) -> list[dict[str, object]]:
+def templates(dims: Mapping[str, Sequence[ParamValue]]) -> list[dict[str, ParamValue]]:
     """Parameter overrides of the regimes searches are known to exploit (issue 8)."""
-    def each(field: str, pick: Callable[[Sequence[object]], object]) -> dict[str, object]:
+    def each(field: str, pick: Callable[[Sequence[ParamValue]], ParamValue]
+             ) -> dict[str, ParamValue]:
         return {k: pick(v) for k, v in dims.items() if k.endswith("." + field)}
 
     first, last = (lambda v: v[0]), (lambda v: v[-1])
-    stage4: dict[str, object] = {k: (v[-1] if k.endswith((".width", ".depth")) else True)
+    stage4: dict[str, ParamValue] = {k: (v[-1] if k.endswith((".width", ".depth")) else True)
               for k, v in dims.items() if k.startswith("stage4.")
               and k.split(".")[1] in ("width", "depth", "fused", "entry_fused")}
     return [each("depth", first),                                   # depth-0 / shallow stages

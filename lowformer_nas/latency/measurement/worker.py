@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     from torch import nn
 
     from ...arch.config import ArchConfig
+    from ...arch.yaml_io import ArchDict
 
 MODULE = "lowformer_nas.latency.measurement.worker"
-ArchDict = dict[str, object]  # an ``ArchConfig`` as YAML / JSON holds it (``config_to_dict``)
 
 
 class MeasureItem(TypedDict, total=False):

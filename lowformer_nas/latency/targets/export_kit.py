@@ -13,7 +13,7 @@ import os
 import random
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict, cast
+from typing import TYPE_CHECKING, TypeAlias, TypedDict, cast
 from collections.abc import Sequence
 
 from ..._io import atomic_write_bytes, atomic_write_text
@@ -26,9 +26,10 @@ if TYPE_CHECKING:
     from torch import Tensor, nn
 
     from ...arch.config import ArchConfig
+    from ...arch.yaml_io import ArchDict
     from ..fitting.records import KernelRecord, KernelRow, ModelRecord
 
-Spec = list[str | int] | dict[str, object]  # a kernel's fields in order, or an arch's dict
+Spec: TypeAlias = "list[str | int] | ArchDict"  # a kernel's fields in order, or an arch's dict
 
 
 class _ItemKeys(TypedDict):
