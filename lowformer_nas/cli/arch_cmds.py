@@ -11,11 +11,12 @@ import importlib.util
 import json
 import sys
 from typing import TYPE_CHECKING, TypedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
+    from ..arch.stats import StageCount
     from ..arch.config import ArchConfig
 
 MIN_RESOLUTION = 32
@@ -26,7 +27,7 @@ class Figures(TypedDict):
 
     params: int
     macs: int
-    stages: Sequence[Mapping[str, object]]
+    stages: list[StageCount]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

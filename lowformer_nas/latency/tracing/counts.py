@@ -5,9 +5,9 @@ FLOP counter; tested equal), in milliseconds instead of seconds, for ``show`` an
 """
 from __future__ import annotations
 
-from typing import Any
 
 from ...arch.config import ArchConfig
+from ...arch.stats import StageCount
 from .kernels import STAGE_NAMES, Kernel, config_blocks, block_kernels, kernel_flops, out_hw
 
 _CONV_OPS = ("conv", "pw", "dw")
@@ -36,10 +36,12 @@ def _macs(kr: Kernel) -> int:
 
 
 def analytic_counts(cfg: ArchConfig, resolution: int = 224
-                    ) -> tuple[int, int, list[dict[str, Any]]]:
+                    ) -> tuple[int, int, list[StageCount]]:
     """(params, MACs, per-stage rows) like ``count_params_macs``, from the kernel list."""
-    rows: dict[str, dict[str, Any]] = {
-        name: dict(stage=name, params=0, macs=0, resolution=1) for name in STAGE_NAMES}
+    widths = list(cfg.widths) + [cfg.head_widths[1]]
+    depths = list(cfg.depths) + [1]
+    rows = {name: StageCount(stage=name, width=w, depth=d, resolution=1, params=0, macs=0)
+            for name, w, d in zip(STAGE_NAMES, widths, depths)}
     for stage, block, count in config_blocks(cfg, resolution, 1):
         row = rows[stage]
         for kr in block_kernels(block):
@@ -47,9 +49,5 @@ def analytic_counts(cfg: ArchConfig, resolution: int = 224
             row["macs"] += _macs(kr) * count
             if kr.op in _CONV_OPS and stage != "head":
                 row["resolution"] = out_hw(kr)[0]
-    widths = list(cfg.widths) + [cfg.head_widths[1]]
-    depths = list(cfg.depths) + [1]
-    out: list[dict[str, Any]] = []
-    for name, width, depth in zip(STAGE_NAMES, widths, depths):
-        out.append(dict(rows[name], width=width, depth=depth))
+    out = [rows[name] for name in STAGE_NAMES]
     return sum(r["params"] for r in out), sum(r["macs"] for r in out), out

@@ -130,7 +130,7 @@ def _kept(values: list[_Value], outputs: Sequence[int], n_kernels: int, dce: boo
         return v.kernel is not None and not (folded(v) or (fold and v.alias is not None))
 
     if not dce:
-        return tuple(sorted({v.kernel for v in values if needs_run(v)}))  # type: ignore
+        return tuple(sorted({v.kernel for v in values if v.kernel is not None and needs_run(v)}))
     if fold == "zero" and all(values[o].const for o in outputs):
         return ()  # the output ignores the input: the converter stores it as a constant
     live = [False] * len(values)
@@ -144,8 +144,8 @@ def _kept(values: list[_Value], outputs: Sequence[int], n_kernels: int, dce: boo
         if folded(v):
             continue
         stack.extend([v.alias] if fold and v.alias is not None else v.deps)
-    return tuple(sorted({v.kernel for i, v in enumerate(values)  # type: ignore
-                         if live[i] and needs_run(v)}))
+    return tuple(sorted({v.kernel for i, v in enumerate(values)
+                         if v.kernel is not None and live[i] and needs_run(v)}))
 
 
 def _with_implicit_copies(values: list[_Value], kept: tuple[int, ...]) -> tuple[int, ...]:
