@@ -19,7 +19,7 @@ from ..errors import RunError
 from .config import ZC_SCORES
 
 if TYPE_CHECKING:
-    from ..space import SearchSpace
+    from ..space import ParamValue, SearchSpace
 
 BASE_COLUMNS = ("stage", "number", "state", "feasible", "latency_ms", "latency_std_ms",
                 "score", "accuracy", *ZC_SCORES, "epochs_done", "seconds",
@@ -59,17 +59,36 @@ class TrialRow(TypedDict, total=False):
     config: str
 
 
-def params_of(row: TrialRow) -> dict[str, Any]:
+class TrialAttrs(TypedDict, total=False):
+    """What a trial records beside its params (Optuna user attributes, Ray's last result):
+    ``search.objective.Evaluation.attrs()``, plus what the run adds (duplicate, error, retry)."""
+
+    config_key: str
+    latency_ms: float | None
+    latency_std_ms: float | None
+    feasible: bool | None
+    zc: dict[str, float] | None
+    curve: list[float] | None
+    score: float | None
+    seconds: float | None
+    accuracy: float | None
+    duplicate: bool
+    error: str
+    retry_of: int | str | None
+
+
+def params_of(row: TrialRow) -> dict[str, ParamValue]:
     """The sampled params of a row (its ``p:<dimension>`` entries), by dimension name."""
-    return {k[2:]: v for k, v in cast(dict[str, Any], row).items() if k.startswith("p:")}
+    return {k[2:]: v for k, v in cast(dict[str, "ParamValue"], row).items()
+            if k.startswith("p:")}
 
 
 FLOAT_COLUMNS = ("latency_ms", "latency_std_ms", "score", "accuracy", *ZC_SCORES, "seconds",
                  "trial_latency_ms", "predicted_ms", "measured_ms")
 
 
-def make_row(stage: str, number: int, state: str, params: Mapping[str, Any],
-             attrs: Mapping[str, Any], space: SearchSpace) -> TrialRow:
+def make_row(stage: str, number: int, state: str, params: Mapping[str, ParamValue],
+             attrs: TrialAttrs, space: SearchSpace) -> TrialRow:
     """A row from a trial's params and recorded attributes (missing numbers stay empty)."""
     zc = attrs.get("zc") or {}
     curve = attrs.get("curve") or []
@@ -84,12 +103,12 @@ def make_row(stage: str, number: int, state: str, params: Mapping[str, Any],
         "duplicate": bool(attrs.get("duplicate", False)), "error": attrs.get("error") or "",
         "retry_of": attrs.get("retry_of"),
     })
-    cast(dict[str, Any], row).update({f"p:{k}": v for k, v in params.items()})
+    cast(dict[str, "ParamValue"], row).update({f"p:{k}": v for k, v in params.items()})
     row["config"] = _config_json(params, space)
     return row
 
 
-def _config_json(params: Mapping[str, Any], space: SearchSpace) -> str:
+def _config_json(params: Mapping[str, ParamValue], space: SearchSpace) -> str:
     from ..arch.yaml_io import config_to_dict
 
     if set(space.dimensions()) - set(params):

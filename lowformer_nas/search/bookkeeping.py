@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 from collections.abc import Callable, Iterable, Mapping
 
-from ..rundir.rows import TrialRow, TrialsFile, counted_row, make_row
+from ..rundir.rows import TrialAttrs, TrialRow, TrialsFile, counted_row, make_row
 from .progress import SearchProgress, StageSummary
+
+if TYPE_CHECKING:
+    from ..space import ParamValue
 
 REWRITE_S = 30.0  # full rewrite of trials.csv at most this often during a stage
 PAGES_S = 60.0  # interim pages at most this often
@@ -58,8 +62,8 @@ class TrialBook:
         self._rewritten = -math.inf
         self._cache: dict[Key, TrialRow] = {}  # finished rows, built once
 
-    def row(self, stage: str, number: int, state: str, params: Mapping[str, object],
-            attrs: Mapping[str, object]) -> TrialRow:
+    def row(self, stage: str, number: int, state: str, params: Mapping[str, ParamValue],
+            attrs: TrialAttrs) -> TrialRow:
         """The row of a trial; a finished trial's row is built once and then reused."""
         cached = self._cache.get((stage, number))
         if cached is not None and cached["state"] == state:

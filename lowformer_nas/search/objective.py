@@ -10,11 +10,12 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 from collections.abc import Callable
 
 from ..arch.config import ArchConfig
 from ..arch.yaml_io import config_to_dict
+from ..rundir.rows import TrialAttrs
 from ..space import SearchSpace
 from ..accuracy.datasets import ProxyData
 from ..accuracy.proxies import train_run
@@ -26,20 +27,6 @@ if TYPE_CHECKING:  # annotations only
     from ..latency.targets.profiles import Profile
 
 WORST = float("-inf")
-
-
-class TrialAttrs(TypedDict):
-    """An ``Evaluation`` as a trial records it (Optuna user attributes, Ray's reports)."""
-
-    config_key: str
-    latency_ms: float
-    latency_std_ms: float
-    feasible: bool
-    zc: dict[str, float]
-    curve: list[float]
-    score: float | None
-    seconds: float
-    accuracy: float | None
 
 
 @dataclass

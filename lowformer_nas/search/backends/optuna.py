@@ -9,7 +9,7 @@ its row goes to :class:`~lowformer_nas.search.bookkeeping.TrialBook` (a flat cos
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from collections.abc import Callable, Mapping, Sequence
 
 from ..budget import time_left
@@ -19,7 +19,7 @@ from ...accuracy.proxies import TrialDiverged, TrialOutOfMemory, as_trial_failur
 from .common import CONSTRAINT, counted_trial, evaluate, objective_values, top_k, trials_to_retry
 from .storage import find_study, open_study, optuna_module
 from ...rundir.config import score_label
-from ...rundir.rows import TrialRow
+from ...rundir.rows import TrialAttrs, TrialRow
 
 if TYPE_CHECKING:  # annotations only
     from optuna import Study, Trial
@@ -174,11 +174,12 @@ def done_count(study: Study) -> int:
                for t in study.get_trials(deepcopy=False))
 
 
-def _attrs(t: FrozenTrial) -> Mapping[str, object]:
-    """A trial's user attributes, with ``retry_of`` for a heartbeat retry (Optuna's attr)."""
+def _attrs(t: FrozenTrial) -> TrialAttrs:
+    """A trial's user attributes (what the objective recorded), with ``retry_of`` for a
+    heartbeat retry (Optuna's attr)."""
     if "failed_trial" in t.system_attrs:
-        return dict(t.user_attrs, retry_of=t.system_attrs["failed_trial"])
-    return t.user_attrs
+        return cast(TrialAttrs, dict(t.user_attrs, retry_of=t.system_attrs["failed_trial"]))
+    return cast(TrialAttrs, t.user_attrs)
 
 
 def collect_rows(studies: Mapping[str, Study], book: TrialBook) -> list[TrialRow]:

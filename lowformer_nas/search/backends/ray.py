@@ -20,7 +20,7 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no experiment banners on our
 from ray.tune.search import Searcher  # noqa: E402  (this module is the deferred one)
 
 from ..._io import append_text, atomic_write_text, truncate_torn_tail
-from ...rundir.rows import TrialRow, params_of
+from ...rundir.rows import TrialAttrs, TrialRow, params_of
 from ..budget import time_left
 from .common import CONSTRAINT, evaluate, mark_interrupted, objective_values, top_k
 from .storage import find_study, open_storage, open_study
@@ -95,11 +95,12 @@ def _make_callback(ctx: SearchContext, stage: str, rows: list[TrialRow],
             if state == "COMPLETE" and stage == "train" and res.get("feasible") \
                     and len(curve) < _epochs(ctx):
                 state = "PRUNED"  # stopped early by the halving scheduler
-            attrs = {k: res.get(k) for k in ("latency_ms", "latency_std_ms", "feasible", "zc",
-                                              "curve", "score", "seconds")}
-            attrs["error"] = error
-            if not res.get("feasible"):
-                attrs["score"] = None  # over budget: no proxy ran
+            attrs = TrialAttrs(latency_ms=res.get("latency_ms"),
+                               latency_std_ms=res.get("latency_std_ms"),
+                               feasible=res.get("feasible"), zc=res.get("zc"), curve=curve,
+                               seconds=res.get("seconds"), error=error,
+                               # over budget: no proxy ran
+                               score=res.get("score") if res.get("feasible") else None)
             row = book.row(stage, numbers[0], state, trial.config, attrs)
             numbers[0] += 1
             rows.append(row)
