@@ -10,12 +10,16 @@ import csv
 import math
 import os
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Mapping, Sequence
 
 from ...errors import LowFormerNASError, ProfileError
 from ..measurement.host import Roofline
 from .profiles import Profile, check_roofline, make_profile
+
+if TYPE_CHECKING:
+    from ...arch.config import ArchConfig
+    from ..tracing.graph import TracedModel
 
 REQUIRED = ("model", "latency_ms")
 
@@ -113,7 +117,7 @@ def calibrate_from_models(device: str, path: str, prior: Mapping[str, object] | 
                         measurements=fit_rows, host=not_measured_here(path), **extra)
 
 
-def config_traced(cfg: Any, resolution: int, batch: int) -> Any:
+def config_traced(cfg: ArchConfig, resolution: int, batch: int) -> TracedModel:
     """An architecture config's analytic kernel list as a ``TracedModel`` (no dead code)."""
     from ..tracing.graph import VARIANTS, TracedModel
     from ..tracing.kernels import enumerate_kernels

@@ -32,7 +32,7 @@ DEFAULT_LAUNCH_US = 10.0  # per-kernel overhead of a user-given prior (an estima
 EXTRA_RUNTIMES = {"coreml": None}  # runtimes with no entry in traits.RUNTIMES: traits required
 
 
-def check_name(name: Any, what: str = "device name") -> str:
+def check_name(name: object, what: str = "device name") -> str:
     """A safe name (never a path): raises naming the value and the rule."""
     if not isinstance(name, str) or not NAME_RULE.fullmatch(name):
         raise ProfileError(f"{what} {name!r} is not allowed: use {NAME_RULE_TEXT}")
