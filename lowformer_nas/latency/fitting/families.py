@@ -4,13 +4,12 @@ A calibrated profile predicts a model of another family (``Profile.predict_model
 sum of its isolated kernel times. Whole LowFormer models alone had set the level
 (``kernel_sum_scale``), and 42 timm models measured here landed 29-36 within +-15% over six
 fresh calibrations, the level of other families moving against LowFormer's from one
-calibration to the next (docs/benchmarks.md, "timm models of other families", sixth
-session). Their whole models ran at 0.94x (VoVNet, DeiT) to 1.39x (EfficientViT-B0) their
+calibration to the next (docs/benchmarks.md, "timm models of other families"). Their whole models ran at 0.94x (VoVNet, DeiT) to 1.39x (EfficientViT-B0) their
 kernel sums, more the more kernels per millisecond. So a calibration of at least
 ``MIN_BUDGET_S`` also times the fixed set ``FAMILY_MODELS`` (none of the benchmark's 42,
 chosen before any of them was measured, about 10 s of the budget) and predicts other
 families at the level they set, ``family_level``: 334 of 378 within +-15% over nine calibrations
-of the 42 (seventh session).
+of the 42 (2026-12-06).
 """
 from __future__ import annotations
 
@@ -75,8 +74,8 @@ def family_level(frecs: Sequence[FamilyRecord], predictor: Predictor) -> FamilyL
     ms = np.array([float(r["ms"]) for r in frecs])
     (scale, per_kernel), _ = nnls(np.stack([sums / ms, counts / ms], 1), np.ones(len(ms)))
     # least squares on relative error favours under-prediction (an error is bounded at -100%
-    # below, not above): its fits ran 2-4% under their own family models in the median
-    # (seventh session). Centred on them, so the level is their median, not below it.
+    # below, not above): its fits ran 2-4% under their own family models in the median.
+    # Centred on them, so the level is their median, not below it.
     fitted = scale * sums + per_kernel * counts
     centre = float(np.exp(np.median(np.log(ms / np.maximum(fitted, 1e-12))))) if \
         np.all(fitted > 0) else 1.0
