@@ -4,8 +4,9 @@ A calibrated profile predicts a model of another family (``Profile.predict_model
 sum of its isolated kernel times. Whole LowFormer models alone had set the level
 (``kernel_sum_scale``), and 42 timm models measured here landed 29-36 within +-15% over six
 fresh calibrations, the level of other families moving against LowFormer's from one
-calibration to the next (docs/benchmarks.md, "timm models of other families"). Their whole models ran at 0.94x (VoVNet, DeiT) to 1.39x (EfficientViT-B0) their
-kernel sums, more the more kernels per millisecond. So a calibration of at least
+calibration to the next (docs/benchmarks.md, "timm models of other families"). Their whole
+models ran at 0.94x (VoVNet, DeiT) to 1.39x (EfficientViT-B0) their kernel sums, more the
+more kernels per millisecond. So a calibration of at least
 ``MIN_BUDGET_S`` also times the fixed set ``FAMILY_MODELS`` (none of the benchmark's 42,
 chosen before any of them was measured, about 10 s of the budget) and predicts other
 families at the level they set, ``family_level``: 334 of 378 within +-15% over nine calibrations
@@ -13,7 +14,7 @@ of the 42 (2026-12-06).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal, Protocol
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,7 +32,13 @@ MIN_BUDGET_S = 60.0  # the first-use `local` minute and longer; shorter calibrat
 SIDE = 224  # the input side timm's models are built for
 
 
-def wants_families(journal: Any, backend: str, budget_s: float) -> bool:
+class FamilyJournal(Protocol):
+    """What ``wants_families`` reads of a calibration journal (``targets.calibrate.Journal``)."""
+
+    def of_kind(self, kind: Literal["family"]) -> list[FamilyRecord]: ...
+
+
+def wants_families(journal: FamilyJournal, backend: str, budget_s: float) -> bool:
     """Whether a calibration should time the family models now: torch eager only (the other
     backends would export every model), a budget of a minute or more, not yet done."""
     return backend == "torch" and budget_s >= MIN_BUDGET_S and not journal.of_kind("family")
