@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .pareto import FloatArray
+
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
@@ -23,7 +25,7 @@ FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 NAMES = ("B0", "B1", "B2", "B3")
 
 
-def _best_within(latency: np.ndarray, score: np.ndarray, limit: float) -> int | None:
+def _best_within(latency: FloatArray, score: FloatArray, limit: float) -> int | None:
     ok = np.flatnonzero(latency <= limit)
     if len(ok) == 0:
         return None

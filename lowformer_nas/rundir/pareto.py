@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
 
 
-def _as_minimisation(points: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
+def _as_minimisation(points: npt.ArrayLike, maximize: Sequence[bool]) -> FloatArray:
     pts = np.asarray(points, dtype=float)
     if pts.ndim != 2 or pts.shape[1] != len(maximize):
         raise ValueError(f"points must have shape (n, {len(maximize)}), got {pts.shape}")
@@ -18,7 +21,8 @@ def _as_minimisation(points: np.ndarray, maximize: Sequence[bool]) -> np.ndarray
     return pts * sign
 
 
-def non_dominated_sort(points: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
+def non_dominated_sort(points: npt.ArrayLike, maximize: Sequence[bool]
+                       ) -> npt.NDArray[np.int_]:
     """Rank per point: 0 for the front, 1 for the front once 0 is removed, and so on."""
     pts = _as_minimisation(points, maximize)
     n = len(pts)
@@ -37,21 +41,23 @@ def non_dominated_sort(points: np.ndarray, maximize: Sequence[bool]) -> np.ndarr
     return ranks
 
 
-def pareto_mask(points: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
+def pareto_mask(points: npt.ArrayLike, maximize: Sequence[bool]) -> npt.NDArray[np.bool_]:
     """Boolean mask of the non-dominated points (duplicates of a front point are all kept)."""
-    if len(points) == 0:
+    pts = np.asarray(points, dtype=float)
+    if len(pts) == 0:
         return np.zeros(0, dtype=bool)
-    return non_dominated_sort(points, maximize) == 0
+    return non_dominated_sort(pts, maximize) == 0
 
 
-def front_indices(points: np.ndarray, maximize: Sequence[bool], sort_col: int = 0) -> list[int]:
+def front_indices(points: npt.ArrayLike, maximize: Sequence[bool], sort_col: int = 0
+                  ) -> list[int]:
     """Indices of the front, sorted by column ``sort_col`` (ascending)."""
     idx = np.flatnonzero(pareto_mask(points, maximize))
     return [int(i) for i in idx[np.argsort(np.asarray(points, float)[idx, sort_col],
                                            kind="stable")]]
 
 
-def hypervolume_2d(points: np.ndarray, reference: Sequence[float],
+def hypervolume_2d(points: npt.ArrayLike, reference: Sequence[float],
                    maximize: Sequence[bool]) -> float:
     """Area dominated by ``points`` and bounded by ``reference`` (2 objectives).
 

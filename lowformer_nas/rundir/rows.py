@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from .._io import append_text, atomic_write_text
 from ..errors import RunError
@@ -121,7 +121,7 @@ def csv_columns(space: SearchSpace) -> list[str]:
     return list(BASE_COLUMNS) + [f"p:{k}" for k in space.dimensions()] + ["config"]
 
 
-def csv_lines(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+def csv_lines(rows: Sequence[Mapping[str, object]], columns: Sequence[str],
               header: bool = False) -> str:
     """Rows as CSV text (each line ends with a newline)."""
     buf = io.StringIO()
@@ -165,7 +165,7 @@ class TrialsFile:
         return self.annotate(rows) if self.annotate is not None else rows
 
 
-def _fmt(value: Any) -> Any:
+def _fmt(value: object) -> object:
     if value is None:
         return ""
     if isinstance(value, float) and not math.isfinite(value):
@@ -198,7 +198,7 @@ def read_trials_csv(path: Path) -> list[TrialRow]:
 
 
 def _parse(r: dict[str, str]) -> TrialRow:
-    out: dict[str, Any] = dict(r)
+    out: dict[str, object] = dict(r)
     for k in FLOAT_COLUMNS:
         out[k] = float(r[k]) if r.get(k) not in (None, "") else None
     out["number"] = int(r["number"])
@@ -212,7 +212,7 @@ def _bool(text: str | None) -> bool | None:
     return {"True": True, "False": False}.get(text or "")
 
 
-def counted_row(row: Mapping[str, Any]) -> bool:
+def counted_row(row: Mapping[str, object]) -> bool:
     """Rows that use up the trial budget: finished trials, and failures of the trial itself
     (a FAIL with an error; an interrupted trial is retried instead)."""
     return row["state"] in ("COMPLETE", "PRUNED") or (row["state"] == "FAIL" and bool(row["error"]))

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
-from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypedDict
+from collections.abc import Callable, Mapping, Sequence
 
 from .._io import atomic_write_text
 from ..accuracy.anchors import load_published, ranks_by_anchors
@@ -62,7 +62,7 @@ class _Cache(TypedDict, total=False):
 # (run dir, scored references, settings, profile, quiet) -> Pareto data: writes the report files.
 # The CLI passes ``report.finish.finish_run`` (its rows: plain dicts); search sits below report
 # and never imports it.
-Finisher = Callable[[Path, Sequence[dict[str, Any]], SearchSettings, "Profile", bool],
+Finisher = Callable[[Path, Sequence[Mapping[str, object]], SearchSettings, "Profile", bool],
                     dict[str, object]]
 
 
