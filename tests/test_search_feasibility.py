@@ -77,3 +77,19 @@ def test_runs_from_before_the_option_resume_as_median_and_keep_their_study_name(
     new = SearchSettings(target="jetson", budget="5ms", budget_quantile=0.9)
     assert new.differences(old) == ["budget_quantile: 0.5 -> 0.9"]
     assert study_name(new, "zc") == study_name(old, "zc")
+
+
+def test_settings_are_settled_once():
+    """SearchSettings is frozen: a search (or anything after validation) cannot change what
+    config.yaml records; a changed copy is made with dataclasses.replace and validated again."""
+    import dataclasses
+
+    from lowformer_nas.errors import RunError
+    from lowformer_nas.search.settings import SearchSettings
+
+    s = SearchSettings(target="jetson", budget="5ms")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.out = "elsewhere"  # type: ignore[misc]
+    assert dataclasses.replace(s, out="runs/x").out == "runs/x" and s.out is None
+    with pytest.raises(RunError, match="--trials"):
+        dataclasses.replace(s, trials=0)

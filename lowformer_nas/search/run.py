@@ -19,6 +19,7 @@ import sys
 import os
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from collections.abc import Callable
@@ -138,9 +139,10 @@ def _resolution_note(profile: Profile, resolution: int) -> str | None:
 
 
 def open_run(settings: SearchSettings, space: SearchSpace, profile: Profile) -> RunDir:
-    """Create or reopen the run directory, take its lock, write ``config.yaml``."""
-    out = Path(settings.out) if settings.out else default_out(settings)
-    settings.out = str(out)
+    """Create or reopen the run directory ``settings.out``, take its lock, write
+    ``config.yaml``."""
+    assert settings.out, "settled by run_search (default_out)"
+    out = Path(settings.out)
     resumed = check_resumable(settings, out, profile.base_sha256)
     out.mkdir(parents=True, exist_ok=True)
     fd = lock_run_dir(out)
@@ -179,7 +181,10 @@ def run_search(settings: SearchSettings, quiet: bool = False, finish: Finisher |
 
     space = load_space(settings.space)
     profile, latest, level = _profiles(settings)
-    settings = with_quantile(settings, profile)  # before config.yaml is compared/written
+    # settled once, before config.yaml is compared or written: the quantile and the directory
+    settings = with_quantile(settings, profile)
+    if not settings.out:
+        settings = replace(settings, out=str(default_out(settings)))
     reference_names(settings)
     data = _load_data(settings)
     if settings.storage:

@@ -60,9 +60,10 @@ def later_identity(settings: SearchSettings) -> dict[str, object]:
 OLD_RUN_QUANTILE = 0.5  # runs from before --budget-quantile were judged by the mean
 
 
-@dataclass
+@dataclass(frozen=True)
 class SearchSettings:
-    """One search, fully resolved (defaults filled in)."""
+    """One search, fully resolved (defaults filled in) and validated when made; frozen, so
+    what config.yaml records is what the search ran with (change a copy: ``replace``)."""
 
     target: str
     budget: str
@@ -98,9 +99,9 @@ class SearchSettings:
         # set by _fill_defaults (the space's search_defaults, else FALLBACK)
         assert self.zc_score is not None and self.proxy is not None
         assert self.train_score is not None and self.proxy_resolution is not None
-        self.zc_score = RENAMED.get(self.zc_score, self.zc_score)
-        self.budget_ms = parse_budget(self.budget)
-        self.budget_quantile = check_quantile(self.budget_quantile)
+        self._resolve("zc_score", RENAMED.get(self.zc_score, self.zc_score))
+        self._resolve("budget_ms", parse_budget(self.budget))
+        self._resolve("budget_quantile", check_quantile(self.budget_quantile))
         if self.timeout is not None:
             parse_duration(self.timeout)
         _check_choice("proxy", self.proxy, PROXIES)
@@ -148,10 +149,15 @@ class SearchSettings:
         chosen = dict(load_space(self.space).search_defaults)
         for k in unset:
             if k != "train_score":
-                setattr(self, k, chosen.get(k, FALLBACK[k]))
+                self._resolve(k, chosen.get(k, FALLBACK[k]))
         if self.train_score is None:
             trains = self.proxy != "zero-cost"
-            self.train_score = chosen.get("train_score", "accuracy") if trains else "accuracy"
+            self._resolve("train_score",
+                          chosen.get("train_score", "accuracy") if trains else "accuracy")
+
+    def _resolve(self, name: str, value: object) -> None:
+        """Set a derived or defaulted field while the record is being made (it is frozen)."""
+        object.__setattr__(self, name, value)
 
     @property
     def timeout_s(self) -> float | None:
