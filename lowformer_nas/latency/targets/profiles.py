@@ -31,16 +31,8 @@ if TYPE_CHECKING:
 
 FORMAT = "lowformer-nas/latency-profile"
 FORMAT_VERSION = 1
-# bump when the fit changes so cached 'local' profiles are refitted (6: measurements in the
-# steady allocator regime, allocator.py, in a journal of their own; 7: kernel corrections
-# clamp their features to the fitted range; 8: kernel_sum_scale for other families; 9: a
-# token-wise linear layer's BN / activation passes cover all its rows; 10: the calibrated
-# resolution span is recorded, so predictions outside it are flagged; 11: windowed average
-# pools are kernels of their own, and a calibrated journal times other families' whole
-# models for their level, ``families.py``: a stale `local` profile's calibration resumes to
-# time them; 12: a 1x1 depthwise conv's prior carries a cost per channel, ``DW1_GROUP_LAUNCH``;
-# 13: other families' level is centred on the family models, ``families.family_level``;
-# 14: a reference set timed for level checks, ``level.py``)
+# bump when the fit changes, so that cached 'local' profiles are refitted (what each version
+# changed: `git log -G "^FIT_VERSION = " -- lowformer_nas/latency`)
 FIT_VERSION = 14
 
 
