@@ -17,7 +17,8 @@ from ..rundir.rows import read_trials_csv
 if TYPE_CHECKING:
     from ..latency.targets.profiles import Profile
     from ..search.settings import SearchSettings
-    from .pareto_data import FamilyPick, ParetoData, ReferenceRow, RunSettings
+    from ..search.references import ReferenceRow
+    from .pareto_data import FamilyPick, ParetoData, RunSettings
 
 
 def finish_run(run_path: Path, refs: Sequence[Mapping[str, object]], settings: SearchSettings,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TypedDict, cast
+from typing import TYPE_CHECKING, TypedDict, cast
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -16,6 +16,9 @@ from ..rundir.config import ZC_SCORES, score_label
 from ..rundir.family import FRACTIONS, NAMES, family_rule_text, pick_family
 from ..rundir.pareto import front_indices, hypervolume_2d
 from ..rundir.rows import TrialRow
+
+if TYPE_CHECKING:
+    from ..search.references import ReferenceRow  # what the search scored (reference.json)
 
 MAXIMIZE = (True, False)  # (score, latency)
 # what a verified run adds per trial (see search/verify.py): prediction at trial time, latest
@@ -41,19 +44,6 @@ class RunSettings(TypedDict, total=False):
     sampler: str
     seed: int
     prescreen: str | None
-
-
-class ReferenceRow(TypedDict, total=False):
-    """A reference model scored like the trials (``search.references``; reference.json)."""
-
-    name: str
-    family: str  # "lowformer" (official variant) or "timm"
-    latency_ms: float | None
-    latency_source: str
-    feasible: bool
-    score: float | None
-    score_source: str  # a published score, not the proxy's
-    note: str  # why it is not placed or not scored ("" if it is)
 
 
 class PageTrial(TrialRow, total=False):

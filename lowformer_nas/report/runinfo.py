@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from ..rundir.rows import read_trials_csv
 from ..rundir.config import read_run_config
-from .pareto_data import ParetoData, ReferenceRow, RunSettings, compute, summarize_config
+from .pareto_data import ParetoData, RunSettings, compute, summarize_config
+
+if TYPE_CHECKING:
+    from ..search.references import ReferenceRow
 
 
 def load_run_data(run: Path) -> ParetoData:
