@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 
     from ..measurement.host import HostFacts
 
-P = TypeVar("P", bound="Profile")
+P = TypeVar("P", bound="LevelledProfile")
 
 
-class Profile(Protocol):
+class LevelledProfile(Protocol):
     """What this module uses of a ``profiles.Profile`` (which imports this module: it cannot
     import that class back)."""
 
@@ -96,7 +96,7 @@ def say_age(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
-def time_reference(profile: Profile, resolution: int = 224) -> Reference:
+def time_reference(profile: LevelledProfile, resolution: int = 224) -> Reference:
     """The reference set timed now, in a fresh worker under ``measure``'s protocol, with the
     profile's backend, threads and torch device: ``{"ms": {...}, "at", "protocol", "host"}``."""
     from ..measurement.worker import measure_in_worker
@@ -152,7 +152,7 @@ class LevelCheck:
                 "now_ms": d["now_ms"], "ratio": d["ratio"]}
 
 
-def check_level(profile: Profile) -> LevelCheck:
+def check_level(profile: LevelledProfile) -> LevelCheck:
     """Time the reference set and compare it with ``profile``'s baseline (ProfileError if it
     has none: profiles calibrated before level checks, or not on this machine)."""
     base = profile.data.get("reference")
@@ -207,7 +207,7 @@ def relevel_cached(profile: P, profile_path: Path) -> tuple[P, LevelCheck]:
     return profile, check
 
 
-def needs_check(profile: Profile) -> bool:
+def needs_check(profile: LevelledProfile) -> bool:
     """A profile with a baseline older than ``FRESH_S`` (just calibrated: no check yet)."""
     base = profile.data.get("reference")
     return base is not None and bool(base) and age_s(base["at"]) >= FRESH_S
