@@ -6,18 +6,21 @@ record it is (``measures`` picks the measurements out of a journal's lines).
 """
 from __future__ import annotations
 
-from typing import TypedDict, cast
+from typing import TYPE_CHECKING, TypedDict, cast
 from collections.abc import Iterable, Mapping
 
 from ..rundir.rows import TrialRow
+
+if TYPE_CHECKING:
+    from ..latency.measurement.host import HostFacts
 
 
 class _MeasureHere(TypedDict, total=False):
     """Only a measurement taken here has them: the timing's cost, protocol and host."""
 
     cost_s: float
-    protocol: dict[str, object]
-    host: dict[str, object]
+    protocol: str  # ``latency.measurement.measure.protocol``, in words
+    host: HostFacts
 
 
 class MeasureRecord(_MeasureHere):
