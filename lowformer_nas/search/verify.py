@@ -37,14 +37,12 @@ from ..rundir.rows import TrialRow, row_key
 from .verify_journal import Candidate, MeasureRecord, measures
 
 if TYPE_CHECKING:  # annotations only
+    from ..latency.measurement.worker import WorkerRecord
     from ..latency.targets.profiles import Profile
     from ..space import SearchSpace
     from .feasibility import BudgetRule
     from .references import Finisher
     from .settings import SearchSettings
-
-if TYPE_CHECKING:
-    from ..latency.measurement.worker import WorkerRecord
 
 DIR, JOURNAL, INITIAL, CURRENT = "verify", "journal.jsonl", "profile-initial.json", "profile.json"
 CALIBRATION = "calibration.jsonl"  # the run's copy of the target's calibration journal

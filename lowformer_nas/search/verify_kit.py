@@ -17,12 +17,10 @@ from ..rundir.rows import TrialRow, row_key
 from .verify_journal import Candidate, MeasureRecord
 
 if TYPE_CHECKING:  # annotations only
+    from ..latency.fitting.refit import PickRow
     from ..latency.targets.calibrate import Journal
     from ..latency.targets.profiles import Profile
     from .settings import SearchSettings
-
-if TYPE_CHECKING:  # annotations only
-    from ..latency.fitting.refit import PickRow
 
 
 class KitVerifier(Protocol):
