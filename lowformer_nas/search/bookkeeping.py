@@ -51,7 +51,7 @@ class TrialBook:
     """Every known row of a search, trials.csv on disk, and the progress bar."""
 
     def __init__(self, file: TrialsFile, progress: SearchProgress) -> None:
-        self.file, self.space, self.progress = file, file.space, progress
+        self.file, self.progress = file, progress
         # after each added trial; True asks for a whole rewrite (verify refitted the profile)
         self.after_trial: Callable[[TrialBook, str], bool] | None = None
         self._rewrite_now = False
@@ -68,7 +68,7 @@ class TrialBook:
         cached = self._cache.get((stage, number))
         if cached is not None and cached["state"] == state:
             return cached
-        row = make_row(stage, number, state, params, attrs, self.space)
+        row = make_row(stage, number, state, params, attrs, self.file.space)
         if state in ("COMPLETE", "PRUNED", "FAIL"):
             self._cache[(stage, number)] = row
         return row
